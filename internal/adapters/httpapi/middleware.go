@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
+
+const requestIDKey = "request_id"
+
+type ctxKey struct{ name string }
+
+var requestIDCtxKey = ctxKey{"request_id"}
+
+// saneRequestID accepts ids a log pipeline can carry safely.
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+
+// RequestID returns the request's id (empty before the middleware ran).
+func RequestID(c echo.Context) string {
+	if id, ok := c.Get(requestIDKey).(string); ok {
+		return id
+	}
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// RequestIDFromContext returns the request id carried by a request context.
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDCtxKey).(string)
+	return id
+}
+
+// requestIDMiddleware keeps a sane incoming X-Request-ID, otherwise
+// generates one, and echoes it in the response.
+func requestIDMiddleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(echo.HeaderXRequestID)
+			if !saneRequestID.MatchString(id) {
+				id = uuid.Must(uuid.NewV7()).String()
+			}
+			c.Set(requestIDKey, id)
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDCtxKey, id)))
+			return next(c)
+		}
+	}
+}
+
+// routeLabel is the route template of a request, or one shared label for
+// requests that matched no route (so scanners cannot create new series or
+// log keys).
+func routeLabel(c echo.Context) string {
+	if p := c.Path(); p != "" && p != "/*" {
+		return p
+	}
+	return "unmatched"
+}
+
+// accessLogMiddleware logs every request once with method, route template,
+// status, latency and request id. A panic is logged as a 500 before the
+// recovery middleware (outside this one) answers it.
+func accessLogMiddleware(logger *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			start := time.Now()
+			panicked := true
+			defer func() {
+				status := c.Response().Status
+				if panicked {
+					status = http.StatusInternalServerError
+				}
+				level := slog.LevelInfo
+				if status >= 500 {
+					level = slog.LevelWarn
+				}
+				logger.LogAttrs(c.Request().Context(), level, "request",
+					slog.String("method", c.Request().Method),
+					slog.String("route", routeLabel(c)),
+					slog.Int("status", status),
+					slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+					slog.String("request_id", RequestID(c)),
+					slog.Int64("bytes_out", c.Response().Size),
+				)
+			}()
+			if err = next(c); err != nil {
+				// Render now so the logged status is the one sent.
+				c.Error(err)
+			}
+			panicked = false
+			return nil
+		}
+	}
+}
+
+// validationProblem converts the request validator's verdict into a problem:
+// 404/405 for requests outside the contract, 400 with one entry per
+// offending field otherwise.
+func validationProblem(c echo.Context, herr *echo.HTTPError) error {
+	switch herr.Code {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return &ProblemError{Status: herr.Code, Detail: notFoundDetail(c, herr.Code), Cause: herr}
+	}
+	fields := fieldErrors(herr.Internal)
+	detail := "The request does not match the API contract."
+	if len(fields) > 0 {
+		detail = fields[0].Field + ": " + fields[0].Message
+	}
+	status := herr.Code
+	if status >= 500 {
+		status = http.StatusBadRequest
+	}
+	return &ProblemError{Status: status, Detail: detail, Fields: fields, Cause: herr}
+}
+
+func notFoundDetail(c echo.Context, status int) string {
+	if status == http.StatusMethodNotAllowed {
+		return fmt.Sprintf("%s is not allowed on %s", c.Request().Method, c.Request().URL.Path)
+	}
+	return fmt.Sprintf("no operation at %s", c.Request().URL.Path)
+}
+
+// fieldErrors flattens kin-openapi's errors into field/message pairs.
+func fieldErrors(err error) []domain.FieldError {
+	var out []domain.FieldError
+	var walk func(err error, field string)
+	walk = func(err error, field string) {
+		if err == nil {
+			return
+		}
+		var me openapi3.MultiError
+		if errors.As(err, &me) {
+			for _, e := range me {
+				walk(e, field)
+			}
+			return
+		}
+		var re *openapi3filter.RequestError
+		if errors.As(err, &re) {
+			f := field
+			switch {
+			case re.Parameter != nil:
+				f = re.Parameter.Name
+			case re.RequestBody != nil && f == "":
+				f = "body"
+			}
+			if re.Err != nil {
+				var inner openapi3.MultiError
+				var se *openapi3.SchemaError
+				if errors.As(re.Err, &inner) || errors.As(re.Err, &se) {
+					walk(re.Err, f)
+					return
+				}
+			}
+			msg := re.Reason
+			if msg == "" && re.Err != nil {
+				msg = re.Err.Error()
+			}
+			out = append(out, domain.FieldError{Field: f, Message: msg})
+			return
+		}
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			f := field
+			if ptr := se.JSONPointer(); len(ptr) > 0 {
+				f = strings.Join(ptr, ".")
+			}
+			msg := se.Reason
+			if msg == "" {
+				msg = "invalid value"
+			}
+			out = append(out, domain.FieldError{Field: f, Message: msg})
+			return
+		}
+		out = append(out, domain.FieldError{Field: orBody(field), Message: firstLine(err.Error())})
+	}
+	walk(err, "")
+	return out
+}
+
+func orBody(field string) string {
+	if field == "" {
+		return "body"
+	}
+	return field
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -1,0 +1,130 @@
+// Package httpapi is the HTTP adapter: the Echo server generated from
+// openapi.yaml, its middleware, the handlers that convert DTOs to domain
+// types and call the core use-cases, and the single error→problem mapping.
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+	"github.com/swaggest/swgui/v5emb"
+
+	ezapi "github.com/ez-api/ez-api"
+	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
+	"github.com/ez-api/ez-api/internal/core/health"
+)
+
+// Options configures the HTTP adapter.
+type Options struct {
+	BodyLimitBytes       int64
+	CORSAllowOrigins     []string
+	CORSAllowCredentials bool
+	DocsEnabled          bool
+}
+
+// API implements the generated StrictServerInterface by calling the core
+// use-cases.
+type API struct {
+	health *health.Service
+}
+
+var _ gen.StrictServerInterface = (*API)(nil)
+
+// NewAPI builds the handler set.
+func NewAPI(h *health.Service) *API {
+	return &API{health: h}
+}
+
+// NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
+// order: recovery → request id → access log → CORS → body limit →
+// validation → handler.
+func NewEcho(opts Options, api *API, logger *slog.Logger) (*echo.Echo, error) {
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	spec.Servers = nil // validate paths only, whatever host the server is reached by
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		StackSize: 8 << 10,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			logger.ErrorContext(c.Request().Context(), "panic in handler",
+				"request_id", RequestID(c), "error", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(requestIDMiddleware())
+	e.Use(accessLogMiddleware(logger))
+	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins:     opts.CORSAllowOrigins,
+		AllowCredentials: opts.CORSAllowCredentials,
+		AllowMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-API-Key", echo.HeaderXRequestID},
+		ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After"},
+		MaxAge:           600,
+	}))
+	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.BodyLimitBytes)))
+	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
+		Skipper:      isOutsideContract,
+		ErrorHandler: validationProblem,
+		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "request validation failed", Internal: me}
+		},
+		Options: openapi3filter.Options{
+			MultiError:                        true,
+			AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
+			RejectWhenRequestBodyNotSpecified: true,
+		},
+	}))
+
+	gen.RegisterHandlers(e, gen.NewStrictHandler(api, nil))
+	if opts.DocsEnabled {
+		registerDocs(e)
+	}
+	return e, nil
+}
+
+// nonContractPaths are served by the server but are not API operations.
+var nonContractPaths = []string{"/docs", "/openapi.yaml", "/openapi.json", "/metrics"}
+
+func isOutsideContract(c echo.Context) bool {
+	p := c.Request().URL.Path
+	for _, prefix := range nonContractPaths {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// registerDocs serves the contract and Swagger UI from assets embedded in
+// the binary: no CDN, so the docs work without internet access.
+func registerDocs(e *echo.Echo) {
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", ezapi.OpenAPIYAML)
+	})
+	e.GET("/openapi.json", func(c echo.Context) error {
+		spec, err := gen.GetSpecJSON()
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, spec)
+	})
+	ui := echo.WrapHandler(v5emb.New("ezapi API", "/openapi.yaml", "/docs/"))
+	e.GET("/docs", func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, "/docs/")
+	})
+	e.GET("/docs/*", ui)
+}

@@ -1,0 +1,475 @@
+package app
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// Modes.
+const (
+	ModeDevelopment = "development"
+	ModeProduction  = "production"
+)
+
+// ExampleJWTSecret is the placeholder secret of the examples; production mode
+// refuses to start with it.
+const ExampleJWTSecret = "change_me_in_production"
+
+// Config is the whole service configuration. Sources, strongest first:
+// environment, file, defaults.
+type Config struct {
+	Mode     string         `koanf:"mode"`
+	Server   ServerConfig   `koanf:"server"`
+	Postgres PostgresConfig `koanf:"postgres"`
+	Redis    RedisConfig    `koanf:"redis"`
+	Logging  LoggingConfig  `koanf:"logging"`
+	Auth     AuthConfig     `koanf:"auth"`
+	Crypto   CryptoConfig   `koanf:"crypto"`
+}
+
+// ServerConfig is the HTTP listener and its protections.
+type ServerConfig struct {
+	Host              string        `koanf:"host"`
+	Port              int           `koanf:"port"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	BodyLimitBytes    int64         `koanf:"body_limit_bytes"`
+	DocsEnabled       bool          `koanf:"docs_enabled"`
+	CORS              CORSConfig    `koanf:"cors"`
+	TLS               TLSConfig     `koanf:"tls"`
+}
+
+// CORSConfig controls cross-origin access.
+type CORSConfig struct {
+	AllowOrigins     []string `koanf:"allow_origins"`
+	AllowCredentials bool     `koanf:"allow_credentials"`
+}
+
+// TLSConfig enables HTTPS when both files are set.
+type TLSConfig struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+}
+
+// PostgresConfig is the database connection and pool.
+type PostgresConfig struct {
+	DSN             string        `koanf:"dsn"`
+	MaxOpenConns    int           `koanf:"max_open_conns"`
+	MaxIdleConns    int           `koanf:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
+	ConnMaxIdleTime time.Duration `koanf:"conn_max_idle_time"`
+	AutoMigrate     bool          `koanf:"auto_migrate"`
+}
+
+// RedisConfig selects single node, Sentinel (master_name set) or Cluster
+// (several addresses) through go-redis' UniversalClient.
+type RedisConfig struct {
+	Addr         string        `koanf:"addr"`
+	MasterName   string        `koanf:"master_name"`
+	Username     string        `koanf:"username"`
+	Password     string        `koanf:"password"`
+	DB           int           `koanf:"db"`
+	KeyPrefix    string        `koanf:"key_prefix"`
+	PoolSize     int           `koanf:"pool_size"`
+	DialTimeout  time.Duration `koanf:"dial_timeout"`
+	ReadTimeout  time.Duration `koanf:"read_timeout"`
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+}
+
+// Addrs splits the comma-separated address list.
+func (r RedisConfig) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(r.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// LoggingConfig is the service's own logging (not the balancer access logs).
+type LoggingConfig struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// AuthConfig holds operator authentication settings.
+type AuthConfig struct {
+	JWTSecret string `koanf:"jwt_secret"`
+}
+
+// CryptoConfig holds the key that encrypts upstream secrets at rest.
+type CryptoConfig struct {
+	EncryptionKey string `koanf:"encryption_key"`
+}
+
+// Development reports whether the service runs in development mode.
+func (c Config) Development() bool { return c.Mode == ModeDevelopment }
+
+// ListenAddr is host:port of the HTTP listener.
+func (c Config) ListenAddr() string {
+	return net.JoinHostPort(c.Server.Host, strconv.Itoa(c.Server.Port))
+}
+
+// defaults lists every setting with its default; config.example.yaml mirrors it.
+func defaults() map[string]any {
+	return map[string]any{
+		"mode":                          ModeDevelopment,
+		"server.host":                   "", // 127.0.0.1 in development, 0.0.0.0 in production
+		"server.port":                   8080,
+		"server.shutdown_timeout":       "30s",
+		"server.read_header_timeout":    "5s",
+		"server.read_timeout":           "30s",
+		"server.write_timeout":          "60s",
+		"server.idle_timeout":           "120s",
+		"server.max_header_bytes":       32 << 10,
+		"server.body_limit_bytes":       1 << 20,
+		"server.docs_enabled":           true,
+		"server.cors.allow_origins":     []string{}, // every origin in development
+		"server.cors.allow_credentials": false,
+		"server.tls.cert_file":          "",
+		"server.tls.key_file":           "",
+		"postgres.dsn":                  "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
+		"postgres.max_open_conns":       20,
+		"postgres.max_idle_conns":       10,
+		"postgres.conn_max_lifetime":    "30m",
+		"postgres.conn_max_idle_time":   "5m",
+		"postgres.auto_migrate":         true,
+		"redis.addr":                    "localhost:6379",
+		"redis.master_name":             "",
+		"redis.username":                "",
+		"redis.password":                "",
+		"redis.db":                      0,
+		"redis.key_prefix":              "",
+		"redis.pool_size":               20,
+		"redis.dial_timeout":            "2s",
+		"redis.read_timeout":            "2s",
+		"redis.write_timeout":           "2s",
+		"logging.level":                 "info",
+		"logging.format":                "", // text in development, json in production
+		"auth.jwt_secret":               ExampleJWTSecret,
+		"crypto.encryption_key":         "",
+	}
+}
+
+// seedEnv maps the original control plane's variable names to settings.
+var seedEnv = map[string]string{
+	"EZ_MODE":           "mode",
+	"EZ_API_PORT":       "server.port",
+	"EZ_PG_DSN":         "postgres.dsn",
+	"EZ_REDIS_ADDR":     "redis.addr",
+	"EZ_LOG_LEVEL":      "logging.level",
+	"EZ_JWT_SECRET":     "auth.jwt_secret",
+	"EZ_ENCRYPTION_KEY": "crypto.encryption_key",
+}
+
+// envName tells which variable sets a key, for error messages.
+func envName(key string) string {
+	for env, k := range seedEnv {
+		if k == key {
+			return env
+		}
+	}
+	return "EZ_" + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
+}
+
+// envKey maps an environment variable to a setting: the seed names, or
+// EZ_SECTION__KEY for every other setting. Other EZ_ variables are ignored.
+func envKey(name string) string {
+	if k, ok := seedEnv[name]; ok {
+		return k
+	}
+	rest, ok := strings.CutPrefix(name, "EZ_")
+	if !ok || !strings.Contains(rest, "__") {
+		return ""
+	}
+	return strings.ToLower(strings.ReplaceAll(rest, "__", "."))
+}
+
+// ConfigError is a configuration problem; the CLI prints it as one line and
+// exits with status 2.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return "invalid configuration: " + e.Msg }
+
+func configErrorf(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ConfigFile returns the file to read: EZ_CONFIG_FILE, else ./config.yaml,
+// else ./config/config.yaml, else none.
+func ConfigFile(getenv func(string) string) (string, error) {
+	if f := getenv("EZ_CONFIG_FILE"); f != "" {
+		if _, err := os.Stat(f); err != nil {
+			return "", configErrorf("EZ_CONFIG_FILE %q: %v", f, errors.Unwrap(err))
+		}
+		return f, nil
+	}
+	for _, f := range []string{"config.yaml", "config/config.yaml"} {
+		if _, err := os.Stat(f); err == nil {
+			return f, nil
+		}
+	}
+	return "", nil
+}
+
+// LoadConfig reads defaults, then the file, then the environment, and
+// validates the result.
+func LoadConfig(environ []string) (Config, error) {
+	getenv := func(name string) string {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaults(), "."), nil); err != nil {
+		return Config{}, fmt.Errorf("load defaults: %w", err)
+	}
+	path, err := ConfigFile(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, configErrorf("config file %s: %v", path, err)
+		}
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:      "EZ_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			key := envKey(name)
+			if key == "" {
+				return "", nil
+			}
+			if k.Exists(key) {
+				if _, isList := k.Get(key).([]any); isList || strings.HasSuffix(key, "allow_origins") {
+					return key, splitList(value)
+				}
+			}
+			return key, value
+		},
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return Config{}, fmt.Errorf("load environment: %w", err)
+	}
+
+	var cfg Config
+	if err := unmarshalStrict(k, &cfg); err != nil {
+		return Config{}, err
+	}
+	applyModeDefaults(&cfg)
+	return cfg, cfg.Validate()
+}
+
+func splitList(v string) []string {
+	out := []string{}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// unmarshalStrict decodes every key into cfg, failing on unknown keys and on
+// values of the wrong type with a message that names the setting.
+func unmarshalStrict(k *koanf.Koanf, cfg *Config) error {
+	hook := mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)
+	err := k.UnmarshalWithConf("", cfg, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook:       hook,
+			Result:           cfg,
+			WeaklyTypedInput: true,
+			ErrorUnused:      true,
+			TagName:          "koanf",
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	// Find the first key whose value does not decode on its own.
+	for _, key := range k.Keys() {
+		if ferr := checkKey(key, k.Get(key)); ferr != nil {
+			return ferr
+		}
+	}
+	return configErrorf("%s", firstLine(err.Error()))
+}
+
+// checkKey explains why one setting's value does not fit its field.
+func checkKey(key string, val any) error {
+	f, ok := fieldByKey(reflect.TypeOf(Config{}), strings.Split(key, "."))
+	if !ok {
+		return configErrorf("unknown setting %q", key)
+	}
+	s := fmt.Sprint(val)
+	switch {
+	case f == reflect.TypeOf(time.Duration(0)):
+		if _, isStr := val.(string); isStr {
+			if _, err := time.ParseDuration(s); err != nil {
+				return configErrorf("%s (%s): %q is not a duration (use e.g. 30s, 5m)", key, envName(key), s)
+			}
+		}
+	case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
+		if _, isStr := val.(string); isStr {
+			if _, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
+				return configErrorf("%s (%s): %q is not an integer", key, envName(key), s)
+			}
+		}
+	case f.Kind() == reflect.Bool:
+		if _, isStr := val.(string); isStr {
+			if _, err := strconv.ParseBool(s); err != nil {
+				return configErrorf("%s (%s): %q is not a boolean", key, envName(key), s)
+			}
+		}
+	}
+	return nil
+}
+
+func fieldByKey(t reflect.Type, path []string) (reflect.Type, bool) {
+	for _, p := range path {
+		if t.Kind() != reflect.Struct {
+			return nil, false
+		}
+		found := false
+		for i := range t.NumField() {
+			if t.Field(i).Tag.Get("koanf") == p {
+				t, found = t.Field(i).Type, true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return t, true
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "*")); l != "" && !strings.HasSuffix(l, "error(s) decoding:") {
+			return l
+		}
+	}
+	return s
+}
+
+func applyModeDefaults(c *Config) {
+	if c.Server.Host == "" {
+		c.Server.Host = "127.0.0.1"
+		if c.Mode == ModeProduction {
+			c.Server.Host = "0.0.0.0"
+		}
+	}
+	if c.Logging.Format == "" {
+		c.Logging.Format = "text"
+		if c.Mode == ModeProduction {
+			c.Logging.Format = "json"
+		}
+	}
+	if len(c.Server.CORS.AllowOrigins) == 0 && c.Mode == ModeDevelopment {
+		c.Server.CORS.AllowOrigins = []string{"*"}
+	}
+}
+
+// Validate checks values and the production rules; the error names the
+// setting.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case ModeDevelopment, ModeProduction:
+	default:
+		return configErrorf("mode (EZ_MODE): %q is not one of development, production", c.Mode)
+	}
+	if c.Server.Port < 0 || c.Server.Port > 65535 {
+		return configErrorf("server.port (EZ_API_PORT): %d is outside 0..65535", c.Server.Port)
+	}
+	for key, d := range map[string]time.Duration{
+		"server.shutdown_timeout":    c.Server.ShutdownTimeout,
+		"server.read_header_timeout": c.Server.ReadHeaderTimeout,
+		"server.read_timeout":        c.Server.ReadTimeout,
+		"server.write_timeout":       c.Server.WriteTimeout,
+		"server.idle_timeout":        c.Server.IdleTimeout,
+		"redis.dial_timeout":         c.Redis.DialTimeout,
+		"redis.read_timeout":         c.Redis.ReadTimeout,
+		"redis.write_timeout":        c.Redis.WriteTimeout,
+	} {
+		if d <= 0 {
+			return configErrorf("%s (%s): must be a positive duration", key, envName(key))
+		}
+	}
+	if c.Server.MaxHeaderBytes < 1024 {
+		return configErrorf("server.max_header_bytes: %d is below 1024", c.Server.MaxHeaderBytes)
+	}
+	if c.Server.BodyLimitBytes < 1024 {
+		return configErrorf("server.body_limit_bytes: %d is below 1024", c.Server.BodyLimitBytes)
+	}
+	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+		return configErrorf("server.tls: cert_file and key_file must be set together")
+	}
+	if c.Server.CORS.AllowCredentials {
+		for _, o := range c.Server.CORS.AllowOrigins {
+			if o == "*" {
+				return configErrorf("server.cors: allow_credentials cannot be combined with the origin \"*\"")
+			}
+		}
+	}
+	if c.Postgres.DSN == "" {
+		return configErrorf("postgres.dsn (EZ_PG_DSN): must be set")
+	}
+	if c.Postgres.MaxOpenConns < 1 || c.Postgres.MaxIdleConns < 0 {
+		return configErrorf("postgres.max_open_conns must be ≥ 1 and postgres.max_idle_conns ≥ 0")
+	}
+	if len(c.Redis.Addrs()) == 0 {
+		return configErrorf("redis.addr (EZ_REDIS_ADDR): must be set")
+	}
+	if c.Redis.DB < 0 {
+		return configErrorf("redis.db: %d is negative", c.Redis.DB)
+	}
+	if err := new(slog.Level).UnmarshalText([]byte(c.Logging.Level)); err != nil {
+		return configErrorf("logging.level (EZ_LOG_LEVEL): %q is not one of debug, info, warn, error", c.Logging.Level)
+	}
+	if c.Logging.Format != "text" && c.Logging.Format != "json" {
+		return configErrorf("logging.format: %q is not one of text, json", c.Logging.Format)
+	}
+	if c.Crypto.EncryptionKey != "" {
+		if key, err := base64.StdEncoding.DecodeString(c.Crypto.EncryptionKey); err != nil || len(key) != 32 {
+			return configErrorf("crypto.encryption_key (EZ_ENCRYPTION_KEY): must be 32 bytes, base64-encoded (openssl rand -base64 32)")
+		}
+	}
+	if c.Mode == ModeProduction {
+		if c.Auth.JWTSecret == ExampleJWTSecret || len(c.Auth.JWTSecret) < 32 {
+			return configErrorf("auth.jwt_secret (EZ_JWT_SECRET): production mode needs a secret of at least 32 characters, not the example one")
+		}
+		if c.Crypto.EncryptionKey == "" {
+			return configErrorf("crypto.encryption_key (EZ_ENCRYPTION_KEY): production mode needs an encryption key")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/core/health"
+)
+
+// Server owns the HTTP listener and the lifecycle: migrate, listen, serve,
+// and shut down gracefully.
+type Server struct {
+	cfg      Config
+	echo     *echo.Echo
+	health   *health.Service
+	migrator *postgres.Migrator
+	logger   *slog.Logger
+
+	http   *http.Server
+	ln     net.Listener
+	served chan error
+}
+
+// NewServer assembles the server; nothing starts until Start.
+func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, logger *slog.Logger) *Server {
+	return &Server{cfg: cfg, echo: e, health: h, migrator: m, logger: logger}
+}
+
+// Start migrates (unless postgres.auto_migrate is false), binds the listener
+// and serves in the background. Readiness turns 200 once it returns nil.
+func (s *Server) Start(ctx context.Context) error {
+	started := time.Now()
+	if s.cfg.Postgres.AutoMigrate {
+		n, err := s.migrator.Up(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.logger.Info("migrations applied", "count", n)
+		}
+	}
+	ln, err := net.Listen("tcp", s.cfg.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.ListenAddr(), err)
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.Server.ReadTimeout,
+		WriteTimeout:      s.cfg.Server.WriteTimeout,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.served = make(chan error, 1)
+	tlsOn := s.cfg.Server.TLS.CertFile != ""
+	go func() {
+		var err error
+		if tlsOn {
+			s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = s.http.ServeTLS(ln, s.cfg.Server.TLS.CertFile, s.cfg.Server.TLS.KeyFile)
+		} else {
+			err = s.http.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.served <- err
+	}()
+	s.health.SetPhase(health.PhaseServing)
+	s.logger.Info("serving", "addr", ln.Addr().String(), "mode", s.cfg.Mode, "tls", tlsOn,
+		"version", s.health.Build().Version, "startup_ms", time.Since(started).Milliseconds())
+	return nil
+}
+
+// Addr is the bound listener address (useful with port 0).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM)
+// or serving fails, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		s.logger.Info("shutting down", "timeout", s.cfg.Server.ShutdownTimeout)
+	case err := <-s.served:
+		s.served <- err
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(shutdownCtx)
+}
+
+// Shutdown turns readiness to 503, stops the listener and waits for
+// in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.health.SetPhase(health.PhaseShuttingDown)
+	if s.http == nil {
+		return nil
+	}
+	if err := s.http.Shutdown(ctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-s.served; err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,22 @@
+//go:build wireinject
+
+package app
+
+import (
+	"github.com/google/wire"
+
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
+)
+
+// InitializeServer builds the whole service for `ezapi serve` and the
+// in-process test harness.
+func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
+	wire.Build(ServerSet)
+	return nil, nil, nil
+}
+
+// InitializeMigrator builds just what `ezapi migrate` needs.
+func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), error) {
+	wire.Build(ProvideLogger, ProvideDB, ProvideMigrator)
+	return nil, nil, nil
+}
