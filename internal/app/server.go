@@ -83,6 +83,9 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// Health is the server's health service (lifecycle phase and probes).
+func (s *Server) Health() *health.Service { return s.health }
+
 // Addr is the bound listener address (useful with port 0).
 func (s *Server) Addr() string {
 	if s.ln == nil {

@@ -46,7 +46,7 @@ func NewAPI(h *health.Service) *API {
 // order: recovery → request id → access log → CORS → body limit →
 // validation → handler.
 func NewEcho(opts Options, api *API, logger *slog.Logger) (*echo.Echo, error) {
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
