@@ -39,6 +39,8 @@ services: ## Make PostgreSQL and Redis reachable (installs and starts them when 
 
 .PHONY: run
 run: services build ## Start what is needed and serve in development mode on 127.0.0.1:8080
+	@if [ "$${EZ_MODE:-development}" = development ]; then \
+		EZ_MODE=development ./$(BIN) admin bootstrap || [ $$? -eq 3 ]; fi
 	EZ_MODE=$${EZ_MODE:-development} ./$(BIN) serve
 
 .PHONY: migrate

@@ -2,6 +2,7 @@
 //
 //	ezapi serve                  run the HTTP server (migrates first unless postgres.auto_migrate is false)
 //	ezapi migrate up|down|status manage the database schema
+//	ezapi admin bootstrap        create the first admin operator
 //	ezapi version                print build information
 package main
 
@@ -12,9 +13,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/ez-api/ez-api/internal/app"
+	"github.com/ez-api/ez-api/internal/core/domain"
 )
 
 // Exit statuses.
@@ -22,6 +25,8 @@ const (
 	exitOK     = 0
 	exitFail   = 1
 	exitConfig = 2
+	// exitNothingToDo: admin bootstrap found an admin already.
+	exitNothingToDo = 3
 )
 
 const usage = `usage: ezapi <command>
@@ -29,6 +34,10 @@ const usage = `usage: ezapi <command>
 commands:
   serve                    run the HTTP server
   migrate up|down|status   manage the database schema
+  admin bootstrap          create the first admin operator (username from
+                           EZ_BOOTSTRAP_USERNAME, default "admin"; password from
+                           EZ_BOOTSTRAP_PASSWORD, else generated and printed once);
+                           exits 3 when an admin already exists
   version                  print build information
 
 configuration: environment (EZ_*) > config file (EZ_CONFIG_FILE, ./config.yaml,
@@ -85,6 +94,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 				return m.Status(ctx, stdout)
 			}
 		})
+	case "admin":
+		if len(args) != 2 || args[1] != "bootstrap" {
+			fmt.Fprint(stderr, "usage: ezapi admin bootstrap\n")
+			return exitConfig
+		}
+		return bootstrap(ctx, environ, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -111,4 +126,61 @@ func withConfig(environ []string, stderr io.Writer, fn func(app.Config) error) i
 		return exitFail
 	}
 	return exitOK
+}
+
+// bootstrap creates the first admin operator, printing a generated password
+// once.
+func bootstrap(ctx context.Context, environ []string, stdout, stderr io.Writer) int {
+	getenv := func(name string) string {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
+	username := getenv("EZ_BOOTSTRAP_USERNAME")
+	if username == "" {
+		username = "admin"
+	}
+	password := getenv("EZ_BOOTSTRAP_PASSWORD")
+	generated := password == ""
+	exists := false
+	code := withConfig(environ, stderr, func(cfg app.Config) error {
+		adm, cleanup, err := app.InitializeAdmin(cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if cfg.Postgres.AutoMigrate {
+			if _, err := adm.Migrator.Up(ctx); err != nil {
+				return err
+			}
+		}
+		if generated {
+			tok, err := domain.NewToken("")
+			if err != nil {
+				return err
+			}
+			password = tok.Plaintext[:24]
+		}
+		op, err := adm.Operators.Bootstrap(ctx, username, password)
+		if errors.Is(err, domain.ErrConflict) {
+			exists = true
+			fmt.Fprintln(stderr, "ezapi: an admin operator already exists; nothing to do")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created admin operator %q (id %d)\n", op.Username, op.ID)
+		if generated {
+			fmt.Fprintf(stdout, "password: %s\n(shown once: store it now; log in with POST /auth/login)\n", password)
+		}
+		return nil
+	})
+	if code == exitOK && exists {
+		return exitNothingToDo
+	}
+	return code
 }

@@ -112,9 +112,28 @@ type LoggingConfig struct {
 	Format string `koanf:"format"`
 }
 
-// AuthConfig holds operator authentication settings.
+// AuthConfig holds authentication settings.
 type AuthConfig struct {
-	JWTSecret string `koanf:"jwt_secret"`
+	JWTSecret   string        `koanf:"jwt_secret"`
+	JWTIssuer   string        `koanf:"jwt_issuer"`
+	JWTAudience string        `koanf:"jwt_audience"`
+	JWTTTL      time.Duration `koanf:"jwt_ttl"`
+	// CacheTTL is how long a resolved credential is trusted without a
+	// database lookup; a revoked credential works on other replicas for at
+	// most this long.
+	CacheTTL         time.Duration `koanf:"cache_ttl"`
+	LoginMaxFailures int           `koanf:"login_max_failures"`
+	LoginWindow      time.Duration `koanf:"login_window"`
+	LastUsedFlush    time.Duration `koanf:"last_used_flush_interval"`
+	Argon2           Argon2Config  `koanf:"argon2"`
+}
+
+// Argon2Config are the argon2id parameters for new password hashes
+// (existing hashes keep the parameters they were made with).
+type Argon2Config struct {
+	MemoryKiB   int `koanf:"memory_kib"`
+	Iterations  int `koanf:"iterations"`
+	Parallelism int `koanf:"parallelism"`
 }
 
 // CryptoConfig holds the key that encrypts upstream secrets at rest.
@@ -167,6 +186,16 @@ func defaults() map[string]any {
 		"logging.level":                 "info",
 		"logging.format":                "", // text in development, json in production
 		"auth.jwt_secret":               ExampleJWTSecret,
+		"auth.jwt_issuer":               "ezapi",
+		"auth.jwt_audience":             "ezapi-api",
+		"auth.jwt_ttl":                  "1h",
+		"auth.cache_ttl":                "1s",
+		"auth.login_max_failures":       5,
+		"auth.login_window":             "1m",
+		"auth.last_used_flush_interval": "10s",
+		"auth.argon2.memory_kib":        19456,
+		"auth.argon2.iterations":        2,
+		"auth.argon2.parallelism":       1,
 		"crypto.encryption_key":         "",
 	}
 }
@@ -411,14 +440,17 @@ func (c Config) Validate() error {
 		return configErrorf("server.port (EZ_API_PORT): %d is outside 0..65535", c.Server.Port)
 	}
 	for key, d := range map[string]time.Duration{
-		"server.shutdown_timeout":    c.Server.ShutdownTimeout,
-		"server.read_header_timeout": c.Server.ReadHeaderTimeout,
-		"server.read_timeout":        c.Server.ReadTimeout,
-		"server.write_timeout":       c.Server.WriteTimeout,
-		"server.idle_timeout":        c.Server.IdleTimeout,
-		"redis.dial_timeout":         c.Redis.DialTimeout,
-		"redis.read_timeout":         c.Redis.ReadTimeout,
-		"redis.write_timeout":        c.Redis.WriteTimeout,
+		"server.shutdown_timeout":       c.Server.ShutdownTimeout,
+		"server.read_header_timeout":    c.Server.ReadHeaderTimeout,
+		"server.read_timeout":           c.Server.ReadTimeout,
+		"server.write_timeout":          c.Server.WriteTimeout,
+		"server.idle_timeout":           c.Server.IdleTimeout,
+		"redis.dial_timeout":            c.Redis.DialTimeout,
+		"auth.jwt_ttl":                  c.Auth.JWTTTL,
+		"auth.login_window":             c.Auth.LoginWindow,
+		"auth.last_used_flush_interval": c.Auth.LastUsedFlush,
+		"redis.read_timeout":            c.Redis.ReadTimeout,
+		"redis.write_timeout":           c.Redis.WriteTimeout,
 	} {
 		if d <= 0 {
 			return configErrorf("%s (%s): must be a positive duration", key, envName(key))
@@ -457,6 +489,18 @@ func (c Config) Validate() error {
 	}
 	if c.Logging.Format != "text" && c.Logging.Format != "json" {
 		return configErrorf("logging.format: %q is not one of text, json", c.Logging.Format)
+	}
+	if c.Auth.CacheTTL < 0 || c.Auth.CacheTTL > time.Minute {
+		return configErrorf("auth.cache_ttl: %s is outside 0..1m", c.Auth.CacheTTL)
+	}
+	if c.Auth.LoginMaxFailures < 1 {
+		return configErrorf("auth.login_max_failures: must be at least 1")
+	}
+	if c.Auth.JWTIssuer == "" || c.Auth.JWTAudience == "" {
+		return configErrorf("auth.jwt_issuer and auth.jwt_audience must be set")
+	}
+	if a := c.Auth.Argon2; a.MemoryKiB < 1024 || a.MemoryKiB > 1<<22 || a.Iterations < 1 || a.Iterations > 100 || a.Parallelism < 1 || a.Parallelism > 255 {
+		return configErrorf("auth.argon2: memory_kib must be 1024..4194304, iterations 1..100, parallelism 1..255")
 	}
 	if c.Crypto.EncryptionKey != "" {
 		if key, err := base64.StdEncoding.DecodeString(c.Crypto.EncryptionKey); err != nil || len(key) != 32 {

@@ -18,6 +18,7 @@ import (
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/adapters/redisstore"
+	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/core/health"
 	"github.com/ez-api/ez-api/internal/ports"
@@ -43,6 +44,8 @@ var InfraSet = wire.NewSet(
 // ServerSet builds the use-cases and the HTTP adapter on top of InfraSet.
 var ServerSet = wire.NewSet(
 	InfraSet,
+	RepositorySet,
+	AuthSet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,
@@ -143,11 +146,11 @@ func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient) []ports.HealthProbe {
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.
-func ProvideEcho(cfg Config, api *httpapi.API, logger *slog.Logger) (*echo.Echo, error) {
+func ProvideEcho(cfg Config, api *httpapi.API, authn *auth.Manager, logger *slog.Logger) (*echo.Echo, error) {
 	return httpapi.NewEcho(httpapi.Options{
 		BodyLimitBytes:       cfg.Server.BodyLimitBytes,
 		CORSAllowOrigins:     cfg.Server.CORS.AllowOrigins,
 		CORSAllowCredentials: cfg.Server.CORS.AllowCredentials,
 		DocsEnabled:          cfg.Server.DocsEnabled,
-	}, api, logger)
+	}, api, authn, logger)
 }

@@ -20,3 +20,9 @@ func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), 
 	wire.Build(ProvideLogger, ProvideDB, ProvideMigrator)
 	return nil, nil, nil
 }
+
+// InitializeAdmin builds what `ezapi admin …` commands need.
+func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
+	wire.Build(InfraSet, RepositorySet, AuthSet, wire.Struct(new(Admin), "*"))
+	return nil, nil, nil
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/operators"
+	"github.com/ez-api/ez-api/internal/core/servicetokens"
 )
 
 // Injectors from wire.go:
@@ -26,22 +28,42 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	clock := ProvideClock()
 	buildInfo := ProvideBuildInfo()
 	service := health.NewService(v, clock, buildInfo)
-	api := httpapi.NewAPI(service)
-	logger := ProvideLogger(cfg, out)
-	echo, err := ProvideEcho(cfg, api, logger)
+	operatorRepository := postgres.NewOperatorRepository(db)
+	passwordHasher := ProvidePasswordHasher(cfg)
+	accessTokenCodec := ProvideAccessTokenCodec(cfg)
+	auditRepository := postgres.NewAuditRepository(db)
+	txRunner := postgres.NewTxRunner(db)
+	loginService, err := ProvideLoginService(cfg, operatorRepository, passwordHasher, accessTokenCodec, auditRepository, txRunner, clock)
 	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
+	logger := ProvideLogger(cfg, out)
+	usageRecorder, cleanup3 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
+	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
+	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
+	servicetokensService := servicetokens.NewService(serviceTokenRepository, auditRepository, txRunner, clock, manager)
+	api := httpapi.NewAPI(service, loginService, operatorsService, servicetokensService, clock)
+	echo, err := ProvideEcho(cfg, api, manager, logger)
+	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	migrator, err := ProvideMigrator(db, logger)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	server := NewServer(cfg, echo, service, migrator, logger)
 	return server, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil
@@ -60,6 +82,39 @@ func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), 
 		return nil, nil, err
 	}
 	return migrator, func() {
+		cleanup()
+	}, nil
+}
+
+// InitializeAdmin builds what `ezapi admin …` commands need.
+func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
+	db, cleanup, err := ProvideDB(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := ProvideLogger(cfg, out)
+	migrator, err := ProvideMigrator(db, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	operatorRepository := postgres.NewOperatorRepository(db)
+	passwordHasher := ProvidePasswordHasher(cfg)
+	auditRepository := postgres.NewAuditRepository(db)
+	txRunner := postgres.NewTxRunner(db)
+	clock := ProvideClock()
+	accessTokenCodec := ProvideAccessTokenCodec(cfg)
+	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
+	usageRecorder, cleanup2 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
+	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
+	service := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
+	admin := &Admin{
+		Migrator:  migrator,
+		Operators: service,
+	}
+	return admin, func() {
+		cleanup2()
 		cleanup()
 	}, nil
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"time"
+
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/domain"
 )
@@ -46,4 +48,53 @@ func toReadiness(r domain.Readiness) gen.Readiness {
 		out.Reason = &reason
 	}
 	return out
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func toPrincipal(p domain.Principal) gen.Principal {
+	out := gen.Principal{Kind: gen.PrincipalKind(p.Kind), Id: p.ID, Name: p.Name, Role: gen.Role(p.Role)}
+	if p.IsMaster() {
+		id := p.MasterID
+		out.MasterId = &id
+	}
+	if !p.ExpiresAt.IsZero() {
+		out.ExpiresAt = utcPtr(&p.ExpiresAt)
+	}
+	return out
+}
+
+func toOperator(o domain.Operator) gen.Operator {
+	return gen.Operator{
+		Id: o.ID, Username: o.Username, Role: gen.OperatorRole(o.Role), Status: gen.OperatorStatus(o.Status),
+		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), LastLoginAt: utcPtr(o.LastLoginAt),
+	}
+}
+
+func toOperatorPatch(r gen.UpdateOperatorRequest) domain.OperatorPatch {
+	var p domain.OperatorPatch
+	p.Password = r.Password
+	if r.Role != nil {
+		role := domain.Role(*r.Role)
+		p.Role = &role
+	}
+	if r.Status != nil {
+		st := domain.OperatorStatus(*r.Status)
+		p.Status = &st
+	}
+	return p
+}
+
+func toServiceToken(t domain.ServiceToken, now time.Time) gen.ServiceToken {
+	return gen.ServiceToken{
+		Id: t.ID, Name: t.Name, Role: gen.ServiceTokenRole(t.Role), Prefix: t.Prefix,
+		Status: gen.ServiceTokenStatus(t.Status(now)), CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy,
+		ExpiresAt: utcPtr(t.ExpiresAt), RevokedAt: utcPtr(t.RevokedAt), LastUsedAt: utcPtr(t.LastUsedAt),
+	}
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +19,6 @@ import (
 
 const requestIDKey = "request_id"
 
-type ctxKey struct{ name string }
-
-var requestIDCtxKey = ctxKey{"request_id"}
-
 // saneRequestID accepts ids a log pipeline can carry safely.
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
 
@@ -35,14 +30,9 @@ func RequestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
-// RequestIDFromContext returns the request id carried by a request context.
-func RequestIDFromContext(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDCtxKey).(string)
-	return id
-}
-
 // requestIDMiddleware keeps a sane incoming X-Request-ID, otherwise
-// generates one, and echoes it in the response.
+// generates one, and echoes it in the response. The id and the client IP go
+// into the request context for audit entries.
 func requestIDMiddleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -52,7 +42,8 @@ func requestIDMiddleware() echo.MiddlewareFunc {
 			}
 			c.Set(requestIDKey, id)
 			c.Response().Header().Set(echo.HeaderXRequestID, id)
-			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDCtxKey, id)))
+			meta := domain.RequestMeta{RequestID: id, ClientIP: c.RealIP()}
+			c.SetRequest(c.Request().WithContext(domain.WithRequestMeta(c.Request().Context(), meta)))
 			return next(c)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -139,7 +141,12 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 	var pe *ProblemError
 	var he *echo.HTTPError
 	var ve *domain.ValidationError
+	var rl *domain.RateLimitedError
 	switch {
+	case errors.As(err, &rl):
+		detail = rl.Error()
+		secs := int(math.Ceil(rl.RetryAfter.Seconds()))
+		header = http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}}
 	case errors.As(err, &pe):
 		detail, fields, header = pe.Detail, pe.Fields, pe.Header
 	case errors.As(err, &he):

@@ -18,7 +18,11 @@ import (
 
 	ezapi "github.com/ez-api/ez-api"
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
+	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/operators"
+	"github.com/ez-api/ez-api/internal/core/servicetokens"
+	"github.com/ez-api/ez-api/internal/ports"
 )
 
 // Options configures the HTTP adapter.
@@ -32,25 +36,34 @@ type Options struct {
 // API implements the generated StrictServerInterface by calling the core
 // use-cases.
 type API struct {
-	health *health.Service
+	health        *health.Service
+	login         *auth.LoginService
+	operators     *operators.Service
+	serviceTokens *servicetokens.Service
+	clock         ports.Clock
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
 
 // NewAPI builds the handler set.
-func NewAPI(h *health.Service) *API {
-	return &API{health: h}
+func NewAPI(h *health.Service, login *auth.LoginService, ops *operators.Service,
+	tokens *servicetokens.Service, clock ports.Clock) *API {
+	return &API{health: h, login: login, operators: ops, serviceTokens: tokens, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
-// order: recovery → request id → access log → CORS → body limit →
+// order: recovery → request id → access log → CORS → auth → body limit →
 // validation → handler.
-func NewEcho(opts Options, api *API, logger *slog.Logger) (*echo.Echo, error) {
+func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (*echo.Echo, error) {
 	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	spec.Servers = nil // validate paths only, whatever host the server is reached by
+	perms, err := Permissions(spec)
+	if err != nil {
+		return nil, fmt.Errorf("permission table: %w", err)
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -75,6 +88,7 @@ func NewEcho(opts Options, api *API, logger *slog.Logger) (*echo.Echo, error) {
 		ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After"},
 		MaxAge:           600,
 	}))
+	e.Use(authMiddleware(perms, authn))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.BodyLimitBytes)))
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		Skipper:      isOutsideContract,
@@ -83,9 +97,10 @@ func NewEcho(opts Options, api *API, logger *slog.Logger) (*echo.Echo, error) {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "request validation failed", Internal: me}
 		},
 		Options: openapi3filter.Options{
-			MultiError:                        true,
-			AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
-			RejectWhenRequestBodyNotSpecified: true,
+			MultiError:         true,
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			// RejectWhenRequestBodyNotSpecified stays off: in kin-openapi
+			// v0.142.0 it also rejects bodies the operation does declare.
 		},
 	}))
 

@@ -4,7 +4,9 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"time"
 )
 
 // Sentinel errors. Adapters translate driver errors into these once, at the
@@ -63,3 +65,16 @@ func (e *ValidationError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// RateLimitedError is an ErrRateLimited that says when to try again.
+type RateLimitedError struct {
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("%s; retry in %s", e.Reason, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitedError) Unwrap() error { return ErrRateLimited }

@@ -18,7 +18,23 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/runtime"
 )
+
+// Defines values for AccessTokenResponseTokenType.
+const (
+	AccessTokenResponseTokenTypeBearer AccessTokenResponseTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the AccessTokenResponseTokenType enum.
+func (e AccessTokenResponseTokenType) Valid() bool {
+	switch e {
+	case AccessTokenResponseTokenTypeBearer:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for DependencyHealthStatus.
 const (
@@ -74,6 +90,66 @@ func (e LivenessStatus) Valid() bool {
 	}
 }
 
+// Defines values for OperatorStatus.
+const (
+	OperatorStatusActive   OperatorStatus = "active"
+	OperatorStatusDisabled OperatorStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the OperatorStatus enum.
+func (e OperatorStatus) Valid() bool {
+	switch e {
+	case OperatorStatusActive:
+		return true
+	case OperatorStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OperatorRole.
+const (
+	OperatorRoleAdmin     OperatorRole = "admin"
+	OperatorRoleDeveloper OperatorRole = "developer"
+	OperatorRoleViewer    OperatorRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the OperatorRole enum.
+func (e OperatorRole) Valid() bool {
+	switch e {
+	case OperatorRoleAdmin:
+		return true
+	case OperatorRoleDeveloper:
+		return true
+	case OperatorRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PrincipalKind.
+const (
+	PrincipalKindMaster       PrincipalKind = "master"
+	PrincipalKindOperator     PrincipalKind = "operator"
+	PrincipalKindServiceToken PrincipalKind = "service_token"
+)
+
+// Valid indicates whether the value is a known member of the PrincipalKind enum.
+func (e PrincipalKind) Valid() bool {
+	switch e {
+	case PrincipalKindMaster:
+		return true
+	case PrincipalKindOperator:
+		return true
+	case PrincipalKindServiceToken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	ReadinessStatusNotReady ReadinessStatus = "not_ready"
@@ -90,6 +166,122 @@ func (e ReadinessStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Defines values for Role.
+const (
+	RoleAdmin     Role = "admin"
+	RoleBalancer  Role = "balancer"
+	RoleDeveloper Role = "developer"
+	RoleUser      Role = "user"
+	RoleViewer    Role = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case RoleAdmin:
+		return true
+	case RoleBalancer:
+		return true
+	case RoleDeveloper:
+		return true
+	case RoleUser:
+		return true
+	case RoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceTokenStatus.
+const (
+	ServiceTokenStatusActive  ServiceTokenStatus = "active"
+	ServiceTokenStatusExpired ServiceTokenStatus = "expired"
+	ServiceTokenStatusRevoked ServiceTokenStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the ServiceTokenStatus enum.
+func (e ServiceTokenStatus) Valid() bool {
+	switch e {
+	case ServiceTokenStatusActive:
+		return true
+	case ServiceTokenStatusExpired:
+		return true
+	case ServiceTokenStatusRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceTokenRole.
+const (
+	ServiceTokenRoleAdmin     ServiceTokenRole = "admin"
+	ServiceTokenRoleBalancer  ServiceTokenRole = "balancer"
+	ServiceTokenRoleDeveloper ServiceTokenRole = "developer"
+	ServiceTokenRoleViewer    ServiceTokenRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ServiceTokenRole enum.
+func (e ServiceTokenRole) Valid() bool {
+	switch e {
+	case ServiceTokenRoleAdmin:
+		return true
+	case ServiceTokenRoleBalancer:
+		return true
+	case ServiceTokenRoleDeveloper:
+		return true
+	case ServiceTokenRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateOperatorRequestStatus.
+const (
+	UpdateOperatorRequestStatusActive   UpdateOperatorRequestStatus = "active"
+	UpdateOperatorRequestStatusDisabled UpdateOperatorRequestStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the UpdateOperatorRequestStatus enum.
+func (e UpdateOperatorRequestStatus) Valid() bool {
+	switch e {
+	case UpdateOperatorRequestStatusActive:
+		return true
+	case UpdateOperatorRequestStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// AccessTokenResponse defines model for AccessTokenResponse.
+type AccessTokenResponse struct {
+	// AccessToken HS256 JWT; send it as `Authorization: Bearer <access_token>`.
+	AccessToken string                       `json:"access_token"`
+	ExpiresAt   time.Time                    `json:"expires_at"`
+	TokenType   AccessTokenResponseTokenType `json:"token_type"`
+}
+
+// AccessTokenResponseTokenType defines model for AccessTokenResponse.TokenType.
+type AccessTokenResponseTokenType string
+
+// CreateOperatorRequest defines model for CreateOperatorRequest.
+type CreateOperatorRequest struct {
+	Password string       `json:"password"`
+	Role     OperatorRole `json:"role"`
+	Username string       `json:"username"`
+}
+
+// CreateServiceTokenRequest defines model for CreateServiceTokenRequest.
+type CreateServiceTokenRequest struct {
+	// ExpiresAt Optional expiry; must be in the future.
+	ExpiresAt *time.Time       `json:"expires_at,omitempty"`
+	Name      string           `json:"name"`
+	Role      ServiceTokenRole `json:"role"`
 }
 
 // DependencyHealth defines model for DependencyHealth.
@@ -141,8 +333,54 @@ type Liveness struct {
 // LivenessStatus defines model for Liveness.Status.
 type LivenessStatus string
 
+// LoginRequest defines model for LoginRequest.
+type LoginRequest struct {
+	Password string `json:"password"`
+	Username string `json:"username"`
+}
+
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
+
+// Operator defines model for Operator.
+type Operator struct {
+	CreatedAt   time.Time      `json:"created_at"`
+	Id          int64          `json:"id"`
+	LastLoginAt *time.Time     `json:"last_login_at,omitempty"`
+	Role        OperatorRole   `json:"role"`
+	Status      OperatorStatus `json:"status"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+	Username    string         `json:"username"`
+}
+
+// OperatorStatus defines model for Operator.Status.
+type OperatorStatus string
+
+// OperatorList defines model for OperatorList.
+type OperatorList struct {
+	Items []Operator `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
+}
+
+// OperatorRole defines model for OperatorRole.
+type OperatorRole string
+
+// Principal defines model for Principal.
+type Principal struct {
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
+	Id        int64         `json:"id"`
+	Kind      PrincipalKind `json:"kind"`
+
+	// MasterId For master principals, the tenant every request is scoped to.
+	MasterId *int64 `json:"master_id,omitempty"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+}
+
+// PrincipalKind defines model for Principal.Kind.
+type PrincipalKind string
 
 // Problem RFC 9457 problem details.
 type Problem struct {
@@ -182,6 +420,59 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// Role defines model for Role.
+type Role string
+
+// ServiceToken defines model for ServiceToken.
+type ServiceToken struct {
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  *int64     `json:"created_by,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Id         int64      `json:"id"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	Name       string     `json:"name"`
+
+	// Prefix The token's first characters, for recognising it.
+	//
+	// Example: st-4kQ9Zr
+	Prefix    string             `json:"prefix"`
+	RevokedAt *time.Time         `json:"revoked_at,omitempty"`
+	Role      ServiceTokenRole   `json:"role"`
+	Status    ServiceTokenStatus `json:"status"`
+}
+
+// ServiceTokenStatus defines model for ServiceToken.Status.
+type ServiceTokenStatus string
+
+// ServiceTokenCreated defines model for ServiceTokenCreated.
+type ServiceTokenCreated struct {
+	ServiceToken ServiceToken `json:"service_token"`
+
+	// Token The secret; shown only in this response.
+	Token string `json:"token"`
+}
+
+// ServiceTokenList defines model for ServiceTokenList.
+type ServiceTokenList struct {
+	Items []ServiceToken `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
+}
+
+// ServiceTokenRole defines model for ServiceTokenRole.
+type ServiceTokenRole string
+
+// UpdateOperatorRequest defines model for UpdateOperatorRequest.
+type UpdateOperatorRequest struct {
+	Password *string                      `json:"password,omitempty"`
+	Role     *OperatorRole                `json:"role,omitempty"`
+	Status   *UpdateOperatorRequestStatus `json:"status,omitempty"`
+}
+
+// UpdateOperatorRequestStatus defines model for UpdateOperatorRequest.Status.
+type UpdateOperatorRequestStatus string
+
 // VersionInfo defines model for VersionInfo.
 type VersionInfo struct {
 	// BuildTime Example: 2026-11-22T00:00:00Z
@@ -199,6 +490,9 @@ type VersionInfo struct {
 
 // Cursor defines model for Cursor.
 type Cursor = string
+
+// Id defines model for Id.
+type Id = int64
 
 // Limit defines model for Limit.
 type Limit = int32
@@ -227,8 +521,68 @@ type Unauthorized = Problem
 // UnprocessableEntity RFC 9457 problem details.
 type UnprocessableEntity = Problem
 
+// ListOperatorsParams defines parameters for ListOperators.
+type ListOperatorsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListServiceTokensParams defines parameters for ListServiceTokens.
+type ListServiceTokensParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateOperatorJSONRequestBody defines body for CreateOperator for application/json ContentType.
+type CreateOperatorJSONRequestBody = CreateOperatorRequest
+
+// UpdateOperatorJSONRequestBody defines body for UpdateOperator for application/json ContentType.
+type UpdateOperatorJSONRequestBody = UpdateOperatorRequest
+
+// CreateServiceTokenJSONRequestBody defines body for CreateServiceToken for application/json ContentType.
+type CreateServiceTokenJSONRequestBody = CreateServiceTokenRequest
+
+// LoginJSONRequestBody defines body for Login for application/json ContentType.
+type LoginJSONRequestBody = LoginRequest
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListOperators List operators
+	// (GET /admin/operators)
+	ListOperators(ctx echo.Context, params ListOperatorsParams) error
+	// CreateOperator Create an operator
+	// (POST /admin/operators)
+	CreateOperator(ctx echo.Context) error
+	// DeleteOperator Delete an operator
+	// (DELETE /admin/operators/{id})
+	DeleteOperator(ctx echo.Context, id Id) error
+	// GetOperator Get an operator
+	// (GET /admin/operators/{id})
+	GetOperator(ctx echo.Context, id Id) error
+	// UpdateOperator Change an operator's password, role or status
+	// (PATCH /admin/operators/{id})
+	UpdateOperator(ctx echo.Context, id Id) error
+	// ListServiceTokens List service tokens (prefix only)
+	// (GET /admin/service-tokens)
+	ListServiceTokens(ctx echo.Context, params ListServiceTokensParams) error
+	// CreateServiceToken Create a service token
+	// (POST /admin/service-tokens)
+	CreateServiceToken(ctx echo.Context) error
+	// RevokeServiceToken Revoke a service token
+	// (DELETE /admin/service-tokens/{id})
+	RevokeServiceToken(ctx echo.Context, id Id) error
+	// Login Log in as an operator
+	// (POST /auth/login)
+	Login(ctx echo.Context) error
+	// GetMe The calling principal
+	// (GET /auth/me)
+	GetMe(ctx echo.Context) error
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
@@ -246,6 +600,156 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListOperators converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOperators(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOperatorsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOperators(ctx, params)
+	return err
+}
+
+// CreateOperator converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOperator(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOperator(ctx)
+	return err
+}
+
+// DeleteOperator converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteOperator(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteOperator(ctx, id)
+	return err
+}
+
+// GetOperator converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOperator(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOperator(ctx, id)
+	return err
+}
+
+// UpdateOperator converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateOperator(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateOperator(ctx, id)
+	return err
+}
+
+// ListServiceTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServiceTokens(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceTokensParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServiceTokens(ctx, params)
+	return err
+}
+
+// CreateServiceToken converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateServiceToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateServiceToken(ctx)
+	return err
+}
+
+// RevokeServiceToken converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeServiceToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeServiceToken(ctx, id)
+	return err
+}
+
+// Login converts echo context to params.
+func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Login(ctx)
+	return err
+}
+
+// GetMe converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMe(ctx)
+	return err
 }
 
 // GetHealth converts echo context to params.
@@ -335,6 +839,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/version", wrapper.GetVersion, options.OperationMiddlewares["getVersion"]...)
+	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.GET(options.BaseURL+"/auth/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/admin/operators", wrapper.ListOperators, options.OperationMiddlewares["listOperators"]...)
+	router.POST(options.BaseURL+"/admin/operators", wrapper.CreateOperator, options.OperationMiddlewares["createOperator"]...)
+	router.DELETE(options.BaseURL+"/admin/operators/:id", wrapper.DeleteOperator, options.OperationMiddlewares["deleteOperator"]...)
+	router.GET(options.BaseURL+"/admin/operators/:id", wrapper.GetOperator, options.OperationMiddlewares["getOperator"]...)
+	router.PATCH(options.BaseURL+"/admin/operators/:id", wrapper.UpdateOperator, options.OperationMiddlewares["updateOperator"]...)
+	router.GET(options.BaseURL+"/admin/service-tokens", wrapper.ListServiceTokens, options.OperationMiddlewares["listServiceTokens"]...)
+	router.POST(options.BaseURL+"/admin/service-tokens", wrapper.CreateServiceToken, options.OperationMiddlewares["createServiceToken"]...)
+	router.DELETE(options.BaseURL+"/admin/service-tokens/:id", wrapper.RevokeServiceToken, options.OperationMiddlewares["revokeServiceToken"]...)
 
 }
 
@@ -357,9 +871,833 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Headers TooManyRequestsResponseHeaders
 }
 
-type UnauthorizedApplicationProblemPlusJSONResponse Problem
+type UnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type UnauthorizedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnauthorizedResponseHeaders
+}
 
 type UnprocessableEntityApplicationProblemPlusJSONResponse Problem
+
+type ListOperatorsRequestObject struct {
+	Params ListOperatorsParams
+}
+
+type ListOperatorsResponseObject interface {
+	VisitListOperatorsResponse(w http.ResponseWriter) error
+}
+
+type ListOperators200JSONResponse OperatorList
+
+func (response ListOperators200JSONResponse) VisitListOperatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOperators400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListOperators400ApplicationProblemPlusJSONResponse) VisitListOperatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOperators401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListOperators401ApplicationProblemPlusJSONResponse) VisitListOperatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOperators403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListOperators403ApplicationProblemPlusJSONResponse) VisitListOperatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperatorRequestObject struct {
+	Body *CreateOperatorJSONRequestBody
+}
+
+type CreateOperatorResponseObject interface {
+	VisitCreateOperatorResponse(w http.ResponseWriter) error
+}
+
+type CreateOperator201JSONResponse Operator
+
+func (response CreateOperator201JSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperator400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOperator400ApplicationProblemPlusJSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperator401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOperator401ApplicationProblemPlusJSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperator403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOperator403ApplicationProblemPlusJSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperator409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOperator409ApplicationProblemPlusJSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOperatorRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DeleteOperatorResponseObject interface {
+	VisitDeleteOperatorResponse(w http.ResponseWriter) error
+}
+
+type DeleteOperator204Response struct {
+}
+
+func (response DeleteOperator204Response) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteOperator400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator400ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOperator401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator401ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOperator403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator403ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOperator404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator404ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOperator409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator409ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperatorRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetOperatorResponseObject interface {
+	VisitGetOperatorResponse(w http.ResponseWriter) error
+}
+
+type GetOperator200JSONResponse Operator
+
+func (response GetOperator200JSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperator400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetOperator400ApplicationProblemPlusJSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperator401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOperator401ApplicationProblemPlusJSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperator403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOperator403ApplicationProblemPlusJSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperator404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetOperator404ApplicationProblemPlusJSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperatorRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateOperatorJSONRequestBody
+}
+
+type UpdateOperatorResponseObject interface {
+	VisitUpdateOperatorResponse(w http.ResponseWriter) error
+}
+
+type UpdateOperator200JSONResponse Operator
+
+func (response UpdateOperator200JSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperator400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator400ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperator401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator401ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperator403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator403ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperator404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator404ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOperator409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator409ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceTokensRequestObject struct {
+	Params ListServiceTokensParams
+}
+
+type ListServiceTokensResponseObject interface {
+	VisitListServiceTokensResponse(w http.ResponseWriter) error
+}
+
+type ListServiceTokens200JSONResponse ServiceTokenList
+
+func (response ListServiceTokens200JSONResponse) VisitListServiceTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceTokens400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceTokens400ApplicationProblemPlusJSONResponse) VisitListServiceTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceTokens401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceTokens401ApplicationProblemPlusJSONResponse) VisitListServiceTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceTokens403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceTokens403ApplicationProblemPlusJSONResponse) VisitListServiceTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceTokenRequestObject struct {
+	Body *CreateServiceTokenJSONRequestBody
+}
+
+type CreateServiceTokenResponseObject interface {
+	VisitCreateServiceTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateServiceToken201JSONResponse ServiceTokenCreated
+
+func (response CreateServiceToken201JSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceToken400ApplicationProblemPlusJSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceToken401ApplicationProblemPlusJSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceToken403ApplicationProblemPlusJSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceToken422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceToken422ApplicationProblemPlusJSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeServiceTokenRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type RevokeServiceTokenResponseObject interface {
+	VisitRevokeServiceTokenResponse(w http.ResponseWriter) error
+}
+
+type RevokeServiceToken204Response struct {
+}
+
+func (response RevokeServiceToken204Response) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeServiceToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeServiceToken400ApplicationProblemPlusJSONResponse) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeServiceToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeServiceToken401ApplicationProblemPlusJSONResponse) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeServiceToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeServiceToken403ApplicationProblemPlusJSONResponse) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeServiceToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeServiceToken404ApplicationProblemPlusJSONResponse) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginRequestObject struct {
+	Body *LoginJSONRequestBody
+}
+
+type LoginResponseObject interface {
+	VisitLoginResponse(w http.ResponseWriter) error
+}
+
+type Login200JSONResponse AccessTokenResponse
+
+func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMeRequestObject struct {
+}
+
+type GetMeResponseObject interface {
+	VisitGetMeResponse(w http.ResponseWriter) error
+}
+
+type GetMe200JSONResponse Principal
+
+func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type GetHealthRequestObject struct {
 }
@@ -475,6 +1813,36 @@ func (response GetVersion200JSONResponse) VisitGetVersionResponse(w http.Respons
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListOperators List operators
+	// (GET /admin/operators)
+	ListOperators(ctx context.Context, request ListOperatorsRequestObject) (ListOperatorsResponseObject, error)
+	// CreateOperator Create an operator
+	// (POST /admin/operators)
+	CreateOperator(ctx context.Context, request CreateOperatorRequestObject) (CreateOperatorResponseObject, error)
+	// DeleteOperator Delete an operator
+	// (DELETE /admin/operators/{id})
+	DeleteOperator(ctx context.Context, request DeleteOperatorRequestObject) (DeleteOperatorResponseObject, error)
+	// GetOperator Get an operator
+	// (GET /admin/operators/{id})
+	GetOperator(ctx context.Context, request GetOperatorRequestObject) (GetOperatorResponseObject, error)
+	// UpdateOperator Change an operator's password, role or status
+	// (PATCH /admin/operators/{id})
+	UpdateOperator(ctx context.Context, request UpdateOperatorRequestObject) (UpdateOperatorResponseObject, error)
+	// ListServiceTokens List service tokens (prefix only)
+	// (GET /admin/service-tokens)
+	ListServiceTokens(ctx context.Context, request ListServiceTokensRequestObject) (ListServiceTokensResponseObject, error)
+	// CreateServiceToken Create a service token
+	// (POST /admin/service-tokens)
+	CreateServiceToken(ctx context.Context, request CreateServiceTokenRequestObject) (CreateServiceTokenResponseObject, error)
+	// RevokeServiceToken Revoke a service token
+	// (DELETE /admin/service-tokens/{id})
+	RevokeServiceToken(ctx context.Context, request RevokeServiceTokenRequestObject) (RevokeServiceTokenResponseObject, error)
+	// Login Log in as an operator
+	// (POST /auth/login)
+	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// GetMe The calling principal
+	// (GET /auth/me)
+	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -499,6 +1867,340 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListOperators operation middleware
+func (sh *strictHandler) ListOperators(ctx echo.Context, params ListOperatorsParams) error {
+	var request ListOperatorsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOperators(ctx.Request().Context(), request.(ListOperatorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOperators")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOperatorsResponseObject); ok {
+		return validResponse.VisitListOperatorsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateOperator operation middleware
+func (sh *strictHandler) CreateOperator(ctx echo.Context) error {
+	var request CreateOperatorRequestObject
+
+	var body CreateOperatorJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOperator(ctx.Request().Context(), request.(CreateOperatorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOperator")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOperatorResponseObject); ok {
+		return validResponse.VisitCreateOperatorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteOperator operation middleware
+func (sh *strictHandler) DeleteOperator(ctx echo.Context, id Id) error {
+	var request DeleteOperatorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteOperator(ctx.Request().Context(), request.(DeleteOperatorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteOperator")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteOperatorResponseObject); ok {
+		return validResponse.VisitDeleteOperatorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOperator operation middleware
+func (sh *strictHandler) GetOperator(ctx echo.Context, id Id) error {
+	var request GetOperatorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOperator(ctx.Request().Context(), request.(GetOperatorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOperator")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOperatorResponseObject); ok {
+		return validResponse.VisitGetOperatorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateOperator operation middleware
+func (sh *strictHandler) UpdateOperator(ctx echo.Context, id Id) error {
+	var request UpdateOperatorRequestObject
+
+	request.Id = id
+
+	var body UpdateOperatorJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateOperator(ctx.Request().Context(), request.(UpdateOperatorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateOperator")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateOperatorResponseObject); ok {
+		return validResponse.VisitUpdateOperatorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListServiceTokens operation middleware
+func (sh *strictHandler) ListServiceTokens(ctx echo.Context, params ListServiceTokensParams) error {
+	var request ListServiceTokensRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServiceTokens(ctx.Request().Context(), request.(ListServiceTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServiceTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServiceTokensResponseObject); ok {
+		return validResponse.VisitListServiceTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateServiceToken operation middleware
+func (sh *strictHandler) CreateServiceToken(ctx echo.Context) error {
+	var request CreateServiceTokenRequestObject
+
+	var body CreateServiceTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateServiceToken(ctx.Request().Context(), request.(CreateServiceTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateServiceToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateServiceTokenResponseObject); ok {
+		return validResponse.VisitCreateServiceTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeServiceToken operation middleware
+func (sh *strictHandler) RevokeServiceToken(ctx echo.Context, id Id) error {
+	var request RevokeServiceTokenRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeServiceToken(ctx.Request().Context(), request.(RevokeServiceTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeServiceToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeServiceTokenResponseObject); ok {
+		return validResponse.VisitRevokeServiceTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Login operation middleware
+func (sh *strictHandler) Login(ctx echo.Context) error {
+	var request LoginRequestObject
+
+	var body LoginJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Login(ctx.Request().Context(), request.(LoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Login")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LoginResponseObject); ok {
+		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMe operation middleware
+func (sh *strictHandler) GetMe(ctx echo.Context) error {
+	var request GetMeRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMe(ctx.Request().Context(), request.(GetMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMe")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMeResponseObject); ok {
+		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // GetHealth operation middleware
@@ -598,47 +2300,75 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"vFnvcts2En+VHdzN1J6jKEqKk0b55CbunVs3TR0nzTXKWCtyRaIGARYA5TAZzdynPkAf4h6sT3IDgNQf",
-	"S3ZycxfP+IMk/Pth97f724U/slSVlZIkrWHjj6wgzEj7j2/O6beajD195r5lZFLNK8uVZGN2URDoMAw8",
-	"g4MrqizMtSoBwaAk4DJVJZc5TN/02n16p8+mEShbkL7mhiAnSRotZYcxi5hJCyrRnWSbitiYGau5zNly",
-	"uYxYhRpLsi2wp7U2Su+C+rHC32qC1A93aCpNC65qAxXm9JWBqaT39jLMmbqDuVv6W026YRGTWLqzw/AW",
-	"qhLfn5HMbcHGR4NhtIMyYme85HYX1QvMCQz/QLcdJvy6zbMymmMtLBsfJRGbK12iZWPGpR0NWeSQ8LIu",
-	"3WgSsZLL8G2wwsSlpZx0MJ0mUylpyFvuG8xaZ7hvqZKWpP+IVSV4ig5yv9JqJqj826/G4f+4geuvmuZs",
-	"zP7SX3OmH0ZN/0VYFQ69nSyZIgNSWSjRpgXYgsDB0JjamC0j9lTJueDpveNLC5S5x+KPN3DNbQH0nhvr",
-	"WGwsWvIAv1V6xrOM5L0j1JSRtBzFVwa0ErS2JQqhrsEW3ICqXExxJT3Y58p+q2qZ3SfW5wpMnRagyaha",
-	"pwQHSnuUC274TBBYFaBWmsuUVygOPdaXpBc8pVcSF8gFzgTdq4WprJRGzUUDtcQWpyG9oCegyeoGBFrS",
-	"HuqFUj+gbNpQMveJ8xwtgc8YlHXAcG5J+1CSdTkjDWoOhlIlMwNcwvTczeodu1k+423k+I2hbXi7qWQZ",
-	"sVcSa1sozT/QvVLqB26Mi0KlgcsFCp5tRIP3yCtZaZWSMc5zJ9Jy29wnwJ9JiJ5L1JTBrLZgqERpeYpC",
-	"NB3k2ItEu5k76xlVJDOSafMPQuGE5SOrtAtgy0O6TjX3m+yKyjF0Y5CttoEZOStl6lpCiVdkPCdMiCuo",
-	"ZeGPaZ4AglSyt9pBSWrncwsZ5RozyhxRWhLMlBKE0tmZtA7KS++xrFyIsoyjAJtWMBg+ipM4iQfjh6NH",
-	"j10qlZRa0DSvDWVsRzIj5iJKps1laba2TOKvN2QvU7XLBavlgeNuuUvKdVgqnQK+ZXXFIubuz97tU2gn",
-	"Qlw77r7tFm+BiNYWX69Xs18ptT71cxLZSWeBbVfN3di2Yby877l16Wia0/bkBYqagBtYYfzUBcKJ6+32",
-	"Ib6VWAWlV/4TZhl3nELxYmvGXYGwQ9zlnqONRW0pu0QffWtvoqWe5fsts+vQlrLOqy0vWcRWTN7j5YjV",
-	"ldv+sk2AW1b+ejAcxUefxa0FacNDdlg7KYkHccI+m1ndHjuYos4B+3x2xhckyZhdr+2aR119NtH3HfWc",
-	"3tvbiunwu5MSLyz03voK+gnIWriU4X8WaMLPLlu4gSDbVte0xzNdAt056/zbp/D4wdEjaBMzZGSRC+N2",
-	"3TZBGNj2ig8EmPh4m7AxfEYotYnMb8ktlZ+k/Ebor8mOWmPjvnNpLMqU7u6TKrSFu9EauROiBfdavAdi",
-	"u+6S38gryeC7x7+M3hy9fnQx+Gn48+jkwfnRxcN/Pnr19SdiqtvhQbKvrbip+BGz3IobaaotecArmhdT",
-	"mCMX+20cfrhpklfnp04TSJNMCbhX8XnjhMsxqmOAW7ttrMLayoz7ffqAFY8zWnQybvprNJ8MTj/aXS26",
-	"KzjOCTO+PxDvIX1qwrY4uVFpFM1K1Uk7lrvSWhNmDRz4nMtlHoEpaus+XToxjFzhhJuFgguVw/jzUrDf",
-	"24W3spfh8+dr6x1p7nVIjqdyrnYNPKu5yC69TGzRb5gMH/YGg95weJEkY//3y75bpKpse/H12tF8iI/T",
-	"wb7pubrcm+9zNYiHD+O9cfU/CMRaF1qc0eaFt+DsWs75iNJac9u8dIQKBsOKf0/NcR3E/mat2JWAVl2R",
-	"hIOpsb0///Xv6aHjRYnGdw/tUHnVDvGQ4advescvTnvfUzOF0DesnjHC1/U7xmrm2gABljPXjFCT3g9w",
-	"etx2FT6Ex/CNnwuTOklG6brQ999pOgaUbZurNHz380V46Zm++PHlBfRdg9IXKudyGk0k3nl1vO3y8UR2",
-	"7zG+/vV41rdymSh0Abxl7w3pVNJqJaASKKlT0JNfnHng7OwHyNHSNTZjqCtjNWEJKx2IQhKsZ4KnUKqM",
-	"xESmaFGovKYo/PLn739080GrOgS8JYnSGjiYsHApM2GHgDJzG3INqeAkLVxRY6KJnBPaWhPMBebtmeeU",
-	"cQNGYmUKZV31bmrfzjQwQ+HUzaFzGwqVA5c5Gf/MMJETebIg3YCXVJeRprf1WlM46KQ+YEtRax76lInc",
-	"eE+0BVq3EwqjgNJCUbZByI33ROietzpyTmTXlYOqreEZhceG7pEJDmp5JV2H5ExH8Ofvf8CD5EEE11rJ",
-	"HEqyhcraX4+iiZyprAGrFAjUeTt9MIrAyaSWKLz8OVO6kaMkcfcy16TD+5HP1K4skZ2umQIrCvwSPCVp",
-	"fIZrI+i4wrSg3tDnkFqLDdW7vr6O0Q/HSuf9dq3pn50+PXn+8sSvWUs28yIZLt0RcaMg7RLVMmKqIokV",
-	"d/kxTuKRK7jQFj6n9ItV95DTnofNHxekUQgI2T5cuD0hglDxeicTpsWG+HxluhUos4ls268Ypm1RPx0D",
-	"eT5t6BU3UFcxTLsmwCWBrR52IjdmH3guH7pVTv6eeDe44DOWCwGYplRZ0z75mRimq4ZiOp7IF8rYXNPL",
-	"n866DeAg+JSycMmjZNSmiNVr22nGxuzvZFtFv/HsOkySO14j/rtXiK5m2H2ECCONy2zrJn4ZsaNkdA+n",
-	"v+psGG9pFBu/fRcxU5cl6oaN2TNfwFMGRWcpi7nxRUNjLJXsnVvdF3xBH25l3rF3h4FhksB1wQV1pWNK",
-	"xoS8wRcUw3NHJAhFyJpOnHxjseO7M3/mF3TdqrO75YV35wJ3WrLbzZfMdJshfcV2uyWDBUnCButdzAY1",
-	"QO26F0wL/x7aisl26TmRXdEJdeWo11WebegdJaP1v3xuCZrzgPELWn5dy+97UvXFc/faC1bjfM7T/3vo",
-	"3Inh+V1FPOwv4l1SlCv3HN7NltXpd9Nlo6pt+bLjrder6vWLuWuzN9hjrNedyITy2RPTF9DgNactuHQt",
-	"pTPejEvUn8hK3/jVrppzTXHbR+7YZ3uDj1s17dt3y2i7DH/7bunO8MFi/PybEe/qLT+8Uvs+c2vak28u",
-	"6AI+8kzh4WNIoxsm2LhEvK7N20ss3y3/EwAA//8=",
+	"7Fz9cts4kn+VLt5WxamjPizbyUT5yzNJZj3ryWScZDKXKGdBZEvEmgQ4AChbSanq/toH2Ie4B5snuUKD",
+	"pEiR+nA+vLNTV5U/ZJIAuhv9+UMjH71AJqkUKIz2hh+9CFmIin7+eoG/ZajN2RP7V4g6UDw1XApv6L2K",
+	"EJR7DTyEgytMDUyVTICBZgKBi0AmXMxg/Gsnn6dz9mTsgzQRqmuuEWYoUDGD4f2u53s6iDBhdiWzSNEb",
+	"etooLmbecrn0vZQplqDJCfsuU1qqJlE/pey3DCGg1wU1qcI5l5mGlM3wnoaxwBtz6b4Z24W5Hfpbhmrh",
+	"+Z5giV3bva5RlbCbcxQzE3nDk8OB36DS987CJkkXqGWmAgQelmulzESrpXjo+Z4VJVcYekOjMqwuO5Uq",
+	"YcZ+J8yDY8/3Ei54kiXe8LCkgQuDM1RExDlPuGnS8YLNEDT/gJs4jmlcdeUQpyyLjTc86fs1Mo4Glgx2",
+	"48g46fd3ELW0/OlUCo20fd+yMNcI+1cghUFBP1maxjxgluRequQkxuQ//64t/R8rdP1F4dQbev/RWylu",
+	"z73VvRdulFt0s8aGEjUIaSBhJojARAiWDMUC0/WWvvedFNOYB3dOXxAxMSNaaHkN19xEgDdcG2tK2jCD",
+	"ROAzqSY8DFHcOYUKQxSGs/ieBiVjXMmSxbG8BhNxDTK1hs2lIGKfS/NMZiK8S1qfS9BZEIEq7O9AKqJy",
+	"zjWfxAhGOlJTxUXAUxbfJ1pfoprzAF8LNmc8ZpMY71TCmKRSMcXjBWSC5XRqVHN8DAqNWkDMDCoi9ZWU",
+	"PzKxyE1J3yWdF8wgkMfAsCCMTQ0qMiWRJRNUIKegMZAi1MAFjC/sV51T+xW53Uqgqbyqk9d0JUvfey1Y",
+	"ZiKp+Ae8U5X6kWttrVAq4GLOYh5WrGGNozdv3nROMxPZlwEz2MrWKsARV6mSAWptd/2pMNws7pK5NxjH",
+	"HevkMYRJZkBjwoj2OF4U7HYpwOST2bVOA0vwK3mF4iJ38PZxqqz9G+68PaOPLo39qhmX/vpycPIAfnjz",
+	"6jFoFCFwA0zD+DTfYeJ2CN8iU6hglPX7R0F1QnqCpE9rQvU9vEm5Qn3JTC2Ohsxgx/AE28bQpJfu8UcP",
+	"hQ1p7zy3vPe+LeivIve7Oqu1yWrUrOaRk79jYCjiKGQGfyK/KVUlPLIw5FYILH5REeuUxRr9NUmnTOtr",
+	"qcIau+VDv5rBHPYHxxS1yweDFmlY/75Lp0qS7bdL38s0KpdSWIKMQWW3+b/fnXbess6HfufR+9XP7mXn",
+	"/ceB/+Bo+Rdvl2zLef0qS0ThZnnm3jzX0E+RaV2J1tNNNwnQR4vHkGTawMTmvuQHp5nJFCVc+ylfIbbq",
+	"Pg2+qW/TJ+5STRC0U2vizUW7UZ5PMEURoggWf0UWW1LW7TxQnPxFU06nULyDsJwGJmidaSivBSTsCjWJ",
+	"TDs6IRMRLbN4DAyEFJ1yBikw/54bCHGmWIhhxf4nUsbIBDkApVyVgDcsSa2QvJCzGEyQwuHgYbff7XcP",
+	"hw+OHj6yGZfAwIDCaaYxbNsdG3hFsLhMdG3Kfveb6v7KzKYM5XAXCu1wm7tluupVstTzPcv/bseSD64R",
+	"4a8k3rZhzzjG4dNCAvWtmtp3dcHk+9/gOrERaYb1j+cszhC4hpLGXQy4FVfTtVG8UbEiDK70ZrvdrvkN",
+	"xV22LK0NUwbDW4WK5obmKmt3NddLz/dKTW7ZZd/LUjv9ZZ4n1aT8zeHgqHuyl27NUWnuEoHVJvW7h92+",
+	"t7dmFXM0aPKLDWjbs3M+R4FaN3etKR55tbeity4lZ1z8CwJj265VYlxl7INdI/cIaW2cP8cbswnycM9t",
+	"rk2ZN94Ywjkeg8hi6yzpccy0e2z9pH3h6hoHNTS4KyJ6m4u3QfV2ZsLDVhRjPbO3rk2by9hu8rb5d1L/",
+	"KTlLU1dZYPjcrhdySsjDDdYb3loeVd3Zrh4EDFV0hDjzVxZb2Y0aKW0qVHB8zp3x1PeVG0zqP/aRXsWT",
+	"MqXYglKYFba2a5qKVjc4JzLqs23j6iLf83L3woQLcsNzjC2j1r9xvG7N4X3vRQEBNCWzRw2xUyP3toAr",
+	"7jCS0mEWgva9PC8qS4uEabOBG/fqkreAkc+kAvd6BXton1yEQcGEAZyjWqyAXQ06kCmGYGQtjS142MB7",
+	"hacNqr6fnbZmqiQl31nHrqy1KHibsOyz7+DR8clDyAtpCNEwHmvLZV0D3It6aKVsBka0/Mgbwh75UJ6N",
+	"7m9llfytxc640IaJALcD8ykzUZdqz4LyXqrknBNK0eY73bhcdyqpxOEPj94e/Xryy8NXhz8P3hw9Pb44",
+	"efXgvx6+/mZHYlTMcNxvg5Cb2mK4iddyzTziAyEQBAfAlPG4XcZF4V4XyeuLM5vYo0JBQDwKw6cLW31Y",
+	"zS80wI6tCysyJtXDXg8/sJR3Q5wXsIvurajZmWHl9b9jzd+W4VwgC3l7NnUHObBCloNJa8hQtChLM1RW",
+	"y4W0hRILF3BAiTMXMx90lBn769JWND5IBaxa7VlTud/dL4+mua11S3Ppfu9fIG3JVW8RJVzc9XxvwmJr",
+	"Zu2etlpUf5lkqRgzWbSGjN3u9k7jFWVstlz+rOU2RohU4ZTftHs4ioP3NEy50gaCiCkWGFTah6lUoDCQ",
+	"M8EJreWmbtTadI6vfn70VrU7wLm8+kx+Pg2O2ZqEul1154RE4G6DaITHUp7tGWSbwVSpdHha2FLn1TKT",
+	"W/Bdwq3tO6wxUGgeg47ktQApCIZ2RzbFYWJ3t+/N06U6kbt4/RJJcoPTf2mi3NC3fd3gVv/3mmqO22LW",
+	"CRfVp4d/SBT70yrCtrD6i8NVzsRUNnVqkvE4vCTPUkt6Bv3Bg87hYWcweNXvD+nf29Z4IZP8tH819mg6",
+	"YI+Cw7bPZ/KyFSqaycPu4EG3NZv7DGxpBSnldPpVhmvkNJXWbgIGmeJm8dJuUn6YlPK/4eI0czjhOsxc",
+	"oMdk5nAw1qbz+//87/g+rOqe4lVylb/Ksfrxr53TF2edv+FiDO4cr2yUcH+uOiXKL1cCcGRZcU3oqKid",
+	"wK2nWqujxPxMawhMQFECwg9vXrmGlvGLn16+gh7LTNQjtGTsjwTbyjrbxHx3JIqOD4LO3TFXyZXNf91Z",
+	"Ic+1dw17ksIoGUMaM4EFBPX0rRUPnJ//CDNm8JothpCl2ihkCZTVhys602wS8wASGWI8EgEzLJazDH33",
+	"5Pd//LP4HpTMXJrp6lQNB6O80NUj7z4wEdoJuYIg5igMXOFC+yMxRWYyhTCN2Sxf8wJDW9YKlupIGgik",
+	"0Bkdei6gcHbapwljOQMuZqipkWEkRuIpVcdUyNk8eLzpRHYMB0WB6WgLmFLcHXGMRKVtykSMqmwWawkY",
+	"RBLDikJW2qbKmFco56iAQjXIzGgeoouNRRsLHGTiStjQaUWH8Ps//gnH/WMfrpUUM0jQRDLMn574IzGR",
+	"4QKMlBAzNcs/PzzywaZ7SrCYii4rSvvmpN+3fOlrVK5DheoDWwyLoprSEUvR6VfMA8xPhnMLOk1ZEGFn",
+	"QD4kU3Gl1rq+vu4yet2VatbLx+re+dl3T5+/fEpjVoWiR6WZY7pQxAqWXTiqpe/JFAVLufWP3X73iCBX",
+	"E5FP6VEE7BWmRs9mSF617GM5C72hZ/OCn8qv6k1p79rjy+qTnmvMWvo7Pyxi/fu1tqlBv7+lI+B2nQA1",
+	"PLClHeCU4GJr06VYfJBxaPWWcm7qQDl2FLUtVFLeq3R70ZDD3UNqHR406Gj3oFVLFMWOLEmYWuS7tuLC",
+	"ejc201V4jarFm06KKuE615vy3dAWoFSNSN2iEvVje6+EUL6V4WKPzSojajXt8RjE1kZRyGwWgX2RRorp",
+	"MpUf1nK1FaDsMWsu3tLfUwnaew6W9TBuq5xlQxMPv7gmtmlhXnT8oXXNjni0e0TZUVhXTsdhNdLfWkGv",
+	"FTcOJV13ZL2PPFy6sB2j2YAV0tmQS26BxkPAhJDUx+DGhXBw3H9E4E1d+Z/Q65ry15TkuLmiG/LH39Hj",
+	"3SPKrsbPVAEnki+hAn572PoezeY96t+JIVtFK8j9c+19bSu/R/NZ+1jGmlslFmch5QopM0F0Cxu3Bi6Q",
+	"mwgVFDUtCKkgxERusfp61f85Ia8oslcl9d6hqx162Ct03Y3GOwL/39FVY51rbq8YyD0NRdrju2ZyqaBE",
+	"Jz8zDOYVcYeK3u1JfRUe+zdP7Bs45tbkvoYa/Htn+HVW4MCh3QQc368o05pWNDWqBhU30/8NRxFVxIXr",
+	"BlJNZDyuHqNdIaYauNG2Uh6cPGj62WYH6+f42rxCKCCODmadw1U9UcK8t6wd2vpr77h+aDuk2FxKPIYx",
+	"7deYehvyo4UA/+huejDYZ5nmBYL2YqNuK59hHDt87s764wLn0m263Y4pFyx2RuJsShuZariW6oqLGQFN",
+	"XFD/r2tNBCnKfhXSnqYNXdBxWcOGdlUpblj4J85UHYdfXhU+KXcl/SnxbAJDWr3t0xt3P06v5RAFAkJQ",
+	"a5FQ0EEwI9zcXctwLHZHwjrtAs3MQUyuSwgTriOknNg+sDO763ca3P2xLtA1JTgZiXwO8vYMEi4yg/mq",
+	"JUX0V45Jn73wYZopmpwZg0lq9EjkFBwPHjkotX5PigDUtYSFhPRlkKZAKoWBgUgqjTCh6xoLm4GldGJc",
+	"hZbolHDv8FBr1r3jtLztVlJLRDiXsxnB7Xdr5oM9Euj1m33VwzBv+O59LfmhUwpgekPlaZdvMV939JL7",
+	"bmt77ghyE4DwI35N6GDVgNl2My2S7oJueUAGE4ylmGnqSvy0jag5Q7rXyuLYRpmyL3K3CFnlfp+bsheV",
+	"VxhyQa5dGJqjYnGclzjO3vOzCh9c2z35MGRBVGmeuqeLEUyEI5HfAenCOL9ZMB7mcbDSb8U1ZGkXxsVN",
+	"hPFw7SLNSFS+PqBTMUpdQ3ktXBA+fXEG2vA4JgeaGp1fT9ZdGJe3GsbDkXghtZkpfPnzeTEBHDi3hqFj",
+	"8qR/dL/Nl32PJu9I+4raVfS8NVXLvVkAgR7FTaKl7524WPyVV39dyLC71cCfUAMqhhAVkipj9EIbTHYY",
+	"d8zn+GGjRp7SNmkY9PtwHfEYi5ZIiph0Msnn2IXnVsHANdet1Iyj7rbt6Tmt+RW3tLx2sgFrbDCw3YXm",
+	"s1ErKN5WwNShuFnCTrIooGIl1sbdOTRTCMqaO931zo+x662WI1E0WUKWEkCSd1rmpnrSP1r9nxobjOzC",
+	"0fgVd2TVu9p2XZyaRYub7GAUm0558MVNbSsNz7c1rUJ706p1oqLcnvvbtahc/dPUqNJnsykI/1L203y1",
+	"bax2K7UI8ZciWLmGHlJYaukBil15C4jKhLBCnXDB1A7v9i2N5sJ1euX91HvLrT7xx1r3zbv3S7/eMPTu",
+	"/fK96wUsqpN1z8F1bntlX0KP4LqcovUBhePwSbO4++ncdEU0Fea6qy6inDlL4/qt4rzlh6qh0ic0EpTK",
+	"XJSgbJmJBYHMqGvGof8EilXGrxDW5iQXMsbOxJaQBbRGJU5mpGPJMVp0zmxaYa2cXL5f/l8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,12 @@
+package app
+
+import (
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/core/operators"
+)
+
+// Admin is what the `ezapi admin` commands work with.
+type Admin struct {
+	Migrator  *postgres.Migrator
+	Operators *operators.Service
+}

@@ -1,0 +1,217 @@
+// Package operators manages operator accounts: creation, role and status
+// changes, deletion, and the first admin's bootstrap. The last active admin
+// can be neither deleted, disabled nor demoted.
+package operators
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// Service is the operators use-case.
+type Service struct {
+	repo   ports.OperatorRepository
+	hasher ports.PasswordHasher
+	audit  ports.AuditRepository
+	tx     ports.TxRunner
+	clock  ports.Clock
+	cache  ports.CredentialCache
+}
+
+// NewService builds the use-case.
+func NewService(repo ports.OperatorRepository, hasher ports.PasswordHasher, audit ports.AuditRepository,
+	tx ports.TxRunner, clock ports.Clock, cache ports.CredentialCache) *Service {
+	return &Service{repo: repo, hasher: hasher, audit: audit, tx: tx, clock: clock, cache: cache}
+}
+
+// Create adds an operator.
+func (s *Service) Create(ctx context.Context, username, password string, role domain.Role) (domain.Operator, error) {
+	if err := validateNew(username, password, role); err != nil {
+		return domain.Operator{}, err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return domain.Operator{}, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.clock.Now()
+	var out domain.Operator
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.repo.Create(ctx, domain.Operator{
+			Username: username, PasswordHash: hash, Role: role, Status: domain.OperatorActive, CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "operator.create", "operator", idString(out.ID),
+			map[string]any{"username": username, "role": role, "password": domain.Redacted}))
+	})
+	return out, err
+}
+
+func validateNew(username, password string, role domain.Role) error {
+	v := &domain.ValidationError{}
+	if err := domain.ValidateUsername(username); err != nil {
+		v.Add("username", err.(*domain.ValidationError).Fields[0].Message)
+	}
+	if err := domain.ValidatePassword(password); err != nil {
+		v.Add("password", "must be 12 to 1024 characters")
+	}
+	if !domain.ValidOperatorRole(role) {
+		v.Add("role", "must be admin, developer or viewer")
+	}
+	return v.OrNil()
+}
+
+// Get returns one operator.
+func (s *Service) Get(ctx context.Context, id int64) (domain.Operator, error) {
+	return s.repo.Get(ctx, id)
+}
+
+// List returns a page of operators and the id to continue after (0: done).
+func (s *Service) List(ctx context.Context, page domain.Page) ([]domain.Operator, int64, error) {
+	rows, err := s.repo.List(ctx, domain.Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, 0, err
+	}
+	items, next := domain.PageOf(rows, page.Limit, func(o domain.Operator) int64 { return o.ID })
+	return items, next, nil
+}
+
+// Update changes password, role or status.
+func (s *Service) Update(ctx context.Context, id int64, patch domain.OperatorPatch) (domain.Operator, error) {
+	v := &domain.ValidationError{}
+	if patch.Password != nil && domain.ValidatePassword(*patch.Password) != nil {
+		v.Add("password", "must be 12 to 1024 characters")
+	}
+	if patch.Role != nil && !domain.ValidOperatorRole(*patch.Role) {
+		v.Add("role", "must be admin, developer or viewer")
+	}
+	if patch.Status != nil && *patch.Status != domain.OperatorActive && *patch.Status != domain.OperatorDisabled {
+		v.Add("status", "must be active or disabled")
+	}
+	if err := v.OrNil(); err != nil {
+		return domain.Operator{}, err
+	}
+	var newHash string
+	if patch.Password != nil {
+		h, err := s.hasher.Hash(*patch.Password)
+		if err != nil {
+			return domain.Operator{}, fmt.Errorf("hash password: %w", err)
+		}
+		newHash = h
+	}
+	now := s.clock.Now()
+	var out domain.Operator
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		admins, err := s.repo.LockActiveAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		op, err := s.repo.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		if patch.Role != nil && *patch.Role != op.Role {
+			changes["role"] = map[string]any{"from": op.Role, "to": *patch.Role}
+			op.Role = *patch.Role
+		}
+		if patch.Status != nil && *patch.Status != op.Status {
+			changes["status"] = map[string]any{"from": op.Status, "to": *patch.Status}
+			op.Status = *patch.Status
+		}
+		if patch.Password != nil {
+			changes["password"] = domain.Redacted
+			op.PasswordHash = newHash
+		}
+		stillAdmin := op.Role == domain.RoleAdmin && op.Status == domain.OperatorActive
+		if !stillAdmin && isLastAdmin(admins, id) {
+			return fmt.Errorf("operator %d is the last active admin; it cannot be disabled or demoted: %w", id, domain.ErrConflict)
+		}
+		op.UpdatedAt = now
+		if out, err = s.repo.Update(ctx, op); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "operator.update", "operator", idString(id), changes))
+	})
+	if err != nil {
+		return domain.Operator{}, err
+	}
+	s.cache.Invalidate()
+	return out, nil
+}
+
+// Delete removes an operator.
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	now := s.clock.Now()
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		admins, err := s.repo.LockActiveAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		op, err := s.repo.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if isLastAdmin(admins, id) {
+			return fmt.Errorf("operator %d is the last active admin; it cannot be deleted: %w", id, domain.ErrConflict)
+		}
+		if err := s.repo.Delete(ctx, id); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "operator.delete", "operator", idString(id),
+			map[string]any{"username": op.Username, "role": op.Role}))
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.Invalidate()
+	return nil
+}
+
+// Bootstrap creates the first admin; it refuses (ErrConflict) when an admin
+// already exists.
+func (s *Service) Bootstrap(ctx context.Context, username, password string) (domain.Operator, error) {
+	if err := validateNew(username, password, domain.RoleAdmin); err != nil {
+		return domain.Operator{}, err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return domain.Operator{}, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.clock.Now()
+	var out domain.Operator
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if _, err := s.repo.LockActiveAdmins(ctx); err != nil {
+			return err
+		}
+		exists, err := s.repo.AnyAdmin(ctx)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("an admin operator already exists: %w", domain.ErrConflict)
+		}
+		out, err = s.repo.Create(ctx, domain.Operator{
+			Username: username, PasswordHash: hash, Role: domain.RoleAdmin, Status: domain.OperatorActive, CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "operator.bootstrap", "operator", idString(out.ID),
+			map[string]any{"username": username, "role": domain.RoleAdmin, "password": domain.Redacted}))
+	})
+	return out, err
+}
+
+func isLastAdmin(activeAdmins []int64, id int64) bool {
+	return len(activeAdmins) == 1 && slices.Contains(activeAdmins, id)
+}
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,78 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
+
+// TxRunner runs fn in one database transaction; repositories called with
+// the ctx fn receives take part in it. A nested call joins the outer
+// transaction.
+type TxRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// AuditRepository stores audit entries, in the caller's transaction when
+// there is one.
+type AuditRepository interface {
+	Record(ctx context.Context, e domain.AuditEntry) error
+}
+
+// OperatorRepository stores operators. Lookups of missing rows return
+// domain.ErrNotFound; a taken username returns domain.ErrConflict.
+type OperatorRepository interface {
+	Create(ctx context.Context, op domain.Operator) (domain.Operator, error)
+	Get(ctx context.Context, id int64) (domain.Operator, error)
+	GetByUsername(ctx context.Context, username string) (domain.Operator, error)
+	List(ctx context.Context, page domain.Page) ([]domain.Operator, error)
+	Update(ctx context.Context, op domain.Operator) (domain.Operator, error)
+	Delete(ctx context.Context, id int64) error
+	// LockActiveAdmins returns the ids of active admins, locking their rows
+	// until the transaction ends so the last-admin rule holds under
+	// concurrent changes. Must run inside InTx.
+	LockActiveAdmins(ctx context.Context) ([]int64, error)
+	// AnyAdmin reports whether an admin operator exists (active or not).
+	AnyAdmin(ctx context.Context) (bool, error)
+	TouchLogin(ctx context.Context, id int64, at time.Time) error
+}
+
+// ServiceTokenRepository stores service tokens by the sha256 of the token.
+type ServiceTokenRepository interface {
+	Create(ctx context.Context, t domain.ServiceToken) (domain.ServiceToken, error)
+	Get(ctx context.Context, id int64) (domain.ServiceToken, error)
+	GetByHash(ctx context.Context, hash string) (domain.ServiceToken, error)
+	List(ctx context.Context, page domain.Page) ([]domain.ServiceToken, error)
+	Revoke(ctx context.Context, id int64, at time.Time) (domain.ServiceToken, error)
+	// TouchLastUsed records last-use times in one statement.
+	TouchLastUsed(ctx context.Context, lastUsed map[int64]time.Time) error
+}
+
+// MasterCredentialRepository resolves master tokens (by sha256) to tenants.
+type MasterCredentialRepository interface {
+	GetByTokenHash(ctx context.Context, hash string) (domain.MasterCredential, error)
+}
+
+// Authenticator resolves one kind of credential to a principal. The auth
+// manager picks the first registered authenticator that Accepts the
+// credential's shape.
+type Authenticator interface {
+	Name() string
+	Accepts(credential string) bool
+	// Authenticate returns domain.ErrUnauthenticated (wrapped) for a bad
+	// credential and another error when it could not decide.
+	Authenticate(ctx context.Context, credential string) (domain.Principal, error)
+}
+
+// UsageRecorder notes that a credential was used, without writing to the
+// database on every request.
+type UsageRecorder interface {
+	Touch(id int64, at time.Time)
+}
+
+// CredentialCache forgets cached principals after a credential or its owner
+// changed on this replica.
+type CredentialCache interface {
+	Invalidate()
+}
