@@ -48,22 +48,33 @@ func New(o Options) *Codec {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(o.Leeway),
+		// Reject non-canonical base64 (non-zero trailing bits), so one
+		// signature has one spelling.
+		jwt.WithStrictDecoding(),
 	)}
 }
 
 // Issue implements ports.AccessTokenCodec.
 func (c *Codec) Issue(t domain.AccessToken) (string, error) {
-	cl := claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    c.o.Issuer,
-			Audience:  jwt.ClaimStrings{c.o.Audience},
-			Subject:   strconv.FormatInt(t.Subject, 10),
-			ExpiresAt: jwt.NewNumericDate(t.ExpiresAt),
-			IssuedAt:  jwt.NewNumericDate(t.IssuedAt),
-			NotBefore: jwt.NewNumericDate(t.IssuedAt),
-			ID:        t.ID,
-		},
-		Role: string(t.Role),
+	switch {
+	case len(c.o.Secret) == 0:
+		return "", errors.New("sign access token: empty secret")
+	case t.ID == "" || t.Subject <= 0 || t.Role == "":
+		return "", errors.New("sign access token: id, subject and role are required")
+	case !t.ExpiresAt.After(t.IssuedAt):
+		return "", errors.New("sign access token: expiry must follow issue time")
+	}
+	// MapClaims rather than RegisteredClaims: jwt.ClaimStrings would encode a
+	// single audience as an array unless a package-level switch is flipped.
+	cl := jwt.MapClaims{
+		"iss":  c.o.Issuer,
+		"aud":  c.o.Audience,
+		"sub":  strconv.FormatInt(t.Subject, 10),
+		"exp":  t.ExpiresAt.Unix(),
+		"iat":  t.IssuedAt.Unix(),
+		"nbf":  t.IssuedAt.Unix(),
+		"jti":  t.ID,
+		"role": string(t.Role),
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString(c.o.Secret)
 	if err != nil {
@@ -81,19 +92,18 @@ func (c *Codec) Verify(token string) (domain.AccessToken, error) {
 	if len(token) == 0 || len(token) > maxTokenLen {
 		return domain.AccessToken{}, rejected("size")
 	}
+	// The base64 decoder skips CR and LF, so without this a token with a
+	// newline appended (or inserted) would still verify.
+	if !compact(token) {
+		return domain.AccessToken{}, rejected("encoding")
+	}
+	if len(c.o.Secret) == 0 {
+		return domain.AccessToken{}, rejected("unverifiable")
+	}
 	var cl claims
-	_, err := c.parser.ParseWithClaims(token, &cl, func(*jwt.Token) (any, error) { return c.o.Secret, nil })
+	_, err := c.parser.ParseWithClaims(token, &cl, c.key)
 	if err != nil {
-		reason := "invalid"
-		switch {
-		case errors.Is(err, jwt.ErrTokenExpired):
-			reason = "expired"
-		case errors.Is(err, jwt.ErrTokenNotValidYet):
-			reason = "not yet valid"
-		case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-			reason = "signature"
-		}
-		return domain.AccessToken{}, rejected(reason)
+		return domain.AccessToken{}, rejected(reason(err))
 	}
 	sub, err := strconv.ParseInt(cl.Subject, 10, 64)
 	if err != nil || sub <= 0 || cl.ID == "" || cl.Role == "" {
@@ -104,4 +114,45 @@ func (c *Codec) Verify(token string) (domain.AccessToken, error) {
 		out.IssuedAt = cl.IssuedAt.Time
 	}
 	return out, nil
+}
+
+// key checks the method type as well as the alg list, so an HMAC secret is
+// never handed to another algorithm family.
+func (c *Codec) key(t *jwt.Token) (any, error) {
+	if _, ok := t.Method.(*jwt.SigningMethodHMAC); !ok {
+		return nil, errors.New("unexpected signing method")
+	}
+	return c.o.Secret, nil
+}
+
+// reason names a parse failure without echoing the token.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "not yet valid"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "signature"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "issuer or audience"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return "claims"
+	}
+	return "malformed"
+}
+
+// compact reports whether s is three base64url segments separated by dots.
+func compact(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == '.':
+			dots++
+		case b >= 'A' && b <= 'Z', b >= 'a' && b <= 'z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
 }

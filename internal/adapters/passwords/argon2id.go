@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -40,13 +41,17 @@ func NewArgon2id(p Params) *Argon2id { return &Argon2id{p: p} }
 // maxPasswordBytes bounds the work one request can ask for.
 const maxPasswordBytes = 1024
 
-// Bounds on parameters read from a stored hash, so a tampered hash cannot
-// make verification exhaust memory or time.
+// Bounds on parameters, checked both for our own configuration and for
+// those read from a stored hash, so a tampered hash cannot make
+// verification exhaust memory or time (argon2 itself panics on zero
+// iterations or lanes).
 const (
-	maxMemoryKiB  = 1 << 22
+	maxMemoryKiB  = 1 << 22 // 4 GiB
 	maxIterations = 100
-	maxKeyLen     = 1024
+	minSaltLen    = 8
 	maxSaltLen    = 1024
+	minKeyLen     = 16
+	maxKeyLen     = 1024
 )
 
 var errMalformed = errors.New("malformed argon2id hash")
@@ -56,9 +61,12 @@ func (a *Argon2id) Hash(password string) (string, error) {
 	if len(password) > maxPasswordBytes {
 		return "", fmt.Errorf("password longer than %d bytes", maxPasswordBytes)
 	}
+	if err := a.p.validate(); err != nil {
+		return "", fmt.Errorf("argon2id configuration: %w", err)
+	}
 	salt := make([]byte, a.p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("salt: %w", err)
+		return "", fmt.Errorf("argon2id salt: %w", err)
 	}
 	key := argon2.IDKey([]byte(password), salt, a.p.Iterations, a.p.MemoryKiB, a.p.Parallelism, a.p.KeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, a.p.MemoryKiB, a.p.Iterations,
@@ -72,47 +80,77 @@ func (a *Argon2id) Verify(password, encoded string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Hash never accepted such a password, so it cannot match; skip the work.
 	if len(password) > maxPasswordBytes {
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
 // NeedsRehash reports whether encoded was made with other parameters than
-// the current ones.
+// the current ones (a malformed hash always needs one).
 func (a *Argon2id) NeedsRehash(encoded string) bool {
-	p, salt, key, err := decode(encoded)
-	return err != nil || p.MemoryKiB != a.p.MemoryKiB || p.Iterations != a.p.Iterations ||
-		p.Parallelism != a.p.Parallelism || uint32(len(salt)) != a.p.SaltLen || uint32(len(key)) != a.p.KeyLen
+	p, _, _, err := decode(encoded)
+	return err != nil || p != a.p
 }
 
+func (p Params) validate() error {
+	switch {
+	case p.MemoryKiB == 0 || p.MemoryKiB > maxMemoryKiB:
+		return fmt.Errorf("memory %d KiB outside 1..%d", p.MemoryKiB, maxMemoryKiB)
+	case p.Iterations == 0 || p.Iterations > maxIterations:
+		return fmt.Errorf("iterations %d outside 1..%d", p.Iterations, maxIterations)
+	case p.Parallelism == 0:
+		return errors.New("parallelism 0")
+	case p.SaltLen < minSaltLen || p.SaltLen > maxSaltLen:
+		return fmt.Errorf("salt length %d outside %d..%d", p.SaltLen, minSaltLen, maxSaltLen)
+	case p.KeyLen < minKeyLen || p.KeyLen > maxKeyLen:
+		return fmt.Errorf("key length %d outside %d..%d", p.KeyLen, minKeyLen, maxKeyLen)
+	}
+	return nil
+}
+
+// decode parses "$argon2id$v=19$m=…,t=…,p=…$salt$key" strictly: fields in
+// this order, decimal numbers without signs or spaces, unpadded base64.
 func decode(encoded string) (Params, []byte, []byte, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return Params{}, nil, nil, errMalformed
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if v, ok := field(parts[2], "v=", 32); !ok || v != argon2.Version {
+		return Params{}, nil, nil, fmt.Errorf("%w: unsupported version", errMalformed)
+	}
+	costs := strings.Split(parts[3], ",")
+	if len(costs) != 3 {
 		return Params{}, nil, nil, errMalformed
 	}
-	var p Params
-	var par uint32
-	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &par); err != nil || n != 3 {
+	m, okM := field(costs[0], "m=", 32)
+	t, okT := field(costs[1], "t=", 32)
+	par, okP := field(costs[2], "p=", 8)
+	if !okM || !okT || !okP {
 		return Params{}, nil, nil, errMalformed
 	}
-	if p.MemoryKiB == 0 || p.MemoryKiB > maxMemoryKiB || p.Iterations == 0 || p.Iterations > maxIterations || par == 0 || par > 255 {
-		return Params{}, nil, nil, fmt.Errorf("%w: parameters out of bounds", errMalformed)
-	}
-	p.Parallelism = uint8(par)
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil || len(salt) == 0 || len(salt) > maxSaltLen {
+	salt, errS := base64.RawStdEncoding.Strict().DecodeString(parts[4])
+	key, errK := base64.RawStdEncoding.Strict().DecodeString(parts[5])
+	if errS != nil || errK != nil {
 		return Params{}, nil, nil, errMalformed
 	}
-	key, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > maxKeyLen {
-		return Params{}, nil, nil, errMalformed
+	p := Params{MemoryKiB: uint32(m), Iterations: uint32(t), Parallelism: uint8(par),
+		SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
+	if err := p.validate(); err != nil {
+		return Params{}, nil, nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	return p, salt, key, nil
+}
+
+// field parses "<prefix><decimal>" into an unsigned number of at most bits.
+func field(s, prefix string, bits int) (uint64, bool) {
+	digits, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return 0, false
+	}
+	// Base 10 takes plain digits only: no sign, spaces, "0x" or "_".
+	n, err := strconv.ParseUint(digits, 10, bits)
+	return n, err == nil
 }

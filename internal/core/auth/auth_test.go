@@ -1,0 +1,123 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ez-api/ez-api/internal/core/auth"
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// countingAuthenticator accepts "ok-…" credentials and counts lookups.
+type countingAuthenticator struct {
+	calls int
+	err   error
+}
+
+func (a *countingAuthenticator) Name() string          { return "counting" }
+func (a *countingAuthenticator) Accepts(c string) bool { return len(c) > 3 && c[:3] == "ok-" }
+func (a *countingAuthenticator) Authenticate(_ context.Context, c string) (domain.Principal, error) {
+	a.calls++
+	if a.err != nil {
+		return domain.Principal{}, a.err
+	}
+	return domain.Principal{Kind: domain.PrincipalServiceToken, ID: 1, Role: domain.RoleViewer}, nil
+}
+
+func TestManager(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("caches_for_ttl_then_asks_again", func(t *testing.T) {
+		clk := &clock{t: time.Unix(1000, 0)}
+		a := &countingAuthenticator{}
+		m := auth.NewManager(clk, time.Second)
+		m.Register(a)
+		for range 3 {
+			_, err := m.Authenticate(ctx, "ok-1")
+			require.NoError(t, err)
+		}
+		assert.Equal(t, 1, a.calls)
+		clk.Advance(time.Second)
+		_, err := m.Authenticate(ctx, "ok-1")
+		require.NoError(t, err)
+		assert.Equal(t, 2, a.calls, "expired entry is looked up again")
+	})
+
+	t.Run("invalidate_forgets_at_once", func(t *testing.T) {
+		a := &countingAuthenticator{}
+		m := auth.NewManager(&clock{t: time.Unix(1000, 0)}, time.Minute)
+		m.Register(a)
+		_, _ = m.Authenticate(ctx, "ok-1")
+		m.Invalidate()
+		_, _ = m.Authenticate(ctx, "ok-1")
+		assert.Equal(t, 2, a.calls)
+	})
+
+	t.Run("rejects_unknown_kinds_empty_and_oversized", func(t *testing.T) {
+		m := auth.NewManager(&clock{}, 0)
+		m.Register(&countingAuthenticator{})
+		for _, c := range []string{"", "zz-1", "ok-" + string(make([]byte, auth.MaxCredentialLen))} {
+			_, err := m.Authenticate(ctx, c)
+			assert.ErrorIs(t, err, domain.ErrUnauthenticated)
+		}
+	})
+
+	t.Run("infrastructure_failure_is_unavailable_not_401", func(t *testing.T) {
+		m := auth.NewManager(&clock{}, 0)
+		m.Register(&countingAuthenticator{err: errors.New("connection refused")})
+		_, err := m.Authenticate(ctx, "ok-1")
+		assert.ErrorIs(t, err, domain.ErrUnavailable)
+		assert.NotErrorIs(t, err, domain.ErrUnauthenticated)
+	})
+
+	t.Run("failures_are_not_cached", func(t *testing.T) {
+		a := &countingAuthenticator{err: fmt.Errorf("bad: %w", domain.ErrUnauthenticated)}
+		m := auth.NewManager(&clock{}, time.Minute)
+		m.Register(a)
+		_, _ = m.Authenticate(ctx, "ok-1")
+		_, _ = m.Authenticate(ctx, "ok-1")
+		assert.Equal(t, 2, a.calls)
+	})
+}
+
+func TestThrottle(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	th := auth.NewThrottle(5, time.Minute)
+	for i := range 5 {
+		blocked, _ := th.Blocked("alice", now)
+		require.False(t, blocked, "attempt %d", i)
+		th.Fail("alice", now.Add(time.Duration(i)*time.Second))
+	}
+	blocked, wait := th.Blocked("alice", now.Add(5*time.Second))
+	assert.True(t, blocked)
+	assert.Equal(t, 55*time.Second, wait, "until the oldest failure leaves the window")
+	blocked, _ = th.Blocked("bob", now)
+	assert.False(t, blocked, "keys are independent")
+	blocked, _ = th.Blocked("alice", now.Add(61*time.Second))
+	assert.False(t, blocked, "the window slides")
+	th.Fail("carol", now)
+	th.Reset("carol")
+	blocked, _ = th.Blocked("carol", now)
+	assert.False(t, blocked)
+}
