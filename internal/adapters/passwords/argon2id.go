@@ -114,6 +114,11 @@ func (p Params) validate() error {
 // decode parses "$argon2id$v=19$m=…,t=…,p=…$salt$key" strictly: fields in
 // this order, decimal numbers without signs or spaces, unpadded base64.
 func decode(encoded string) (Params, []byte, []byte, error) {
+	// The base64 decoder skips CR and LF; allow only the PHC alphabet so a
+	// hash has one spelling.
+	if strings.IndexFunc(encoded, notPHC) >= 0 {
+		return Params{}, nil, nil, errMalformed
+	}
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return Params{}, nil, nil, errMalformed
@@ -153,4 +158,8 @@ func field(s, prefix string, bits int) (uint64, bool) {
 	// Base 10 takes plain digits only: no sign, spaces, "0x" or "_".
 	n, err := strconv.ParseUint(digits, 10, bits)
 	return n, err == nil
+}
+
+func notPHC(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("+/$=,", r))
 }
