@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 )
 
@@ -340,13 +341,13 @@ type NextCursor = string
 
 // Operator defines model for Operator.
 type Operator struct {
-	CreatedAt   time.Time      `json:"created_at"`
-	Id          int64          `json:"id"`
-	LastLoginAt *time.Time     `json:"last_login_at,omitempty"`
-	Role        OperatorRole   `json:"role"`
-	Status      OperatorStatus `json:"status"`
-	UpdatedAt   time.Time      `json:"updated_at"`
-	Username    string         `json:"username"`
+	CreatedAt   time.Time                    `json:"created_at"`
+	Id          int64                        `json:"id"`
+	LastLoginAt nullable.Nullable[time.Time] `json:"last_login_at,omitempty"`
+	Role        OperatorRole                 `json:"role"`
+	Status      OperatorStatus               `json:"status"`
+	UpdatedAt   time.Time                    `json:"updated_at"`
+	Username    string                       `json:"username"`
 }
 
 // OperatorStatus defines model for Operator.Status.
@@ -357,7 +358,7 @@ type OperatorList struct {
 	Items []Operator `json:"items"`
 
 	// NextCursor Cursor of the next page; null on the last page.
-	NextCursor *NextCursor `json:"next_cursor"`
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
 // OperatorRole defines model for OperatorRole.
@@ -365,14 +366,14 @@ type OperatorRole string
 
 // Principal defines model for Principal.
 type Principal struct {
-	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
-	Id        int64         `json:"id"`
-	Kind      PrincipalKind `json:"kind"`
+	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	Id        int64                        `json:"id"`
+	Kind      PrincipalKind                `json:"kind"`
 
 	// MasterId For master principals, the tenant every request is scoped to.
-	MasterId *int64 `json:"master_id,omitempty"`
-	Name     string `json:"name"`
-	Role     Role   `json:"role"`
+	MasterId nullable.Nullable[int64] `json:"master_id,omitempty"`
+	Name     string                   `json:"name"`
+	Role     Role                     `json:"role"`
 }
 
 // PrincipalKind defines model for Principal.Kind.
@@ -421,20 +422,20 @@ type Role string
 
 // ServiceToken defines model for ServiceToken.
 type ServiceToken struct {
-	CreatedAt  time.Time  `json:"created_at"`
-	CreatedBy  *int64     `json:"created_by,omitempty"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	Id         int64      `json:"id"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	Name       string     `json:"name"`
+	CreatedAt  time.Time                    `json:"created_at"`
+	CreatedBy  nullable.Nullable[int64]     `json:"created_by,omitempty"`
+	ExpiresAt  nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	Id         int64                        `json:"id"`
+	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at,omitempty"`
+	Name       string                       `json:"name"`
 
 	// Prefix The token's first characters, for recognising it.
 	//
 	// Example: st-4kQ9Zr
-	Prefix    string             `json:"prefix"`
-	RevokedAt *time.Time         `json:"revoked_at,omitempty"`
-	Role      ServiceTokenRole   `json:"role"`
-	Status    ServiceTokenStatus `json:"status"`
+	Prefix    string                       `json:"prefix"`
+	RevokedAt nullable.Nullable[time.Time] `json:"revoked_at,omitempty"`
+	Role      ServiceTokenRole             `json:"role"`
+	Status    ServiceTokenStatus           `json:"status"`
 }
 
 // ServiceTokenStatus defines model for ServiceToken.Status.
@@ -453,7 +454,7 @@ type ServiceTokenList struct {
 	Items []ServiceToken `json:"items"`
 
 	// NextCursor Cursor of the next page; null on the last page.
-	NextCursor *NextCursor `json:"next_cursor"`
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
 // ServiceTokenRole defines model for ServiceTokenRole.

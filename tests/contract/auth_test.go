@@ -247,8 +247,7 @@ func TestMasterTokenAuthenticatesATenant(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode())
 	assert.Equal(t, apiclient.PrincipalKindMaster, res.JSON200.Kind)
 	assert.Equal(t, apiclient.RoleUser, res.JSON200.Role)
-	require.NotNil(t, res.JSON200.MasterId)
-	assert.Equal(t, id, *res.JSON200.MasterId)
+	assert.Equal(t, id, res.JSON200.MasterId.MustGet())
 
 	_, err = env.DB.Exec(`UPDATE masters SET status = 'suspended' WHERE id = $1`, id)
 	require.NoError(t, err)

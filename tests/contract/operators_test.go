@@ -77,9 +77,11 @@ func TestOperators(t *testing.T) {
 				assert.False(t, seen[op.Id], "no repeats across pages")
 				seen[op.Id] = true
 			}
-			if cursor = res.JSON200.NextCursor; cursor == nil {
+			if res.JSON200.NextCursor.IsNull() {
 				break
 			}
+			next := res.JSON200.NextCursor.MustGet()
+			cursor = &next
 		}
 		assert.True(t, seen[devID])
 		assert.GreaterOrEqual(t, len(seen), 2)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"time"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/domain"
 )
@@ -50,22 +52,31 @@ func toReadiness(r domain.Readiness) gen.Readiness {
 	return out
 }
 
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+// nullableOf is p's value, or an explicit JSON null.
+func nullableOf[T any](p *T) nullable.Nullable[T] {
+	if p == nil {
+		return nullable.NewNullNullable[T]()
 	}
-	u := t.UTC()
-	return &u
+	return nullable.NewNullableWithValue(*p)
+}
+
+// nullableTime is t in UTC, or an explicit JSON null.
+func nullableTime(t *time.Time) nullable.Nullable[time.Time] {
+	if t == nil {
+		return nullable.NewNullNullable[time.Time]()
+	}
+	return nullable.NewNullableWithValue(t.UTC())
 }
 
 func toPrincipal(p domain.Principal) gen.Principal {
 	out := gen.Principal{Kind: gen.PrincipalKind(p.Kind), Id: p.ID, Name: p.Name, Role: gen.Role(p.Role)}
+	out.MasterId = nullable.NewNullNullable[int64]()
 	if p.IsMaster() {
-		id := p.MasterID
-		out.MasterId = &id
+		out.MasterId = nullable.NewNullableWithValue(p.MasterID)
 	}
+	out.ExpiresAt = nullable.NewNullNullable[time.Time]()
 	if !p.ExpiresAt.IsZero() {
-		out.ExpiresAt = utcPtr(&p.ExpiresAt)
+		out.ExpiresAt = nullableTime(&p.ExpiresAt)
 	}
 	return out
 }
@@ -73,7 +84,7 @@ func toPrincipal(p domain.Principal) gen.Principal {
 func toOperator(o domain.Operator) gen.Operator {
 	return gen.Operator{
 		Id: o.ID, Username: o.Username, Role: gen.OperatorRole(o.Role), Status: gen.OperatorStatus(o.Status),
-		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), LastLoginAt: utcPtr(o.LastLoginAt),
+		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), LastLoginAt: nullableTime(o.LastLoginAt),
 	}
 }
 
@@ -94,7 +105,7 @@ func toOperatorPatch(r gen.UpdateOperatorRequest) domain.OperatorPatch {
 func toServiceToken(t domain.ServiceToken, now time.Time) gen.ServiceToken {
 	return gen.ServiceToken{
 		Id: t.ID, Name: t.Name, Role: gen.ServiceTokenRole(t.Role), Prefix: t.Prefix,
-		Status: gen.ServiceTokenStatus(t.Status(now)), CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy,
-		ExpiresAt: utcPtr(t.ExpiresAt), RevokedAt: utcPtr(t.RevokedAt), LastUsedAt: utcPtr(t.LastUsedAt),
+		Status: gen.ServiceTokenStatus(t.Status(now)), CreatedAt: t.CreatedAt.UTC(), CreatedBy: nullableOf(t.CreatedBy),
+		ExpiresAt: nullableTime(t.ExpiresAt), RevokedAt: nullableTime(t.RevokedAt), LastUsedAt: nullableTime(t.LastUsedAt),
 	}
 }

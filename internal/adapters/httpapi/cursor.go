@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/domain"
 )
@@ -34,11 +36,10 @@ func page(limit *gen.Limit, cursor *gen.Cursor) (domain.Page, error) {
 	return p, nil
 }
 
-// nextCursor encodes the id to continue after; nil on the last page.
-func nextCursor(after int64) *string {
+// nextCursor encodes the id to continue after; null on the last page.
+func nextCursor(after int64) nullable.Nullable[gen.NextCursor] {
 	if after == 0 {
-		return nil
+		return nullable.NewNullNullable[gen.NextCursor]()
 	}
-	c := base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(after, 10)))
-	return &c
+	return nullable.NewNullableWithValue(base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(after, 10))))
 }
