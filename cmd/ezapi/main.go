@@ -3,6 +3,7 @@
 //	ezapi serve                  run the HTTP server (migrates first unless postgres.auto_migrate is false)
 //	ezapi migrate up|down|status manage the database schema
 //	ezapi admin bootstrap        create the first admin operator
+//	ezapi secrets rotate         re-encrypt upstream keys under the newest key version
 //	ezapi version                print build information
 package main
 
@@ -38,6 +39,8 @@ commands:
                            EZ_BOOTSTRAP_USERNAME, default "admin"; password from
                            EZ_BOOTSTRAP_PASSWORD, else generated and printed once);
                            exits 3 when an admin already exists
+  secrets rotate           re-encrypt every provider's upstream key under the
+                           current crypto.key_version (idempotent)
   version                  print build information
 
 configuration: environment (EZ_*) > config file (EZ_CONFIG_FILE, ./config.yaml,
@@ -100,6 +103,29 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			return exitConfig
 		}
 		return bootstrap(ctx, environ, stdout, stderr)
+	case "secrets":
+		if len(args) != 2 || args[1] != "rotate" {
+			fmt.Fprint(stderr, "usage: ezapi secrets rotate\n")
+			return exitConfig
+		}
+		return withConfig(environ, stderr, func(cfg app.Config) error {
+			adm, cleanup, err := app.InitializeAdmin(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if cfg.Postgres.AutoMigrate {
+				if _, err := adm.Migrator.Up(ctx); err != nil {
+					return err
+				}
+			}
+			n, err := adm.Providers.RotateSecrets(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "re-encrypted %d provider key(s) under key version %d\n", n, cfg.Crypto.KeyVersion)
+			return nil
+		})
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

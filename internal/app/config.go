@@ -33,13 +33,23 @@ const ExampleJWTSecret = "change_me_in_production"
 // Config is the whole service configuration. Sources, strongest first:
 // environment, file, defaults.
 type Config struct {
-	Mode     string         `koanf:"mode"`
-	Server   ServerConfig   `koanf:"server"`
-	Postgres PostgresConfig `koanf:"postgres"`
-	Redis    RedisConfig    `koanf:"redis"`
-	Logging  LoggingConfig  `koanf:"logging"`
-	Auth     AuthConfig     `koanf:"auth"`
-	Crypto   CryptoConfig   `koanf:"crypto"`
+	Mode      string          `koanf:"mode"`
+	Server    ServerConfig    `koanf:"server"`
+	Postgres  PostgresConfig  `koanf:"postgres"`
+	Redis     RedisConfig     `koanf:"redis"`
+	Logging   LoggingConfig   `koanf:"logging"`
+	Auth      AuthConfig      `koanf:"auth"`
+	Crypto    CryptoConfig    `koanf:"crypto"`
+	Providers ProvidersConfig `koanf:"providers"`
+}
+
+// ProvidersConfig holds the provider rules.
+type ProvidersConfig struct {
+	// AllowPrivateNetworks lets base_url point at loopback, link-local and
+	// private addresses; nil (unset) means true in development, false in
+	// production.
+	AllowPrivateNetworks *bool `koanf:"allow_private_networks"`
+	MaxModels            int   `koanf:"max_models"`
 }
 
 // ServerConfig is the HTTP listener and its protections.
@@ -136,9 +146,20 @@ type Argon2Config struct {
 	Parallelism int `koanf:"parallelism"`
 }
 
-// CryptoConfig holds the key that encrypts upstream secrets at rest.
+// CryptoConfig holds the keys that encrypt upstream secrets at rest: the
+// current one (used for every new ciphertext) and older versions still
+// accepted for decryption until `ezapi secrets rotate` has run.
 type CryptoConfig struct {
 	EncryptionKey string `koanf:"encryption_key"`
+	KeyVersion    int    `koanf:"key_version"`
+	// PreviousKeys is "version:base64key,…".
+	PreviousKeys string `koanf:"previous_keys"`
+}
+
+// PrivateNetworksAllowed reports whether upstream base URLs may point at
+// private addresses.
+func (p ProvidersConfig) PrivateNetworksAllowed() bool {
+	return p.AllowPrivateNetworks != nil && *p.AllowPrivateNetworks
 }
 
 // Development reports whether the service runs in development mode.
@@ -152,51 +173,55 @@ func (c Config) ListenAddr() string {
 // defaults lists every setting with its default; config.example.yaml mirrors it.
 func defaults() map[string]any {
 	return map[string]any{
-		"mode":                          ModeDevelopment,
-		"server.host":                   "", // 127.0.0.1 in development, 0.0.0.0 in production
-		"server.port":                   8080,
-		"server.shutdown_timeout":       "30s",
-		"server.read_header_timeout":    "5s",
-		"server.read_timeout":           "30s",
-		"server.write_timeout":          "60s",
-		"server.idle_timeout":           "120s",
-		"server.max_header_bytes":       32 << 10,
-		"server.body_limit_bytes":       1 << 20,
-		"server.docs_enabled":           true,
-		"server.cors.allow_origins":     []string{}, // every origin in development
-		"server.cors.allow_credentials": false,
-		"server.tls.cert_file":          "",
-		"server.tls.key_file":           "",
-		"postgres.dsn":                  "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
-		"postgres.max_open_conns":       20,
-		"postgres.max_idle_conns":       10,
-		"postgres.conn_max_lifetime":    "30m",
-		"postgres.conn_max_idle_time":   "5m",
-		"postgres.auto_migrate":         true,
-		"redis.addr":                    "localhost:6379",
-		"redis.master_name":             "",
-		"redis.username":                "",
-		"redis.password":                "",
-		"redis.db":                      0,
-		"redis.key_prefix":              "",
-		"redis.pool_size":               20,
-		"redis.dial_timeout":            "2s",
-		"redis.read_timeout":            "2s",
-		"redis.write_timeout":           "2s",
-		"logging.level":                 "info",
-		"logging.format":                "", // text in development, json in production
-		"auth.jwt_secret":               ExampleJWTSecret,
-		"auth.jwt_issuer":               "ezapi",
-		"auth.jwt_audience":             "ezapi-api",
-		"auth.jwt_ttl":                  "1h",
-		"auth.cache_ttl":                "1s",
-		"auth.login_max_failures":       5,
-		"auth.login_window":             "1m",
-		"auth.last_used_flush_interval": "10s",
-		"auth.argon2.memory_kib":        19456,
-		"auth.argon2.iterations":        2,
-		"auth.argon2.parallelism":       1,
-		"crypto.encryption_key":         "",
+		"mode":                             ModeDevelopment,
+		"server.host":                      "", // 127.0.0.1 in development, 0.0.0.0 in production
+		"server.port":                      8080,
+		"server.shutdown_timeout":          "30s",
+		"server.read_header_timeout":       "5s",
+		"server.read_timeout":              "30s",
+		"server.write_timeout":             "60s",
+		"server.idle_timeout":              "120s",
+		"server.max_header_bytes":          32 << 10,
+		"server.body_limit_bytes":          1 << 20,
+		"server.docs_enabled":              true,
+		"server.cors.allow_origins":        []string{}, // every origin in development
+		"server.cors.allow_credentials":    false,
+		"server.tls.cert_file":             "",
+		"server.tls.key_file":              "",
+		"postgres.dsn":                     "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
+		"postgres.max_open_conns":          20,
+		"postgres.max_idle_conns":          10,
+		"postgres.conn_max_lifetime":       "30m",
+		"postgres.conn_max_idle_time":      "5m",
+		"postgres.auto_migrate":            true,
+		"redis.addr":                       "localhost:6379",
+		"redis.master_name":                "",
+		"redis.username":                   "",
+		"redis.password":                   "",
+		"redis.db":                         0,
+		"redis.key_prefix":                 "",
+		"redis.pool_size":                  20,
+		"redis.dial_timeout":               "2s",
+		"redis.read_timeout":               "2s",
+		"redis.write_timeout":              "2s",
+		"logging.level":                    "info",
+		"logging.format":                   "", // text in development, json in production
+		"auth.jwt_secret":                  ExampleJWTSecret,
+		"auth.jwt_issuer":                  "ezapi",
+		"auth.jwt_audience":                "ezapi-api",
+		"auth.jwt_ttl":                     "1h",
+		"auth.cache_ttl":                   "1s",
+		"auth.login_max_failures":          5,
+		"auth.login_window":                "1m",
+		"auth.last_used_flush_interval":    "10s",
+		"auth.argon2.memory_kib":           19456,
+		"auth.argon2.iterations":           2,
+		"auth.argon2.parallelism":          1,
+		"crypto.encryption_key":            "",
+		"crypto.key_version":               1,
+		"crypto.previous_keys":             "",
+		"providers.allow_private_networks": nil, // unset: true in development, false in production
+		"providers.max_models":             1000,
 	}
 }
 
@@ -423,6 +448,11 @@ func applyModeDefaults(c *Config) {
 			c.Logging.Format = "json"
 		}
 	}
+	if c.Providers.AllowPrivateNetworks == nil {
+		// Local model servers are common in development.
+		allow := c.Mode == ModeDevelopment
+		c.Providers.AllowPrivateNetworks = &allow
+	}
 	if len(c.Server.CORS.AllowOrigins) == 0 && c.Mode == ModeDevelopment {
 		c.Server.CORS.AllowOrigins = []string{"*"}
 	}
@@ -501,6 +531,12 @@ func (c Config) Validate() error {
 	}
 	if a := c.Auth.Argon2; a.MemoryKiB < 1024 || a.MemoryKiB > 1<<22 || a.Iterations < 1 || a.Iterations > 100 || a.Parallelism < 1 || a.Parallelism > 255 {
 		return configErrorf("auth.argon2: memory_kib must be 1024..4194304, iterations 1..100, parallelism 1..255")
+	}
+	if c.Providers.MaxModels < 1 || c.Providers.MaxModels > 10000 {
+		return configErrorf("providers.max_models: %d is outside 1..10000", c.Providers.MaxModels)
+	}
+	if c.Crypto.KeyVersion < 1 {
+		return configErrorf("crypto.key_version: must be ≥ 1")
 	}
 	if c.Crypto.EncryptionKey != "" {
 		if key, err := base64.StdEncoding.DecodeString(c.Crypto.EncryptionKey); err != nil || len(key) != 32 {

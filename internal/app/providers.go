@@ -46,6 +46,7 @@ var ServerSet = wire.NewSet(
 	InfraSet,
 	RepositorySet,
 	AuthSet,
+	RoutingSet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,

@@ -9,7 +9,10 @@ package app
 import (
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/core/bindings"
+	"github.com/ez-api/ez-api/internal/core/changes"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/operators"
 	"github.com/ez-api/ez-api/internal/core/servicetokens"
 )
@@ -46,7 +49,24 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
 	servicetokensService := servicetokens.NewService(serviceTokenRepository, auditRepository, txRunner, clock, manager)
-	api := httpapi.NewAPI(service, loginService, operatorsService, servicetokensService, clock)
+	providerRepository := postgres.NewProviderRepository(db)
+	routeGroupRepository := postgres.NewRouteGroupRepository(db)
+	secretCipher, err := ProvideSecretCipher(cfg, logger)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	addressGuard := ProvideAddressGuard(cfg)
+	changeRecorder := postgres.NewChangeRecorder(db)
+	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock)
+	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
+	modelRepository := postgres.NewModelRepository(db)
+	bindingRepository := postgres.NewBindingRepository(db)
+	modelsService := models.NewService(modelRepository, bindingRepository, mutator)
+	bindingsService := bindings.NewService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, mutator)
+	api := httpapi.NewAPI(service, loginService, operatorsService, servicetokensService, providersService, modelsService, bindingsService, clock)
 	echo, err := ProvideEcho(cfg, api, manager, logger)
 	if err != nil {
 		cleanup3()
@@ -109,9 +129,22 @@ func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	service := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
+	providerRepository := postgres.NewProviderRepository(db)
+	routeGroupRepository := postgres.NewRouteGroupRepository(db)
+	secretCipher, err := ProvideSecretCipher(cfg, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	addressGuard := ProvideAddressGuard(cfg)
+	changeRecorder := postgres.NewChangeRecorder(db)
+	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock)
+	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	admin := &Admin{
 		Migrator:  migrator,
 		Operators: service,
+		Providers: providersService,
 	}
 	return admin, func() {
 		cleanup2()

@@ -19,8 +19,11 @@ import (
 	ezapi "github.com/ez-api/ez-api"
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/auth"
+	"github.com/ez-api/ez-api/internal/core/bindings"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/operators"
+	"github.com/ez-api/ez-api/internal/core/providers"
 	"github.com/ez-api/ez-api/internal/core/servicetokens"
 	"github.com/ez-api/ez-api/internal/ports"
 )
@@ -40,15 +43,19 @@ type API struct {
 	login         *auth.LoginService
 	operators     *operators.Service
 	serviceTokens *servicetokens.Service
+	providers     *providers.Service
+	models        *models.Service
+	bindings      *bindings.Service
 	clock         ports.Clock
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
 
 // NewAPI builds the handler set.
-func NewAPI(h *health.Service, login *auth.LoginService, ops *operators.Service,
-	tokens *servicetokens.Service, clock ports.Clock) *API {
-	return &API{health: h, login: login, operators: ops, serviceTokens: tokens, clock: clock}
+func NewAPI(h *health.Service, login *auth.LoginService, ops *operators.Service, tokens *servicetokens.Service,
+	provs *providers.Service, mods *models.Service, binds *bindings.Service, clock ports.Clock) *API {
+	return &API{health: h, login: login, operators: ops, serviceTokens: tokens,
+		providers: provs, models: mods, bindings: binds, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
@@ -90,6 +97,7 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	}))
 	e.Use(authMiddleware(perms, authn))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.BodyLimitBytes)))
+	e.Use(utf8BodyMiddleware())
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		Skipper:      isOutsideContract,
 		ErrorHandler: validationProblem,

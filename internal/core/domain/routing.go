@@ -82,3 +82,117 @@ type CandidateResolution struct {
 	Detail    string // human-readable reason for operators
 	Upstreams map[int64]string
 }
+
+// ModelKind is what a public model does.
+type ModelKind string
+
+// Model kinds.
+const (
+	ModelChat      ModelKind = "chat"
+	ModelEmbedding ModelKind = "embedding"
+	ModelRerank    ModelKind = "rerank"
+	ModelOther     ModelKind = "other"
+)
+
+// ResourceStatus is the status of catalogue entries and bindings.
+type ResourceStatus string
+
+// Resource statuses.
+const (
+	StatusActive   ResourceStatus = "active"
+	StatusDisabled ResourceStatus = "disabled"
+)
+
+// DefaultNamespace is the namespace of models that name none.
+const DefaultNamespace = "default"
+
+// Model is an entry of the public model catalogue.
+type Model struct {
+	ID                 int64
+	Namespace          string
+	Name               string
+	Kind               ModelKind
+	ContextWindow      *int
+	MaxOutputTokens    *int
+	InputPricePerMTok  float64
+	OutputPricePerMTok float64
+	SupportsVision     bool
+	SupportsFunctions  bool
+	SupportsToolChoice bool
+	SupportsFIM        bool
+	SupportsStream     bool
+	Status             ResourceStatus
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Key is the binding key, namespace.name.
+func (m Model) Key() string { return BindingKey(m.Namespace, m.Name) }
+
+// BindingKey joins a namespace and a model name.
+func BindingKey(namespace, name string) string { return namespace + "." + name }
+
+// Binding routes a public model to candidates.
+type Binding struct {
+	ID          int64
+	ModelID     int64
+	Namespace   string
+	PublicModel string
+	Status      ResourceStatus
+	Candidates  []BindingCandidate
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Key is the binding key of the public model.
+func (b Binding) Key() string { return BindingKey(b.Namespace, b.PublicModel) }
+
+// ResolvedCandidate is a candidate with its route group id and resolution.
+type ResolvedCandidate struct {
+	BindingCandidate
+	GroupID    int64
+	Resolution CandidateResolution
+}
+
+// ProviderFilter selects providers in a list.
+type ProviderFilter struct {
+	Group      string
+	Type       string
+	Status     ProviderStatus
+	NamePrefix string
+}
+
+// ModelFilter selects models in a list.
+type ModelFilter struct {
+	Namespace string
+	Kind      ModelKind
+	Status    ResourceStatus
+}
+
+// BindingFilter selects bindings in a list.
+type BindingFilter struct {
+	Namespace string
+	Status    ResourceStatus
+}
+
+// Section names a part of the snapshot a change belongs to.
+type Section string
+
+// Snapshot sections.
+const (
+	SectionProviders Section = "providers"
+	SectionModels    Section = "models"
+	SectionBindings  Section = "bindings"
+	SectionMasters   Section = "masters"
+	SectionKeys      Section = "keys"
+	SectionFeatures  Section = "features"
+)
+
+// ChangeOp says whether an entity was written or removed.
+type ChangeOp string
+
+// Change operations.
+const (
+	OpUpsert ChangeOp = "upsert"
+	OpDelete ChangeOp = "delete"
+)

@@ -37,6 +37,42 @@ func (e AccessTokenResponseTokenType) Valid() bool {
 	}
 }
 
+// Defines values for BindingCandidateError.
+const (
+	BindingCandidateErrorConfigError BindingCandidateError = "config_error"
+	BindingCandidateErrorNoProvider  BindingCandidateError = "no_provider"
+)
+
+// Valid indicates whether the value is a known member of the BindingCandidateError enum.
+func (e BindingCandidateError) Valid() bool {
+	switch e {
+	case BindingCandidateErrorConfigError:
+		return true
+	case BindingCandidateErrorNoProvider:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BindingCandidateStatus.
+const (
+	BindingCandidateStatusError BindingCandidateStatus = "error"
+	BindingCandidateStatusOk    BindingCandidateStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the BindingCandidateStatus enum.
+func (e BindingCandidateStatus) Valid() bool {
+	switch e {
+	case BindingCandidateStatusError:
+		return true
+	case BindingCandidateStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DependencyHealthStatus.
 const (
 	DependencyHealthStatusDown DependencyHealthStatus = "down"
@@ -85,6 +121,30 @@ const (
 func (e LivenessStatus) Valid() bool {
 	switch e {
 	case LivenessStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ModelKind.
+const (
+	ModelKindChat      ModelKind = "chat"
+	ModelKindEmbedding ModelKind = "embedding"
+	ModelKindOther     ModelKind = "other"
+	ModelKindRerank    ModelKind = "rerank"
+)
+
+// Valid indicates whether the value is a known member of the ModelKind enum.
+func (e ModelKind) Valid() bool {
+	switch e {
+	case ModelKindChat:
+		return true
+	case ModelKindEmbedding:
+		return true
+	case ModelKindOther:
+		return true
+	case ModelKindRerank:
 		return true
 	default:
 		return false
@@ -151,6 +211,78 @@ func (e PrincipalKind) Valid() bool {
 	}
 }
 
+// Defines values for ProviderStatus.
+const (
+	ProviderStatusActive   ProviderStatus = "active"
+	ProviderStatusBanned   ProviderStatus = "banned"
+	ProviderStatusDisabled ProviderStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the ProviderStatus enum.
+func (e ProviderStatus) Valid() bool {
+	switch e {
+	case ProviderStatusActive:
+		return true
+	case ProviderStatusBanned:
+		return true
+	case ProviderStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProviderType.
+const (
+	ProviderTypeAistudio      ProviderType = "aistudio"
+	ProviderTypeAnthropic     ProviderType = "anthropic"
+	ProviderTypeAntigravity   ProviderType = "antigravity"
+	ProviderTypeClaude        ProviderType = "claude"
+	ProviderTypeClaudeCode    ProviderType = "claude-code"
+	ProviderTypeCodex         ProviderType = "codex"
+	ProviderTypeCompatible    ProviderType = "compatible"
+	ProviderTypeGemini        ProviderType = "gemini"
+	ProviderTypeGeminiCli     ProviderType = "gemini-cli"
+	ProviderTypeGoogle        ProviderType = "google"
+	ProviderTypeOpenai        ProviderType = "openai"
+	ProviderTypeVertex        ProviderType = "vertex"
+	ProviderTypeVertexExpress ProviderType = "vertex-express"
+)
+
+// Valid indicates whether the value is a known member of the ProviderType enum.
+func (e ProviderType) Valid() bool {
+	switch e {
+	case ProviderTypeAistudio:
+		return true
+	case ProviderTypeAnthropic:
+		return true
+	case ProviderTypeAntigravity:
+		return true
+	case ProviderTypeClaude:
+		return true
+	case ProviderTypeClaudeCode:
+		return true
+	case ProviderTypeCodex:
+		return true
+	case ProviderTypeCompatible:
+		return true
+	case ProviderTypeGemini:
+		return true
+	case ProviderTypeGeminiCli:
+		return true
+	case ProviderTypeGoogle:
+		return true
+	case ProviderTypeOpenai:
+		return true
+	case ProviderTypeVertex:
+		return true
+	case ProviderTypeVertexExpress:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	ReadinessStatusNotReady ReadinessStatus = "not_ready"
@@ -163,6 +295,24 @@ func (e ReadinessStatus) Valid() bool {
 	case ReadinessStatusNotReady:
 		return true
 	case ReadinessStatusReady:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResourceStatus.
+const (
+	ResourceStatusActive   ResourceStatus = "active"
+	ResourceStatusDisabled ResourceStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the ResourceStatus enum.
+func (e ResourceStatus) Valid() bool {
+	switch e {
+	case ResourceStatusActive:
+		return true
+	case ResourceStatusDisabled:
 		return true
 	default:
 		return false
@@ -190,6 +340,27 @@ func (e Role) Valid() bool {
 	case RoleUser:
 		return true
 	case RoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SelectorType.
+const (
+	SelectorTypeExact          SelectorType = "exact"
+	SelectorTypeNormalizeExact SelectorType = "normalize_exact"
+	SelectorTypeRegex          SelectorType = "regex"
+)
+
+// Valid indicates whether the value is a known member of the SelectorType enum.
+func (e SelectorType) Valid() bool {
+	switch e {
+	case SelectorTypeExact:
+		return true
+	case SelectorTypeNormalizeExact:
+		return true
+	case SelectorTypeRegex:
 		return true
 	default:
 		return false
@@ -270,11 +441,122 @@ type AccessTokenResponse struct {
 // AccessTokenResponseTokenType defines model for AccessTokenResponse.TokenType.
 type AccessTokenResponseTokenType string
 
+// Binding defines model for Binding.
+type Binding struct {
+	Candidates []BindingCandidate `json:"candidates"`
+	CreatedAt  time.Time          `json:"created_at"`
+	Id         int64              `json:"id"`
+
+	// Key Example: default.gpt-4o
+	Key         string         `json:"key"`
+	Namespace   string         `json:"namespace"`
+	PublicModel string         `json:"public_model"`
+	Status      ResourceStatus `json:"status"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// BindingCandidate defines model for BindingCandidate.
+type BindingCandidate struct {
+	// Detail Why the candidate does not resolve.
+	Detail        *string                                  `json:"detail,omitempty"`
+	Error         nullable.Nullable[BindingCandidateError] `json:"error"`
+	GroupId       int64                                    `json:"group_id"`
+	RouteGroup    string                                   `json:"route_group"`
+	SelectorType  SelectorType                             `json:"selector_type"`
+	SelectorValue string                                   `json:"selector_value"`
+
+	// Status The resolution against the route group's active providers, computed when read.
+	Status BindingCandidateStatus `json:"status"`
+
+	// Upstreams Provider id → upstream model.
+	//
+	// Example: {"42":"gpt-4o-2024-08-06"}
+	Upstreams map[string]string `json:"upstreams"`
+	Weight    int32             `json:"weight"`
+}
+
+// BindingCandidateError defines model for BindingCandidate.Error.
+type BindingCandidateError string
+
+// BindingCandidateStatus The resolution against the route group's active providers, computed when read.
+type BindingCandidateStatus string
+
+// BindingCandidateInput defines model for BindingCandidateInput.
+type BindingCandidateInput struct {
+	// RouteGroup Example: default
+	RouteGroup    *RouteGroupName `json:"route_group,omitempty"`
+	SelectorType  SelectorType    `json:"selector_type"`
+	SelectorValue string          `json:"selector_value"`
+	Weight        *int32          `json:"weight,omitempty"`
+}
+
+// BindingCandidates defines model for BindingCandidates.
+type BindingCandidates = []BindingCandidateInput
+
+// BindingList defines model for BindingList.
+type BindingList struct {
+	Items []Binding `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// CreateBindingRequest defines model for CreateBindingRequest.
+type CreateBindingRequest struct {
+	Candidates  BindingCandidates `json:"candidates"`
+	Namespace   *ModelNamespace   `json:"namespace,omitempty"`
+	PublicModel string            `json:"public_model"`
+	Status      *ResourceStatus   `json:"status,omitempty"`
+}
+
+// CreateModelRequest defines model for CreateModelRequest.
+type CreateModelRequest struct {
+	ContextWindow      *int32          `json:"context_window,omitempty"`
+	InputPricePerMtok  *float64        `json:"input_price_per_mtok,omitempty"`
+	Kind               *ModelKind      `json:"kind,omitempty"`
+	MaxOutputTokens    *int32          `json:"max_output_tokens,omitempty"`
+	Name               string          `json:"name"`
+	Namespace          *ModelNamespace `json:"namespace,omitempty"`
+	OutputPricePerMtok *float64        `json:"output_price_per_mtok,omitempty"`
+	Status             *ResourceStatus `json:"status,omitempty"`
+	SupportsFim        *bool           `json:"supports_fim,omitempty"`
+	SupportsFunctions  *bool           `json:"supports_functions,omitempty"`
+	SupportsStream     *bool           `json:"supports_stream,omitempty"`
+	SupportsToolChoice *bool           `json:"supports_tool_choice,omitempty"`
+	SupportsVision     *bool           `json:"supports_vision,omitempty"`
+}
+
 // CreateOperatorRequest defines model for CreateOperatorRequest.
 type CreateOperatorRequest struct {
 	Password string       `json:"password"`
 	Role     OperatorRole `json:"role"`
 	Username string       `json:"username"`
+}
+
+// CreateProviderRequest defines model for CreateProviderRequest.
+type CreateProviderRequest struct {
+	ApiKey  *string `json:"api_key,omitempty"`
+	AutoBan *bool   `json:"auto_ban,omitempty"`
+
+	// BaseUrl Required for `compatible`; http or https.
+	BaseUrl *string `json:"base_url,omitempty"`
+
+	// GoogleLocation Defaults to `global` for the vertex family.
+	GoogleLocation *string `json:"google_location,omitempty"`
+
+	// GoogleProject Required for the vertex family.
+	GoogleProject *string `json:"google_project,omitempty"`
+
+	// Group Example: default
+	Group *RouteGroupName `json:"group,omitempty"`
+
+	// Models Upstream model ids the provider serves (at most `providers.max_models`).
+	Models   UpstreamModels  `json:"models"`
+	Name     string          `json:"name"`
+	Priority *int32          `json:"priority,omitempty"`
+	Status   *ProviderStatus `json:"status,omitempty"`
+	Type     ProviderType    `json:"type"`
+	Weight   *int32          `json:"weight,omitempty"`
 }
 
 // CreateServiceTokenRequest defines model for CreateServiceTokenRequest.
@@ -339,6 +621,49 @@ type LoginRequest struct {
 	Password string `json:"password"`
 	Username string `json:"username"`
 }
+
+// Model defines model for Model.
+type Model struct {
+	ContextWindow nullable.Nullable[int32] `json:"context_window"`
+	CreatedAt     time.Time                `json:"created_at"`
+	Id            int64                    `json:"id"`
+
+	// InputPricePerMtok USD per million input tokens.
+	InputPricePerMtok float64 `json:"input_price_per_mtok"`
+
+	// Key The binding key, `namespace.name`.
+	//
+	// Example: default.gpt-4o
+	Key             string                   `json:"key"`
+	Kind            ModelKind                `json:"kind"`
+	MaxOutputTokens nullable.Nullable[int32] `json:"max_output_tokens"`
+	Name            string                   `json:"name"`
+	Namespace       string                   `json:"namespace"`
+
+	// OutputPricePerMtok USD per million output tokens.
+	OutputPricePerMtok float64        `json:"output_price_per_mtok"`
+	Status             ResourceStatus `json:"status"`
+	SupportsFim        bool           `json:"supports_fim"`
+	SupportsFunctions  bool           `json:"supports_functions"`
+	SupportsStream     bool           `json:"supports_stream"`
+	SupportsToolChoice bool           `json:"supports_tool_choice"`
+	SupportsVision     bool           `json:"supports_vision"`
+	UpdatedAt          time.Time      `json:"updated_at"`
+}
+
+// ModelKind defines model for ModelKind.
+type ModelKind string
+
+// ModelList defines model for ModelList.
+type ModelList struct {
+	Items []Model `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// ModelNamespace defines model for ModelNamespace.
+type ModelNamespace = string
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -409,6 +734,43 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// Provider defines model for Provider.
+type Provider struct {
+	// ApiKey The upstream key, masked (`sk-1…f3a9`); empty when none is set.
+	//
+	// Example: sk-1…f3a9
+	ApiKey         string                    `json:"api_key"`
+	AutoBan        bool                      `json:"auto_ban"`
+	BaseUrl        string                    `json:"base_url"`
+	CreatedAt      time.Time                 `json:"created_at"`
+	GoogleLocation nullable.Nullable[string] `json:"google_location,omitempty"`
+	GoogleProject  nullable.Nullable[string] `json:"google_project,omitempty"`
+	Group          string                    `json:"group"`
+	GroupId        int64                     `json:"group_id"`
+	Id             int64                     `json:"id"`
+	Models         []string                  `json:"models"`
+	Name           string                    `json:"name"`
+	Priority       int32                     `json:"priority"`
+	Status         ProviderStatus            `json:"status"`
+	Type           ProviderType              `json:"type"`
+	UpdatedAt      time.Time                 `json:"updated_at"`
+	Weight         int32                     `json:"weight"`
+}
+
+// ProviderList defines model for ProviderList.
+type ProviderList struct {
+	Items []Provider `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// ProviderStatus defines model for ProviderStatus.
+type ProviderStatus string
+
+// ProviderType defines model for ProviderType.
+type ProviderType string
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	Checks map[string]DependencyHealth `json:"checks"`
@@ -421,8 +783,17 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// ResourceStatus defines model for ResourceStatus.
+type ResourceStatus string
+
 // Role defines model for Role.
 type Role string
+
+// RouteGroupName Example: default
+type RouteGroupName = string
+
+// SelectorType defines model for SelectorType.
+type SelectorType string
 
 // ServiceToken defines model for ServiceToken.
 type ServiceToken struct {
@@ -464,6 +835,27 @@ type ServiceTokenList struct {
 // ServiceTokenRole defines model for ServiceTokenRole.
 type ServiceTokenRole string
 
+// UpdateBindingRequest defines model for UpdateBindingRequest.
+type UpdateBindingRequest struct {
+	Candidates *BindingCandidates `json:"candidates,omitempty"`
+	Status     *ResourceStatus    `json:"status,omitempty"`
+}
+
+// UpdateModelRequest The namespace and name (the binding key) cannot change.
+type UpdateModelRequest struct {
+	ContextWindow      nullable.Nullable[int32] `json:"context_window,omitempty"`
+	InputPricePerMtok  *float64                 `json:"input_price_per_mtok,omitempty"`
+	Kind               *ModelKind               `json:"kind,omitempty"`
+	MaxOutputTokens    nullable.Nullable[int32] `json:"max_output_tokens,omitempty"`
+	OutputPricePerMtok *float64                 `json:"output_price_per_mtok,omitempty"`
+	Status             *ResourceStatus          `json:"status,omitempty"`
+	SupportsFim        *bool                    `json:"supports_fim,omitempty"`
+	SupportsFunctions  *bool                    `json:"supports_functions,omitempty"`
+	SupportsStream     *bool                    `json:"supports_stream,omitempty"`
+	SupportsToolChoice *bool                    `json:"supports_tool_choice,omitempty"`
+	SupportsVision     *bool                    `json:"supports_vision,omitempty"`
+}
+
 // UpdateOperatorRequest defines model for UpdateOperatorRequest.
 type UpdateOperatorRequest struct {
 	Password *string                      `json:"password,omitempty"`
@@ -473,6 +865,30 @@ type UpdateOperatorRequest struct {
 
 // UpdateOperatorRequestStatus defines model for UpdateOperatorRequest.Status.
 type UpdateOperatorRequestStatus string
+
+// UpdateProviderRequest defines model for UpdateProviderRequest.
+type UpdateProviderRequest struct {
+	// ApiKey A new key; `null` removes the key.
+	ApiKey         nullable.Nullable[string] `json:"api_key,omitempty"`
+	AutoBan        *bool                     `json:"auto_ban,omitempty"`
+	BaseUrl        nullable.Nullable[string] `json:"base_url,omitempty"`
+	GoogleLocation nullable.Nullable[string] `json:"google_location,omitempty"`
+	GoogleProject  nullable.Nullable[string] `json:"google_project,omitempty"`
+
+	// Group Example: default
+	Group *RouteGroupName `json:"group,omitempty"`
+
+	// Models Upstream model ids the provider serves (at most `providers.max_models`).
+	Models   *UpstreamModels `json:"models,omitempty"`
+	Name     *string         `json:"name,omitempty"`
+	Priority *int32          `json:"priority,omitempty"`
+	Status   *ProviderStatus `json:"status,omitempty"`
+	Type     *ProviderType   `json:"type,omitempty"`
+	Weight   *int32          `json:"weight,omitempty"`
+}
+
+// UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).
+type UpstreamModels = []string
 
 // VersionInfo defines model for VersionInfo.
 type VersionInfo struct {
@@ -540,6 +956,48 @@ type ListServiceTokensParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListBindingsParams defines parameters for ListBindings.
+type ListBindingsParams struct {
+	Namespace *string         `form:"namespace,omitempty" json:"namespace,omitempty"`
+	Status    *ResourceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListModelsParams defines parameters for ListModels.
+type ListModelsParams struct {
+	Namespace *string         `form:"namespace,omitempty" json:"namespace,omitempty"`
+	Kind      *ModelKind      `form:"kind,omitempty" json:"kind,omitempty"`
+	Status    *ResourceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListProvidersParams defines parameters for ListProviders.
+type ListProvidersParams struct {
+	// Group Only providers of this route group.
+	Group  *string         `form:"group,omitempty" json:"group,omitempty"`
+	Type   *ProviderType   `form:"type,omitempty" json:"type,omitempty"`
+	Status *ProviderStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// NamePrefix Only providers whose name starts with this.
+	NamePrefix *string `form:"name_prefix,omitempty" json:"name_prefix,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreateOperatorJSONRequestBody defines body for CreateOperator for application/json ContentType.
 type CreateOperatorJSONRequestBody = CreateOperatorRequest
 
@@ -551,6 +1009,24 @@ type CreateServiceTokenJSONRequestBody = CreateServiceTokenRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// CreateBindingJSONRequestBody defines body for CreateBinding for application/json ContentType.
+type CreateBindingJSONRequestBody = CreateBindingRequest
+
+// UpdateBindingJSONRequestBody defines body for UpdateBinding for application/json ContentType.
+type UpdateBindingJSONRequestBody = UpdateBindingRequest
+
+// CreateModelJSONRequestBody defines body for CreateModel for application/json ContentType.
+type CreateModelJSONRequestBody = CreateModelRequest
+
+// UpdateModelJSONRequestBody defines body for UpdateModel for application/json ContentType.
+type UpdateModelJSONRequestBody = UpdateModelRequest
+
+// CreateProviderJSONRequestBody defines body for CreateProvider for application/json ContentType.
+type CreateProviderJSONRequestBody = CreateProviderRequest
+
+// UpdateProviderJSONRequestBody defines body for UpdateProvider for application/json ContentType.
+type UpdateProviderJSONRequestBody = UpdateProviderRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -584,12 +1060,57 @@ type ServerInterface interface {
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx echo.Context) error
+	// ListBindings List bindings
+	// (GET /bindings)
+	ListBindings(ctx echo.Context, params ListBindingsParams) error
+	// CreateBinding Create a binding
+	// (POST /bindings)
+	CreateBinding(ctx echo.Context) error
+	// DeleteBinding Delete a binding
+	// (DELETE /bindings/{id})
+	DeleteBinding(ctx echo.Context, id Id) error
+	// GetBinding Get a binding
+	// (GET /bindings/{id})
+	GetBinding(ctx echo.Context, id Id) error
+	// UpdateBinding Change a binding
+	// (PATCH /bindings/{id})
+	UpdateBinding(ctx echo.Context, id Id) error
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx echo.Context) error
+	// ListModels List models
+	// (GET /models)
+	ListModels(ctx echo.Context, params ListModelsParams) error
+	// CreateModel Create a model
+	// (POST /models)
+	CreateModel(ctx echo.Context) error
+	// DeleteModel Delete a model
+	// (DELETE /models/{id})
+	DeleteModel(ctx echo.Context, id Id) error
+	// GetModel Get a model
+	// (GET /models/{id})
+	GetModel(ctx echo.Context, id Id) error
+	// UpdateModel Change a model
+	// (PATCH /models/{id})
+	UpdateModel(ctx echo.Context, id Id) error
+	// ListProviders List providers
+	// (GET /providers)
+	ListProviders(ctx echo.Context, params ListProvidersParams) error
+	// CreateProvider Create a provider
+	// (POST /providers)
+	CreateProvider(ctx echo.Context) error
+	// DeleteProvider Delete a provider
+	// (DELETE /providers/{id})
+	DeleteProvider(ctx echo.Context, id Id) error
+	// GetProvider Get a provider
+	// (GET /providers/{id})
+	GetProvider(ctx echo.Context, id Id) error
+	// UpdateProvider Change a provider
+	// (PATCH /providers/{id})
+	UpdateProvider(ctx echo.Context, id Id) error
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
@@ -753,6 +1274,102 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	return err
 }
 
+// ListBindings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListBindings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListBindingsParams
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", ctx.QueryParams(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter namespace: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListBindings(ctx, params)
+	return err
+}
+
+// CreateBinding converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateBinding(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateBinding(ctx)
+	return err
+}
+
+// DeleteBinding converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteBinding(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteBinding(ctx, id)
+	return err
+}
+
+// GetBinding converts echo context to params.
+func (w *ServerInterfaceWrapper) GetBinding(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetBinding(ctx, id)
+	return err
+}
+
+// UpdateBinding converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateBinding(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateBinding(ctx, id)
+	return err
+}
+
 // GetHealth converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	var err error
@@ -768,6 +1385,219 @@ func (w *ServerInterfaceWrapper) GetLivez(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetLivez(ctx)
+	return err
+}
+
+// ListModels converts echo context to params.
+func (w *ServerInterfaceWrapper) ListModels(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListModelsParams
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", ctx.QueryParams(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter namespace: %s", err))
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter kind: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListModels(ctx, params)
+	return err
+}
+
+// CreateModel converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateModel(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateModel(ctx)
+	return err
+}
+
+// DeleteModel converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteModel(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteModel(ctx, id)
+	return err
+}
+
+// GetModel converts echo context to params.
+func (w *ServerInterfaceWrapper) GetModel(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetModel(ctx, id)
+	return err
+}
+
+// UpdateModel converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateModel(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateModel(ctx, id)
+	return err
+}
+
+// ListProviders converts echo context to params.
+func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProvidersParams
+	// ------------- Optional query parameter "group" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group", ctx.QueryParams(), &params.Group, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "name_prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name_prefix", ctx.QueryParams(), &params.NamePrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter name_prefix: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListProviders(ctx, params)
+	return err
+}
+
+// CreateProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateProvider(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateProvider(ctx)
+	return err
+}
+
+// DeleteProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteProvider(ctx, id)
+	return err
+}
+
+// GetProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) GetProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetProvider(ctx, id)
+	return err
+}
+
+// UpdateProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateProvider(ctx, id)
 	return err
 }
 
@@ -850,6 +1680,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/service-tokens", wrapper.ListServiceTokens, options.OperationMiddlewares["listServiceTokens"]...)
 	router.POST(options.BaseURL+"/admin/service-tokens", wrapper.CreateServiceToken, options.OperationMiddlewares["createServiceToken"]...)
 	router.DELETE(options.BaseURL+"/admin/service-tokens/:id", wrapper.RevokeServiceToken, options.OperationMiddlewares["revokeServiceToken"]...)
+	router.GET(options.BaseURL+"/providers", wrapper.ListProviders, options.OperationMiddlewares["listProviders"]...)
+	router.POST(options.BaseURL+"/providers", wrapper.CreateProvider, options.OperationMiddlewares["createProvider"]...)
+	router.DELETE(options.BaseURL+"/providers/:id", wrapper.DeleteProvider, options.OperationMiddlewares["deleteProvider"]...)
+	router.GET(options.BaseURL+"/providers/:id", wrapper.GetProvider, options.OperationMiddlewares["getProvider"]...)
+	router.PATCH(options.BaseURL+"/providers/:id", wrapper.UpdateProvider, options.OperationMiddlewares["updateProvider"]...)
+	router.GET(options.BaseURL+"/models", wrapper.ListModels, options.OperationMiddlewares["listModels"]...)
+	router.POST(options.BaseURL+"/models", wrapper.CreateModel, options.OperationMiddlewares["createModel"]...)
+	router.DELETE(options.BaseURL+"/models/:id", wrapper.DeleteModel, options.OperationMiddlewares["deleteModel"]...)
+	router.GET(options.BaseURL+"/models/:id", wrapper.GetModel, options.OperationMiddlewares["getModel"]...)
+	router.PATCH(options.BaseURL+"/models/:id", wrapper.UpdateModel, options.OperationMiddlewares["updateModel"]...)
+	router.GET(options.BaseURL+"/bindings", wrapper.ListBindings, options.OperationMiddlewares["listBindings"]...)
+	router.POST(options.BaseURL+"/bindings", wrapper.CreateBinding, options.OperationMiddlewares["createBinding"]...)
+	router.DELETE(options.BaseURL+"/bindings/:id", wrapper.DeleteBinding, options.OperationMiddlewares["deleteBinding"]...)
+	router.GET(options.BaseURL+"/bindings/:id", wrapper.GetBinding, options.OperationMiddlewares["getBinding"]...)
+	router.PATCH(options.BaseURL+"/bindings/:id", wrapper.UpdateBinding, options.OperationMiddlewares["updateBinding"]...)
 
 }
 
@@ -1700,6 +2545,462 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
+type ListBindingsRequestObject struct {
+	Params ListBindingsParams
+}
+
+type ListBindingsResponseObject interface {
+	VisitListBindingsResponse(w http.ResponseWriter) error
+}
+
+type ListBindings200JSONResponse BindingList
+
+func (response ListBindings200JSONResponse) VisitListBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBindings400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListBindings400ApplicationProblemPlusJSONResponse) VisitListBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBindings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListBindings401ApplicationProblemPlusJSONResponse) VisitListBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBindings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListBindings403ApplicationProblemPlusJSONResponse) VisitListBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBindingRequestObject struct {
+	Body *CreateBindingJSONRequestBody
+}
+
+type CreateBindingResponseObject interface {
+	VisitCreateBindingResponse(w http.ResponseWriter) error
+}
+
+type CreateBinding201JSONResponse Binding
+
+func (response CreateBinding201JSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBinding400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding400ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding401ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding403ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBinding409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding409ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBinding422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding422ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBindingRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DeleteBindingResponseObject interface {
+	VisitDeleteBindingResponse(w http.ResponseWriter) error
+}
+
+type DeleteBinding204Response struct {
+}
+
+func (response DeleteBinding204Response) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteBinding400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBinding400ApplicationProblemPlusJSONResponse) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBinding401ApplicationProblemPlusJSONResponse) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBinding403ApplicationProblemPlusJSONResponse) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBinding404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBinding404ApplicationProblemPlusJSONResponse) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBindingRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetBindingResponseObject interface {
+	VisitGetBindingResponse(w http.ResponseWriter) error
+}
+
+type GetBinding200JSONResponse Binding
+
+func (response GetBinding200JSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBinding400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetBinding400ApplicationProblemPlusJSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetBinding401ApplicationProblemPlusJSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetBinding403ApplicationProblemPlusJSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBinding404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetBinding404ApplicationProblemPlusJSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBindingRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateBindingJSONRequestBody
+}
+
+type UpdateBindingResponseObject interface {
+	VisitUpdateBindingResponse(w http.ResponseWriter) error
+}
+
+type UpdateBinding200JSONResponse Binding
+
+func (response UpdateBinding200JSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBinding400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding400ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding401ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding403ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBinding404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding404ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBinding422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding422ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -1752,6 +3053,918 @@ func (response GetLivez200JSONResponse) VisitGetLivezResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListModelsRequestObject struct {
+	Params ListModelsParams
+}
+
+type ListModelsResponseObject interface {
+	VisitListModelsResponse(w http.ResponseWriter) error
+}
+
+type ListModels200JSONResponse ModelList
+
+func (response ListModels200JSONResponse) VisitListModelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListModels400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListModels400ApplicationProblemPlusJSONResponse) VisitListModelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListModels401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListModels401ApplicationProblemPlusJSONResponse) VisitListModelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListModels403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListModels403ApplicationProblemPlusJSONResponse) VisitListModelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModelRequestObject struct {
+	Body *CreateModelJSONRequestBody
+}
+
+type CreateModelResponseObject interface {
+	VisitCreateModelResponse(w http.ResponseWriter) error
+}
+
+type CreateModel201JSONResponse Model
+
+func (response CreateModel201JSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModel400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateModel400ApplicationProblemPlusJSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateModel401ApplicationProblemPlusJSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateModel403ApplicationProblemPlusJSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModel409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateModel409ApplicationProblemPlusJSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteModelRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DeleteModelResponseObject interface {
+	VisitDeleteModelResponse(w http.ResponseWriter) error
+}
+
+type DeleteModel204Response struct {
+}
+
+func (response DeleteModel204Response) VisitDeleteModelResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteModel400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel400ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteModel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel401ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteModel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel403ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteModel404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel404ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteModel409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel409ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModelRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetModelResponseObject interface {
+	VisitGetModelResponse(w http.ResponseWriter) error
+}
+
+type GetModel200JSONResponse Model
+
+func (response GetModel200JSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModel400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetModel400ApplicationProblemPlusJSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetModel401ApplicationProblemPlusJSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetModel403ApplicationProblemPlusJSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModel404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetModel404ApplicationProblemPlusJSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateModelRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateModelJSONRequestBody
+}
+
+type UpdateModelResponseObject interface {
+	VisitUpdateModelResponse(w http.ResponseWriter) error
+}
+
+type UpdateModel200JSONResponse Model
+
+func (response UpdateModel200JSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateModel400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateModel400ApplicationProblemPlusJSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateModel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateModel401ApplicationProblemPlusJSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateModel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateModel403ApplicationProblemPlusJSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateModel404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateModel404ApplicationProblemPlusJSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProvidersRequestObject struct {
+	Params ListProvidersParams
+}
+
+type ListProvidersResponseObject interface {
+	VisitListProvidersResponse(w http.ResponseWriter) error
+}
+
+type ListProviders200JSONResponse ProviderList
+
+func (response ListProviders200JSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProviders400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListProviders400ApplicationProblemPlusJSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProviders401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListProviders401ApplicationProblemPlusJSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProviders403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListProviders403ApplicationProblemPlusJSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProviderRequestObject struct {
+	Body *CreateProviderJSONRequestBody
+}
+
+type CreateProviderResponseObject interface {
+	VisitCreateProviderResponse(w http.ResponseWriter) error
+}
+
+type CreateProvider201JSONResponse Provider
+
+func (response CreateProvider201JSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProvider400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider400ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProvider401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider401ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProvider403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider403ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProvider409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider409ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProvider422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider422ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProviderRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type DeleteProviderResponseObject interface {
+	VisitDeleteProviderResponse(w http.ResponseWriter) error
+}
+
+type DeleteProvider204Response struct {
+}
+
+func (response DeleteProvider204Response) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteProvider400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteProvider400ApplicationProblemPlusJSONResponse) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProvider401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteProvider401ApplicationProblemPlusJSONResponse) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProvider403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteProvider403ApplicationProblemPlusJSONResponse) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProvider404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteProvider404ApplicationProblemPlusJSONResponse) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProviderRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetProviderResponseObject interface {
+	VisitGetProviderResponse(w http.ResponseWriter) error
+}
+
+type GetProvider200JSONResponse Provider
+
+func (response GetProvider200JSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProvider400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetProvider400ApplicationProblemPlusJSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProvider401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetProvider401ApplicationProblemPlusJSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProvider403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetProvider403ApplicationProblemPlusJSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProvider404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetProvider404ApplicationProblemPlusJSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProviderRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateProviderJSONRequestBody
+}
+
+type UpdateProviderResponseObject interface {
+	VisitUpdateProviderResponse(w http.ResponseWriter) error
+}
+
+type UpdateProvider200JSONResponse Provider
+
+func (response UpdateProvider200JSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider400ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider401ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider403ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider404ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider409ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProvider422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider422ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1844,12 +4057,57 @@ type StrictServerInterface interface {
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListBindings List bindings
+	// (GET /bindings)
+	ListBindings(ctx context.Context, request ListBindingsRequestObject) (ListBindingsResponseObject, error)
+	// CreateBinding Create a binding
+	// (POST /bindings)
+	CreateBinding(ctx context.Context, request CreateBindingRequestObject) (CreateBindingResponseObject, error)
+	// DeleteBinding Delete a binding
+	// (DELETE /bindings/{id})
+	DeleteBinding(ctx context.Context, request DeleteBindingRequestObject) (DeleteBindingResponseObject, error)
+	// GetBinding Get a binding
+	// (GET /bindings/{id})
+	GetBinding(ctx context.Context, request GetBindingRequestObject) (GetBindingResponseObject, error)
+	// UpdateBinding Change a binding
+	// (PATCH /bindings/{id})
+	UpdateBinding(ctx context.Context, request UpdateBindingRequestObject) (UpdateBindingResponseObject, error)
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx context.Context, request GetLivezRequestObject) (GetLivezResponseObject, error)
+	// ListModels List models
+	// (GET /models)
+	ListModels(ctx context.Context, request ListModelsRequestObject) (ListModelsResponseObject, error)
+	// CreateModel Create a model
+	// (POST /models)
+	CreateModel(ctx context.Context, request CreateModelRequestObject) (CreateModelResponseObject, error)
+	// DeleteModel Delete a model
+	// (DELETE /models/{id})
+	DeleteModel(ctx context.Context, request DeleteModelRequestObject) (DeleteModelResponseObject, error)
+	// GetModel Get a model
+	// (GET /models/{id})
+	GetModel(ctx context.Context, request GetModelRequestObject) (GetModelResponseObject, error)
+	// UpdateModel Change a model
+	// (PATCH /models/{id})
+	UpdateModel(ctx context.Context, request UpdateModelRequestObject) (UpdateModelResponseObject, error)
+	// ListProviders List providers
+	// (GET /providers)
+	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
+	// CreateProvider Create a provider
+	// (POST /providers)
+	CreateProvider(ctx context.Context, request CreateProviderRequestObject) (CreateProviderResponseObject, error)
+	// DeleteProvider Delete a provider
+	// (DELETE /providers/{id})
+	DeleteProvider(ctx context.Context, request DeleteProviderRequestObject) (DeleteProviderResponseObject, error)
+	// GetProvider Get a provider
+	// (GET /providers/{id})
+	GetProvider(ctx context.Context, request GetProviderRequestObject) (GetProviderResponseObject, error)
+	// UpdateProvider Change a provider
+	// (PATCH /providers/{id})
+	UpdateProvider(ctx context.Context, request UpdateProviderRequestObject) (UpdateProviderResponseObject, error)
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
@@ -2204,6 +4462,175 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	return nil
 }
 
+// ListBindings operation middleware
+func (sh *strictHandler) ListBindings(ctx echo.Context, params ListBindingsParams) error {
+	var request ListBindingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListBindings(ctx.Request().Context(), request.(ListBindingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListBindings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListBindingsResponseObject); ok {
+		return validResponse.VisitListBindingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateBinding operation middleware
+func (sh *strictHandler) CreateBinding(ctx echo.Context) error {
+	var request CreateBindingRequestObject
+
+	var body CreateBindingJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateBinding(ctx.Request().Context(), request.(CreateBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateBinding")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateBindingResponseObject); ok {
+		return validResponse.VisitCreateBindingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteBinding operation middleware
+func (sh *strictHandler) DeleteBinding(ctx echo.Context, id Id) error {
+	var request DeleteBindingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteBinding(ctx.Request().Context(), request.(DeleteBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteBinding")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteBindingResponseObject); ok {
+		return validResponse.VisitDeleteBindingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetBinding operation middleware
+func (sh *strictHandler) GetBinding(ctx echo.Context, id Id) error {
+	var request GetBindingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBinding(ctx.Request().Context(), request.(GetBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBinding")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetBindingResponseObject); ok {
+		return validResponse.VisitGetBindingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateBinding operation middleware
+func (sh *strictHandler) UpdateBinding(ctx echo.Context, id Id) error {
+	var request UpdateBindingRequestObject
+
+	request.Id = id
+
+	var body UpdateBindingJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateBinding(ctx.Request().Context(), request.(UpdateBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateBinding")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateBindingResponseObject); ok {
+		return validResponse.VisitUpdateBindingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -2244,6 +4671,344 @@ func (sh *strictHandler) GetLivez(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetLivezResponseObject); ok {
 		return validResponse.VisitGetLivezResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListModels operation middleware
+func (sh *strictHandler) ListModels(ctx echo.Context, params ListModelsParams) error {
+	var request ListModelsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListModels(ctx.Request().Context(), request.(ListModelsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListModels")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListModelsResponseObject); ok {
+		return validResponse.VisitListModelsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateModel operation middleware
+func (sh *strictHandler) CreateModel(ctx echo.Context) error {
+	var request CreateModelRequestObject
+
+	var body CreateModelJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateModel(ctx.Request().Context(), request.(CreateModelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateModel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateModelResponseObject); ok {
+		return validResponse.VisitCreateModelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteModel operation middleware
+func (sh *strictHandler) DeleteModel(ctx echo.Context, id Id) error {
+	var request DeleteModelRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteModel(ctx.Request().Context(), request.(DeleteModelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteModel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteModelResponseObject); ok {
+		return validResponse.VisitDeleteModelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetModel operation middleware
+func (sh *strictHandler) GetModel(ctx echo.Context, id Id) error {
+	var request GetModelRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetModel(ctx.Request().Context(), request.(GetModelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetModel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetModelResponseObject); ok {
+		return validResponse.VisitGetModelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateModel operation middleware
+func (sh *strictHandler) UpdateModel(ctx echo.Context, id Id) error {
+	var request UpdateModelRequestObject
+
+	request.Id = id
+
+	var body UpdateModelJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateModel(ctx.Request().Context(), request.(UpdateModelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateModel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateModelResponseObject); ok {
+		return validResponse.VisitUpdateModelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListProviders operation middleware
+func (sh *strictHandler) ListProviders(ctx echo.Context, params ListProvidersParams) error {
+	var request ListProvidersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProviders(ctx.Request().Context(), request.(ListProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProviders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListProvidersResponseObject); ok {
+		return validResponse.VisitListProvidersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateProvider operation middleware
+func (sh *strictHandler) CreateProvider(ctx echo.Context) error {
+	var request CreateProviderRequestObject
+
+	var body CreateProviderJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateProvider(ctx.Request().Context(), request.(CreateProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateProviderResponseObject); ok {
+		return validResponse.VisitCreateProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteProvider operation middleware
+func (sh *strictHandler) DeleteProvider(ctx echo.Context, id Id) error {
+	var request DeleteProviderRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteProvider(ctx.Request().Context(), request.(DeleteProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteProviderResponseObject); ok {
+		return validResponse.VisitDeleteProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetProvider operation middleware
+func (sh *strictHandler) GetProvider(ctx echo.Context, id Id) error {
+	var request GetProviderRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetProvider(ctx.Request().Context(), request.(GetProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetProviderResponseObject); ok {
+		return validResponse.VisitGetProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateProvider operation middleware
+func (sh *strictHandler) UpdateProvider(ctx echo.Context, id Id) error {
+	var request UpdateProviderRequestObject
+
+	request.Id = id
+
+	var body UpdateProviderJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateProvider(ctx.Request().Context(), request.(UpdateProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateProviderResponseObject); ok {
+		return validResponse.VisitUpdateProviderResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2301,75 +5066,117 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz9cts4kn+VLt5WxamjPizbyUT5yzNJZj3ryWScZDKXKGdBZEvEmgQ4AChbSanq/toH2Ie4B5snuUKD",
-	"pEiR+nA+vLNTV5U/ZJIAuhv9+UMjH71AJqkUKIz2hh+9CFmIin7+eoG/ZajN2RP7V4g6UDw1XApv6L2K",
-	"EJR7DTyEgytMDUyVTICBZgKBi0AmXMxg/Gsnn6dz9mTsgzQRqmuuEWYoUDGD4f2u53s6iDBhdiWzSNEb",
-	"etooLmbecrn0vZQplqDJCfsuU1qqJlE/pey3DCGg1wU1qcI5l5mGlM3wnoaxwBtz6b4Z24W5Hfpbhmrh",
-	"+Z5giV3bva5RlbCbcxQzE3nDk8OB36DS987CJkkXqGWmAgQelmulzESrpXjo+Z4VJVcYekOjMqwuO5Uq",
-	"YcZ+J8yDY8/3Ei54kiXe8LCkgQuDM1RExDlPuGnS8YLNEDT/gJs4jmlcdeUQpyyLjTc86fs1Mo4Glgx2",
-	"48g46fd3ELW0/OlUCo20fd+yMNcI+1cghUFBP1maxjxgluRequQkxuQ//64t/R8rdP1F4dQbev/RWylu",
-	"z73VvRdulFt0s8aGEjUIaSBhJojARAiWDMUC0/WWvvedFNOYB3dOXxAxMSNaaHkN19xEgDdcG2tK2jCD",
-	"ROAzqSY8DFHcOYUKQxSGs/ieBiVjXMmSxbG8BhNxDTK1hs2lIGKfS/NMZiK8S1qfS9BZEIEq7O9AKqJy",
-	"zjWfxAhGOlJTxUXAUxbfJ1pfoprzAF8LNmc8ZpMY71TCmKRSMcXjBWSC5XRqVHN8DAqNWkDMDCoi9ZWU",
-	"PzKxyE1J3yWdF8wgkMfAsCCMTQ0qMiWRJRNUIKegMZAi1MAFjC/sV51T+xW53Uqgqbyqk9d0JUvfey1Y",
-	"ZiKp+Ae8U5X6kWttrVAq4GLOYh5WrGGNozdv3nROMxPZlwEz2MrWKsARV6mSAWptd/2pMNws7pK5NxjH",
-	"HevkMYRJZkBjwoj2OF4U7HYpwOST2bVOA0vwK3mF4iJ38PZxqqz9G+68PaOPLo39qhmX/vpycPIAfnjz",
-	"6jFoFCFwA0zD+DTfYeJ2CN8iU6hglPX7R0F1QnqCpE9rQvU9vEm5Qn3JTC2Ohsxgx/AE28bQpJfu8UcP",
-	"hQ1p7zy3vPe+LeivIve7Oqu1yWrUrOaRk79jYCjiKGQGfyK/KVUlPLIw5FYILH5REeuUxRr9NUmnTOtr",
-	"qcIau+VDv5rBHPYHxxS1yweDFmlY/75Lp0qS7bdL38s0KpdSWIKMQWW3+b/fnXbess6HfufR+9XP7mXn",
-	"/ceB/+Bo+Rdvl2zLef0qS0ThZnnm3jzX0E+RaV2J1tNNNwnQR4vHkGTawMTmvuQHp5nJFCVc+ylfIbbq",
-	"Pg2+qW/TJ+5STRC0U2vizUW7UZ5PMEURoggWf0UWW1LW7TxQnPxFU06nULyDsJwGJmidaSivBSTsCjWJ",
-	"TDs6IRMRLbN4DAyEFJ1yBikw/54bCHGmWIhhxf4nUsbIBDkApVyVgDcsSa2QvJCzGEyQwuHgYbff7XcP",
-	"hw+OHj6yGZfAwIDCaaYxbNsdG3hFsLhMdG3Kfveb6v7KzKYM5XAXCu1wm7tluupVstTzPcv/bseSD64R",
-	"4a8k3rZhzzjG4dNCAvWtmtp3dcHk+9/gOrERaYb1j+cszhC4hpLGXQy4FVfTtVG8UbEiDK70ZrvdrvkN",
-	"xV22LK0NUwbDW4WK5obmKmt3NddLz/dKTW7ZZd/LUjv9ZZ4n1aT8zeHgqHuyl27NUWnuEoHVJvW7h92+",
-	"t7dmFXM0aPKLDWjbs3M+R4FaN3etKR55tbeity4lZ1z8CwJj265VYlxl7INdI/cIaW2cP8cbswnycM9t",
-	"rk2ZN94Ywjkeg8hi6yzpccy0e2z9pH3h6hoHNTS4KyJ6m4u3QfV2ZsLDVhRjPbO3rk2by9hu8rb5d1L/",
-	"KTlLU1dZYPjcrhdySsjDDdYb3loeVd3Zrh4EDFV0hDjzVxZb2Y0aKW0qVHB8zp3x1PeVG0zqP/aRXsWT",
-	"MqXYglKYFba2a5qKVjc4JzLqs23j6iLf83L3woQLcsNzjC2j1r9xvG7N4X3vRQEBNCWzRw2xUyP3toAr",
-	"7jCS0mEWgva9PC8qS4uEabOBG/fqkreAkc+kAvd6BXton1yEQcGEAZyjWqyAXQ06kCmGYGQtjS142MB7",
-	"hacNqr6fnbZmqiQl31nHrqy1KHibsOyz7+DR8clDyAtpCNEwHmvLZV0D3It6aKVsBka0/Mgbwh75UJ6N",
-	"7m9llfytxc640IaJALcD8ykzUZdqz4LyXqrknBNK0eY73bhcdyqpxOEPj94e/Xryy8NXhz8P3hw9Pb44",
-	"efXgvx6+/mZHYlTMcNxvg5Cb2mK4iddyzTziAyEQBAfAlPG4XcZF4V4XyeuLM5vYo0JBQDwKw6cLW31Y",
-	"zS80wI6tCysyJtXDXg8/sJR3Q5wXsIvurajZmWHl9b9jzd+W4VwgC3l7NnUHObBCloNJa8hQtChLM1RW",
-	"y4W0hRILF3BAiTMXMx90lBn769JWND5IBaxa7VlTud/dL4+mua11S3Ppfu9fIG3JVW8RJVzc9XxvwmJr",
-	"Zu2etlpUf5lkqRgzWbSGjN3u9k7jFWVstlz+rOU2RohU4ZTftHs4ioP3NEy50gaCiCkWGFTah6lUoDCQ",
-	"M8EJreWmbtTadI6vfn70VrU7wLm8+kx+Pg2O2ZqEul1154RE4G6DaITHUp7tGWSbwVSpdHha2FLn1TKT",
-	"W/Bdwq3tO6wxUGgeg47ktQApCIZ2RzbFYWJ3t+/N06U6kbt4/RJJcoPTf2mi3NC3fd3gVv/3mmqO22LW",
-	"CRfVp4d/SBT70yrCtrD6i8NVzsRUNnVqkvE4vCTPUkt6Bv3Bg87hYWcweNXvD+nf29Z4IZP8tH819mg6",
-	"YI+Cw7bPZ/KyFSqaycPu4EG3NZv7DGxpBSnldPpVhmvkNJXWbgIGmeJm8dJuUn6YlPK/4eI0czjhOsxc",
-	"oMdk5nAw1qbz+//87/g+rOqe4lVylb/Ksfrxr53TF2edv+FiDO4cr2yUcH+uOiXKL1cCcGRZcU3oqKid",
-	"wK2nWqujxPxMawhMQFECwg9vXrmGlvGLn16+gh7LTNQjtGTsjwTbyjrbxHx3JIqOD4LO3TFXyZXNf91Z",
-	"Ic+1dw17ksIoGUMaM4EFBPX0rRUPnJ//CDNm8JothpCl2ihkCZTVhys602wS8wASGWI8EgEzLJazDH33",
-	"5Pd//LP4HpTMXJrp6lQNB6O80NUj7z4wEdoJuYIg5igMXOFC+yMxRWYyhTCN2Sxf8wJDW9YKlupIGgik",
-	"0Bkdei6gcHbapwljOQMuZqipkWEkRuIpVcdUyNk8eLzpRHYMB0WB6WgLmFLcHXGMRKVtykSMqmwWawkY",
-	"RBLDikJW2qbKmFco56iAQjXIzGgeoouNRRsLHGTiStjQaUWH8Ps//gnH/WMfrpUUM0jQRDLMn574IzGR",
-	"4QKMlBAzNcs/PzzywaZ7SrCYii4rSvvmpN+3fOlrVK5DheoDWwyLoprSEUvR6VfMA8xPhnMLOk1ZEGFn",
-	"QD4kU3Gl1rq+vu4yet2VatbLx+re+dl3T5+/fEpjVoWiR6WZY7pQxAqWXTiqpe/JFAVLufWP3X73iCBX",
-	"E5FP6VEE7BWmRs9mSF617GM5C72hZ/OCn8qv6k1p79rjy+qTnmvMWvo7Pyxi/fu1tqlBv7+lI+B2nQA1",
-	"PLClHeCU4GJr06VYfJBxaPWWcm7qQDl2FLUtVFLeq3R70ZDD3UNqHR406Gj3oFVLFMWOLEmYWuS7tuLC",
-	"ejc201V4jarFm06KKuE615vy3dAWoFSNSN2iEvVje6+EUL6V4WKPzSojajXt8RjE1kZRyGwWgX2RRorp",
-	"MpUf1nK1FaDsMWsu3tLfUwnaew6W9TBuq5xlQxMPv7gmtmlhXnT8oXXNjni0e0TZUVhXTsdhNdLfWkGv",
-	"FTcOJV13ZL2PPFy6sB2j2YAV0tmQS26BxkPAhJDUx+DGhXBw3H9E4E1d+Z/Q65ry15TkuLmiG/LH39Hj",
-	"3SPKrsbPVAEnki+hAn572PoezeY96t+JIVtFK8j9c+19bSu/R/NZ+1jGmlslFmch5QopM0F0Cxu3Bi6Q",
-	"mwgVFDUtCKkgxERusfp61f85Ia8oslcl9d6hqx162Ct03Y3GOwL/39FVY51rbq8YyD0NRdrju2ZyqaBE",
-	"Jz8zDOYVcYeK3u1JfRUe+zdP7Bs45tbkvoYa/Htn+HVW4MCh3QQc368o05pWNDWqBhU30/8NRxFVxIXr",
-	"BlJNZDyuHqNdIaYauNG2Uh6cPGj62WYH6+f42rxCKCCODmadw1U9UcK8t6wd2vpr77h+aDuk2FxKPIYx",
-	"7deYehvyo4UA/+huejDYZ5nmBYL2YqNuK59hHDt87s764wLn0m263Y4pFyx2RuJsShuZariW6oqLGQFN",
-	"XFD/r2tNBCnKfhXSnqYNXdBxWcOGdlUpblj4J85UHYdfXhU+KXcl/SnxbAJDWr3t0xt3P06v5RAFAkJQ",
-	"a5FQ0EEwI9zcXctwLHZHwjrtAs3MQUyuSwgTriOknNg+sDO763ca3P2xLtA1JTgZiXwO8vYMEi4yg/mq",
-	"JUX0V45Jn73wYZopmpwZg0lq9EjkFBwPHjkotX5PigDUtYSFhPRlkKZAKoWBgUgqjTCh6xoLm4GldGJc",
-	"hZbolHDv8FBr1r3jtLztVlJLRDiXsxnB7Xdr5oM9Euj1m33VwzBv+O59LfmhUwpgekPlaZdvMV939JL7",
-	"bmt77ghyE4DwI35N6GDVgNl2My2S7oJueUAGE4ylmGnqSvy0jag5Q7rXyuLYRpmyL3K3CFnlfp+bsheV",
-	"VxhyQa5dGJqjYnGclzjO3vOzCh9c2z35MGRBVGmeuqeLEUyEI5HfAenCOL9ZMB7mcbDSb8U1ZGkXxsVN",
-	"hPFw7SLNSFS+PqBTMUpdQ3ktXBA+fXEG2vA4JgeaGp1fT9ZdGJe3GsbDkXghtZkpfPnzeTEBHDi3hqFj",
-	"8qR/dL/Nl32PJu9I+4raVfS8NVXLvVkAgR7FTaKl7524WPyVV39dyLC71cCfUAMqhhAVkipj9EIbTHYY",
-	"d8zn+GGjRp7SNmkY9PtwHfEYi5ZIiph0Msnn2IXnVsHANdet1Iyj7rbt6Tmt+RW3tLx2sgFrbDCw3YXm",
-	"s1ErKN5WwNShuFnCTrIooGIl1sbdOTRTCMqaO931zo+x662WI1E0WUKWEkCSd1rmpnrSP1r9nxobjOzC",
-	"0fgVd2TVu9p2XZyaRYub7GAUm0558MVNbSsNz7c1rUJ706p1oqLcnvvbtahc/dPUqNJnsykI/1L203y1",
-	"bax2K7UI8ZciWLmGHlJYaukBil15C4jKhLBCnXDB1A7v9i2N5sJ1euX91HvLrT7xx1r3zbv3S7/eMPTu",
-	"/fK96wUsqpN1z8F1bntlX0KP4LqcovUBhePwSbO4++ncdEU0Fea6qy6inDlL4/qt4rzlh6qh0ic0EpTK",
-	"XJSgbJmJBYHMqGvGof8EilXGrxDW5iQXMsbOxJaQBbRGJU5mpGPJMVp0zmxaYa2cXL5f/l8AAAD//w==",
+	"7H3pchs3tvCroPqbKss1TYqkltjyn09JnIxmbMfjJc6N5UuC3YckRk2gB0CLYlyqml/zAPMQ82B5kls4",
+	"aPTe3LQkdlzlKovsBnBwFpwVhx+9QMxjwYFr5Z189GZAQ5D450+v4J8JKH32rfkUggokizUT3Dvx3syA",
+	"SPuYsJDsXUCsyUSKOaFEUQ6E8UDMGZ+S0U+ddJ7O2bcjnwg9A7lgCsgUOEiqIXzY9XxPBTOYU7OSXsbg",
+	"nXhKS8an3vX1te/FVNI56BSwbxKphKwD9UNM/5kACfCxgyaWcMlEokhMp/BAkRGHKz2074zMwswM/WcC",
+	"cun5Hqdzs7Z9XIJqTq+eAZ/qmXdy1B/4NSh97yysg/QKlEhkAISF2Vox1bN8KRZ6vmdQySSE3omWCRSX",
+	"nQg5p9q8x/Xxoed7c8bZPJl7J/0MBsY1TEEiEM/YnOk6HC/pFIhiv0DbjiMcV1w5hAlNIu2dHPX8EhgH",
+	"AwMGvbJgHPV6a4C6NvtTseAKkHxf0zDlCPMpEFwDxz9pHEcsoAbk/ViKcQTzP/9DGfg/FuD6k4SJd+L9",
+	"v/2ccfftU7X/0o6yi7ZzbChAES40mVMdzIieATFgSBrornfte98IPolYcO/wBTPKpwgLLq/IgukZgSum",
+	"tBElpakGBPA7IccsDIHfO4QSQuCa0eiBIlJEkOOSRpFYED1jiojYCDYTHIF9IfR3IuHhfcL6QhCVBDMi",
+	"nfztCYlQXjLFxhEQLSyosWQ8YDGNHiKsr0FesgDecnpJWUTHEdwrhmEeC0kli5Yk4TSFU4G8hCdEgpZL",
+	"ElENEkF9I8RzypepKKn7hPMV1UDwxIDQAUYnGiSKEk/mY5BETIiCQPBQEcbJ6JV5q3Nq3sJjt6BoCo/K",
+	"4NWPkmvfe8tpomdCsl/gXlnqOVPKSKGQhPFLGrGwIA2VHb17965zmuiZeRhQDY3byhUc7iqWIgClDNWf",
+	"cs308j439w6iqGMOeQjJONFEwZwi7FG0dNvtooJJJzNrnQYG4DfiAvir9IA3X8fSyL9m9rSn+NJQm7fq",
+	"eukvrwdHx+Sv7948IQp4SJgmVJHRaUph3O0J+RqoBEnOk17vIChOiN8A8lMFqb4HVzGToIZUl/RoSDV0",
+	"NJtD0xicdGi//ugBNyrtvWeX9z40Kf1cc78vb7U0WQmafB4x/gcE2iz8NeOhmbKGvoDykBmY8RPTMFfr",
+	"yJzO9Y0biRuzC1Ip6dJ8DiQYy2sr5LCw0SCpCqnvXQDyLlzReWwOUGdKdKex7hyKprmNFaJiGkCDfPhe",
+	"nIwjFgznIoSo8QWjGZO1iHHG2Gv79rXvJXG4JRoqJEfrLQe+AqpFRQaeX6RmiQYlSFbwR07TGqOEoCmL",
+	"6hL2bra0Bo4bmmtsoxyjS2iWHimtie2EwBglbDq03/seF8NYiksWWsHgSZRqS2vA1uabSpHEw41ZSIpE",
+	"wxAHNRMcIgi0kJmsrqL76/TlN+bd4uBLGiWwhqGarEglosR8QeiUMq40IhhBJgjyA0VooNklEIcj5RMD",
+	"WKIhJIsZcCKBokfg0CsuPIf0Dw3oS2KlJVAr/DQMmVmeRi9LLFAbVfEBUliMw/brv/9D3JwEmRWBcRL7",
+	"0TsceCeeldfOoDc47PQedXrHhaMk580FsOlMVwmLXkKDg1KUniKVCyySTVmlc410BdFyjJljahM5OuNx",
+	"ottxOqGRAr8iaRXeXHnimFe/N2++MG7W7TNu1SudM+4+9xvYKCdV5t31Vzl3/V6v5N711pJ0DcE2ocnu",
+	"ms5S8xo3cGYnOD5E8NNP/bomTOd4xqw7WiZ1BsU24DTp20LQYd0sL+BKpxGOmrZBKMqzNWH0G9QsKTgF",
+	"X3sLJi/bHdsQQdX0+arRz83Z8yJ7u0HZF1i8P3i0lsV3MwUqiK5o8QIy2tGNO9kR2cbKv9LDBeOhWDSe",
+	"pKsiLL7HDOMPY8kCGMYgh3MtLsoWjUiMdq6KdrNsWwcOLTlm3fa1FPybedEK3lAk2kCD5q/aYTM2IvXR",
+	"i6nWII3m+t/3p52faeeXXufxh/zP7vBk////ufPhY8/vD766/tNau3I7Pky3cftI3dVYVUkcC6nVcMLm",
+	"BXU/FiICystvJDwwvKfWvGdV5ZqXtBDRMJgJVrLOm968ZIpZh7T6UkW+kMTtovQDxo+E3E2aYqrUQsiy",
+	"qZl96ZcOlN7gsHyiDBqYSIpoLf9kIJt3jcGmQG7OyJ0PHwf+8UETD1cwl83rF7eEELbj01l+u+GTxmyY",
+	"unQF1B32Hh9XgfW9hWQafuDR0joC175HEy2GY8pLRke6Tp2VxlTBMJFRUyTdIoFMhCQjQwGq2TiC0RMy",
+	"0zomQuL/qlum8KB3+KjJHRFiGsEwEjagUl/uWwuqIlqQ0TQSYxqNcGlj6l+C1HBFJnTOomVlQWNwtC0X",
+	"S4GEWb25dSsMjo7bHKzt7VFUcWsPo7epUf3cvl04pLfUzrFkQqaxrYwbeutM0MKB2rGf61pjs1PVSUJ+",
+	"qm5ih7tRzg6/ezM6FfHUiE6J1C7gadg6DcXtIuTlaFk1r2YnIfjS8gmZJ0qTMRDGkVkniU4khhE2CyTt",
+	"yDubHMMlROBR3IzY1gPzW4iBh8CD5V+ARgaUWkROMgyM1vF0StwzEmbTkDEwPiWhWHAypxegEGXKwkkS",
+	"PsNllk8IJVzwTjaD4JC+zzQJYSppCGEhVFM4NPNYTR5xYzQiOohJf/BVt9ftdfsnxwdfPSaB4BwCTSRM",
+	"EgVhE3Uiqg3cw7kqTdnrPvIbTJ8V1o0LbaBzb/a/PoKaefMFIPwc400E+45BFD51GCiTamKelRFTFKzi",
+	"ruegFJ1C+WX0WQlTJINx3Qbsivl0TRC3MtYMgouVAZ5VnF9j3KZQjdJUbhv2rRM0ZVlD1ZQvPd/LOLkl",
+	"fmWmH6YJoRKWH/UHB92jjXjrEqQzMHMi9br9bs/bmLPcHDWYfEeAJpo9Y5fAQak61eroERcbM3rjUmLK",
+	"+G9g+TZRrWDEVkyclSM3sFmbdv7cufxbe8ct4eeCeXCnCY8297usHt6+/pbEIMmcRRETnOAoYt3ksvJs",
+	"FYDUDK/HpMc2CEMuYOmTUeb1ds1fo1Jod4NkzB15/euJ5Hhty/RQq6e+Gv922HYE+CP67neRJkuPA5se",
+	"Q37zq3LexFYtotbGAvXtNeK5BV8VqtVRX0zsbZHLy0WnmF6b4VCYjyEMrS8tQVKOm9MzaE4L4VS3Ebq2",
+	"R+9vHriuROGKDlb2l1+Kp7hgiv1/iNHA5kCK7xUArB0O9nsiJraEBa40Fgw+IebUIsI6OhFV9uuut0HK",
+	"04WEmlyIO1RGBshhZIyIVfOvhX6XoFfdFrJpUGMpMqxsCVusw3BrfBRtkw0On4INgjvbUXbdjm9D5jL+",
+	"+M3FrkTHIvXCOeNo5l9CZDZq7GcGi5bT6KWrpatjZoNinLUcuXn9SeVsFQ7Rvpf63VmNzpwq3bIb+ygt",
+	"WSgfFt8JSezjvH5Q+XhEaOCUawKXIJd5hbQiKhAxhESLkqHh9nAD02gTOW2MhKRaN1PNq6IirnKsHrj8",
+	"7hvy+PDoK5JWpBFbhoLmVFt9Sm6KordMznH5c++EbOBvp9GOzaWsEB9okDPGlabcqZq2euGY6lnZiN7P",
+	"CjuaQEzHpbxTcFX7f33888FPRz9+9ab/98G7g6eHr47eHP/PV28frXG83QyHvaZYaZ1bNNNRJZaRepQE",
+	"S/kw6E0mlEXNOHZB0YoB/eqMSJiABI4V7cA1myyN22E433GAGVtGFsblT/b34Rcas24Il65+Ue3n0Ky1",
+	"IdNYqN2av8qDduHahmLEPJVRp3ZWD4NO1JyqCwjJ3khddPq//uu/kwP6ePTwCYF5rJe2hocLjtyqQJc3",
+	"XBjShN1iSmR1CqQ2dBfLoSHXsb5cq5aw2KzCqxHoLWu/Nn4xz11kJ0ELJxcUa9s5WsxMbCBh95lu2MU8",
+	"2r0oq6gQUpnLWNLPJMjRu1S2lRKkUL+VYbVgb2Xsv53p5bByG6ZXdkL85qZXhUNWms6GEJy32NAlpikb",
+	"P5wydK9dytTQgOuZFDELzIOIJiFkf3QCYT+JEK4MfWHOOOsEEbPj2FTSS0tS+8hzx4V5zpROQiZsoFXj",
+	"BPaPDlzFEpRqBP4V0JA1x1fvISougaqmHLArncULGNKc9LZqloZLsoehdManPlGzRJu/hqFYcJ8ISWgx",
+	"/2NE6WF3s8g6zo3VtXpo/948ZbIiel2JR23tn23hF1hPC1k1MoaVbJmwlIduKhav+PmtdRPt7n6perIA",
+	"PVzRQGN8ZYr8yc0BGbFfYGiffGicK88r3o4/78aMl43abr1HcK8uFQYVErV6j2uXW6F8YcKums0ydNUe",
+	"KDJhUmkSzKikgcaK6omQREIgppzhzRxWNcN05/Di749/ls02+qW4uOF+dstIr4yTWKraO6EI4PoToObB",
+	"ZfhsDnI0nRBFKG1JQdiQ6io5z1vsO7ta00xhBYEE/YSomVhwIjheObLX89zF0e569yD16MtArtvrbRgT",
+	"tZ3+pgZFjd82PbdXHthv0TbbsqJ4znjx2/4t1xjvXOlbw5nd3VYFvHUuztIbhPIQP5E9XU7NPSQB5caG",
+	"sBd9u94GONquNHi92viES4XXb+5Lze7t1uy2SMq29bnrmPx3UbG7W/KiHUnbFt2uQ1Jr7OqUcFiY4+UJ",
+	"GRkRGREJc3GZVppdQLV+1FburjZu1lXyrg5b1epvN403FWNUlYKTHUJW1ZrZzUNYn0wN7adaN3vTWtkG",
+	"mSthtx67Ll12JCxULmht70Sij6/IHtVkLpQmoyzA3zWKypJ4hH58ZhRW+WsN3fJLafke2++l/Wjr1M74",
+	"RNQN1HHConCIbkrJdx70Bsedfr8zGLzp9U7w38+NzqeYp21i8rEHkwF9HPSbI8jDxtK7qeh3B8fdxuzF",
+	"DWr18hK9FE6/uOESOHULGK9JBokRkNeGDbPD82+wPE1s3WX1/HTVuGiHkL2R0p1f//Xf0UOS5/nco/lF",
+	"+iitfR791Dl9edb5GyxHxDaAyDrs2I95i53szRwBFiw8PrHHQDOAK9sh5D0o0mYIJ4Ry4lKe5K/v3thO",
+	"SKOXP7x+Q/Zpomf7WB0w8s85Xbl12rb57jl3rYJQC9j+CNmuZlrHtskES7m3UmshuJYiInFEObiSi6c/",
+	"G/SQZ8+ekynVsKDLkzwjU7hGjVKL1/OsKJ/zgGoaiWkCvv3m13//JxNrKRIbpLN5WUX2ztPErjr3HqKl",
+	"rmfAJAkiBlwbban8cz4BqhMJZBLRabrmKwiZIorTWM2MBS+4SrBbxpI4z0n5OGEkpoTxKSjsgHPOz/lT",
+	"zAZj4pIwRUZtrTxGZM8lVC1sAZWSWUV+zgv9tvSMYlaZRkoQCGYCwgJDFvptZQ60Y85zV1qqiEi0YiFY",
+	"R9v1PyJ7Cb/gxg+399l//fd/yGHv0CcLKfiUzEHPRJh+e+Sf87EIl0QLQSIqp+nr/QOfmMNachphktGg",
+	"0jw56vXMvtQCpG1thNFVOodz7rKHakZjsPwVsQDSliKpBJ3GNJhBZ4BnCNoaWW5xsVh0KT7uCjndT8eq",
+	"/Wdn3zx98fopjskTox6mIu2mHSMWaoPdQWU8ihg4jZk5H7u97oGNSs7wTNlHd3rfiRp+NwU8VbMGSGeh",
+	"d+I9Y0r/kL1V7mb2vlmD5q/s245e1/7aF13g4EOl39ag11vRSma7FjKl+peGPjKnWB5lZDpDi09EFBq+",
+	"xQAeti46tBA1LZRBvl9oE4ZD+uuHlFoD4aCD9YPyXlqoO5L5nMplSrV8F+Z0o1NVLCfBWPtVJwY5Zyrl",
+	"m+zZiQSKMMRCNbBE+Z6jl5UMfC3C5QbEKjRqyH0nj5LIyChwkUxnxDyIZ5KqLC54Ugr85AVUHjXi4l37",
+	"GzJB8yXN67IaT52GCif2b50Tm7gwjWD+rnnNjHi8fkTWiq7MnHaHRU2/NYOig4fTVg+y/Y8svLZqOwLd",
+	"UhuDtZBplxMc72JbYyB2XEj2DnuP0WQuM/+3+LjE/CUmOWy6jokz/u4perh+RNYO74YsYFFyGyzgN6ut",
+	"70G306h3L4JsGM2B+3nRvkTK70HfiI6ZrtnKsDgL0VaIqQ5mW8i4EXAOTM9AEhcYI1xIEsJcrJD6cujw",
+	"JirPhSzyuNzGqqs5frmR6rofjrcAfjnoirrOdkUtCMgDRZzZ49supEKSLNV5QzWYesSdPCnRatQXc22f",
+	"uGFfS4quNO5LUYNP28Ivb4Xs2dQ5ZqEfFpipwhV1jirlnevmf0tdQzHiwlQt7Y1gPCkWIV0AxIowrYyn",
+	"PDg6rp+z9Y4ANzlrUw/BhTg6kHT6uT+R5Yy39B2a+hXcs//QVPHQ7ko8ISOk1wjrfdM6hQB+78f0YLDJ",
+	"MvXOs83ORllWbiAca87ctf7HK7hME0WGHBPGaWSFxMqU0iJWZCHkBeNTDDQxjv0U7FVvInh2PwO5py5D",
+	"r7D2piZD67wUOyz8jC1Vu8PbZ4WdbFfknyyejcGQxtP26ZWtt1AVG8JFQDDU6gwKrCqjGDe3/XztFrvn",
+	"3BzaLpqZBjGZykKYZDEDtInNF2Zm27ddEdt4vEuwvzU5OufpHHjaUzJnPNGQrppBhJ/SmPTZS59MEomT",
+	"U61hHmt1zlMIDgePbSi13GAbA6gVgwWRdDuRpkBICYEmMyEVkDHWaS6NBRZjbUUxtIQlRxurh1Lzg3s2",
+	"y5vaWTdohGdiOsVw+/2K+WADA7raEr6YDPNO3n8oGT+YpSBUtXieZvkG8bWpl/TsNrJnU5BtAYTncJeh",
+	"g/zCYVNL85mwjY+zBBkZQyT4VOEtvN0IUToM8QcRaBQZLZPdA1yPQlpoDG+n3E9rxFZ7G1+7l2qHZdMP",
+	"ehRv2zf+iklDozLjizTNlblWm5GlXnL3aflCxZawrW7QJ+30jHNWcsyafVVnWPdojVODhTGK0FJ6luzl",
+	"3UhG3VGxserIJ4sZC2a2nRhqy4dEi3Oe14V2yVMazPLe5Q9UW/ftar9tIibn3LhJhbbcBPOctS7cDbqy",
+	"1ED3JjqzWOL6vtI6unDTodIVunYlod762cvat7iimr6RiUKjlOJFilJLXTd0S5+tUvx7z+5a1lv5D5Lt",
+	"uX3nbZxx8zYiX3DV3HcN7llTfqcoPX/I9E5jtuZmZGjP1LRiu3cfIlhoQfW5p2l2JOBdpGh+4JG9oIh9",
+	"FBSZskvg6d2CrBY4iIBKo5Vd9at9uy0/cws678bpmV00zb2w+eeanLklTZPmaW6uaWZZh8z0uKvw/SVI",
+	"GkVpxseGP9LSLZ/Yro4Y0gFjO+Y3cR8oN4Ly8JynLUa7ZJQ2rhydpGHBwuVdpkgSd8nINbocnVT6tJ7z",
+	"wtt7WCSIkfxQLLiNSZ6+PCNKsyjCeFKsVSqhqktGWdPM0ck5fymUnkp4/fdnbgKyZ6M8xlw1mzzqHTxs",
+	"Mle/B51eb75DuXAXqOtiYZ8sCeaAXaPaa987sqx7x6u/dTjsrox3fIv9ZyAkM4epLGS5VBrma2IdEbuE",
+	"X1o58hTJpMig1zM+TQSuuBwDiFioyS6hS14YBiP2pnbOZgxUt4mmz3DNOyRp1tW0RaXXNrA6opTOhp1g",
+	"YFsE55coWgMgz117iXsOf6SdkjbDaeGO25dwSo6RzziYknU9cfyet2uv8Lt9sFFp6PP0p2d2jzxULo72",
+	"B4/w0knz/c9B98hd4XStKBvuZ/aPDx4dZmycRSCagw4tdzH7veY7j+kPH1dvOVa+Lt1rrDxzNxlTA3Gb",
+	"2Ebp6u89RzbS1pt/5CpW4n5oaVMJKtiK9pu1KePTNByJNyeczUkSBS1lq4TTedrZbN5awpoL6Zf61Z3r",
+	"V3clfnsspIUsvbsXWWM0pb+m+JlHQbYl2qcS/7ix3m1Re4+2jIFsr5Hugb0/y/hHcwzjBhopbw26ypl5",
+	"WWggWhGKBi4v5rXSEsE8r5XdOK34Ga5D3039H/dTnpv+yHjhzvctuUDV6+dm2pVYWsyEsi1ZCDZqU+6+",
+	"IVNt2DL/DfPGSU04w9v5DUj7lLyxUhvFz9MhK/XmTeU3/64hDOGerUlwj9IWHFgECjyQy9iYixR/SVtj",
+	"yBGbV2GQx0xFxjS4SDvJdsnItcgYnXP3C1ozreM99fAJiSW7pBp8EgkR4zC8Ssz4RScS9hellGYcKa4I",
+	"lXgfGH/DiSQ8AqWKHQtoFInFMJ1yyEEvhLxQCDbeSG7Jd2ddMW+g/rIuJZ666ETsEjq9/uDg8Oj4q0eP",
+	"6TgIYZK1Di06iy768z73KtMfn8YOkx8yKbXtLDtzygodg7Mel1kuvLelA1ht1nLPPmDej/RLenvH9Hac",
+	"M+92Mt+kuTdMcZcE5kuOO/PobkqLdteuHeO9exHGN4WeMZ+9j7czGT8VZ+9uFB6HRUHp5U04d0+I76Sd",
+	"7kcgvtxXvF115vzP21Bn2EG6PWlpk5XASSHxbIxO2+mGSjA2bDBDMUob5ZRbYZ9z1wSbJPgDzK4Tdpr9",
+	"PuodEPztqgVT0JK3fmVhvEPuzXuLN7AvLk+0sBsjWtLJhAW3nr1eCcOLVU3FSXNTcaZIwjPyPFydmM1W",
+	"3y0zW+jk1aaWf8w6dt0ZGYv90BqQ+KOr/7Atw5BhsWkYwXKQtMmUTDg3SB0zTuWagoGvcTTjtlVd+gsl",
+	"G+OtPPHHUn+v9x+u/XJLsvcfjOazwtUUA3ozw58ZMY+zzkf7qC1TiKoDXC7eR85i9k9b+VBATWFz3UJs",
+	"xm6uIcbimorhfavsTKhdgSjMhVcgVsxEg0Ak2JfL9hfAa7eF8fkd7vokr0QEnbE5sd3lXbxElWhht2Q3",
+	"6npzta1QubBWXybrHHh6lrcLzODOO4gVAnKqMH9+atenflPpZUayVmaFCeauX2RTvb3Bu5iUJsGfrM9W",
+	"fZA3UbNPCzNnVVnXH67/LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

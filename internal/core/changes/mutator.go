@@ -1,0 +1,72 @@
+// Package changes is how every mutating use-case commits: one transaction
+// holding the change itself, its audit entry, and the outbox row that tells
+// the snapshot publisher (config_version bumped in the same transaction).
+package changes
+
+import (
+	"context"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// Change describes one mutation for the audit log and the snapshot.
+type Change struct {
+	Action       string // e.g. "provider.create"
+	ResourceType string
+	ResourceID   string
+	// Details go to the audit entry; callers redact secrets.
+	Details map[string]any
+	// Section and Op go to the outbox; an empty Section records no snapshot change.
+	Section domain.Section
+	Op      domain.ChangeOp
+}
+
+// Mutator runs mutations.
+type Mutator struct {
+	tx       ports.TxRunner
+	audit    ports.AuditRepository
+	recorder ports.ChangeRecorder
+	clock    ports.Clock
+}
+
+// NewMutator builds the mutation runner.
+func NewMutator(tx ports.TxRunner, audit ports.AuditRepository, recorder ports.ChangeRecorder, clock ports.Clock) *Mutator {
+	return &Mutator{tx: tx, audit: audit, recorder: recorder, clock: clock}
+}
+
+// Do runs fn in one transaction and records every change it returns; when
+// fn or any record fails, nothing is written.
+func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.Time) ([]Change, error)) error {
+	now := m.clock.Now()
+	return m.tx.InTx(ctx, func(ctx context.Context) error {
+		chs, err := fn(ctx, now)
+		if err != nil {
+			return err
+		}
+		for _, c := range chs {
+			details := c.Details
+			if c.Section != "" {
+				v, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
+				if err != nil {
+					return err
+				}
+				details = withVersion(details, v)
+			}
+			if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, details)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func withVersion(d map[string]any, v int64) map[string]any {
+	out := make(map[string]any, len(d)+1)
+	for k, val := range d {
+		out[k] = val
+	}
+	out["config_version"] = v
+	return out
+}

@@ -1,0 +1,285 @@
+package routing_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/core/routing"
+)
+
+func cand(t domain.SelectorType, v string) domain.BindingCandidate {
+	return domain.BindingCandidate{RouteGroup: "default", Weight: 1, SelectorType: t, SelectorValue: v}
+}
+
+func prov(id int64, models ...string) domain.ProviderRef {
+	return domain.ProviderRef{ID: id, Models: models}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name      string
+		cand      domain.BindingCandidate
+		providers []domain.ProviderRef
+		want      map[int64]string // nil: want an error
+		wantErr   string
+		detail    []string // substrings of Detail
+	}{
+		{
+			name:      "exact_hit",
+			cand:      cand(domain.SelectorExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o-mini")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "exact_miss_is_no_provider",
+			cand:      cand(domain.SelectorExact, "gpt-5"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o-mini")},
+			wantErr:   domain.ResolutionNoProvider,
+			detail:    []string{"no active provider", `"default"`, `"gpt-5"`},
+		},
+		{
+			name:      "exact_is_case_sensitive",
+			cand:      cand(domain.SelectorExact, "GPT-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			wantErr:   domain.ResolutionNoProvider,
+		},
+		{
+			name:      "exact_does_not_trim_or_strip_prefix",
+			cand:      cand(domain.SelectorExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, " gpt-4o", "openai/gpt-4o")},
+			wantErr:   domain.ResolutionNoProvider,
+		},
+		{
+			name:      "regex_is_unanchored",
+			cand:      cand(domain.SelectorRegex, "4o-mini"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "openai/gpt-4o-mini-2024")},
+			want:      map[int64]string{1: "openai/gpt-4o-mini-2024"},
+		},
+		{
+			name:      "regex_anchored_by_user",
+			cand:      cand(domain.SelectorRegex, "^gpt-4o$"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o-mini", "openai/gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "regex_hitting_two_models_is_config_error",
+			cand:      cand(domain.SelectorRegex, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(7, "gpt-4o-mini", "gpt-4o", "claude")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"provider 7", `"gpt-4o", "gpt-4o-mini"`},
+		},
+		{
+			name:      "invalid_regex_is_config_error",
+			cand:      cand(domain.SelectorRegex, "gpt-(4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"invalid regex", "missing closing )"},
+		},
+		{
+			name:    "invalid_regex_wins_over_no_provider",
+			cand:    cand(domain.SelectorRegex, "[a-"),
+			wantErr: domain.ResolutionConfigError,
+			detail:  []string{"invalid regex"},
+		},
+		{
+			name:      "normalize_exact_ignores_case_whitespace_and_prefix",
+			cand:      cand(domain.SelectorNormalizeExact, "  OpenAI/GPT-4o "),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o-mini", "azure/deployments/Gpt-4O")},
+			want:      map[int64]string{1: "azure/deployments/Gpt-4O"},
+		},
+		{
+			name:      "normalize_exact_strips_models_prefix",
+			cand:      cand(domain.SelectorNormalizeExact, "gemini-2.5-pro"),
+			providers: []domain.ProviderRef{prov(3, "models/gemini-2.5-pro", "models/gemini-2.5-flash")},
+			want:      map[int64]string{3: "models/gemini-2.5-pro"},
+		},
+		{
+			name:      "normalize_exact_hitting_two_spellings_is_config_error",
+			cand:      cand(domain.SelectorNormalizeExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(2, "gpt-4o", "openai/GPT-4o")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"provider 2", `"gpt-4o", "openai/GPT-4o"`},
+		},
+		{
+			name:      "normalize_exact_with_empty_normalized_selector_matches_nothing",
+			cand:      cand(domain.SelectorNormalizeExact, "a/b/"),
+			providers: []domain.ProviderRef{prov(1, "x/", "", "/")},
+			wantErr:   domain.ResolutionNoProvider,
+		},
+		{
+			name:    "zero_providers_is_no_provider",
+			cand:    cand(domain.SelectorExact, "gpt-4o"),
+			wantErr: domain.ResolutionNoProvider,
+			detail:  []string{"no active provider"},
+		},
+		{
+			name:      "providers_with_zero_hits_are_skipped",
+			cand:      cand(domain.SelectorExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "claude"), prov(2, "gpt-4o"), prov(3), prov(4, "gpt-4o")},
+			want:      map[int64]string{2: "gpt-4o", 4: "gpt-4o"},
+		},
+		{
+			name:      "duplicate_model_ids_in_one_provider_count_once",
+			cand:      cand(domain.SelectorRegex, "^gpt-4o$"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o", "claude")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name: "mix_of_providers_maps_each_to_its_own_model",
+			cand: cand(domain.SelectorNormalizeExact, "gpt-4o"),
+			providers: []domain.ProviderRef{
+				prov(10, "openai/gpt-4o", "openai/gpt-4o-mini"),
+				prov(11, "claude-3"),
+				prov(12, "GPT-4o"),
+			},
+			want: map[int64]string{10: "openai/gpt-4o", 12: "GPT-4o"},
+		},
+		{
+			name: "one_ambiguous_provider_fails_the_whole_candidate",
+			cand: cand(domain.SelectorRegex, "gpt"),
+			providers: []domain.ProviderRef{
+				prov(1, "gpt-4o"),
+				prov(2, "gpt-4o", "gpt-4o-mini"),
+			},
+			wantErr: domain.ResolutionConfigError,
+			detail:  []string{"provider 2"},
+		},
+		{
+			name: "ambiguity_is_reported_for_the_lowest_provider_id",
+			cand: cand(domain.SelectorRegex, "gpt"),
+			providers: []domain.ProviderRef{
+				prov(9, "gpt-a", "gpt-b"),
+				prov(5, "gpt-c", "gpt-d"),
+			},
+			wantErr: domain.ResolutionConfigError,
+			detail:  []string{"provider 5", `"gpt-c", "gpt-d"`},
+		},
+		{
+			name:      "unknown_selector_type_is_config_error",
+			cand:      cand("glob", "gpt-*"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{`"glob"`},
+		},
+		{
+			name:      "empty_selector_type_is_config_error",
+			cand:      cand("", "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			wantErr:   domain.ResolutionConfigError,
+		},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := routing.Resolve(tt.cand, tt.providers)
+			if tt.want != nil {
+				assert.Equal(t, "ok", got.Status)
+				assert.Empty(t, got.Error)
+				assert.Empty(t, got.Detail)
+				assert.Equal(t, tt.want, got.Upstreams)
+				return
+			}
+			assert.Equal(t, "error", got.Status)
+			assert.Equal(t, tt.wantErr, got.Error)
+			assert.Nil(t, got.Upstreams)
+			for _, s := range tt.detail {
+				assert.Contains(t, got.Detail, s)
+			}
+		})
+	}
+}
+
+func TestResolve_is_independent_of_provider_order(t *testing.T) {
+	t.Parallel()
+
+	providers := []domain.ProviderRef{
+		prov(3, "gpt-x", "gpt-y"),
+		prov(1, "gpt-4o"),
+		prov(2, "gpt-a", "gpt-b"),
+	}
+	reversed := []domain.ProviderRef{providers[2], providers[1], providers[0]}
+
+	for _, c := range []domain.BindingCandidate{
+		cand(domain.SelectorRegex, "gpt"),
+		cand(domain.SelectorRegex, "^gpt-(4o|x|a)$"),
+		cand(domain.SelectorExact, "gpt-4o"),
+	} {
+		assert.Equal(t, routing.Resolve(c, providers), routing.Resolve(c, reversed), c.SelectorValue)
+	}
+}
+
+func TestResolve_ok_upstreams_is_non_nil(t *testing.T) {
+	t.Parallel()
+
+	got := routing.Resolve(cand(domain.SelectorExact, "m"), []domain.ProviderRef{prov(1, "m")})
+	require.Equal(t, "ok", got.Status)
+	assert.NotNil(t, got.Upstreams)
+}
+
+func TestNormalize(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct{ in, want string }{
+		{"gpt-4o", "gpt-4o"},
+		{"  OpenAI/GPT-4o ", "gpt-4o"},
+		{"models/gemini-2.5-pro", "gemini-2.5-pro"},
+		{"a/b/c", "c"},
+		{"a/ B ", "b"},
+		{"a/b/", ""},
+		{"/", ""},
+		{"", ""},
+		{"   ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, routing.Normalize(tt.in))
+		})
+	}
+}
+
+func TestValidateSelector(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name    string
+		typ     domain.SelectorType
+		value   string
+		wantErr []string // substrings; empty means valid
+	}{
+		{name: "accepts_exact", typ: domain.SelectorExact, value: "gpt-4o"},
+		{name: "accepts_regex", typ: domain.SelectorRegex, value: "^gpt-4o(-mini)?$"},
+		{name: "accepts_normalize_exact", typ: domain.SelectorNormalizeExact, value: "OpenAI/GPT-4o"},
+		{name: "accepts_value_of_exactly_512_bytes", typ: domain.SelectorExact, value: strings.Repeat("a", 512)},
+		{name: "rejects_unknown_type", typ: "glob", value: "gpt-*", wantErr: []string{"selector_type", `"glob"`}},
+		{name: "rejects_empty_type", typ: "", value: "gpt-4o", wantErr: []string{"selector_type"}},
+		{name: "rejects_empty_value", typ: domain.SelectorExact, value: "", wantErr: []string{"selector_value", "empty"}},
+		{name: "rejects_empty_regex", typ: domain.SelectorRegex, value: "", wantErr: []string{"empty"}},
+		{name: "rejects_value_over_512_bytes", typ: domain.SelectorExact, value: strings.Repeat("a", 513), wantErr: []string{"512"}},
+		{name: "rejects_regex_that_does_not_compile", typ: domain.SelectorRegex, value: "gpt-(4o", wantErr: []string{"selector_value: invalid regex: missing closing )"}},
+		{name: "rejects_perl_lookahead_unsupported_by_re2", typ: domain.SelectorRegex, value: "gpt(?!-mini)", wantErr: []string{"invalid regex"}},
+		{name: "rejects_normalize_exact_ending_in_slash", typ: domain.SelectorNormalizeExact, value: "a/b/", wantErr: []string{"empty"}},
+		{name: "rejects_normalize_exact_of_only_whitespace", typ: domain.SelectorNormalizeExact, value: "   ", wantErr: []string{"empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := routing.ValidateSelector(tt.typ, tt.value)
+			if len(tt.wantErr) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, s := range tt.wantErr {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+}
