@@ -123,3 +123,26 @@ func TestLoadConfigRejects(t *testing.T) {
 		assert.Contains(t, err.Error(), "server.prot")
 	})
 }
+
+func TestPrivateNetworksDefaultFollowsMode(t *testing.T) {
+	t.Parallel()
+	prod := []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("s", 40), "EZ_ENCRYPTION_KEY=" + validKey}
+	cases := []struct {
+		name string
+		env  []string
+		want bool
+	}{
+		{"development_allows_by_default", nil, true},
+		{"production_refuses_by_default", prod, false},
+		{"explicit_false_wins_in_development", []string{"EZ_PROVIDERS__ALLOW_PRIVATE_NETWORKS=false"}, false},
+		{"explicit_true_wins_in_production", append(append([]string{}, prod...), "EZ_PROVIDERS__ALLOW_PRIVATE_NETWORKS=true"), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := load(t, tc.env...)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cfg.Providers.PrivateNetworksAllowed())
+		})
+	}
+}
