@@ -105,7 +105,9 @@ func (s *Service) Create(ctx context.Context, m domain.Model) (domain.Model, err
 }
 
 // Get returns one model.
-func (s *Service) Get(ctx context.Context, id int64) (domain.Model, error) { return s.repo.Get(ctx, id) }
+func (s *Service) Get(ctx context.Context, id int64) (domain.Model, error) {
+	return s.repo.Get(ctx, id)
+}
 
 // List returns a page of models and the id to continue after (0: done).
 func (s *Service) List(ctx context.Context, f domain.ModelFilter, page domain.Page) ([]domain.Model, int64, error) {
