@@ -23,6 +23,10 @@ generate: ## Regenerate the server, the test client (oapi-codegen) and wire_gen.
 	$(GO) generate ./internal/adapters/httpapi/gen ./tests/apiclient
 	$(GO) tool wire gen ./internal/app
 
+.PHONY: docs
+docs: ## Regenerate the permission table in docs/security.md from openapi.yaml
+	$(GO) run ./tests/tools/permdoc
+
 .PHONY: check-generated
 check-generated: generate ## Fail if generated code differs from what is committed
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \

@@ -41,6 +41,14 @@ type Config struct {
 	Auth      AuthConfig      `koanf:"auth"`
 	Crypto    CryptoConfig    `koanf:"crypto"`
 	Providers ProvidersConfig `koanf:"providers"`
+	Keys      KeysConfig      `koanf:"keys"`
+}
+
+// KeysConfig bounds what a client key may ask for.
+type KeysConfig struct {
+	MaxRPM          int `koanf:"max_rpm"`
+	MaxTPM          int `koanf:"max_tpm"`
+	MaxGraceSeconds int `koanf:"max_grace_seconds"`
 }
 
 // ProvidersConfig holds the provider rules.
@@ -222,6 +230,9 @@ func defaults() map[string]any {
 		"crypto.previous_keys":             "",
 		"providers.allow_private_networks": nil, // unset: true in development, false in production
 		"providers.max_models":             1000,
+		"keys.max_rpm":                     100000,
+		"keys.max_tpm":                     100000000,
+		"keys.max_grace_seconds":           604800,
 	}
 }
 
@@ -534,6 +545,9 @@ func (c Config) Validate() error {
 	}
 	if c.Providers.MaxModels < 1 || c.Providers.MaxModels > 10000 {
 		return configErrorf("providers.max_models: %d is outside 1..10000", c.Providers.MaxModels)
+	}
+	if c.Keys.MaxRPM < 1 || c.Keys.MaxTPM < 1 || c.Keys.MaxGraceSeconds < 0 {
+		return configErrorf("keys: max_rpm and max_tpm must be ≥ 1, max_grace_seconds ≥ 0")
 	}
 	if c.Crypto.KeyVersion < 1 {
 		return configErrorf("crypto.key_version: must be ≥ 1")

@@ -47,6 +47,7 @@ var ServerSet = wire.NewSet(
 	RepositorySet,
 	AuthSet,
 	RoutingSet,
+	TenancySet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,

@@ -9,9 +9,12 @@ package app
 import (
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/core/audit"
 	"github.com/ez-api/ez-api/internal/core/bindings"
 	"github.com/ez-api/ez-api/internal/core/changes"
+	"github.com/ez-api/ez-api/internal/core/features"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/masters"
 	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/operators"
 	"github.com/ez-api/ez-api/internal/core/servicetokens"
@@ -66,7 +69,29 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	bindingRepository := postgres.NewBindingRepository(db)
 	modelsService := models.NewService(modelRepository, bindingRepository, mutator)
 	bindingsService := bindings.NewService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, mutator)
-	api := httpapi.NewAPI(service, loginService, operatorsService, servicetokensService, providersService, modelsService, bindingsService, clock)
+	masterRepository := postgres.NewMasterRepository(db)
+	keyRepository := postgres.NewKeyRepository(db)
+	mastersService := masters.NewService(masterRepository, keyRepository, mutator, manager)
+	modelCatalog := ProvideModelCatalog(modelRepository)
+	keysService := ProvideKeyService(keyRepository, masterRepository, modelCatalog, mutator, clock, cfg)
+	featureRepository := postgres.NewFeatureRepository(db)
+	featuresService := features.NewService(featureRepository, mutator)
+	auditReader := ProvideAuditReader(auditRepository)
+	auditService := audit.NewService(auditReader)
+	services := httpapi.Services{
+		Health:        service,
+		Login:         loginService,
+		Operators:     operatorsService,
+		ServiceTokens: servicetokensService,
+		Providers:     providersService,
+		Models:        modelsService,
+		Bindings:      bindingsService,
+		Masters:       mastersService,
+		Keys:          keysService,
+		Features:      featuresService,
+		Audit:         auditService,
+	}
+	api := httpapi.NewAPI(services, clock)
 	echo, err := ProvideEcho(cfg, api, manager, logger)
 	if err != nil {
 		cleanup3()

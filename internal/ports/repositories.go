@@ -76,3 +76,44 @@ type UsageRecorder interface {
 type CredentialCache interface {
 	Invalidate()
 }
+
+// MasterRepository stores tenants.
+type MasterRepository interface {
+	Create(ctx context.Context, m domain.Master) (domain.Master, error)
+	Get(ctx context.Context, id int64) (domain.Master, error)
+	List(ctx context.Context, f domain.MasterFilter, page domain.Page) ([]domain.Master, error)
+	Update(ctx context.Context, m domain.Master) (domain.Master, error)
+	Delete(ctx context.Context, id int64) error
+	// Lock holds the master's row until the transaction ends, so its key
+	// count cannot race past max_keys.
+	Lock(ctx context.Context, id int64) (domain.Master, error)
+}
+
+// KeyRepository stores client keys.
+type KeyRepository interface {
+	Create(ctx context.Context, k domain.Key) (domain.Key, error)
+	Get(ctx context.Context, id int64) (domain.Key, error)
+	List(ctx context.Context, f domain.KeyFilter, page domain.Page) ([]domain.Key, error)
+	Update(ctx context.Context, k domain.Key) (domain.Key, error)
+	// CountLive counts a master's keys that are not revoked.
+	CountLive(ctx context.Context, masterID int64) (int, error)
+	// LiveIDs lists a master's keys that are not revoked.
+	LiveIDs(ctx context.Context, masterID int64) ([]int64, error)
+}
+
+// FeatureRepository stores feature flags.
+type FeatureRepository interface {
+	All(ctx context.Context) (map[string]string, error)
+	Upsert(ctx context.Context, name, value string) error
+	Delete(ctx context.Context, name string) (bool, error)
+}
+
+// AuditReader lists audit entries, newest first.
+type AuditReader interface {
+	List(ctx context.Context, f domain.AuditFilter) ([]domain.AuditEntry, error)
+}
+
+// ModelCatalog tells which binding keys exist (for keys' allowed_models).
+type ModelCatalog interface {
+	MissingKeys(ctx context.Context, keys []string) ([]string, error)
+}

@@ -38,5 +38,5 @@ func TestSecurityDocMatchesSpec(t *testing.T) {
 			want[op.OperationID] = method + " " + path + " " + op.Extensions["x-permission"].(string)
 		}
 	}
-	assert.Equal(t, want, documented, "regenerate the table in docs/security.md")
+	assert.Equal(t, want, documented, "run make docs to regenerate the table in docs/security.md")
 }

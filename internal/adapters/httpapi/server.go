@@ -18,9 +18,13 @@ import (
 
 	ezapi "github.com/ez-api/ez-api"
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
+	"github.com/ez-api/ez-api/internal/core/audit"
 	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/bindings"
+	"github.com/ez-api/ez-api/internal/core/features"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/keys"
+	"github.com/ez-api/ez-api/internal/core/masters"
 	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/operators"
 	"github.com/ez-api/ez-api/internal/core/providers"
@@ -46,16 +50,35 @@ type API struct {
 	providers     *providers.Service
 	models        *models.Service
 	bindings      *bindings.Service
+	masters       *masters.Service
+	keys          *keys.Service
+	features      *features.Service
+	audit         *audit.Service
 	clock         ports.Clock
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
 
+// Services are the core use-cases the handlers call.
+type Services struct {
+	Health        *health.Service
+	Login         *auth.LoginService
+	Operators     *operators.Service
+	ServiceTokens *servicetokens.Service
+	Providers     *providers.Service
+	Models        *models.Service
+	Bindings      *bindings.Service
+	Masters       *masters.Service
+	Keys          *keys.Service
+	Features      *features.Service
+	Audit         *audit.Service
+}
+
 // NewAPI builds the handler set.
-func NewAPI(h *health.Service, login *auth.LoginService, ops *operators.Service, tokens *servicetokens.Service,
-	provs *providers.Service, mods *models.Service, binds *bindings.Service, clock ports.Clock) *API {
-	return &API{health: h, login: login, operators: ops, serviceTokens: tokens,
-		providers: provs, models: mods, bindings: binds, clock: clock}
+func NewAPI(s Services, clock ports.Clock) *API {
+	return &API{health: s.Health, login: s.Login, operators: s.Operators, serviceTokens: s.ServiceTokens,
+		providers: s.Providers, models: s.Models, bindings: s.Bindings, masters: s.Masters, keys: s.Keys,
+		features: s.Features, audit: s.Audit, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in

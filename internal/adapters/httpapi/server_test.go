@@ -25,7 +25,7 @@ func TestPanicIsA500ProblemWithoutItsCause(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	e, err := httpapi.NewEcho(httpapi.Options{BodyLimitBytes: 1 << 20}, httpapi.NewAPI(nil, nil, nil, nil, nil, nil, nil, nil), nil, logger)
+	e, err := httpapi.NewEcho(httpapi.Options{BodyLimitBytes: 1 << 20}, httpapi.NewAPI(httpapi.Services{}, nil), nil, logger)
 	require.NoError(t, err)
 
 	rec := httptest.NewRecorder()

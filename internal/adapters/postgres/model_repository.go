@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/ports"
@@ -158,4 +159,18 @@ func (r *ModelRepository) Delete(ctx context.Context, id int64) error {
 		return fmt.Errorf("model %d: %w", id, domain.ErrNotFound)
 	}
 	return nil
+}
+
+var _ ports.ModelCatalog = (*ModelRepository)(nil)
+
+// MissingKeys implements ports.ModelCatalog: the binding keys among keys
+// that name no model.
+func (r *ModelRepository) MissingKeys(ctx context.Context, keys []string) ([]string, error) {
+	const q = `SELECT k FROM unnest($1::text[]) AS k
+WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.namespace || '.' || m.name = k) ORDER BY k`
+	var missing []string
+	if err := conn(ctx, r.db).SelectContext(ctx, &missing, q, pq.Array(keys)); err != nil {
+		return nil, fmt.Errorf("check model keys: %w", translate(err))
+	}
+	return missing, nil
 }

@@ -37,6 +37,30 @@ func (e AccessTokenResponseTokenType) Valid() bool {
 	}
 }
 
+// Defines values for AuditActorType.
+const (
+	AuditActorTypeMaster       AuditActorType = "master"
+	AuditActorTypeOperator     AuditActorType = "operator"
+	AuditActorTypeServiceToken AuditActorType = "service_token"
+	AuditActorTypeSystem       AuditActorType = "system"
+)
+
+// Valid indicates whether the value is a known member of the AuditActorType enum.
+func (e AuditActorType) Valid() bool {
+	switch e {
+	case AuditActorTypeMaster:
+		return true
+	case AuditActorTypeOperator:
+		return true
+	case AuditActorTypeServiceToken:
+		return true
+	case AuditActorTypeSystem:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BindingCandidateError.
 const (
 	BindingCandidateErrorConfigError BindingCandidateError = "config_error"
@@ -67,6 +91,27 @@ func (e BindingCandidateStatus) Valid() bool {
 	case BindingCandidateStatusError:
 		return true
 	case BindingCandidateStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BudgetPeriod.
+const (
+	BudgetPeriodDaily   BudgetPeriod = "daily"
+	BudgetPeriodMonthly BudgetPeriod = "monthly"
+	BudgetPeriodNone    BudgetPeriod = "none"
+)
+
+// Valid indicates whether the value is a known member of the BudgetPeriod enum.
+func (e BudgetPeriod) Valid() bool {
+	switch e {
+	case BudgetPeriodDaily:
+		return true
+	case BudgetPeriodMonthly:
+		return true
+	case BudgetPeriodNone:
 		return true
 	default:
 		return false
@@ -112,6 +157,33 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for KeyStatus.
+const (
+	KeyStatusActive    KeyStatus = "active"
+	KeyStatusDisabled  KeyStatus = "disabled"
+	KeyStatusExhausted KeyStatus = "exhausted"
+	KeyStatusExpired   KeyStatus = "expired"
+	KeyStatusRevoked   KeyStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the KeyStatus enum.
+func (e KeyStatus) Valid() bool {
+	switch e {
+	case KeyStatusActive:
+		return true
+	case KeyStatusDisabled:
+		return true
+	case KeyStatusExhausted:
+		return true
+	case KeyStatusExpired:
+		return true
+	case KeyStatusRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LivenessStatus.
 const (
 	LivenessStatusOk LivenessStatus = "ok"
@@ -121,6 +193,24 @@ const (
 func (e LivenessStatus) Valid() bool {
 	switch e {
 	case LivenessStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MasterStatus.
+const (
+	MasterStatusActive    MasterStatus = "active"
+	MasterStatusSuspended MasterStatus = "suspended"
+)
+
+// Valid indicates whether the value is a known member of the MasterStatus enum.
+func (e MasterStatus) Valid() bool {
+	switch e {
+	case MasterStatusActive:
+		return true
+	case MasterStatusSuspended:
 		return true
 	default:
 		return false
@@ -412,6 +502,24 @@ func (e ServiceTokenRole) Valid() bool {
 	}
 }
 
+// Defines values for UpdateKeyRequestStatus.
+const (
+	UpdateKeyRequestStatusActive   UpdateKeyRequestStatus = "active"
+	UpdateKeyRequestStatusDisabled UpdateKeyRequestStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the UpdateKeyRequestStatus enum.
+func (e UpdateKeyRequestStatus) Valid() bool {
+	switch e {
+	case UpdateKeyRequestStatusActive:
+		return true
+	case UpdateKeyRequestStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpdateOperatorRequestStatus.
 const (
 	UpdateOperatorRequestStatusActive   UpdateOperatorRequestStatus = "active"
@@ -430,6 +538,30 @@ func (e UpdateOperatorRequestStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListAuditParamsActorType.
+const (
+	ListAuditParamsActorTypeMaster       ListAuditParamsActorType = "master"
+	ListAuditParamsActorTypeOperator     ListAuditParamsActorType = "operator"
+	ListAuditParamsActorTypeServiceToken ListAuditParamsActorType = "service_token"
+	ListAuditParamsActorTypeSystem       ListAuditParamsActorType = "system"
+)
+
+// Valid indicates whether the value is a known member of the ListAuditParamsActorType enum.
+func (e ListAuditParamsActorType) Valid() bool {
+	switch e {
+	case ListAuditParamsActorTypeMaster:
+		return true
+	case ListAuditParamsActorTypeOperator:
+		return true
+	case ListAuditParamsActorTypeServiceToken:
+		return true
+	case ListAuditParamsActorTypeSystem:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessTokenResponse defines model for AccessTokenResponse.
 type AccessTokenResponse struct {
 	// AccessToken HS256 JWT; send it as `Authorization: Bearer <access_token>`.
@@ -440,6 +572,37 @@ type AccessTokenResponse struct {
 
 // AccessTokenResponseTokenType defines model for AccessTokenResponse.TokenType.
 type AccessTokenResponseTokenType string
+
+// AuditActor defines model for AuditActor.
+type AuditActor struct {
+	Id   int64          `json:"id"`
+	Type AuditActorType `json:"type"`
+}
+
+// AuditActorType defines model for AuditActor.Type.
+type AuditActorType string
+
+// AuditEntry defines model for AuditEntry.
+type AuditEntry struct {
+	// Action Example: key.create
+	Action       string                                    `json:"action"`
+	Actor        AuditActor                                `json:"actor"`
+	At           time.Time                                 `json:"at"`
+	Changes      nullable.Nullable[map[string]interface{}] `json:"changes,omitempty"`
+	ClientIp     string                                    `json:"client_ip"`
+	Id           int64                                     `json:"id"`
+	RequestId    string                                    `json:"request_id"`
+	ResourceId   string                                    `json:"resource_id"`
+	ResourceType string                                    `json:"resource_type"`
+}
+
+// AuditList defines model for AuditList.
+type AuditList struct {
+	Items []AuditEntry `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
 
 // Binding defines model for Binding.
 type Binding struct {
@@ -501,12 +664,42 @@ type BindingList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
+// BudgetPeriod defines model for BudgetPeriod.
+type BudgetPeriod string
+
 // CreateBindingRequest defines model for CreateBindingRequest.
 type CreateBindingRequest struct {
 	Candidates  BindingCandidates `json:"candidates"`
 	Namespace   *ModelNamespace   `json:"namespace,omitempty"`
 	PublicModel string            `json:"public_model"`
 	Status      *ResourceStatus   `json:"status,omitempty"`
+}
+
+// CreateKeyRequest defines model for CreateKeyRequest.
+type CreateKeyRequest struct {
+	AllowedIps    *[]string     `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
+	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+
+	// Group Example: default
+	Group       *RouteGroupName `json:"group,omitempty"`
+	Name        string          `json:"name"`
+	QuotaTokens *int64          `json:"quota_tokens,omitempty"`
+	RpmLimit    *int32          `json:"rpm_limit,omitempty"`
+	TpmLimit    *int32          `json:"tpm_limit,omitempty"`
+}
+
+// CreateMasterRequest defines model for CreateMasterRequest.
+type CreateMasterRequest struct {
+	DefaultRpm *int32 `json:"default_rpm,omitempty"`
+	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+
+	// Group Example: default
+	Group   *RouteGroupName `json:"group,omitempty"`
+	MaxKeys *int32          `json:"max_keys,omitempty"`
+	Name    string          `json:"name"`
 }
 
 // CreateModelRequest defines model for CreateModelRequest.
@@ -583,6 +776,28 @@ type DependencyHealth struct {
 // DependencyHealthStatus defines model for DependencyHealth.Status.
 type DependencyHealthStatus string
 
+// FeatureFlags Flag → value (always strings).
+//
+// Example: {"dp_claude_cross_upstream":"true","dp_state_store_backend":"redis"}
+type FeatureFlags map[string]string
+
+// FeatureFlagsUpdate Flag → new value (string, boolean or number), or null to remove the flag.
+type FeatureFlagsUpdate map[string]*FeatureFlagsUpdate_AdditionalProperties
+
+// FeatureFlagsUpdate0 defines model for FeatureFlagsUpdate.0.
+type FeatureFlagsUpdate0 = string
+
+// FeatureFlagsUpdate1 defines model for FeatureFlagsUpdate.1.
+type FeatureFlagsUpdate1 = bool
+
+// FeatureFlagsUpdate2 defines model for FeatureFlagsUpdate.2.
+type FeatureFlagsUpdate2 = float32
+
+// FeatureFlagsUpdate_AdditionalProperties defines model for FeatureFlagsUpdate.AdditionalProperties.
+type FeatureFlagsUpdate_AdditionalProperties struct {
+	union json.RawMessage
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field Example: name
@@ -608,6 +823,72 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// Key defines model for Key.
+type Key struct {
+	// AllowedIps Client CIDRs the key may be used from; empty means any.
+	AllowedIps []string `json:"allowed_ips"`
+
+	// AllowedModels Binding keys the key may use; empty means all.
+	AllowedModels []string                     `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod                 `json:"budget_period"`
+	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd"`
+	CreatedAt     time.Time                    `json:"created_at"`
+	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at"`
+
+	// GraceUntil Until when the token replaced by the last rotation still works.
+	GraceUntil nullable.Nullable[time.Time] `json:"grace_until,omitempty"`
+	Group      string                       `json:"group"`
+	Id         int64                        `json:"id"`
+
+	// IssuedBy `master`, or `admin:<operator id>` for keys issued by an operator.
+	//
+	// Example: admin:1
+	IssuedBy string `json:"issued_by"`
+	MasterId int64  `json:"master_id"`
+	Name     string `json:"name"`
+
+	// Prefix Example: sk-Xb2Tq9Lm
+	Prefix      string                   `json:"prefix"`
+	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens"`
+
+	// RpmLimit 0 means the master's default.
+	RpmLimit int32     `json:"rpm_limit"`
+	Status   KeyStatus `json:"status"`
+
+	// TpmLimit 0 means the master's default.
+	TpmLimit  int32     `json:"tpm_limit"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Usage     KeyUsage  `json:"usage"`
+}
+
+// KeyCreated defines model for KeyCreated.
+type KeyCreated struct {
+	Key Key `json:"key"`
+
+	// Token The client key (`sk-…`); shown only in this response.
+	Token string `json:"token"`
+}
+
+// KeyList defines model for KeyList.
+type KeyList struct {
+	Items []Key `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// KeyStatus defines model for KeyStatus.
+type KeyStatus string
+
+// KeyUsage defines model for KeyUsage.
+type KeyUsage struct {
+	// CostUsd USD spent in the current budget period.
+	CostUsd float64 `json:"cost_usd"`
+
+	// Tokens Tokens used (quota), over the key's life.
+	Tokens int64 `json:"tokens"`
+}
+
 // Liveness defines model for Liveness.
 type Liveness struct {
 	Status LivenessStatus `json:"status"`
@@ -621,6 +902,51 @@ type LoginRequest struct {
 	Password string `json:"password"`
 	Username string `json:"username"`
 }
+
+// Master defines model for Master.
+type Master struct {
+	CreatedAt time.Time    `json:"created_at"`
+	Group     string       `json:"group"`
+	Id        int64        `json:"id"`
+	Limits    MasterLimits `json:"limits"`
+	Name      string       `json:"name"`
+	Status    MasterStatus `json:"status"`
+
+	// TokenPrefix Example: mk-3Fq9ZtLa
+	TokenPrefix string    `json:"token_prefix"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// MasterCreated defines model for MasterCreated.
+type MasterCreated struct {
+	Master Master `json:"master"`
+
+	// Token The master token; shown only in this response.
+	Token string `json:"token"`
+}
+
+// MasterLimits defines model for MasterLimits.
+type MasterLimits struct {
+	// DefaultRpm Requests per minute for keys that set none; 0 means no limit.
+	DefaultRpm int32 `json:"default_rpm"`
+
+	// DefaultTpm Tokens per minute for keys that set none; 0 means no limit.
+	DefaultTpm int32 `json:"default_tpm"`
+
+	// MaxKeys Most non-revoked keys the master may hold; 0 means no limit.
+	MaxKeys int32 `json:"max_keys"`
+}
+
+// MasterList defines model for MasterList.
+type MasterList struct {
+	Items []Master `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// MasterStatus defines model for MasterStatus.
+type MasterStatus string
 
 // Model defines model for Model.
 type Model struct {
@@ -789,6 +1115,12 @@ type ResourceStatus string
 // Role defines model for Role.
 type Role string
 
+// RotateKeyRequest defines model for RotateKeyRequest.
+type RotateKeyRequest struct {
+	// GraceSeconds How long the old token keeps working (at most `keys.max_grace_seconds`).
+	GraceSeconds *int32 `json:"grace_seconds,omitempty"`
+}
+
 // RouteGroupName Example: default
 type RouteGroupName = string
 
@@ -839,6 +1171,38 @@ type ServiceTokenRole string
 type UpdateBindingRequest struct {
 	Candidates *BindingCandidates `json:"candidates,omitempty"`
 	Status     *ResourceStatus    `json:"status,omitempty"`
+}
+
+// UpdateKeyRequest defines model for UpdateKeyRequest.
+type UpdateKeyRequest struct {
+	AllowedIps    *[]string                    `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string                    `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod                `json:"budget_period,omitempty"`
+	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
+	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+
+	// Group Example: default
+	Group       *RouteGroupName          `json:"group,omitempty"`
+	Name        *string                  `json:"name,omitempty"`
+	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens,omitempty"`
+	RpmLimit    nullable.Nullable[int32] `json:"rpm_limit,omitempty"`
+	Status      *UpdateKeyRequestStatus  `json:"status,omitempty"`
+	TpmLimit    nullable.Nullable[int32] `json:"tpm_limit,omitempty"`
+}
+
+// UpdateKeyRequestStatus defines model for UpdateKeyRequest.Status.
+type UpdateKeyRequestStatus string
+
+// UpdateMasterRequest defines model for UpdateMasterRequest.
+type UpdateMasterRequest struct {
+	DefaultRpm *int32 `json:"default_rpm,omitempty"`
+	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+
+	// Group Example: default
+	Group   *RouteGroupName `json:"group,omitempty"`
+	MaxKeys *int32          `json:"max_keys,omitempty"`
+	Name    *string         `json:"name,omitempty"`
+	Status  *MasterStatus   `json:"status,omitempty"`
 }
 
 // UpdateModelRequest The namespace and name (the binding key) cannot change.
@@ -938,6 +1302,58 @@ type Unauthorized = Problem
 // UnprocessableEntity RFC 9457 problem details.
 type UnprocessableEntity = Problem
 
+// ListAuditParams defines parameters for ListAudit.
+type ListAuditParams struct {
+	ActorType    *ListAuditParamsActorType `form:"actor_type,omitempty" json:"actor_type,omitempty"`
+	ActorId      *int64                    `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+	ResourceType *string                   `form:"resource_type,omitempty" json:"resource_type,omitempty"`
+	ResourceId   *string                   `form:"resource_id,omitempty" json:"resource_id,omitempty"`
+	Action       *string                   `form:"action,omitempty" json:"action,omitempty"`
+
+	// From Entries at or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Entries before this time.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAuditParamsActorType defines parameters for ListAudit.
+type ListAuditParamsActorType string
+
+// ListMastersParams defines parameters for ListMasters.
+type ListMastersParams struct {
+	Status *MasterStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// DeleteMasterParams defines parameters for DeleteMaster.
+type DeleteMasterParams struct {
+	Cascade *bool `form:"cascade,omitempty" json:"cascade,omitempty"`
+}
+
+// ListMasterKeysParams defines parameters for ListMasterKeys.
+type ListMasterKeysParams struct {
+	Status *KeyStatus `form:"status,omitempty" json:"status,omitempty"`
+	Group  *string    `form:"group,omitempty" json:"group,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListOperatorsParams defines parameters for ListOperators.
 type ListOperatorsParams struct {
 	// Limit Page size.
@@ -960,6 +1376,19 @@ type ListServiceTokensParams struct {
 type ListBindingsParams struct {
 	Namespace *string         `form:"namespace,omitempty" json:"namespace,omitempty"`
 	Status    *ResourceStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	MasterId *int64     `form:"master_id,omitempty" json:"master_id,omitempty"`
+	Status   *KeyStatus `form:"status,omitempty" json:"status,omitempty"`
+	Group    *string    `form:"group,omitempty" json:"group,omitempty"`
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -998,6 +1427,18 @@ type ListProvidersParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
+type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
+
+// CreateMasterJSONRequestBody defines body for CreateMaster for application/json ContentType.
+type CreateMasterJSONRequestBody = CreateMasterRequest
+
+// UpdateMasterJSONRequestBody defines body for UpdateMaster for application/json ContentType.
+type UpdateMasterJSONRequestBody = UpdateMasterRequest
+
+// IssueMasterKeyJSONRequestBody defines body for IssueMasterKey for application/json ContentType.
+type IssueMasterKeyJSONRequestBody = CreateKeyRequest
+
 // CreateOperatorJSONRequestBody defines body for CreateOperator for application/json ContentType.
 type CreateOperatorJSONRequestBody = CreateOperatorRequest
 
@@ -1016,6 +1457,15 @@ type CreateBindingJSONRequestBody = CreateBindingRequest
 // UpdateBindingJSONRequestBody defines body for UpdateBinding for application/json ContentType.
 type UpdateBindingJSONRequestBody = UpdateBindingRequest
 
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = CreateKeyRequest
+
+// UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
+type UpdateKeyJSONRequestBody = UpdateKeyRequest
+
+// RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
+type RotateKeyJSONRequestBody = RotateKeyRequest
+
 // CreateModelJSONRequestBody defines body for CreateModel for application/json ContentType.
 type CreateModelJSONRequestBody = CreateModelRequest
 
@@ -1028,8 +1478,129 @@ type CreateProviderJSONRequestBody = CreateProviderRequest
 // UpdateProviderJSONRequestBody defines body for UpdateProvider for application/json ContentType.
 type UpdateProviderJSONRequestBody = UpdateProviderRequest
 
+// AsFeatureFlagsUpdate0 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate0
+func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate0() (FeatureFlagsUpdate0, error) {
+	var body FeatureFlagsUpdate0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFeatureFlagsUpdate0 overwrites any union data inside the FeatureFlagsUpdate_AdditionalProperties as the provided FeatureFlagsUpdate0
+func (t *FeatureFlagsUpdate_AdditionalProperties) FromFeatureFlagsUpdate0(v FeatureFlagsUpdate0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFeatureFlagsUpdate0 performs a merge with any union data inside the FeatureFlagsUpdate_AdditionalProperties, using the provided FeatureFlagsUpdate0
+func (t *FeatureFlagsUpdate_AdditionalProperties) MergeFeatureFlagsUpdate0(v FeatureFlagsUpdate0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFeatureFlagsUpdate1 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate1
+func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate1() (FeatureFlagsUpdate1, error) {
+	var body FeatureFlagsUpdate1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFeatureFlagsUpdate1 overwrites any union data inside the FeatureFlagsUpdate_AdditionalProperties as the provided FeatureFlagsUpdate1
+func (t *FeatureFlagsUpdate_AdditionalProperties) FromFeatureFlagsUpdate1(v FeatureFlagsUpdate1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFeatureFlagsUpdate1 performs a merge with any union data inside the FeatureFlagsUpdate_AdditionalProperties, using the provided FeatureFlagsUpdate1
+func (t *FeatureFlagsUpdate_AdditionalProperties) MergeFeatureFlagsUpdate1(v FeatureFlagsUpdate1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFeatureFlagsUpdate2 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate2
+func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate2() (FeatureFlagsUpdate2, error) {
+	var body FeatureFlagsUpdate2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFeatureFlagsUpdate2 overwrites any union data inside the FeatureFlagsUpdate_AdditionalProperties as the provided FeatureFlagsUpdate2
+func (t *FeatureFlagsUpdate_AdditionalProperties) FromFeatureFlagsUpdate2(v FeatureFlagsUpdate2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFeatureFlagsUpdate2 performs a merge with any union data inside the FeatureFlagsUpdate_AdditionalProperties, using the provided FeatureFlagsUpdate2
+func (t *FeatureFlagsUpdate_AdditionalProperties) MergeFeatureFlagsUpdate2(v FeatureFlagsUpdate2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FeatureFlagsUpdate_AdditionalProperties) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FeatureFlagsUpdate_AdditionalProperties) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAudit The audit log, newest first
+	// (GET /admin/audit)
+	ListAudit(ctx echo.Context, params ListAuditParams) error
+	// GetFeatures All feature flags
+	// (GET /admin/features)
+	GetFeatures(ctx echo.Context) error
+	// PutFeatures Upsert feature flags
+	// (PUT /admin/features)
+	PutFeatures(ctx echo.Context) error
+	// ListMasters List masters
+	// (GET /admin/masters)
+	ListMasters(ctx echo.Context, params ListMastersParams) error
+	// CreateMaster Create a master (tenant)
+	// (POST /admin/masters)
+	CreateMaster(ctx echo.Context) error
+	// DeleteMaster Delete a master
+	// (DELETE /admin/masters/{id})
+	DeleteMaster(ctx echo.Context, id Id, params DeleteMasterParams) error
+	// GetMaster Get a master
+	// (GET /admin/masters/{id})
+	GetMaster(ctx echo.Context, id Id) error
+	// UpdateMaster Change a master
+	// (PATCH /admin/masters/{id})
+	UpdateMaster(ctx echo.Context, id Id) error
+	// ListMasterKeys List a master's client keys
+	// (GET /admin/masters/{id}/keys)
+	ListMasterKeys(ctx echo.Context, id Id, params ListMasterKeysParams) error
+	// IssueMasterKey Issue a client key on behalf of a master
+	// (POST /admin/masters/{id}/keys)
+	IssueMasterKey(ctx echo.Context, id Id) error
+	// RotateMasterToken Replace a master's token
+	// (POST /admin/masters/{id}/rotate)
+	RotateMasterToken(ctx echo.Context, id Id) error
 	// ListOperators List operators
 	// (GET /admin/operators)
 	ListOperators(ctx echo.Context, params ListOperatorsParams) error
@@ -1078,6 +1649,24 @@ type ServerInterface interface {
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
+	// ListKeys List client keys
+	// (GET /keys)
+	ListKeys(ctx echo.Context, params ListKeysParams) error
+	// CreateKey Create a client key (master self-service)
+	// (POST /keys)
+	CreateKey(ctx echo.Context) error
+	// RevokeKey Revoke a client key
+	// (DELETE /keys/{id})
+	RevokeKey(ctx echo.Context, id Id) error
+	// GetKey Get a client key
+	// (GET /keys/{id})
+	GetKey(ctx echo.Context, id Id) error
+	// UpdateKey Change a client key
+	// (PATCH /keys/{id})
+	UpdateKey(ctx echo.Context, id Id) error
+	// RotateKey Replace a client key's token
+	// (POST /keys/{id}/rotate)
+	RotateKey(ctx echo.Context, id Id) error
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx echo.Context) error
@@ -1122,6 +1711,274 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListAudit converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAudit(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditParams
+	// ------------- Optional query parameter "actor_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_type", ctx.QueryParams(), &params.ActorType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_id", ctx.QueryParams(), &params.ActorId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "resource_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resource_type", ctx.QueryParams(), &params.ResourceType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resource_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "resource_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resource_id", ctx.QueryParams(), &params.ResourceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resource_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAudit(ctx, params)
+	return err
+}
+
+// GetFeatures converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFeatures(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFeatures(ctx)
+	return err
+}
+
+// PutFeatures converts echo context to params.
+func (w *ServerInterfaceWrapper) PutFeatures(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PutFeatures(ctx)
+	return err
+}
+
+// ListMasters converts echo context to params.
+func (w *ServerInterfaceWrapper) ListMasters(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListMastersParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListMasters(ctx, params)
+	return err
+}
+
+// CreateMaster converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateMaster(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateMaster(ctx)
+	return err
+}
+
+// DeleteMaster converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteMaster(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteMasterParams
+	// ------------- Optional query parameter "cascade" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cascade", ctx.QueryParams(), &params.Cascade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cascade: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteMaster(ctx, id, params)
+	return err
+}
+
+// GetMaster converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMaster(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMaster(ctx, id)
+	return err
+}
+
+// UpdateMaster converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateMaster(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateMaster(ctx, id)
+	return err
+}
+
+// ListMasterKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListMasterKeys(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListMasterKeysParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "group" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group", ctx.QueryParams(), &params.Group, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListMasterKeys(ctx, id, params)
+	return err
+}
+
+// IssueMasterKey converts echo context to params.
+func (w *ServerInterfaceWrapper) IssueMasterKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.IssueMasterKey(ctx, id)
+	return err
+}
+
+// RotateMasterToken converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateMasterToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateMasterToken(ctx, id)
+	return err
 }
 
 // ListOperators converts echo context to params.
@@ -1376,6 +2233,125 @@ func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealth(ctx)
+	return err
+}
+
+// ListKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListKeys(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListKeysParams
+	// ------------- Optional query parameter "master_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "master_id", ctx.QueryParams(), &params.MasterId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter master_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "group" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group", ctx.QueryParams(), &params.Group, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListKeys(ctx, params)
+	return err
+}
+
+// CreateKey converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateKey(ctx)
+	return err
+}
+
+// RevokeKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeKey(ctx, id)
+	return err
+}
+
+// GetKey converts echo context to params.
+func (w *ServerInterfaceWrapper) GetKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetKey(ctx, id)
+	return err
+}
+
+// UpdateKey converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateKey(ctx, id)
+	return err
+}
+
+// RotateKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateKey(ctx, id)
 	return err
 }
 
@@ -1695,6 +2671,23 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/bindings/:id", wrapper.DeleteBinding, options.OperationMiddlewares["deleteBinding"]...)
 	router.GET(options.BaseURL+"/bindings/:id", wrapper.GetBinding, options.OperationMiddlewares["getBinding"]...)
 	router.PATCH(options.BaseURL+"/bindings/:id", wrapper.UpdateBinding, options.OperationMiddlewares["updateBinding"]...)
+	router.GET(options.BaseURL+"/admin/masters", wrapper.ListMasters, options.OperationMiddlewares["listMasters"]...)
+	router.POST(options.BaseURL+"/admin/masters", wrapper.CreateMaster, options.OperationMiddlewares["createMaster"]...)
+	router.DELETE(options.BaseURL+"/admin/masters/:id", wrapper.DeleteMaster, options.OperationMiddlewares["deleteMaster"]...)
+	router.GET(options.BaseURL+"/admin/masters/:id", wrapper.GetMaster, options.OperationMiddlewares["getMaster"]...)
+	router.PATCH(options.BaseURL+"/admin/masters/:id", wrapper.UpdateMaster, options.OperationMiddlewares["updateMaster"]...)
+	router.POST(options.BaseURL+"/admin/masters/:id/rotate", wrapper.RotateMasterToken, options.OperationMiddlewares["rotateMasterToken"]...)
+	router.GET(options.BaseURL+"/admin/masters/:id/keys", wrapper.ListMasterKeys, options.OperationMiddlewares["listMasterKeys"]...)
+	router.POST(options.BaseURL+"/admin/masters/:id/keys", wrapper.IssueMasterKey, options.OperationMiddlewares["issueMasterKey"]...)
+	router.GET(options.BaseURL+"/keys", wrapper.ListKeys, options.OperationMiddlewares["listKeys"]...)
+	router.POST(options.BaseURL+"/keys", wrapper.CreateKey, options.OperationMiddlewares["createKey"]...)
+	router.DELETE(options.BaseURL+"/keys/:id", wrapper.RevokeKey, options.OperationMiddlewares["revokeKey"]...)
+	router.GET(options.BaseURL+"/keys/:id", wrapper.GetKey, options.OperationMiddlewares["getKey"]...)
+	router.PATCH(options.BaseURL+"/keys/:id", wrapper.UpdateKey, options.OperationMiddlewares["updateKey"]...)
+	router.POST(options.BaseURL+"/keys/:id/rotate", wrapper.RotateKey, options.OperationMiddlewares["rotateKey"]...)
+	router.GET(options.BaseURL+"/admin/features", wrapper.GetFeatures, options.OperationMiddlewares["getFeatures"]...)
+	router.PUT(options.BaseURL+"/admin/features", wrapper.PutFeatures, options.OperationMiddlewares["putFeatures"]...)
+	router.GET(options.BaseURL+"/admin/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
 
 }
 
@@ -1727,6 +2720,982 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 }
 
 type UnprocessableEntityApplicationProblemPlusJSONResponse Problem
+
+type ListAuditRequestObject struct {
+	Params ListAuditParams
+}
+
+type ListAuditResponseObject interface {
+	VisitListAuditResponse(w http.ResponseWriter) error
+}
+
+type ListAudit200JSONResponse AuditList
+
+func (response ListAudit200JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit400ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit401ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit403ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFeaturesRequestObject struct {
+}
+
+type GetFeaturesResponseObject interface {
+	VisitGetFeaturesResponse(w http.ResponseWriter) error
+}
+
+type GetFeatures200JSONResponse FeatureFlags
+
+func (response GetFeatures200JSONResponse) VisitGetFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFeatures401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetFeatures401ApplicationProblemPlusJSONResponse) VisitGetFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFeatures403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetFeatures403ApplicationProblemPlusJSONResponse) VisitGetFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutFeaturesRequestObject struct {
+	Body *PutFeaturesJSONRequestBody
+}
+
+type PutFeaturesResponseObject interface {
+	VisitPutFeaturesResponse(w http.ResponseWriter) error
+}
+
+type PutFeatures200JSONResponse FeatureFlags
+
+func (response PutFeatures200JSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutFeatures400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PutFeatures400ApplicationProblemPlusJSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutFeatures401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PutFeatures401ApplicationProblemPlusJSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutFeatures403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PutFeatures403ApplicationProblemPlusJSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutFeatures422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PutFeatures422ApplicationProblemPlusJSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMastersRequestObject struct {
+	Params ListMastersParams
+}
+
+type ListMastersResponseObject interface {
+	VisitListMastersResponse(w http.ResponseWriter) error
+}
+
+type ListMasters200JSONResponse MasterList
+
+func (response ListMasters200JSONResponse) VisitListMastersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasters400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasters400ApplicationProblemPlusJSONResponse) VisitListMastersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasters401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasters401ApplicationProblemPlusJSONResponse) VisitListMastersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasters403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasters403ApplicationProblemPlusJSONResponse) VisitListMastersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMasterRequestObject struct {
+	Body *CreateMasterJSONRequestBody
+}
+
+type CreateMasterResponseObject interface {
+	VisitCreateMasterResponse(w http.ResponseWriter) error
+}
+
+type CreateMaster201JSONResponse MasterCreated
+
+func (response CreateMaster201JSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMaster400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster400ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMaster401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster401ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMaster403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster403ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMaster409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster409ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMasterRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteMasterParams
+}
+
+type DeleteMasterResponseObject interface {
+	VisitDeleteMasterResponse(w http.ResponseWriter) error
+}
+
+type DeleteMaster204Response struct {
+}
+
+func (response DeleteMaster204Response) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteMaster400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster400ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMaster401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster401ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMaster403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster403ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMaster404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster404ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMaster409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster409ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMasterRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetMasterResponseObject interface {
+	VisitGetMasterResponse(w http.ResponseWriter) error
+}
+
+type GetMaster200JSONResponse Master
+
+func (response GetMaster200JSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMaster400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMaster400ApplicationProblemPlusJSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMaster401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMaster401ApplicationProblemPlusJSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMaster403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetMaster403ApplicationProblemPlusJSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMaster404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMaster404ApplicationProblemPlusJSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMasterRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateMasterJSONRequestBody
+}
+
+type UpdateMasterResponseObject interface {
+	VisitUpdateMasterResponse(w http.ResponseWriter) error
+}
+
+type UpdateMaster200JSONResponse Master
+
+func (response UpdateMaster200JSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster400ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster401ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster403ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster404ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster409ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeysRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListMasterKeysParams
+}
+
+type ListMasterKeysResponseObject interface {
+	VisitListMasterKeysResponse(w http.ResponseWriter) error
+}
+
+type ListMasterKeys200JSONResponse KeyList
+
+func (response ListMasterKeys200JSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeys400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasterKeys400ApplicationProblemPlusJSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeys401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasterKeys401ApplicationProblemPlusJSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeys403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasterKeys403ApplicationProblemPlusJSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeys404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasterKeys404ApplicationProblemPlusJSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKeyRequestObject struct {
+	Id   Id `json:"id"`
+	Body *IssueMasterKeyJSONRequestBody
+}
+
+type IssueMasterKeyResponseObject interface {
+	VisitIssueMasterKeyResponse(w http.ResponseWriter) error
+}
+
+type IssueMasterKey201JSONResponse KeyCreated
+
+func (response IssueMasterKey201JSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey400ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey401ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey403ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey404ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey409ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueMasterKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey422ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMasterTokenRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type RotateMasterTokenResponseObject interface {
+	VisitRotateMasterTokenResponse(w http.ResponseWriter) error
+}
+
+type RotateMasterToken200JSONResponse MasterCreated
+
+func (response RotateMasterToken200JSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMasterToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMasterToken400ApplicationProblemPlusJSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMasterToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMasterToken401ApplicationProblemPlusJSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMasterToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMasterToken403ApplicationProblemPlusJSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateMasterToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMasterToken404ApplicationProblemPlusJSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListOperatorsRequestObject struct {
 	Params ListOperatorsParams
@@ -3036,6 +5005,600 @@ func (response GetHealth503JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type ListKeysRequestObject struct {
+	Params ListKeysParams
+}
+
+type ListKeysResponseObject interface {
+	VisitListKeysResponse(w http.ResponseWriter) error
+}
+
+type ListKeys200JSONResponse KeyList
+
+func (response ListKeys200JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListKeys400ApplicationProblemPlusJSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListKeys401ApplicationProblemPlusJSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListKeys403ApplicationProblemPlusJSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKeyRequestObject struct {
+	Body *CreateKeyJSONRequestBody
+}
+
+type CreateKeyResponseObject interface {
+	VisitCreateKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateKey201JSONResponse KeyCreated
+
+func (response CreateKey201JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey400ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey401ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey403ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey409ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey422ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKeyRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type RevokeKeyResponseObject interface {
+	VisitRevokeKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeKey204Response struct {
+}
+
+func (response RevokeKey204Response) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeKey400ApplicationProblemPlusJSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeKey401ApplicationProblemPlusJSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeKey403ApplicationProblemPlusJSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeKey404ApplicationProblemPlusJSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKeyRequestObject struct {
+	Id Id `json:"id"`
+}
+
+type GetKeyResponseObject interface {
+	VisitGetKeyResponse(w http.ResponseWriter) error
+}
+
+type GetKey200JSONResponse Key
+
+func (response GetKey200JSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetKey400ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetKey401ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetKey403ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetKey404ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKeyRequestObject struct {
+	Id   Id `json:"id"`
+	Body *UpdateKeyJSONRequestBody
+}
+
+type UpdateKeyResponseObject interface {
+	VisitUpdateKeyResponse(w http.ResponseWriter) error
+}
+
+type UpdateKey200JSONResponse Key
+
+func (response UpdateKey200JSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey400ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey401ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey403ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey404ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey409ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey422ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKeyRequestObject struct {
+	Id   Id `json:"id"`
+	Body *RotateKeyJSONRequestBody
+}
+
+type RotateKeyResponseObject interface {
+	VisitRotateKeyResponse(w http.ResponseWriter) error
+}
+
+type RotateKey200JSONResponse KeyCreated
+
+func (response RotateKey200JSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey400ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey401ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey403ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey404ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey409ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey422ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetLivezRequestObject struct {
 }
 
@@ -4027,6 +6590,39 @@ func (response GetVersion200JSONResponse) VisitGetVersionResponse(w http.Respons
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAudit The audit log, newest first
+	// (GET /admin/audit)
+	ListAudit(ctx context.Context, request ListAuditRequestObject) (ListAuditResponseObject, error)
+	// GetFeatures All feature flags
+	// (GET /admin/features)
+	GetFeatures(ctx context.Context, request GetFeaturesRequestObject) (GetFeaturesResponseObject, error)
+	// PutFeatures Upsert feature flags
+	// (PUT /admin/features)
+	PutFeatures(ctx context.Context, request PutFeaturesRequestObject) (PutFeaturesResponseObject, error)
+	// ListMasters List masters
+	// (GET /admin/masters)
+	ListMasters(ctx context.Context, request ListMastersRequestObject) (ListMastersResponseObject, error)
+	// CreateMaster Create a master (tenant)
+	// (POST /admin/masters)
+	CreateMaster(ctx context.Context, request CreateMasterRequestObject) (CreateMasterResponseObject, error)
+	// DeleteMaster Delete a master
+	// (DELETE /admin/masters/{id})
+	DeleteMaster(ctx context.Context, request DeleteMasterRequestObject) (DeleteMasterResponseObject, error)
+	// GetMaster Get a master
+	// (GET /admin/masters/{id})
+	GetMaster(ctx context.Context, request GetMasterRequestObject) (GetMasterResponseObject, error)
+	// UpdateMaster Change a master
+	// (PATCH /admin/masters/{id})
+	UpdateMaster(ctx context.Context, request UpdateMasterRequestObject) (UpdateMasterResponseObject, error)
+	// ListMasterKeys List a master's client keys
+	// (GET /admin/masters/{id}/keys)
+	ListMasterKeys(ctx context.Context, request ListMasterKeysRequestObject) (ListMasterKeysResponseObject, error)
+	// IssueMasterKey Issue a client key on behalf of a master
+	// (POST /admin/masters/{id}/keys)
+	IssueMasterKey(ctx context.Context, request IssueMasterKeyRequestObject) (IssueMasterKeyResponseObject, error)
+	// RotateMasterToken Replace a master's token
+	// (POST /admin/masters/{id}/rotate)
+	RotateMasterToken(ctx context.Context, request RotateMasterTokenRequestObject) (RotateMasterTokenResponseObject, error)
 	// ListOperators List operators
 	// (GET /admin/operators)
 	ListOperators(ctx context.Context, request ListOperatorsRequestObject) (ListOperatorsResponseObject, error)
@@ -4075,6 +6671,24 @@ type StrictServerInterface interface {
 	// GetHealth Detailed health
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// ListKeys List client keys
+	// (GET /keys)
+	ListKeys(ctx context.Context, request ListKeysRequestObject) (ListKeysResponseObject, error)
+	// CreateKey Create a client key (master self-service)
+	// (POST /keys)
+	CreateKey(ctx context.Context, request CreateKeyRequestObject) (CreateKeyResponseObject, error)
+	// RevokeKey Revoke a client key
+	// (DELETE /keys/{id})
+	RevokeKey(ctx context.Context, request RevokeKeyRequestObject) (RevokeKeyResponseObject, error)
+	// GetKey Get a client key
+	// (GET /keys/{id})
+	GetKey(ctx context.Context, request GetKeyRequestObject) (GetKeyResponseObject, error)
+	// UpdateKey Change a client key
+	// (PATCH /keys/{id})
+	UpdateKey(ctx context.Context, request UpdateKeyRequestObject) (UpdateKeyResponseObject, error)
+	// RotateKey Replace a client key's token
+	// (POST /keys/{id}/rotate)
+	RotateKey(ctx context.Context, request RotateKeyRequestObject) (RotateKeyResponseObject, error)
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx context.Context, request GetLivezRequestObject) (GetLivezResponseObject, error)
@@ -4126,6 +6740,369 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListAudit operation middleware
+func (sh *strictHandler) ListAudit(ctx echo.Context, params ListAuditParams) error {
+	var request ListAuditRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAudit(ctx.Request().Context(), request.(ListAuditRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAudit")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAuditResponseObject); ok {
+		return validResponse.VisitListAuditResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetFeatures operation middleware
+func (sh *strictHandler) GetFeatures(ctx echo.Context) error {
+	var request GetFeaturesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFeatures(ctx.Request().Context(), request.(GetFeaturesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFeatures")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFeaturesResponseObject); ok {
+		return validResponse.VisitGetFeaturesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PutFeatures operation middleware
+func (sh *strictHandler) PutFeatures(ctx echo.Context) error {
+	var request PutFeaturesRequestObject
+
+	var body PutFeaturesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutFeatures(ctx.Request().Context(), request.(PutFeaturesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutFeatures")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PutFeaturesResponseObject); ok {
+		return validResponse.VisitPutFeaturesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListMasters operation middleware
+func (sh *strictHandler) ListMasters(ctx echo.Context, params ListMastersParams) error {
+	var request ListMastersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListMasters(ctx.Request().Context(), request.(ListMastersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListMasters")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListMastersResponseObject); ok {
+		return validResponse.VisitListMastersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateMaster operation middleware
+func (sh *strictHandler) CreateMaster(ctx echo.Context) error {
+	var request CreateMasterRequestObject
+
+	var body CreateMasterJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateMaster(ctx.Request().Context(), request.(CreateMasterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateMaster")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateMasterResponseObject); ok {
+		return validResponse.VisitCreateMasterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteMaster operation middleware
+func (sh *strictHandler) DeleteMaster(ctx echo.Context, id Id, params DeleteMasterParams) error {
+	var request DeleteMasterRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteMaster(ctx.Request().Context(), request.(DeleteMasterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteMaster")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteMasterResponseObject); ok {
+		return validResponse.VisitDeleteMasterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMaster operation middleware
+func (sh *strictHandler) GetMaster(ctx echo.Context, id Id) error {
+	var request GetMasterRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMaster(ctx.Request().Context(), request.(GetMasterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMaster")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMasterResponseObject); ok {
+		return validResponse.VisitGetMasterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateMaster operation middleware
+func (sh *strictHandler) UpdateMaster(ctx echo.Context, id Id) error {
+	var request UpdateMasterRequestObject
+
+	request.Id = id
+
+	var body UpdateMasterJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateMaster(ctx.Request().Context(), request.(UpdateMasterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateMaster")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateMasterResponseObject); ok {
+		return validResponse.VisitUpdateMasterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListMasterKeys operation middleware
+func (sh *strictHandler) ListMasterKeys(ctx echo.Context, id Id, params ListMasterKeysParams) error {
+	var request ListMasterKeysRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListMasterKeys(ctx.Request().Context(), request.(ListMasterKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListMasterKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListMasterKeysResponseObject); ok {
+		return validResponse.VisitListMasterKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// IssueMasterKey operation middleware
+func (sh *strictHandler) IssueMasterKey(ctx echo.Context, id Id) error {
+	var request IssueMasterKeyRequestObject
+
+	request.Id = id
+
+	var body IssueMasterKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.IssueMasterKey(ctx.Request().Context(), request.(IssueMasterKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IssueMasterKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(IssueMasterKeyResponseObject); ok {
+		return validResponse.VisitIssueMasterKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateMasterToken operation middleware
+func (sh *strictHandler) RotateMasterToken(ctx echo.Context, id Id) error {
+	var request RotateMasterTokenRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateMasterToken(ctx.Request().Context(), request.(RotateMasterTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateMasterToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateMasterTokenResponseObject); ok {
+		return validResponse.VisitRotateMasterTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListOperators operation middleware
@@ -4654,6 +7631,223 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	return nil
 }
 
+// ListKeys operation middleware
+func (sh *strictHandler) ListKeys(ctx echo.Context, params ListKeysParams) error {
+	var request ListKeysRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListKeys(ctx.Request().Context(), request.(ListKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListKeysResponseObject); ok {
+		return validResponse.VisitListKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateKey operation middleware
+func (sh *strictHandler) CreateKey(ctx echo.Context) error {
+	var request CreateKeyRequestObject
+
+	var body CreateKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateKey(ctx.Request().Context(), request.(CreateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateKeyResponseObject); ok {
+		return validResponse.VisitCreateKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeKey operation middleware
+func (sh *strictHandler) RevokeKey(ctx echo.Context, id Id) error {
+	var request RevokeKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeKey(ctx.Request().Context(), request.(RevokeKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeKeyResponseObject); ok {
+		return validResponse.VisitRevokeKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetKey operation middleware
+func (sh *strictHandler) GetKey(ctx echo.Context, id Id) error {
+	var request GetKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetKey(ctx.Request().Context(), request.(GetKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetKeyResponseObject); ok {
+		return validResponse.VisitGetKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateKey operation middleware
+func (sh *strictHandler) UpdateKey(ctx echo.Context, id Id) error {
+	var request UpdateKeyRequestObject
+
+	request.Id = id
+
+	var body UpdateKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateKey(ctx.Request().Context(), request.(UpdateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateKeyResponseObject); ok {
+		return validResponse.VisitUpdateKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateKey operation middleware
+func (sh *strictHandler) RotateKey(ctx echo.Context, id Id) error {
+	var request RotateKeyRequestObject
+
+	request.Id = id
+
+	var body RotateKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateKey(ctx.Request().Context(), request.(RotateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateKeyResponseObject); ok {
+		return validResponse.VisitRotateKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetLivez operation middleware
 func (sh *strictHandler) GetLivez(ctx echo.Context) error {
 	var request GetLivezRequestObject
@@ -5066,117 +8260,161 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3pchs3tvCroPqbKss1TYqkltjyn09JnIxmbMfjJc6N5UuC3YckRk2gB0CLYlyqml/zAPMQ82B5kls4",
-	"aPTe3LQkdlzlKovsBnBwFpwVhx+9QMxjwYFr5Z189GZAQ5D450+v4J8JKH32rfkUggokizUT3Dvx3syA",
-	"SPuYsJDsXUCsyUSKOaFEUQ6E8UDMGZ+S0U+ddJ7O2bcjnwg9A7lgCsgUOEiqIXzY9XxPBTOYU7OSXsbg",
-	"nXhKS8an3vX1te/FVNI56BSwbxKphKwD9UNM/5kACfCxgyaWcMlEokhMp/BAkRGHKz2074zMwswM/WcC",
-	"cun5Hqdzs7Z9XIJqTq+eAZ/qmXdy1B/4NSh97yysg/QKlEhkAISF2Vox1bN8KRZ6vmdQySSE3omWCRSX",
-	"nQg5p9q8x/Xxoed7c8bZPJl7J/0MBsY1TEEiEM/YnOk6HC/pFIhiv0DbjiMcV1w5hAlNIu2dHPX8EhgH",
-	"AwMGvbJgHPV6a4C6NvtTseAKkHxf0zDlCPMpEFwDxz9pHEcsoAbk/ViKcQTzP/9DGfg/FuD6k4SJd+L9",
-	"v/2ccfftU7X/0o6yi7ZzbChAES40mVMdzIieATFgSBrornfte98IPolYcO/wBTPKpwgLLq/IgukZgSum",
-	"tBElpakGBPA7IccsDIHfO4QSQuCa0eiBIlJEkOOSRpFYED1jiojYCDYTHIF9IfR3IuHhfcL6QhCVBDMi",
-	"nfztCYlQXjLFxhEQLSyosWQ8YDGNHiKsr0FesgDecnpJWUTHEdwrhmEeC0kli5Yk4TSFU4G8hCdEgpZL",
-	"ElENEkF9I8RzypepKKn7hPMV1UDwxIDQAUYnGiSKEk/mY5BETIiCQPBQEcbJ6JV5q3Nq3sJjt6BoCo/K",
-	"4NWPkmvfe8tpomdCsl/gXlnqOVPKSKGQhPFLGrGwIA2VHb17965zmuiZeRhQDY3byhUc7iqWIgClDNWf",
-	"cs308j439w6iqGMOeQjJONFEwZwi7FG0dNvtooJJJzNrnQYG4DfiAvir9IA3X8fSyL9m9rSn+NJQm7fq",
-	"eukvrwdHx+Sv7948IQp4SJgmVJHRaUph3O0J+RqoBEnOk17vIChOiN8A8lMFqb4HVzGToIZUl/RoSDV0",
-	"NJtD0xicdGi//ugBNyrtvWeX9z40Kf1cc78vb7U0WQmafB4x/gcE2iz8NeOhmbKGvoDykBmY8RPTMFfr",
-	"yJzO9Y0biRuzC1Ip6dJ8DiQYy2sr5LCw0SCpCqnvXQDyLlzReWwOUGdKdKex7hyKprmNFaJiGkCDfPhe",
-	"nIwjFgznIoSo8QWjGZO1iHHG2Gv79rXvJXG4JRoqJEfrLQe+AqpFRQaeX6RmiQYlSFbwR07TGqOEoCmL",
-	"6hL2bra0Bo4bmmtsoxyjS2iWHimtie2EwBglbDq03/seF8NYiksWWsHgSZRqS2vA1uabSpHEw41ZSIpE",
-	"wxAHNRMcIgi0kJmsrqL76/TlN+bd4uBLGiWwhqGarEglosR8QeiUMq40IhhBJgjyA0VooNklEIcj5RMD",
-	"WKIhJIsZcCKBokfg0CsuPIf0Dw3oS2KlJVAr/DQMmVmeRi9LLFAbVfEBUliMw/brv/9D3JwEmRWBcRL7",
-	"0TsceCeeldfOoDc47PQedXrHhaMk580FsOlMVwmLXkKDg1KUniKVCyySTVmlc410BdFyjJljahM5OuNx",
-	"ottxOqGRAr8iaRXeXHnimFe/N2++MG7W7TNu1SudM+4+9xvYKCdV5t31Vzl3/V6v5N711pJ0DcE2ocnu",
-	"ms5S8xo3cGYnOD5E8NNP/bomTOd4xqw7WiZ1BsU24DTp20LQYd0sL+BKpxGOmrZBKMqzNWH0G9QsKTgF",
-	"X3sLJi/bHdsQQdX0+arRz83Z8yJ7u0HZF1i8P3i0lsV3MwUqiK5o8QIy2tGNO9kR2cbKv9LDBeOhWDSe",
-	"pKsiLL7HDOMPY8kCGMYgh3MtLsoWjUiMdq6KdrNsWwcOLTlm3fa1FPybedEK3lAk2kCD5q/aYTM2IvXR",
-	"i6nWII3m+t/3p52faeeXXufxh/zP7vBk////ufPhY8/vD766/tNau3I7Pky3cftI3dVYVUkcC6nVcMLm",
-	"BXU/FiICystvJDwwvKfWvGdV5ZqXtBDRMJgJVrLOm968ZIpZh7T6UkW+kMTtovQDxo+E3E2aYqrUQsiy",
-	"qZl96ZcOlN7gsHyiDBqYSIpoLf9kIJt3jcGmQG7OyJ0PHwf+8UETD1cwl83rF7eEELbj01l+u+GTxmyY",
-	"unQF1B32Hh9XgfW9hWQafuDR0joC175HEy2GY8pLRke6Tp2VxlTBMJFRUyTdIoFMhCQjQwGq2TiC0RMy",
-	"0zomQuL/qlum8KB3+KjJHRFiGsEwEjagUl/uWwuqIlqQ0TQSYxqNcGlj6l+C1HBFJnTOomVlQWNwtC0X",
-	"S4GEWb25dSsMjo7bHKzt7VFUcWsPo7epUf3cvl04pLfUzrFkQqaxrYwbeutM0MKB2rGf61pjs1PVSUJ+",
-	"qm5ih7tRzg6/ezM6FfHUiE6J1C7gadg6DcXtIuTlaFk1r2YnIfjS8gmZJ0qTMRDGkVkniU4khhE2CyTt",
-	"yDubHMMlROBR3IzY1gPzW4iBh8CD5V+ARgaUWkROMgyM1vF0StwzEmbTkDEwPiWhWHAypxegEGXKwkkS",
-	"PsNllk8IJVzwTjaD4JC+zzQJYSppCGEhVFM4NPNYTR5xYzQiOohJf/BVt9ftdfsnxwdfPSaB4BwCTSRM",
-	"EgVhE3Uiqg3cw7kqTdnrPvIbTJ8V1o0LbaBzb/a/PoKaefMFIPwc400E+45BFD51GCiTamKelRFTFKzi",
-	"ruegFJ1C+WX0WQlTJINx3Qbsivl0TRC3MtYMgouVAZ5VnF9j3KZQjdJUbhv2rRM0ZVlD1ZQvPd/LOLkl",
-	"fmWmH6YJoRKWH/UHB92jjXjrEqQzMHMi9br9bs/bmLPcHDWYfEeAJpo9Y5fAQak61eroERcbM3rjUmLK",
-	"+G9g+TZRrWDEVkyclSM3sFmbdv7cufxbe8ct4eeCeXCnCY8297usHt6+/pbEIMmcRRETnOAoYt3ksvJs",
-	"FYDUDK/HpMc2CEMuYOmTUeb1ds1fo1Jod4NkzB15/euJ5Hhty/RQq6e+Gv922HYE+CP67neRJkuPA5se",
-	"Q37zq3LexFYtotbGAvXtNeK5BV8VqtVRX0zsbZHLy0WnmF6b4VCYjyEMrS8tQVKOm9MzaE4L4VS3Ebq2",
-	"R+9vHriuROGKDlb2l1+Kp7hgiv1/iNHA5kCK7xUArB0O9nsiJraEBa40Fgw+IebUIsI6OhFV9uuut0HK",
-	"04WEmlyIO1RGBshhZIyIVfOvhX6XoFfdFrJpUGMpMqxsCVusw3BrfBRtkw0On4INgjvbUXbdjm9D5jL+",
-	"+M3FrkTHIvXCOeNo5l9CZDZq7GcGi5bT6KWrpatjZoNinLUcuXn9SeVsFQ7Rvpf63VmNzpwq3bIb+ygt",
-	"WSgfFt8JSezjvH5Q+XhEaOCUawKXIJd5hbQiKhAxhESLkqHh9nAD02gTOW2MhKRaN1PNq6IirnKsHrj8",
-	"7hvy+PDoK5JWpBFbhoLmVFt9Sm6KordMznH5c++EbOBvp9GOzaWsEB9okDPGlabcqZq2euGY6lnZiN7P",
-	"CjuaQEzHpbxTcFX7f33888FPRz9+9ab/98G7g6eHr47eHP/PV28frXG83QyHvaZYaZ1bNNNRJZaRepQE",
-	"S/kw6E0mlEXNOHZB0YoB/eqMSJiABI4V7cA1myyN22E433GAGVtGFsblT/b34Rcas24Il65+Ue3n0Ky1",
-	"IdNYqN2av8qDduHahmLEPJVRp3ZWD4NO1JyqCwjJ3khddPq//uu/kwP6ePTwCYF5rJe2hocLjtyqQJc3",
-	"XBjShN1iSmR1CqQ2dBfLoSHXsb5cq5aw2KzCqxHoLWu/Nn4xz11kJ0ELJxcUa9s5WsxMbCBh95lu2MU8",
-	"2r0oq6gQUpnLWNLPJMjRu1S2lRKkUL+VYbVgb2Xsv53p5bByG6ZXdkL85qZXhUNWms6GEJy32NAlpikb",
-	"P5wydK9dytTQgOuZFDELzIOIJiFkf3QCYT+JEK4MfWHOOOsEEbPj2FTSS0tS+8hzx4V5zpROQiZsoFXj",
-	"BPaPDlzFEpRqBP4V0JA1x1fvISougaqmHLArncULGNKc9LZqloZLsoehdManPlGzRJu/hqFYcJ8ISWgx",
-	"/2NE6WF3s8g6zo3VtXpo/948ZbIiel2JR23tn23hF1hPC1k1MoaVbJmwlIduKhav+PmtdRPt7n6perIA",
-	"PVzRQGN8ZYr8yc0BGbFfYGiffGicK88r3o4/78aMl43abr1HcK8uFQYVErV6j2uXW6F8YcKums0ydNUe",
-	"KDJhUmkSzKikgcaK6omQREIgppzhzRxWNcN05/Di749/ls02+qW4uOF+dstIr4yTWKraO6EI4PoToObB",
-	"ZfhsDnI0nRBFKG1JQdiQ6io5z1vsO7ta00xhBYEE/YSomVhwIjheObLX89zF0e569yD16MtArtvrbRgT",
-	"tZ3+pgZFjd82PbdXHthv0TbbsqJ4znjx2/4t1xjvXOlbw5nd3VYFvHUuztIbhPIQP5E9XU7NPSQB5caG",
-	"sBd9u94GONquNHi92viES4XXb+5Lze7t1uy2SMq29bnrmPx3UbG7W/KiHUnbFt2uQ1Jr7OqUcFiY4+UJ",
-	"GRkRGREJc3GZVppdQLV+1FburjZu1lXyrg5b1epvN403FWNUlYKTHUJW1ZrZzUNYn0wN7adaN3vTWtkG",
-	"mSthtx67Ll12JCxULmht70Sij6/IHtVkLpQmoyzA3zWKypJ4hH58ZhRW+WsN3fJLafke2++l/Wjr1M74",
-	"RNQN1HHConCIbkrJdx70Bsedfr8zGLzp9U7w38+NzqeYp21i8rEHkwF9HPSbI8jDxtK7qeh3B8fdxuzF",
-	"DWr18hK9FE6/uOESOHULGK9JBokRkNeGDbPD82+wPE1s3WX1/HTVuGiHkL2R0p1f//Xf0UOS5/nco/lF",
-	"+iitfR791Dl9edb5GyxHxDaAyDrs2I95i53szRwBFiw8PrHHQDOAK9sh5D0o0mYIJ4Ry4lKe5K/v3thO",
-	"SKOXP7x+Q/Zpomf7WB0w8s85Xbl12rb57jl3rYJQC9j+CNmuZlrHtskES7m3UmshuJYiInFEObiSi6c/",
-	"G/SQZ8+ekynVsKDLkzwjU7hGjVKL1/OsKJ/zgGoaiWkCvv3m13//JxNrKRIbpLN5WUX2ztPErjr3HqKl",
-	"rmfAJAkiBlwbban8cz4BqhMJZBLRabrmKwiZIorTWM2MBS+4SrBbxpI4z0n5OGEkpoTxKSjsgHPOz/lT",
-	"zAZj4pIwRUZtrTxGZM8lVC1sAZWSWUV+zgv9tvSMYlaZRkoQCGYCwgJDFvptZQ60Y85zV1qqiEi0YiFY",
-	"R9v1PyJ7Cb/gxg+399l//fd/yGHv0CcLKfiUzEHPRJh+e+Sf87EIl0QLQSIqp+nr/QOfmMNachphktGg",
-	"0jw56vXMvtQCpG1thNFVOodz7rKHakZjsPwVsQDSliKpBJ3GNJhBZ4BnCNoaWW5xsVh0KT7uCjndT8eq",
-	"/Wdn3zx98fopjskTox6mIu2mHSMWaoPdQWU8ihg4jZk5H7u97oGNSs7wTNlHd3rfiRp+NwU8VbMGSGeh",
-	"d+I9Y0r/kL1V7mb2vlmD5q/s245e1/7aF13g4EOl39ag11vRSma7FjKl+peGPjKnWB5lZDpDi09EFBq+",
-	"xQAeti46tBA1LZRBvl9oE4ZD+uuHlFoD4aCD9YPyXlqoO5L5nMplSrV8F+Z0o1NVLCfBWPtVJwY5Zyrl",
-	"m+zZiQSKMMRCNbBE+Z6jl5UMfC3C5QbEKjRqyH0nj5LIyChwkUxnxDyIZ5KqLC54Ugr85AVUHjXi4l37",
-	"GzJB8yXN67IaT52GCif2b50Tm7gwjWD+rnnNjHi8fkTWiq7MnHaHRU2/NYOig4fTVg+y/Y8svLZqOwLd",
-	"UhuDtZBplxMc72JbYyB2XEj2DnuP0WQuM/+3+LjE/CUmOWy6jokz/u4perh+RNYO74YsYFFyGyzgN6ut",
-	"70G306h3L4JsGM2B+3nRvkTK70HfiI6ZrtnKsDgL0VaIqQ5mW8i4EXAOTM9AEhcYI1xIEsJcrJD6cujw",
-	"JirPhSzyuNzGqqs5frmR6rofjrcAfjnoirrOdkUtCMgDRZzZ49supEKSLNV5QzWYesSdPCnRatQXc22f",
-	"uGFfS4quNO5LUYNP28Ivb4Xs2dQ5ZqEfFpipwhV1jirlnevmf0tdQzHiwlQt7Y1gPCkWIV0AxIowrYyn",
-	"PDg6rp+z9Y4ANzlrUw/BhTg6kHT6uT+R5Yy39B2a+hXcs//QVPHQ7ko8ISOk1wjrfdM6hQB+78f0YLDJ",
-	"MvXOs83ORllWbiAca87ctf7HK7hME0WGHBPGaWSFxMqU0iJWZCHkBeNTDDQxjv0U7FVvInh2PwO5py5D",
-	"r7D2piZD67wUOyz8jC1Vu8PbZ4WdbFfknyyejcGQxtP26ZWtt1AVG8JFQDDU6gwKrCqjGDe3/XztFrvn",
-	"3BzaLpqZBjGZykKYZDEDtInNF2Zm27ddEdt4vEuwvzU5OufpHHjaUzJnPNGQrppBhJ/SmPTZS59MEomT",
-	"U61hHmt1zlMIDgePbSi13GAbA6gVgwWRdDuRpkBICYEmMyEVkDHWaS6NBRZjbUUxtIQlRxurh1Lzg3s2",
-	"y5vaWTdohGdiOsVw+/2K+WADA7raEr6YDPNO3n8oGT+YpSBUtXieZvkG8bWpl/TsNrJnU5BtAYTncJeh",
-	"g/zCYVNL85mwjY+zBBkZQyT4VOEtvN0IUToM8QcRaBQZLZPdA1yPQlpoDG+n3E9rxFZ7G1+7l2qHZdMP",
-	"ehRv2zf+iklDozLjizTNlblWm5GlXnL3aflCxZawrW7QJ+30jHNWcsyafVVnWPdojVODhTGK0FJ6luzl",
-	"3UhG3VGxserIJ4sZC2a2nRhqy4dEi3Oe14V2yVMazPLe5Q9UW/ftar9tIibn3LhJhbbcBPOctS7cDbqy",
-	"1ED3JjqzWOL6vtI6unDTodIVunYlod762cvat7iimr6RiUKjlOJFilJLXTd0S5+tUvx7z+5a1lv5D5Lt",
-	"uX3nbZxx8zYiX3DV3HcN7llTfqcoPX/I9E5jtuZmZGjP1LRiu3cfIlhoQfW5p2l2JOBdpGh+4JG9oIh9",
-	"FBSZskvg6d2CrBY4iIBKo5Vd9at9uy0/cws678bpmV00zb2w+eeanLklTZPmaW6uaWZZh8z0uKvw/SVI",
-	"GkVpxseGP9LSLZ/Yro4Y0gFjO+Y3cR8oN4Ly8JynLUa7ZJQ2rhydpGHBwuVdpkgSd8nINbocnVT6tJ7z",
-	"wtt7WCSIkfxQLLiNSZ6+PCNKsyjCeFKsVSqhqktGWdPM0ck5fymUnkp4/fdnbgKyZ6M8xlw1mzzqHTxs",
-	"Mle/B51eb75DuXAXqOtiYZ8sCeaAXaPaa987sqx7x6u/dTjsrox3fIv9ZyAkM4epLGS5VBrma2IdEbuE",
-	"X1o58hTJpMig1zM+TQSuuBwDiFioyS6hS14YBiP2pnbOZgxUt4mmz3DNOyRp1tW0RaXXNrA6opTOhp1g",
-	"YFsE55coWgMgz117iXsOf6SdkjbDaeGO25dwSo6RzziYknU9cfyet2uv8Lt9sFFp6PP0p2d2jzxULo72",
-	"B4/w0knz/c9B98hd4XStKBvuZ/aPDx4dZmycRSCagw4tdzH7veY7j+kPH1dvOVa+Lt1rrDxzNxlTA3Gb",
-	"2Ebp6u89RzbS1pt/5CpW4n5oaVMJKtiK9pu1KePTNByJNyeczUkSBS1lq4TTedrZbN5awpoL6Zf61Z3r",
-	"V3clfnsspIUsvbsXWWM0pb+m+JlHQbYl2qcS/7ix3m1Re4+2jIFsr5Hugb0/y/hHcwzjBhopbw26ypl5",
-	"WWggWhGKBi4v5rXSEsE8r5XdOK34Ga5D3039H/dTnpv+yHjhzvctuUDV6+dm2pVYWsyEsi1ZCDZqU+6+",
-	"IVNt2DL/DfPGSU04w9v5DUj7lLyxUhvFz9MhK/XmTeU3/64hDOGerUlwj9IWHFgECjyQy9iYixR/SVtj",
-	"yBGbV2GQx0xFxjS4SDvJdsnItcgYnXP3C1ozreM99fAJiSW7pBp8EgkR4zC8Ssz4RScS9hellGYcKa4I",
-	"lXgfGH/DiSQ8AqWKHQtoFInFMJ1yyEEvhLxQCDbeSG7Jd2ddMW+g/rIuJZ666ETsEjq9/uDg8Oj4q0eP",
-	"6TgIYZK1Di06iy768z73KtMfn8YOkx8yKbXtLDtzygodg7Mel1kuvLelA1ht1nLPPmDej/RLenvH9Hac",
-	"M+92Mt+kuTdMcZcE5kuOO/PobkqLdteuHeO9exHGN4WeMZ+9j7czGT8VZ+9uFB6HRUHp5U04d0+I76Sd",
-	"7kcgvtxXvF115vzP21Bn2EG6PWlpk5XASSHxbIxO2+mGSjA2bDBDMUob5ZRbYZ9z1wSbJPgDzK4Tdpr9",
-	"PuodEPztqgVT0JK3fmVhvEPuzXuLN7AvLk+0sBsjWtLJhAW3nr1eCcOLVU3FSXNTcaZIwjPyPFydmM1W",
-	"3y0zW+jk1aaWf8w6dt0ZGYv90BqQ+KOr/7Atw5BhsWkYwXKQtMmUTDg3SB0zTuWagoGvcTTjtlVd+gsl",
-	"G+OtPPHHUn+v9x+u/XJLsvcfjOazwtUUA3ozw58ZMY+zzkf7qC1TiKoDXC7eR85i9k9b+VBATWFz3UJs",
-	"xm6uIcbimorhfavsTKhdgSjMhVcgVsxEg0Ak2JfL9hfAa7eF8fkd7vokr0QEnbE5sd3lXbxElWhht2Q3",
-	"6npzta1QubBWXybrHHh6lrcLzODOO4gVAnKqMH9+atenflPpZUayVmaFCeauX2RTvb3Bu5iUJsGfrM9W",
-	"fZA3UbNPCzNnVVnXH67/LwAA//8=",
+	"7H3rbhu3uuirEHM2EBt7JMuynSY2DnDcNu3OatJkJc5KT+MciZqhJG7PkFOSY0cNAuxf6wHWQ6wH65Mc",
+	"8CM595FGFztNaiBALGmG1+9+/egFPE44I0xJ7/SjNyc4JAL+/OUV+S0lUj39Xn8KiQwETRTlzDv1LuYE",
+	"CfMzoiHauyKJQlPBY4SRxIwgygIeUzZD4196dpze0+/HPuJqTsQNlQTNCCMCKxLu9z3fk8GcxFjPpBYJ",
+	"8U49qQRlM+/Tp0++l2CBY6Lswr5LheSivqgXCf4tJSiAn91qEkGuKU8lSvCMPJBozMgHNTLPjPXEVL/6",
+	"W0rEwvM9hmM9t/m5tKoYf3hG2EzNvdOTw6FfW6XvPQ3rS3pFJE9FQBANs7kSrOb5VDT0fE8fJRUk9E6V",
+	"SElx2ikXMVb6OaYeHnu+F1NG4zT2Tg+zNVCmyIwIWMQzGlNVX8dLPCNI0t9J244jeK84c0imOI2Ud3oy",
+	"8EvLOBrqZeAPZhkng8GKRX3S+5MJZ5LA9X2LQwsR+lPAmSIM/sRJEtEA6yUfJIJPIhL/539Lvf6PhXX9",
+	"hyBT79T7Xwc54B6YX+XBS/OWmbQdYkNOJGJcoRirYI7UnCC9DIED1fc++d53nE0jGtz5+oI5ZjNYC0wv",
+	"0Q1Vc0Q+UKk0KkmFFYEF/sDFhIYhYXe+QkFCwhTF0QOJBI9IfpY4ivgNUnMqEU80YlPOYLE/c/UDT1l4",
+	"l2v9mSOZBnMkHP7tcQGrvKaSTiKCFDdLTQRlAU1wtA9rfU3ENQ3IG4avMY3wJCJ3esIkTrjAgkYLlDJs",
+	"1ymJuCZnSBAlFijCighY6gXnzzFbWFSSd7nOV1gRBBSDhG5heKqIAFRiaTwhAvEpkiTgLJSIMjR+pZ/q",
+	"neungOwWGE3hp/Ly6qTkk++9YThVcy7o7+ROQeo5lVJjIReIsmsc0bCADZUdvX37tneeqrn+McCKNG4r",
+	"Z3Cwq0TwgEipb/0JU1Qt7nJzb0kU9TSRJyGapApJEmNYexQt3Hb7wGDsYHqu80Av+IJfEfbKEnj9dSI0",
+	"/itqqD2Gh0ZKP1XnS//1enjyEP3t7cUZkoSFiCqEJRqf2xuG3Z6ibwkWRKDLdDA4CooDwjcE4KlyqL5H",
+	"PiRUEDnCqsRHQ6xIT9GYNL0Dg47M1x89wjRLe+eZ6b33TUw/59zvylstDVZaTT4On/w3CZSe+DwNqToP",
+	"lBFryidIw0ZBoIoc7pt83YYMGznG0LVsbTGWGtt8Ty6kIvHqvdlt0LB9+U+YEosmADB3/dEjH3CcaIrq",
+	"XZFFPxBEY0bDLWB3DsuAuXBi+pU1LtlwWbO2MKR6dTh6WVizkcFYGlkGYD7XNh1ElDA1okkDTvvdb80K",
+	"JSPzQm0cx8FW/u5uf/k9griJtaRnTtl391MdqTxzaZnFrbdCwzNq5LsKLCsSl/9YeccGrDLw9rAQGD4X",
+	"BPlVA/1MPiirNdQOBBZSHq1pU99SFuoDrW0pwCykGuC678uO9Z17s2l3Bj3CtchXZ5i7IosyQlphvz9L",
+	"VO+YN42t9QSZ4IA0QmGSTiIajGIekqjxAS27pisPxqlLr83Tn3wvTcI1j6EJ4PPFV5ZqjiJbnl+8zdId",
+	"lFayBD7yO60BSkgUplGdB76dL4wK4l7NZWqNgtE1aeZvQhjAd+Reqw10NjLf+x7jo0Twaxoa1tVCzvLx",
+	"ZoKnyag72eKpIiN4qfnCSUQ0hcno0rJ7f20fvtDPFl++xlFKVgBUk54neZTqLxCeYcqkggOGJSNY8gOJ",
+	"NN27JsidkfSRXliqSIhu5oQhQTDo7Bk3vfLcob9vOL40kUoQHC/hKw27qGjpdi2IhuiPf/4LuTERACss",
+	"xmHsR+946J16Bl97w8HwuDd41Bs8LJCSHDZvCJ3NVfViQY9vMCEUsad4ywUQyYas3nPt6gqo5QAzP6ku",
+	"ePSUJalqP9MpjiTxK5hWgc2lFEc/+qN+8mcck1sA3KrdKKbMfT5sAKP8qjL7y+Ey88vhYFAywAxWXumK",
+	"C+tyJ5tzOnObn2ADT80AD49h+fbTYZ0T2jF2IVA4Jv75pYk0nBH1kgjKwyINZ5zpOwkxjTRbijlT82jR",
+	"SHC+A+Zkd1QwqK2BJ2XRZZ17lDWRYNnbzzX5+jl7ukFeKGDJ4fDRSizZTJqo3FVFECgcRtONmeP+iSw2",
+	"O2qwjpFwRJMytBY2bhFh2b5zrDkcDOow7CaBLbXOM7QEo/NEDTNNAH5HSQbAS4GnCOz5y6ksyxohT7V8",
+	"0kjMjE1pU7V+Q05gTONrA+dvKVfYaNpybRO+74kkHkXOil8n/EvfVRu/W8EN2Ho7GjwH88FmmGD52kgk",
+	"cfMqS6xtJXfzswFV1wFXD7khwMT4w+iKLGSXZaxaggO+BCtFhJYO/9+7896vuPf7oPf4ff5nf9R7/3Hg",
+	"Pzz69B8rdaFVt6rJxoachDOlWd4NZSG/2QByqRYMRomgAdFUZRQrftVCHTqcY04urigLO7Gnn/SD9g55",
+	"qvRqmlG4w2a6393pwf/5T7i/w+E3TRe4FZO129j9oW6qzMs0SbhQcjSlcUEdmnAeEczKT6QM7FJyxXNG",
+	"lVjxkOI8GgVzTkvWi6Ynr6m0xsrqQ+uh0gtret0MmxIs5Q0XZfaYfemXGNJgWBEbhg1AJHi0En6yJetn",
+	"tUIriViLCA27EaFsXL+4JVhh+3k6zXhD4SuhI2vyKhzd8eDxw+pife9GUEVesGhhDCVaqkoVH00wKyll",
+	"dp46KE2wJKNURE2xAOYQ0JQLNNY3gBWdRGR8huZKJYgL+F/2yzc8HBw/apJpOJ9FZBRx4xKqT/e9WapE",
+	"iqPxLOITHI1hajUn6JoIRT6gKY5ptKhMqOXQtukSweFilm9u1QzDk4e7k9JyYXfZe2+s0eG5eXpz6S4R",
+	"lAvrncugYbBKRS8Q1F5Joi5wjW5U1WFCTlW72CncW85OcftmBovi1shgL6kdwa3j3ToTN0HysmJQjQwy",
+	"gyB4aHGG4lQqNCGIMgDWaapSAWbWbgrFhrDThQyXDgJIcfPBthLM70lCWEhYsPgvgiO9lJrHQlBw7dbP",
+	"6Ry531CYDYMmhLIZCvkNQzG+IhKOzHoUUcrmMM3iDGHEOOtlI3BG7PNUoZDMBA5JWDBlF4hmbsvOPRIU",
+	"R0gFCTocftMf9Af9w9OHR988RgFnjAQKCTJNJQmbbifCSq97FMvSkIP+I79B9Fki3TirDBg/9f5X+0kz",
+	"a2dhEX5+4k0X9gPBGvp+iPBsG+Oxfh+sxmDHQ3s4usELiczjcr9iPQ6TURDhNCSjQHApR84o6516mu3p",
+	"/SYjCDgaScUFGU1wcEW0LO0JElLZaGcu7uRN4rwgbfupeiQ4Iy+m3um7j3X5prr1BhnuY/Ui37efECM3",
+	"7pTMkD6yA2kmbAbY983fUaQZqCAxvyaGVkR4ZvlZcT/OqlL87rDpjCiJwicO3suIOdW/ldGgSEZLBhoi",
+	"JZ6R8sNmT1SiDCJXgauZMR+uCT5bycicBFdLIXYZnauRqSaAkgqLdZ2gdfS1BErDtKVCnu9ldKvFm6OH",
+	"H9kAptIpPzocHvVPOlGSayJkLfZh0D/sD7zOdMSNUVuT7y6g6c5+Ik2RGGUbZBk5vgOXPvru6fevDIG/",
+	"IgsUY039kSa0EE97hkicqAWKCWYSYQaCXWZjrIfTrLRPltdgrcx66vIaUkkqU0fRelPfqsGyxbeaA8Im",
+	"zvwOhs4OPl0ckFHKVJPf+Y3+2vg69VmDtQMJkkQ4ICGaGKd0hKVCgitQMpBUNIrQDRdXslVY6uZo3i5m",
+	"hkqZknA0WdR3NTahTWMg32McxpSdmsAxFw6FaGjjxkBZAWAzA+pNax5gHyyxTM8MddhIjGHK7r5zJz42",
+	"KBdkSj+U6YW86v0yGV789vhZ7G1ibW65jzaLc/k0BxbfNCiYXT6QyAWLeP5qf3JXteYnsihoNLe6oPVD",
+	"Snwvdcx2xR7ewHONMSg5kPiOq9vrdihRI5B+iWQXL6p4RhUYKJGrKuErkZWCbz5HKLfX9aJffiILo8eF",
+	"dbZjLS8rTi4Lv2wO6TARZ8AQ9sbyqvfH//x7vH+G5FxrJZxBlKqJ6Ha5Bv2VPNYFQ+oFtmxqF05nt7nP",
+	"6nDO8asgGJkQGC0XUYg7zuHD/DXHqVTERP9d8ysSNspKGdjXJUQuM65Z4T2vv0cy0TdqNfAgFUJ/NOCK",
+	"DLiWeUyrmJUTvwrcwPdGetkDHNFC/bUNU78iiwcSRXRKqnSjkWo3wQ4IYW6PTaf+jF4TRqSsH01dSuVX",
+	"nbXLxqn4jLLPYG5uJJa55Xgd/3YHQ3HTzo0zssnMsb7QtQPZBIjySqJgFv3MPLtMJOjGPs1wBQ4KsedN",
+	"4kR81Tv64bfHv6pnuJHR7SzessDWcqOI2W9lfeuxGrPVVm4TZ9Cw+rxW8BwzlBGMd8Rq7Ora9/Usg56l",
+	"XvO68Z1IJTXZRDFlqSK5aKvmWCFJFGKckTPkBCjGTQZPR6Gp4mRvJLS3N3vRsV7JyuESxu5ZDpXrjvb2",
+	"tPo451G44dyVe8wW4pdupHw+y253e3GiALqfVaIokZwmoUKmEkw8zVLDcxf6tXYgwWqF5lZj59siFeoC",
+	"jsGHKNKaM7xlSInsKNZYublOlya5mcRH4yxAoK//GpeV1tVx/bcUILH6klo53vJMg9aghuXnb15b7wL+",
+	"imEOt5FxYaUBk2kB8OZX8bwJrFpQrQ0E6ttrPOeW86rcWv3oizki60grGeoUMzXm8CqJJyQMTdiBIAIz",
+	"2JyaE9FOMXfCQYD0fn4GUg5YKvqis7/8UuiJizsx/y8LfPO9wgLrtm5TIYJPTb4y+aCgOsSZcfdwlls+",
+	"9df9LkZNFz2zGzWku7KBpRpFWvXbyk68SXyQ7GBOeL8TDaOsUXYgPgXNEXa2Ie66He8C5zL4+OxoV7rH",
+	"4u2FMWUgyV6TSG/U871rSm5aqNFLVzihfjK78Fx0T2Ws0NbVSc/vV1nwK15jLpwukRWLkL5xmRCGmULk",
+	"mohFXg5HIhnwhIRI8UbL0haiURc8bQwasVy3qJy3BpC4MgF1NfOH79Dj45NvkC0/gExGI4hTbamOuSgK",
+	"rmZ0CdNfeqeog7PaBoZ0x7KCc70BzyiTCjPHatqKwyRYzctC9EGWI9i0xHL+dsHPe/i3x78e/XLyj28u",
+	"Dv8+fHv05PjVycXD//vNm0crvNZuhOPBoJNyrKiKKoEA1iCAoG6Dcd1NMY2az9jFj1UE6FdPkSBTIgiD",
+	"8kWEKTpdaLVDQ76DAP1u+bAghPH04ID8jhPaD8m1K1YhD/LVeB3LDZit+cvsni6yrcHdnUd91m87S60E",
+	"JSrG8oqExrNw+Mf//Ht6hB+P953LGVykjDOAVklUecOFVxqLGRSiR5dHi9YLFWxiwKyHha52yNZiO7fw",
+	"4a6ZRtz5wYacppVO/yV+1jyIc2cuzN1EZm4iHm2e31tkCBbnMpD0MwzKLbmFDODMR5mlAmenWpC3MvBf",
+	"T/Ryp7IL0SujEJ9d9KpAyApP3AQz1iJDl4CmLPwwTEG9dtHl+g6Ymgue0AAqd+A0JNkfvYCbTzwk4Igm",
+	"MWW0F0TUvEdnAl+bKzU/eY5c6N+pVGlIuYlSUjCA+aNHPiSCSNm4+FcEh7TZK3YHIWWCYNkULu+qMEC1",
+	"LaEpvSnAgMMF2oM4NIgTlPNU6b9GIb9hEGOCi6GyGpX2+93C0mBsKNSgRubv7tGlS0K/KvaotfWzNfQC",
+	"o2kBqEZasBItA6ptMmdNDFMhEq9SQYrfoIhbsYRHoY1juiIkkRCppEWWPaxQzKVC4yuykP0YfxiVhh3v",
+	"NzoDVoS714++nJzQVGGlYtFYO6PP90olBwr3RD7gQIElaQaYyPRuIvo7GZlf3jeOlQeb78Zy4d6ZLDYM",
+	"RrpT5RHMJ6lcvseV03UI56oLoACmDySaUiEVCuZY4EBBGZIpF0iQgM8YhYJztCpwqt7x1d8f/yqatRFw",
+	"g926NaieprDUIpRHlbRHkiwRTawVJ/MXN5lzmmhhcZWtHuOymWCNfa9wH0sSCKJ25DguL3LVXnchNtV2",
+	"+llFpxq8deVQS1mTSVJYs4ZGPch/p1U1Nq5tUTszs7s1GO+qnd0XsdisiMXK+PDdxHr/aYtcrBmCvDTb",
+	"fvVYmzom1M7W0I6M6xXOWIWP96U07q6UxmaReEsgYZ1iG3XhIvOvI8xC+IT2VDk2ZB8FmGkl1hQ87Xsd",
+	"WNd6ZTxW4+IXXNZj9ebu62vstr5GC6asW0tjFZD/KaprbMak2g9p3QIZK0W9NufJOWTPXpHFGRprFBnb",
+	"3NgsYa9S68FU2VguvayqurHcb1KrldHV4VF0klRE2A18JtX6FrclsH3Gehdfao2LbetaNOBc6XTrztNS",
+	"4VZEQ+m8pqa+KxiZZcEsmXmYwTZprtgYJRuVHw1fayk/gxU1Nv9hsoyfsimv2w0mKY3CEeghJZPmcDB8",
+	"2Ds87A2HF4PBKfz7tdEmyGMrVefvHk2H+HFw2OzCHDUmTs/4YX/4sN/oPt8i0zpPsLbr9IsbLi2nbpiA",
+	"kq9BqhHktQbDjHj+RBbnqcmar9JPVznDGKr3xlKZbDaUB5q4n2Kb6OaypMa/9M5fPu39RBZjZNpNZP18",
+	"zMe8oU/2ZH4AZllAPqGjQfMClzZfyDte2BTa02LCLPrb2wvTd2n88sXrC3SAUzU/gPC0sX/J8NKt47bN",
+	"9y+Za0wEXMB0Y8h2NVcqMS0tqIXeSrAfZ0rwCCURZsTF/D35VR8PevbsOZphRW7w4jQPCSiUhAashTqh",
+	"BpUvWYAVjvgsJb755o9//itDa8FT4yUygUES7V3ayCJ56e2DpK7mhIpCNqP0L9nUlM2AyhJ2zlckpBJJ",
+	"hhM51xI8ZzKNTYKyM2hJHwaM+AxRNiMS+u1cskv2BMKRIHIGUYnGbY1DxmjPRfSYtQVYCGoY+SUrdPeC",
+	"HA4qEY4kRySYcxIWALLQ3SuzazrgvGRZagpPlaQhMfZP120J7aXsivEbZmtz//HPf6HjwbGPbgRnMxQT",
+	"Neeh/fbEv2QTHi6Q4hxFWMzs44dHPtLEWjAcQZSLPkr9y8lgoPclb4gwjZTAvYdjcslc+Iqc44QY+Ipo",
+	"QGwDE4tB5wkO5qQ3BBoCskYW3HJzc9PH8HOfi9mBfVcePHv63ZOfXz+Bd/LIHA9iYcymHSAWKjs4QqU1",
+	"ioQwnFBNH/uD/pFxFs2BphyAlfMAp6EhpTMC/2Wtlp6G3qn3jEoFTRO8cs+0dx8bm37hUh3orIfMjvqH",
+	"LJsTjPtLupzVmXDzaNWeFY392hoKmq0cr7LAzUbLWmusM1CZej1hCnASK6CRtskSlUhzp7ZmbpoEN5/v",
+	"0ij+trknZMoFWT2t4htN2iTT5cB7YDradXjQeRjeV/rNDQeDJa2U1muhlLc2aWiidA7h4prFEHNyvtaV",
+	"NBEFJx907To2i2maI1v0QaFDHrxyuPqVUlcseOlo9Ut5GzkQZNI4xmJhDUxAaDR3KW9CXyHUqXrnGVL0",
+	"3vc+9BIiYiotNYPvTwXBIQxrCZdlcrKVdv1I1A/umVu8wVK1rYZLLJfR6n+eCziPIlSSCgrHnh1k/eTd",
+	"T/bwfc+2Tijv8DVRRh2Z0WvCzPhozyrX0tgTwRQlERYEQfkvYPgBZpzRAEeXzOAv0ihuZIfcCMClGxlL",
+	"ayKAHnGpsGU7buY8IijGSf+S/QTM3yxBT2ZDREl4isbNBcjGINPEJOZiMUZcXLIxFCQb+/BGY1Ez845W",
+	"w8dQFQZsIGPD98tA+DItAyEg4bc8XHSAv07V1YwtYEVtNd/jUTjSp+Kd6gP85G8A3LYA26eyvmOtK58N",
+	"vS6KAFBoGuhs1H9iEul7x8Nhl2nqnfzK2P0mkUSorRAc7GVF8mrVjAJ1rfKmag4DkoRIG5agJImm/Ro2",
+	"aEb33A7cSaDM4jK6AUvVV/JlyQKFlO6lwoC9Gh/xKPwChQG9QbeHApS6b+pAan/JmRCXanWBhZK1Q9Yi",
+	"ZQBQ6xBabEewFcEuelIfDgYVV+jQem2sybYQzJf7KYeDgtxvWwl1gqOmlgqdqPbhjkHZRUg1QLP96QyN",
+	"4bKAobq4puBPT7YHj1e/kfV8LkO/2XhunNozpp39tTChjVoffKThJwN+EVFkCdUG+4WtVOdK36K948Hj",
+	"fZSyiEiJxgGWAQ7J/wYxx0c3cwr9j6+5rdgb17Hne5g2w54OBN5O0twovKUmegMRPm4qV67XEv7pQel4",
+	"9RtZw+stYc8cSQZ7m4Cc3yINMEgzt3bKB9KBmbGWSXQ8OEaK51CfCQ11GPqRqAL5vVVW2yZPmkV+XZBT",
+	"AoQfidoMCjIWXMbsFcLT0xAEpwSroME/8NqUddHqH86L7Jgy37LM0rViiKMIfiiYvFHKUpCOfaBrPFUI",
+	"CCAMyRZqTtmsDmjFAKptWL1zQRbq03Rm1U1BXHesYLWjglncPQUtcm/QKreioM1M+8DFprWa4c09/WRq",
+	"Re1edSrUS22zPmfV19YwPn9J+pcrz7lU+QIX25ejeW3HJ0BVw3ld3ALNLYA+fKzDvf56S4bRquhdkQWa",
+	"kIizGbSjycuznaFxVnp2DFkvwsZKZEWYkR5gLK96Y8tVumuHT/XQGSJuwzSqQenvqpW13mdo54x5paDm",
+	"h4M11cFC1P4d64KFUr5fnyJ4u7xnZxZCAFyEi1WPOUMTMsfRVFO1BobWgtXduBkUeLcx0jtFfB6FZZFQ",
+	"Kp7nZZ7Z+ks3yBZX6IjXJqPUIPaF9UjfssC1BCUu7B5gg/5Xiw0lAH1l2gQUmY0LDdhCwnI0f7lk9SJ7",
+	"al0+9acSX0rVpZbKMNmxfNEmZF64Ngcj+Xd1KMl+qxmSm0zAL/JYlY2ZfB4Y7mGTU04YT2dzpH9I5gLL",
+	"LBf1tJRsmJcn83BEg7Vtv9UI9zvm+HltslZ+/xew8OZhjGsDaDshW2nhvXCVBk34P4L3XeLOhBjDiLP1",
+	"tllwS8B/b2jd2NC6PQj4rbEt7Xc0uBNEvijqVF+5qXSLe7wNi2krjmsEZ4SCKd5l/SDGBQpJzJdgfTkv",
+	"aifG0CzpaE1b6Eas624g/t4e2moPzRHkgURO7PGRFm0QFyizRW7JBm3UcC/PuGwV6ov1Hb5wwb5WiGOp",
+	"cF9KifiyJfzyVtCeKdcCOnzRX16BijpElYLNu8SR1NJJ2kwJZ8USX6ZEFFUSyTkenjxsiy4pFULZgtZm",
+	"9kGTv9Ejae8w1yeyOiVr6g5NjZPvWH9oqrLz1ZkOd2PYy8JJSriyBXKsoLkr9Y9X5NpmwerrmFKGo7NC",
+	"O8iSuQ68tZSBsc4UTkOcZdWPAXoabHUQgVLDoVVainkt/KpNaHqHuweFjWRXgJ8sWQ+MIY3U9skHE6gr",
+	"KzKEs4CAy98JFFDJDENSIA40Wpgt9i+ZJtouVctmaFGZ5Wehmzkx4Slz6D0rEPlAIYdMIMZVH51D2PDJ",
+	"JbNjALXHxd5DOF8RfLKG9KcvfTRNBQyOlSJxouQlsys4Hj42cVbjV0SJRQ9maYwSh15rO7I0BVwIEig0",
+	"50ISNIESJQstgSVQOKJoWoIyV53ZQ6kh3B2L5edw3ZYnmTmaOMIzPptBasHdovmwgwB9wflzzJwPTpYy",
+	"fb3Td+9Lwg+kYCIsWzRPPX0D+pq8Uku7Ne6Z/Oo2A8Jzcpumg7ycf8M9vZ0bn22e/Vvw5m6aIlPLOApw",
+	"FGkukwWbrT5C/bVeUGBlDt87sAVwlmsb37qHOoVmFHvZbJsSuGaYR73M25elC9mDXq4GfdFKzyQHJQes",
+	"2Vd1gHU/rVBqoOqHRLiUe4728l5f4/7Y/GQiErJ43ziVynDLfaT4JctrEfbRExzMUfbFA1CNeJSC7Idn",
+	"mDKpAMutlSrLgkd8esm0mmRytCGsCEESd5ykioSmPr7eUBOvNBKvhYNteGaxrOK7jx4sZlQPyJe2PO7I",
+	"VVWqlMEtPAEZft6plzVHcxVDDj+9L7UhKxbvLZx6/uqaOlul4OQdq2vuLv4q3p7dK2+TDJrXQfmCqua+",
+	"a1DPmvw7Rez5S7p3msPit7qGdk9N62kP7gIFCw0ev/qI9s0u8DZcNC9YZMr/Q5ciaROYja6bFToLIoKF",
+	"5squtJd5us0/swOet7V7ZhNOcydg/rU6Z3bEaVzc+tacZm46YbSlBb+4JgJHkfX4GPOHrUvjozRR1Jp0",
+	"iJYd8z4XD6R7A7PwkkVY6W/7aGymW4xPrVmw0BqDSpQmfTQOyUzgkITjU41JnPUCQZWpKlB4eg8qIIEl",
+	"P+Q3zNgkz18+RVLRKAJ7UqKkxVDZR+OUZXNfspdcqpkgr//+zA2A9oyVR4urepMng6P9JnH1R6Js85Bb",
+	"xAvXnqSOFuaXBQIfsDknQJETA7q3PPsbd4b9pfaO76G7GwnR3J1UZrLMqgEtsXVUUidaMh5L2elI36B+",
+	"7ywPI9NPQHaRhs8YL9CURvrFySJLCGvKZ++ekZH3BFxaqqhYM7Zr2aL7ZI/7ZI8mY8IWCRuNdoQMm0yf",
+	"DC27XJEFWMhNzQe0l+dfnNqHx/t9lMXYIvj5kkHenrGO29J+zTlRY0SZVASHaO94OERzIsh+u1lgy6yM",
+	"SgF/L+ZMzaOFV67OfzIoF9j3hoOjQW9w2BsclupWuhRn6t3natwr+cXci72MJ0XTnvW67XdE0IIspj9v",
+	"7pDVC9FqQJKAFgJlNsFjZotEtrleHY7de1wzj2t+tetdYtdsen1VLan0jQn0jVe0U97ZZmkA6GYEOt4p",
+	"65/d/+rtDmvf/22YHMZGCBwjUzhtQtQNISyLEWVhFhJ6Zst4hBlFQHvfP3n25OJJa2zolox1a7vDuizx",
+	"1oH9Phh0t1zSGSg2JaUlfni7+YdNDSG1BDwut4BEewOtO1pXzz7UYbYBUG0ZiFtiWaWz5dHDQfcs4VpT",
+	"zbtHs/uUyM+Hf3n+ZY6ADTmYHRExotfk93aTjJVkhoMBupnTiLheBhDSBXXB6TXpo59BjDCdaXPDHyWy",
+	"UeZ5BnPeIoTqCaDLcAt81jawPMbHjgad78m6Jq+8Z0d7vRDXTvuOA1Kgk1Lngo15S6X7AJf8RL7i8Jas",
+	"y3uW1m2+aMjqhh86JevCoW0VC1LpU3Y4fAT1GZvbjQ37J65jmBfMsSvbWGkHdvjw6NFxbk91MSHNYSAt",
+	"rb8OB80ttkzV31pTrcrXpTZald9c4yzL19eqLFnsNHfXhSXhpv/SecUGhdbAoAJjNt90KRMJAWLQqMN5",
+	"AVEqSUsiMWI4pqZletyaVJwj6X1G8RalGze7/PbolJZrGdw+ykKpRf3j119pcc1L+1IiUrbmuy1s79G6",
+	"BRTX5kh3AN5fpYWopRri5hwpiwpeqsy8zJ6qIUUDlBcjjW3SZh5p3NZsZhOHd2PTmmrjoO4tBnekAlW7",
+	"HdYb8VRO6QZ6bEByk1RYKOnaW1HZdlr6v5HJx207M2gG+YVHCbij/IoVsqSAWg5/8+8azBDutxWhAmPb",
+	"8RW8xIQFYpFocRErJPRRYUj2jBYQ1wXB/miCgysUY3lFwj4au46s40sGSQgTguZKJXty/wwlgl5jRXwU",
+	"cZ7Aa9C5jrKrXsQDHCF9G5TBjUMfmEvmapy76uZ5g0woxTiyQ44YUTdcXElYNjTAawk1cKCxVRVI1xTX",
+	"k1e9iF6T3uBweHR88vCbR4/xJAjJ1GvsEZAVjcy0SvNHL6aMFkpHQvs32osxZBe6VpPwZTE7Yd1aktXe",
+	"wHesA2Ynf59wsGksQpID73o438S5OyYdlBDmPusg0+i2vYt21a79xAd3gowXhRbFX72Ot/E1finK3u0w",
+	"PEZuCkzP87cPFdiIO90NQtwHDdxO0MAu2JlGw0W709I4KwlDhVQALXSaxspYEC3DBnNAI9uX2dUFohIx",
+	"ri4Z6FaUzVCaQFGseargo8lHOBkcIQj7uqGStGQSvDJrvEXo1TPQNi8nTI8UNxtDSuDplAY7zydYuoaf",
+	"uQJtYYH23Hn65aP0TYWOSqYIy65nf7ljNpt9M89soXF8G1v+R9Yg/tausdh+v+EQ/+EyckyHegBY6FEP",
+	"7XhdT3ORMqYPdUIZFitSOL6Ftykz2Qxmd93PrTzwx1I7+XfvP/nlDvjv3mvOZ5CryQZ0MafS4l7WaPsA",
+	"uKVdUfUF54v3AbKo+dPkohSOprC5fsE2YzbXYGNxPeyhAk5GE2pFKQpjQVGKJSPhIOAptIE3FR+hEFrh",
+	"/byqXn2QVzwivYmm2K6cGpS1SRU3WzIbda3g22aolBCqT/PG9bw/f5pR5XzdecP6gkFOFsbPqXZ96ItK",
+	"63yUdc4vDGBV46b9Qyt9DdvFQaB9RDbrg7xnv/m1MHKWJ9ewMtudP99esUR9cRBXw7w+xneFDv4ILBVg",
+	"HcGmhIK7mMJQEIpTH+eHYhNQFFMhoNuubZKRXXBhoKw9aPORZ32boQ81JOHFqTIw0wIlppHzp/ef/n8A",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
