@@ -2,6 +2,8 @@ package contract_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -117,6 +119,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, viewer := env.CreateOperator(t, admin, "matrix-viewer", apiclient.OperatorRoleViewer)
 	_, balancer := env.CreateServiceToken(t, admin, "matrix-balancer", apiclient.ServiceTokenRoleBalancer)
 	_, master := env.CreateMaster(t, "matrix-tenant")
+	// Another tenant's objects, for the "master acting on another master's
+	// resource" column.
+	otherMaster, otherToken := env.CreateMaster(t, "matrix-other-tenant")
+	otherKey, err := env.Client.CreateKeyWithResponse(context.Background(), apiclient.CreateKeyJSONRequestBody{Name: "theirs"}, testenv.WithToken(otherToken))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, otherKey.StatusCode(), string(otherKey.Body))
+	ownedBy := map[string]int64{"/keys/": otherKey.JSON201.Key.Id, "/admin/masters/": otherMaster}
 	principals := []struct {
 		role domain.Role
 		cred string
@@ -130,16 +139,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	paths := spec.Paths.InMatchingOrder()
 	sort.Strings(paths)
 	cells := 0
+	var callURL func(url, cred string, payload []byte) int
 	for _, path := range paths {
 		for method, op := range spec.Paths.Value(path).Operations() {
 			perm := domain.Permission(op.Extensions["x-permission"].(string))
 			// A nonexistent id and an empty body: allowed callers get 400/404,
 			// never a change, and denied callers never get past auth.
 			url := env.BaseURL + pathParam.ReplaceAllString(path, "987654321")
-			call := func(cred string) int {
+			call := func(cred string) int { return callURL(url, cred, []byte(`{}`)) }
+			callURL = func(url, cred string, payload []byte) int {
 				var body *bytes.Reader
 				if op.RequestBody != nil {
-					body = bytes.NewReader([]byte(`{}`))
+					body = bytes.NewReader(payload)
 				}
 				req, err := http.NewRequest(method, url, nil)
 				if body != nil {
@@ -165,6 +176,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 					assert.Equal(t, http.StatusUnauthorized, got)
 				}
 			})
+			for prefix, id := range ownedBy {
+				if !strings.HasPrefix(path, prefix) || !strings.Contains(path, "{id}") {
+					continue
+				}
+				theirs := env.BaseURL + strings.Replace(path, "{id}", itoa(id), 1)
+				// A valid body (the spec's example), so the request reaches the
+				// ownership check instead of failing validation.
+				example := []byte(`{}`)
+				if op.RequestBody != nil {
+					ex, err := json.Marshal(op.RequestBody.Value.Content.Get("application/json").Example)
+					require.NoError(t, err)
+					example = ex
+				}
+				t.Run(name+"/master_on_another_masters_object", func(t *testing.T) {
+					cells++
+					got := callURL(theirs, master, example)
+					if designAllows(t, domain.RoleUser, perm) {
+						assert.Equal(t, http.StatusNotFound, got, "no existence leak")
+					} else {
+						assert.Equal(t, http.StatusForbidden, got)
+					}
+				})
+			}
 			for _, p := range principals {
 				t.Run(fmt.Sprintf("%s/%s", name, p.role), func(t *testing.T) {
 					cells++
