@@ -76,7 +76,7 @@ func (r *BindingRepository) Create(ctx context.Context, b domain.Binding) (domai
 	var id int64
 	if err := conn(ctx, r.db).GetContext(ctx, &id, q, b.ModelID, string(b.Status), string(cs), b.CreatedAt); err != nil {
 		err = translate(err)
-		if errors.Is(err, domain.ErrConflict) {
+		if errors.Is(err, domain.ErrConflict) && isUniqueViolation(err) {
 			return domain.Binding{}, fmt.Errorf("model %s already has a binding: %w", b.Key(), domain.ErrConflict)
 		}
 		return domain.Binding{}, fmt.Errorf("create binding: %w", err)

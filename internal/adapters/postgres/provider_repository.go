@@ -71,7 +71,7 @@ FROM providers p JOIN route_groups g ON g.id = p.group_id`
 
 func providerConflict(err error, name string) error {
 	err = translate(err)
-	if errors.Is(err, domain.ErrConflict) {
+	if errors.Is(err, domain.ErrConflict) && isUniqueViolation(err) {
 		return fmt.Errorf("a provider named %q exists: %w", name, domain.ErrConflict)
 	}
 	return err
@@ -92,7 +92,7 @@ func (r *ProviderRepository) Create(ctx context.Context, p domain.Provider, ciph
   group_id, models, weight, priority, status, auto_ban, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`
 	_, err := conn(ctx, r.db).ExecContext(ctx, q, p.ID, p.Name, p.Type, p.BaseURL, ciphertext, p.APIKeyMask,
-		nullIfEmpty(p.GoogleProject), nullIfEmpty(p.GoogleLocation), p.GroupID, pq.StringArray(p.Models),
+		nullIfEmpty(p.GoogleProject), nullIfEmpty(p.GoogleLocation), p.GroupID, pq.StringArray(nonNil(p.Models)),
 		p.Weight, p.Priority, string(p.Status), p.AutoBan, p.CreatedAt)
 	if err != nil {
 		return domain.Provider{}, fmt.Errorf("create provider: %w", providerConflict(err, p.Name))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -89,7 +90,7 @@ func translate(err error) error {
 		case "23505": // unique_violation
 			return fmt.Errorf("%s: %w", pqErr.Constraint, domain.ErrConflict)
 		case "23503": // foreign_key_violation
-			return fmt.Errorf("%s: %w", pqErr.Constraint, domain.ErrConflict)
+			return fmt.Errorf("%s references a missing or in-use row: %w", pqErr.Constraint, domain.ErrConflict)
 		case "23514", "22P02", "22001": // check_violation, invalid_text_representation, string_data_right_truncation
 			return fmt.Errorf("%s: %w", pqErr.Message, domain.ErrInvalid)
 		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004": // shutdown, connection failures
@@ -106,4 +107,9 @@ func translate(err error) error {
 func isConnError(err error) bool {
 	var netErr interface{ Timeout() bool }
 	return errors.Is(err, sql.ErrConnDone) || errors.As(err, &netErr) || errors.Is(err, pq.ErrSSLNotSupported)
+}
+
+// isUniqueViolation tells a duplicate (as translated) from other conflicts.
+func isUniqueViolation(err error) bool {
+	return errors.Is(err, domain.ErrConflict) && !strings.Contains(err.Error(), "references a missing or in-use row")
 }

@@ -102,6 +102,7 @@ func (s *Service) normalize(ctx context.Context, p *domain.Provider, checkURL bo
 	case len(p.Models) > s.policy.MaxModels:
 		v.Add("models", fmt.Sprintf("lists %d models; at most %d are allowed", len(p.Models), s.policy.MaxModels))
 	default:
+		p.Models = slices.Clone(p.Models) // trimmed below; never the caller's slice
 		seen := make(map[string]bool, len(p.Models))
 		for i, m := range p.Models {
 			m = strings.TrimSpace(m)
