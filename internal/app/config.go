@@ -42,6 +42,17 @@ type Config struct {
 	Crypto    CryptoConfig    `koanf:"crypto"`
 	Providers ProvidersConfig `koanf:"providers"`
 	Keys      KeysConfig      `koanf:"keys"`
+	Sync      SyncConfig      `koanf:"sync"`
+}
+
+// SyncConfig tunes the Redis snapshot publisher.
+type SyncConfig struct {
+	// PollInterval is how often the publisher looks for changes made on
+	// other replicas (changes made here wake it at once).
+	PollInterval      time.Duration `koanf:"poll_interval"`
+	ReconcileInterval time.Duration `koanf:"reconcile_interval"`
+	RetryMax          time.Duration `koanf:"retry_max"`
+	ResyncTimeout     time.Duration `koanf:"resync_timeout"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -233,6 +244,10 @@ func defaults() map[string]any {
 		"keys.max_rpm":                     100000,
 		"keys.max_tpm":                     100000000,
 		"keys.max_grace_seconds":           604800,
+		"sync.poll_interval":               "250ms",
+		"sync.reconcile_interval":          "30s",
+		"sync.retry_max":                   "5s",
+		"sync.resync_timeout":              "30s",
 	}
 }
 

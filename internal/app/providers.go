@@ -48,6 +48,7 @@ var ServerSet = wire.NewSet(
 	AuthSet,
 	RoutingSet,
 	TenancySet,
+	SnapshotSet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,

@@ -14,16 +14,18 @@ import (
 
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
 )
 
 // Server owns the HTTP listener and the lifecycle: migrate, listen, serve,
 // and shut down gracefully.
 type Server struct {
-	cfg      Config
-	echo     *echo.Echo
-	health   *health.Service
-	migrator *postgres.Migrator
-	logger   *slog.Logger
+	cfg       Config
+	echo      *echo.Echo
+	health    *health.Service
+	migrator  *postgres.Migrator
+	publisher *snapshot.Publisher
+	logger    *slog.Logger
 
 	http   *http.Server
 	ln     net.Listener
@@ -31,8 +33,8 @@ type Server struct {
 }
 
 // NewServer assembles the server; nothing starts until Start.
-func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, echo: e, health: h, migrator: m, logger: logger}
+func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, pub *snapshot.Publisher, logger *slog.Logger) *Server {
+	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logger: logger}
 }
 
 // Start migrates (unless postgres.auto_migrate is false), binds the listener
@@ -48,6 +50,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.logger.Info("migrations applied", "count", n)
 		}
 	}
+	s.publisher.Start()
 	ln, err := net.Listen("tcp", s.cfg.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.ListenAddr(), err)
@@ -124,6 +127,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.http.Shutdown(ctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
+	s.publisher.Close()
 	if err := <-s.served; err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -63,7 +63,11 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	addressGuard := ProvideAddressGuard(cfg)
 	changeRecorder := postgres.NewChangeRecorder(db)
-	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock)
+	snapshotSource := postgres.NewSnapshotSource(db)
+	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
+	leaderLock := postgres.NewLeaderLock(db)
+	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, logger)
+	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, publisher)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	modelRepository := postgres.NewModelRepository(db)
 	bindingRepository := postgres.NewBindingRepository(db)
@@ -78,6 +82,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	featuresService := features.NewService(featureRepository, mutator)
 	auditReader := ProvideAuditReader(auditRepository)
 	auditService := audit.NewService(auditReader)
+	balancerRegistry := postgres.NewBalancerRegistry(db)
+	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,
@@ -90,10 +96,12 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		Keys:          keysService,
 		Features:      featuresService,
 		Audit:         auditService,
+		Sync:          syncService,
 	}
 	api := httpapi.NewAPI(services, clock)
 	echo, err := ProvideEcho(cfg, api, manager, logger)
 	if err != nil {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
@@ -101,13 +109,15 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	migrator, err := ProvideMigrator(db, logger)
 	if err != nil {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server := NewServer(cfg, echo, service, migrator, logger)
+	server := NewServer(cfg, echo, service, migrator, publisher, logger)
 	return server, func() {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
@@ -164,7 +174,8 @@ func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
 	}
 	addressGuard := ProvideAddressGuard(cfg)
 	changeRecorder := postgres.NewChangeRecorder(db)
-	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock)
+	changeNotifier := ProvideNoNotifier()
+	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, changeNotifier)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	admin := &Admin{
 		Migrator:  migrator,

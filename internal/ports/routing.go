@@ -66,3 +66,9 @@ type BindingRepository interface {
 	// KeysUsingModel names the bindings of a model (to refuse its deletion).
 	KeysUsingModel(ctx context.Context, modelID int64) ([]string, error)
 }
+
+// ChangeNotifier is told after a configuration change committed, so the
+// snapshot publisher on this replica does not wait for its next poll.
+type ChangeNotifier interface {
+	Notify()
+}

@@ -600,6 +600,28 @@ type AuditList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
+// BalancerHeartbeat defines model for BalancerHeartbeat.
+type BalancerHeartbeat struct {
+	Checksum        *string `json:"checksum,omitempty"`
+	Hostname        *string `json:"hostname,omitempty"`
+	InstanceId      string  `json:"instance_id"`
+	SnapshotVersion int64   `json:"snapshot_version"`
+	Version         *string `json:"version,omitempty"`
+}
+
+// BalancerStatus defines model for BalancerStatus.
+type BalancerStatus struct {
+	Checksum   *string `json:"checksum,omitempty"`
+	Hostname   *string `json:"hostname,omitempty"`
+	InstanceId string  `json:"instance_id"`
+
+	// Lag Database version minus the balancer's applied version.
+	Lag             int64     `json:"lag"`
+	LastSeen        time.Time `json:"last_seen"`
+	SnapshotVersion int64     `json:"snapshot_version"`
+	Version         *string   `json:"version,omitempty"`
+}
+
 // Binding defines model for Binding.
 type Binding struct {
 	Candidates []BindingCandidate `json:"candidates"`
@@ -787,7 +809,7 @@ type FeatureFlagsUpdate0 = string
 type FeatureFlagsUpdate1 = bool
 
 // FeatureFlagsUpdate2 defines model for FeatureFlagsUpdate.2.
-type FeatureFlagsUpdate2 = float32
+type FeatureFlagsUpdate2 = float64
 
 // FeatureFlagsUpdate_AdditionalProperties defines model for FeatureFlagsUpdate.AdditionalProperties.
 type FeatureFlagsUpdate_AdditionalProperties struct {
@@ -1108,6 +1130,16 @@ type ReadinessStatus string
 // ResourceStatus defines model for ResourceStatus.
 type ResourceStatus string
 
+// ResyncResult defines model for ResyncResult.
+type ResyncResult struct {
+	Checksum string `json:"checksum"`
+
+	// Counts Fields per data hash.
+	Counts     map[string]int `json:"counts"`
+	DurationMs float64        `json:"duration_ms"`
+	Version    int64          `json:"version"`
+}
+
 // Role defines model for Role.
 type Role string
 
@@ -1162,6 +1194,28 @@ type ServiceTokenList struct {
 
 // ServiceTokenRole defines model for ServiceTokenRole.
 type ServiceTokenRole string
+
+// SyncStatus defines model for SyncStatus.
+type SyncStatus struct {
+	Balancers []BalancerStatus `json:"balancers"`
+
+	// ComputedChecksum The checksum recomputed from what Redis holds now.
+	ComputedChecksum string `json:"computed_checksum"`
+	DatabaseVersion  int64  `json:"database_version"`
+
+	// ExpectedChecksum The checksum of the snapshot built from the database.
+	ExpectedChecksum        string                       `json:"expected_checksum"`
+	InSync                  bool                         `json:"in_sync"`
+	LastError               *string                      `json:"last_error,omitempty"`
+	LastPublishAt           nullable.Nullable[time.Time] `json:"last_publish_at,omitempty"`
+	OldestPendingAgeSeconds nullable.Nullable[float64]   `json:"oldest_pending_age_seconds,omitempty"`
+	OutboxBacklog           int                          `json:"outbox_backlog"`
+
+	// RedisChecksum The checksum stored in meta:snapshot.
+	RedisChecksum string  `json:"redis_checksum"`
+	RedisError    *string `json:"redis_error,omitempty"`
+	RedisVersion  int64   `json:"redis_version"`
+}
 
 // UpdateBindingRequest defines model for UpdateBindingRequest.
 type UpdateBindingRequest struct {
@@ -1446,6 +1500,9 @@ type CreateServiceTokenJSONRequestBody = CreateServiceTokenRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// BalancerHeartbeatJSONRequestBody defines body for BalancerHeartbeat for application/json ContentType.
+type BalancerHeartbeatJSONRequestBody = BalancerHeartbeat
 
 // CreateBindingJSONRequestBody defines body for CreateBinding for application/json ContentType.
 type CreateBindingJSONRequestBody = CreateBindingRequest
@@ -1865,6 +1922,20 @@ type ClientInterface interface {
 	// Corresponds with GET /auth/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// BalancerHeartbeatWithBody A balancer reports the snapshot it has applied
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+	BalancerHeartbeatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BalancerHeartbeat A balancer reports the snapshot it has applied
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+	BalancerHeartbeat(ctx context.Context, body BalancerHeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListBindings List bindings
 	//
 	// Corresponds with GET /bindings (the `ListBindings` operationId).
@@ -2125,6 +2196,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResyncSnapshot Full resync of the Redis snapshot
+	//
+	// Rebuilds every hash under staging names and swaps them in with one
+	// MULTI/EXEC, so a reader never sees a mix. Runs on the publishing
+	// replica; this call waits for its result.
+	//
+	// Corresponds with POST /sync/snapshot (the `ResyncSnapshot` operationId).
+	ResyncSnapshot(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSyncStatus Database vs Redis, outbox backlog and balancers
+	//
+	// Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
+	GetSyncStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetVersion Build information
 	//
@@ -2641,6 +2726,40 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // Corresponds with GET /auth/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BalancerHeartbeatWithBody A balancer reports the snapshot it has applied
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+func (c *Client) BalancerHeartbeatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBalancerHeartbeatRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BalancerHeartbeat A balancer reports the snapshot it has applied
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+func (c *Client) BalancerHeartbeat(ctx context.Context, body BalancerHeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBalancerHeartbeatRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3232,6 +3351,40 @@ func (c *Client) UpdateProvider(ctx context.Context, id Id, body UpdateProviderJ
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResyncSnapshot Full resync of the Redis snapshot
+//
+// Rebuilds every hash under staging names and swaps them in with one
+// MULTI/EXEC, so a reader never sees a mix. Runs on the publishing
+// replica; this call waits for its result.
+//
+// Corresponds with POST /sync/snapshot (the `ResyncSnapshot` operationId).
+func (c *Client) ResyncSnapshot(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResyncSnapshotRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSyncStatus Database vs Redis, outbox backlog and balancers
+//
+// Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
+func (c *Client) GetSyncStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSyncStatusRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4336,6 +4489,46 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewBalancerHeartbeatRequest calls the generic BalancerHeartbeat builder with application/json body
+func NewBalancerHeartbeatRequest(server string, body BalancerHeartbeatJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBalancerHeartbeatRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewBalancerHeartbeatRequestWithBody constructs an http.Request for the BalancerHeartbeat method, with any body, and a specified content type
+func NewBalancerHeartbeatRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/balancers/heartbeat")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5496,6 +5689,60 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewResyncSnapshotRequest constructs an http.Request for the ResyncSnapshot method
+func NewResyncSnapshotRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sync/snapshot")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSyncStatusRequest constructs an http.Request for the GetSyncStatus method
+func NewGetSyncStatusRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sync/status")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetVersionRequest constructs an http.Request for the GetVersion method
 func NewGetVersionRequest(server string) (*http.Request, error) {
 	var err error
@@ -5822,6 +6069,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /auth/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
+	// BalancerHeartbeatWithBodyWithResponse A balancer reports the snapshot it has applied
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+	BalancerHeartbeatWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BalancerHeartbeatResponse, error)
+
+	// BalancerHeartbeatWithResponse A balancer reports the snapshot it has applied
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+	BalancerHeartbeatWithResponse(ctx context.Context, body BalancerHeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*BalancerHeartbeatResponse, error)
+
 	// ListBindingsWithResponse List bindings
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6112,6 +6373,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+
+	// ResyncSnapshotWithResponse Full resync of the Redis snapshot
+	//
+	// Rebuilds every hash under staging names and swaps them in with one
+	// MULTI/EXEC, so a reader never sees a mix. Runs on the publishing
+	// replica; this call waits for its result.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sync/snapshot (the `ResyncSnapshot` operationId).
+	ResyncSnapshotWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ResyncSnapshotResponse, error)
+
+	// GetSyncStatusWithResponse Database vs Redis, outbox backlog and balancers
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
+	GetSyncStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSyncStatusResponse, error)
 
 	// GetVersionWithResponse Build information
 	//
@@ -7669,6 +7948,68 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BalancerHeartbeatResponse401Headers the declared response headers of an HTTP 401 response for BalancerHeartbeat
+type BalancerHeartbeatResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type BalancerHeartbeatResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BalancerHeartbeatResponse401Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BalancerHeartbeatResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BalancerHeartbeatResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r BalancerHeartbeatResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r BalancerHeartbeatResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BalancerHeartbeatResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BalancerHeartbeatResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BalancerHeartbeatResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9429,6 +9770,137 @@ func (r GetReadyzResponse) ContentType() string {
 	return ""
 }
 
+// ResyncSnapshotResponse401Headers the declared response headers of an HTTP 401 response for ResyncSnapshot
+type ResyncSnapshotResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ResyncSnapshotResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ResyncResult
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResyncSnapshotResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResyncSnapshotResponse) GetJSON200() *ResyncResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResyncSnapshotResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResyncSnapshotResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ResyncSnapshotResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ResyncSnapshotResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResyncSnapshotResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResyncSnapshotResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResyncSnapshotResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSyncStatusResponse401Headers the declared response headers of an HTTP 401 response for GetSyncStatus
+type GetSyncStatusResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetSyncStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncStatus
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSyncStatusResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSyncStatusResponse) GetJSON200() *SyncStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSyncStatusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSyncStatusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSyncStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSyncStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSyncStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSyncStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetVersionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9897,6 +10369,32 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// BalancerHeartbeatWithBodyWithResponse A balancer reports the snapshot it has applied
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+func (c *ClientWithResponses) BalancerHeartbeatWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BalancerHeartbeatResponse, error) {
+	rsp, err := c.BalancerHeartbeatWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBalancerHeartbeatResponse(rsp)
+}
+
+// BalancerHeartbeatWithResponse A balancer reports the snapshot it has applied
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /balancers/heartbeat (the `BalancerHeartbeat` operationId).
+func (c *ClientWithResponses) BalancerHeartbeatWithResponse(ctx context.Context, body BalancerHeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*BalancerHeartbeatResponse, error) {
+	rsp, err := c.BalancerHeartbeat(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBalancerHeartbeatResponse(rsp)
 }
 
 // ListBindingsWithResponse List bindings
@@ -10386,6 +10884,36 @@ func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetReadyzResponse(rsp)
+}
+
+// ResyncSnapshotWithResponse Full resync of the Redis snapshot
+//
+// Rebuilds every hash under staging names and swaps them in with one
+// MULTI/EXEC, so a reader never sees a mix. Runs on the publishing
+// replica; this call waits for its result.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sync/snapshot (the `ResyncSnapshot` operationId).
+func (c *ClientWithResponses) ResyncSnapshotWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ResyncSnapshotResponse, error) {
+	rsp, err := c.ResyncSnapshot(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResyncSnapshotResponse(rsp)
+}
+
+// GetSyncStatusWithResponse Database vs Redis, outbox backlog and balancers
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
+func (c *ClientWithResponses) GetSyncStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSyncStatusResponse, error) {
+	rsp, err := c.GetSyncStatus(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSyncStatusResponse(rsp)
 }
 
 // GetVersionWithResponse Build information
@@ -11765,6 +12293,62 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBalancerHeartbeatResponse parses an HTTP response from a BalancerHeartbeatWithResponse call
+func ParseBalancerHeartbeatResponse(rsp *http.Response) (*BalancerHeartbeatResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BalancerHeartbeatResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BalancerHeartbeatResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -13305,6 +13889,119 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseResyncSnapshotResponse parses an HTTP response from a ResyncSnapshotWithResponse call
+func ParseResyncSnapshotResponse(rsp *http.Response) (*ResyncSnapshotResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResyncSnapshotResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ResyncResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResyncSnapshotResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSyncStatusResponse parses an HTTP response from a GetSyncStatusWithResponse call
+func ParseGetSyncStatusResponse(rsp *http.Response) (*GetSyncStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSyncStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSyncStatusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil

@@ -202,3 +202,11 @@ func Start(t testing.TB, opts ...Option) *Env {
 
 // Checked returns the package's contract checker.
 func Checked() *Checker { return pkg.checker }
+
+// Redis returns a client on the package's Redis DB index.
+func (e *Env) Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), DB: pkg.redisDB})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}

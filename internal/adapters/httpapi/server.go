@@ -29,6 +29,7 @@ import (
 	"github.com/ez-api/ez-api/internal/core/operators"
 	"github.com/ez-api/ez-api/internal/core/providers"
 	"github.com/ez-api/ez-api/internal/core/servicetokens"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
@@ -54,6 +55,7 @@ type API struct {
 	keys          *keys.Service
 	features      *features.Service
 	audit         *audit.Service
+	sync          *snapshot.SyncService
 	clock         ports.Clock
 }
 
@@ -72,13 +74,14 @@ type Services struct {
 	Keys          *keys.Service
 	Features      *features.Service
 	Audit         *audit.Service
+	Sync          *snapshot.SyncService
 }
 
 // NewAPI builds the handler set.
 func NewAPI(s Services, clock ports.Clock) *API {
 	return &API{health: s.Health, login: s.Login, operators: s.Operators, serviceTokens: s.ServiceTokens,
 		providers: s.Providers, models: s.Models, bindings: s.Bindings, masters: s.Masters, keys: s.Keys,
-		features: s.Features, audit: s.Audit, clock: clock}
+		features: s.Features, audit: s.Audit, sync: s.Sync, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in

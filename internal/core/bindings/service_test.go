@@ -31,7 +31,7 @@ func newFixture() fixture {
 	models, groups := fakes.NewModels(), fakes.NewRouteGroups()
 	f := fixture{repo: fakes.NewBindings(models), models: models, providers: fakes.NewProviders(groups), groups: groups,
 		changes: &fakes.Changes{}, audit: &fakes.Audit{}}
-	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: now})
+	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: now}, nil)
 	f.svc = bindings.NewService(f.repo, models, f.providers, groups, mut)
 	return f
 }

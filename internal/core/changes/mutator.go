@@ -29,18 +29,22 @@ type Mutator struct {
 	audit    ports.AuditRepository
 	recorder ports.ChangeRecorder
 	clock    ports.Clock
+	notifier ports.ChangeNotifier
 }
 
-// NewMutator builds the mutation runner.
-func NewMutator(tx ports.TxRunner, audit ports.AuditRepository, recorder ports.ChangeRecorder, clock ports.Clock) *Mutator {
-	return &Mutator{tx: tx, audit: audit, recorder: recorder, clock: clock}
+// NewMutator builds the mutation runner; notifier (may be nil) hears of
+// every committed change that touched the snapshot.
+func NewMutator(tx ports.TxRunner, audit ports.AuditRepository, recorder ports.ChangeRecorder, clock ports.Clock,
+	notifier ports.ChangeNotifier) *Mutator {
+	return &Mutator{tx: tx, audit: audit, recorder: recorder, clock: clock, notifier: notifier}
 }
 
 // Do runs fn in one transaction and records every change it returns; when
 // fn or any record fails, nothing is written.
 func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.Time) ([]Change, error)) error {
 	now := m.clock.Now()
-	return m.tx.InTx(ctx, func(ctx context.Context) error {
+	recorded := false
+	err := m.tx.InTx(ctx, func(ctx context.Context) error {
 		chs, err := fn(ctx, now)
 		if err != nil {
 			return err
@@ -52,6 +56,7 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 				if err != nil {
 					return err
 				}
+				recorded = true
 				details = withVersion(details, v)
 			}
 			if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, details)); err != nil {
@@ -60,6 +65,10 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 		}
 		return nil
 	})
+	if err == nil && recorded && m.notifier != nil {
+		m.notifier.Notify()
+	}
+	return err
 }
 
 func withVersion(d map[string]any, v int64) map[string]any {

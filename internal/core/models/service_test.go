@@ -28,7 +28,7 @@ var now = time.Unix(1000, 0).UTC()
 func newFixture() fixture {
 	repo := fakes.NewModels()
 	f := fixture{repo: repo, bindings: fakes.NewBindings(repo), changes: &fakes.Changes{}, audit: &fakes.Audit{}}
-	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: now})
+	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: now}, nil)
 	f.svc = models.NewService(repo, f.bindings, mut)
 	return f
 }

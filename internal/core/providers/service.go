@@ -327,11 +327,18 @@ func (s *Service) RotateSecrets(ctx context.Context) (int, error) {
 // DecryptKey returns a provider's upstream key in plaintext (for the
 // snapshot publisher; never for an API response).
 func (s *Service) DecryptKey(id int64, ciphertext []byte) (string, error) {
-	plain, err := s.cipher.Decrypt(ciphertext, aad(id))
-	if err != nil {
-		return "", fmt.Errorf("decrypt key of provider %d: %w", id, err)
+	return KeyDecrypter(s.cipher)(id, ciphertext)
+}
+
+// KeyDecrypter decrypts stored provider keys, bound to their row.
+func KeyDecrypter(cipher ports.SecretCipher) func(id int64, ciphertext []byte) (string, error) {
+	return func(id int64, ciphertext []byte) (string, error) {
+		plain, err := cipher.Decrypt(ciphertext, aad(id))
+		if err != nil {
+			return "", fmt.Errorf("decrypt key of provider %d: %w", id, err)
+		}
+		return string(plain), nil
 	}
-	return string(plain), nil
 }
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }

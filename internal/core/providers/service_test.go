@@ -34,7 +34,7 @@ func newFixture(guard fakes.Guard) fixture {
 	groups := fakes.NewRouteGroups()
 	f := fixture{repo: fakes.NewProviders(groups), groups: groups, cipher: &fakes.Cipher{},
 		changes: &fakes.Changes{}, audit: &fakes.Audit{}}
-	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: time.Unix(1000, 0).UTC()})
+	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: time.Unix(1000, 0).UTC()}, nil)
 	f.svc = providers.NewService(f.repo, groups, f.cipher, guard, mut, mask, providers.Policy{MaxModels: 3})
 	return f
 }
@@ -352,7 +352,7 @@ func TestUpdateRejectsInvalidChanges(t *testing.T) {
 		created, err := allowing.svc.Create(ctx, p)
 		require.NoError(t, err)
 		strict := providers.NewService(allowing.repo, allowing.groups, allowing.cipher, fakes.Guard{},
-			changes.NewMutator(fakes.TxRunner{}, allowing.audit, allowing.changes, &fakes.Clock{}), mask, providers.Policy{MaxModels: 3})
+			changes.NewMutator(fakes.TxRunner{}, allowing.audit, allowing.changes, &fakes.Clock{}, nil), mask, providers.Policy{MaxModels: 3})
 		_, err = strict.Update(ctx, created.ID, providers.Patch{Weight: ptr(2)})
 		assert.NoError(t, err)
 	})

@@ -604,6 +604,28 @@ type AuditList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
+// BalancerHeartbeat defines model for BalancerHeartbeat.
+type BalancerHeartbeat struct {
+	Checksum        *string `json:"checksum,omitempty"`
+	Hostname        *string `json:"hostname,omitempty"`
+	InstanceId      string  `json:"instance_id"`
+	SnapshotVersion int64   `json:"snapshot_version"`
+	Version         *string `json:"version,omitempty"`
+}
+
+// BalancerStatus defines model for BalancerStatus.
+type BalancerStatus struct {
+	Checksum   *string `json:"checksum,omitempty"`
+	Hostname   *string `json:"hostname,omitempty"`
+	InstanceId string  `json:"instance_id"`
+
+	// Lag Database version minus the balancer's applied version.
+	Lag             int64     `json:"lag"`
+	LastSeen        time.Time `json:"last_seen"`
+	SnapshotVersion int64     `json:"snapshot_version"`
+	Version         *string   `json:"version,omitempty"`
+}
+
 // Binding defines model for Binding.
 type Binding struct {
 	Candidates []BindingCandidate `json:"candidates"`
@@ -791,7 +813,7 @@ type FeatureFlagsUpdate0 = string
 type FeatureFlagsUpdate1 = bool
 
 // FeatureFlagsUpdate2 defines model for FeatureFlagsUpdate.2.
-type FeatureFlagsUpdate2 = float32
+type FeatureFlagsUpdate2 = float64
 
 // FeatureFlagsUpdate_AdditionalProperties defines model for FeatureFlagsUpdate.AdditionalProperties.
 type FeatureFlagsUpdate_AdditionalProperties struct {
@@ -1112,6 +1134,16 @@ type ReadinessStatus string
 // ResourceStatus defines model for ResourceStatus.
 type ResourceStatus string
 
+// ResyncResult defines model for ResyncResult.
+type ResyncResult struct {
+	Checksum string `json:"checksum"`
+
+	// Counts Fields per data hash.
+	Counts     map[string]int `json:"counts"`
+	DurationMs float64        `json:"duration_ms"`
+	Version    int64          `json:"version"`
+}
+
 // Role defines model for Role.
 type Role string
 
@@ -1166,6 +1198,28 @@ type ServiceTokenList struct {
 
 // ServiceTokenRole defines model for ServiceTokenRole.
 type ServiceTokenRole string
+
+// SyncStatus defines model for SyncStatus.
+type SyncStatus struct {
+	Balancers []BalancerStatus `json:"balancers"`
+
+	// ComputedChecksum The checksum recomputed from what Redis holds now.
+	ComputedChecksum string `json:"computed_checksum"`
+	DatabaseVersion  int64  `json:"database_version"`
+
+	// ExpectedChecksum The checksum of the snapshot built from the database.
+	ExpectedChecksum        string                       `json:"expected_checksum"`
+	InSync                  bool                         `json:"in_sync"`
+	LastError               *string                      `json:"last_error,omitempty"`
+	LastPublishAt           nullable.Nullable[time.Time] `json:"last_publish_at,omitempty"`
+	OldestPendingAgeSeconds nullable.Nullable[float64]   `json:"oldest_pending_age_seconds,omitempty"`
+	OutboxBacklog           int                          `json:"outbox_backlog"`
+
+	// RedisChecksum The checksum stored in meta:snapshot.
+	RedisChecksum string  `json:"redis_checksum"`
+	RedisError    *string `json:"redis_error,omitempty"`
+	RedisVersion  int64   `json:"redis_version"`
+}
 
 // UpdateBindingRequest defines model for UpdateBindingRequest.
 type UpdateBindingRequest struct {
@@ -1451,6 +1505,9 @@ type CreateServiceTokenJSONRequestBody = CreateServiceTokenRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// BalancerHeartbeatJSONRequestBody defines body for BalancerHeartbeat for application/json ContentType.
+type BalancerHeartbeatJSONRequestBody = BalancerHeartbeat
+
 // CreateBindingJSONRequestBody defines body for CreateBinding for application/json ContentType.
 type CreateBindingJSONRequestBody = CreateBindingRequest
 
@@ -1631,6 +1688,9 @@ type ServerInterface interface {
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx echo.Context) error
+	// BalancerHeartbeat A balancer reports the snapshot it has applied
+	// (POST /balancers/heartbeat)
+	BalancerHeartbeat(ctx echo.Context) error
 	// ListBindings List bindings
 	// (GET /bindings)
 	ListBindings(ctx echo.Context, params ListBindingsParams) error
@@ -1703,6 +1763,12 @@ type ServerInterface interface {
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
+	// ResyncSnapshot Full resync of the Redis snapshot
+	// (POST /sync/snapshot)
+	ResyncSnapshot(ctx echo.Context) error
+	// GetSyncStatus Database vs Redis, outbox backlog and balancers
+	// (GET /sync/status)
+	GetSyncStatus(ctx echo.Context) error
 	// GetVersion Build information
 	// (GET /version)
 	GetVersion(ctx echo.Context) error
@@ -2128,6 +2194,15 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// BalancerHeartbeat converts echo context to params.
+func (w *ServerInterfaceWrapper) BalancerHeartbeat(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.BalancerHeartbeat(ctx)
 	return err
 }
 
@@ -2586,6 +2661,24 @@ func (w *ServerInterfaceWrapper) GetReadyz(ctx echo.Context) error {
 	return err
 }
 
+// ResyncSnapshot converts echo context to params.
+func (w *ServerInterfaceWrapper) ResyncSnapshot(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResyncSnapshot(ctx)
+	return err
+}
+
+// GetSyncStatus converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSyncStatus(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSyncStatus(ctx)
+	return err
+}
+
 // GetVersion converts echo context to params.
 func (w *ServerInterfaceWrapper) GetVersion(ctx echo.Context) error {
 	var err error
@@ -2688,6 +2781,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/features", wrapper.GetFeatures, options.OperationMiddlewares["getFeatures"]...)
 	router.PUT(options.BaseURL+"/admin/features", wrapper.PutFeatures, options.OperationMiddlewares["putFeatures"]...)
 	router.GET(options.BaseURL+"/admin/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
+	router.POST(options.BaseURL+"/sync/snapshot", wrapper.ResyncSnapshot, options.OperationMiddlewares["resyncSnapshot"]...)
+	router.GET(options.BaseURL+"/sync/status", wrapper.GetSyncStatus, options.OperationMiddlewares["getSyncStatus"]...)
+	router.POST(options.BaseURL+"/balancers/heartbeat", wrapper.BalancerHeartbeat, options.OperationMiddlewares["balancerHeartbeat"]...)
 
 }
 
@@ -4510,6 +4606,73 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BalancerHeartbeatRequestObject struct {
+	Body *BalancerHeartbeatJSONRequestBody
+}
+
+type BalancerHeartbeatResponseObject interface {
+	VisitBalancerHeartbeatResponse(w http.ResponseWriter) error
+}
+
+type BalancerHeartbeat204Response struct {
+}
+
+func (response BalancerHeartbeat204Response) VisitBalancerHeartbeatResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type BalancerHeartbeat400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response BalancerHeartbeat400ApplicationProblemPlusJSONResponse) VisitBalancerHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BalancerHeartbeat401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response BalancerHeartbeat401ApplicationProblemPlusJSONResponse) VisitBalancerHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BalancerHeartbeat403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response BalancerHeartbeat403ApplicationProblemPlusJSONResponse) VisitBalancerHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6567,6 +6730,134 @@ func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	return err
 }
 
+type ResyncSnapshotRequestObject struct {
+}
+
+type ResyncSnapshotResponseObject interface {
+	VisitResyncSnapshotResponse(w http.ResponseWriter) error
+}
+
+type ResyncSnapshot200JSONResponse ResyncResult
+
+func (response ResyncSnapshot200JSONResponse) VisitResyncSnapshotResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResyncSnapshot401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ResyncSnapshot401ApplicationProblemPlusJSONResponse) VisitResyncSnapshotResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResyncSnapshot403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResyncSnapshot403ApplicationProblemPlusJSONResponse) VisitResyncSnapshotResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResyncSnapshot503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ResyncSnapshot503ApplicationProblemPlusJSONResponse) VisitResyncSnapshotResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSyncStatusRequestObject struct {
+}
+
+type GetSyncStatusResponseObject interface {
+	VisitGetSyncStatusResponse(w http.ResponseWriter) error
+}
+
+type GetSyncStatus200JSONResponse SyncStatus
+
+func (response GetSyncStatus200JSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSyncStatus401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetSyncStatus401ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSyncStatus403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetSyncStatus403ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -6653,6 +6944,9 @@ type StrictServerInterface interface {
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// BalancerHeartbeat A balancer reports the snapshot it has applied
+	// (POST /balancers/heartbeat)
+	BalancerHeartbeat(ctx context.Context, request BalancerHeartbeatRequestObject) (BalancerHeartbeatResponseObject, error)
 	// ListBindings List bindings
 	// (GET /bindings)
 	ListBindings(ctx context.Context, request ListBindingsRequestObject) (ListBindingsResponseObject, error)
@@ -6725,6 +7019,12 @@ type StrictServerInterface interface {
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
+	// ResyncSnapshot Full resync of the Redis snapshot
+	// (POST /sync/snapshot)
+	ResyncSnapshot(ctx context.Context, request ResyncSnapshotRequestObject) (ResyncSnapshotResponseObject, error)
+	// GetSyncStatus Database vs Redis, outbox backlog and balancers
+	// (GET /sync/status)
+	GetSyncStatus(ctx context.Context, request GetSyncStatusRequestObject) (GetSyncStatusResponseObject, error)
 	// GetVersion Build information
 	// (GET /version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -7433,6 +7733,52 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// BalancerHeartbeat operation middleware
+func (sh *strictHandler) BalancerHeartbeat(ctx echo.Context) error {
+	var request BalancerHeartbeatRequestObject
+
+	var body BalancerHeartbeatJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.BalancerHeartbeat(ctx.Request().Context(), request.(BalancerHeartbeatRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BalancerHeartbeat")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(BalancerHeartbeatResponseObject); ok {
+		return validResponse.VisitBalancerHeartbeatResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -8232,6 +8578,52 @@ func (sh *strictHandler) GetReadyz(ctx echo.Context) error {
 	return nil
 }
 
+// ResyncSnapshot operation middleware
+func (sh *strictHandler) ResyncSnapshot(ctx echo.Context) error {
+	var request ResyncSnapshotRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResyncSnapshot(ctx.Request().Context(), request.(ResyncSnapshotRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResyncSnapshot")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResyncSnapshotResponseObject); ok {
+		return validResponse.VisitResyncSnapshotResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetSyncStatus operation middleware
+func (sh *strictHandler) GetSyncStatus(ctx echo.Context) error {
+	var request GetSyncStatusRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSyncStatus(ctx.Request().Context(), request.(GetSyncStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSyncStatus")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSyncStatusResponseObject); ok {
+		return validResponse.VisitGetSyncStatusResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetVersion operation middleware
 func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 	var request GetVersionRequestObject
@@ -8260,161 +8652,175 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbhu3uuirEHM2EBt7JMuynSY2DnDcNu3OatJkJc5KT+MciZqhJG7PkFOSY0cNAuxf6wHWQ6wH65Mc",
-	"8CM595FGFztNaiBALGmG1+9+/egFPE44I0xJ7/SjNyc4JAL+/OUV+S0lUj39Xn8KiQwETRTlzDv1LuYE",
-	"CfMzoiHauyKJQlPBY4SRxIwgygIeUzZD4196dpze0+/HPuJqTsQNlQTNCCMCKxLu9z3fk8GcxFjPpBYJ",
-	"8U49qQRlM+/Tp0++l2CBY6Lswr5LheSivqgXCf4tJSiAn91qEkGuKU8lSvCMPJBozMgHNTLPjPXEVL/6",
-	"W0rEwvM9hmM9t/m5tKoYf3hG2EzNvdOTw6FfW6XvPQ3rS3pFJE9FQBANs7kSrOb5VDT0fE8fJRUk9E6V",
-	"SElx2ikXMVb6OaYeHnu+F1NG4zT2Tg+zNVCmyIwIWMQzGlNVX8dLPCNI0t9J244jeK84c0imOI2Ud3oy",
-	"8EvLOBrqZeAPZhkng8GKRX3S+5MJZ5LA9X2LQwsR+lPAmSIM/sRJEtEA6yUfJIJPIhL/539Lvf6PhXX9",
-	"hyBT79T7Xwc54B6YX+XBS/OWmbQdYkNOJGJcoRirYI7UnCC9DIED1fc++d53nE0jGtz5+oI5ZjNYC0wv",
-	"0Q1Vc0Q+UKk0KkmFFYEF/sDFhIYhYXe+QkFCwhTF0QOJBI9IfpY4ivgNUnMqEU80YlPOYLE/c/UDT1l4",
-	"l2v9mSOZBnMkHP7tcQGrvKaSTiKCFDdLTQRlAU1wtA9rfU3ENQ3IG4avMY3wJCJ3esIkTrjAgkYLlDJs",
-	"1ymJuCZnSBAlFijCighY6gXnzzFbWFSSd7nOV1gRBBSDhG5heKqIAFRiaTwhAvEpkiTgLJSIMjR+pZ/q",
-	"neungOwWGE3hp/Ly6qTkk++9YThVcy7o7+ROQeo5lVJjIReIsmsc0bCADZUdvX37tneeqrn+McCKNG4r",
-	"Z3Cwq0TwgEipb/0JU1Qt7nJzb0kU9TSRJyGapApJEmNYexQt3Hb7wGDsYHqu80Av+IJfEfbKEnj9dSI0",
-	"/itqqD2Gh0ZKP1XnS//1enjyEP3t7cUZkoSFiCqEJRqf2xuG3Z6ibwkWRKDLdDA4CooDwjcE4KlyqL5H",
-	"PiRUEDnCqsRHQ6xIT9GYNL0Dg47M1x89wjRLe+eZ6b33TUw/59zvylstDVZaTT4On/w3CZSe+DwNqToP",
-	"lBFryidIw0ZBoIoc7pt83YYMGznG0LVsbTGWGtt8Ty6kIvHqvdlt0LB9+U+YEosmADB3/dEjH3CcaIrq",
-	"XZFFPxBEY0bDLWB3DsuAuXBi+pU1LtlwWbO2MKR6dTh6WVizkcFYGlkGYD7XNh1ElDA1okkDTvvdb80K",
-	"JSPzQm0cx8FW/u5uf/k9griJtaRnTtl391MdqTxzaZnFrbdCwzNq5LsKLCsSl/9YeccGrDLw9rAQGD4X",
-	"BPlVA/1MPiirNdQOBBZSHq1pU99SFuoDrW0pwCykGuC678uO9Z17s2l3Bj3CtchXZ5i7IosyQlphvz9L",
-	"VO+YN42t9QSZ4IA0QmGSTiIajGIekqjxAS27pisPxqlLr83Tn3wvTcI1j6EJ4PPFV5ZqjiJbnl+8zdId",
-	"lFayBD7yO60BSkgUplGdB76dL4wK4l7NZWqNgtE1aeZvQhjAd+Reqw10NjLf+x7jo0Twaxoa1tVCzvLx",
-	"ZoKnyag72eKpIiN4qfnCSUQ0hcno0rJ7f20fvtDPFl++xlFKVgBUk54neZTqLxCeYcqkggOGJSNY8gOJ",
-	"NN27JsidkfSRXliqSIhu5oQhQTDo7Bk3vfLcob9vOL40kUoQHC/hKw27qGjpdi2IhuiPf/4LuTERACss",
-	"xmHsR+946J16Bl97w8HwuDd41Bs8LJCSHDZvCJ3NVfViQY9vMCEUsad4ywUQyYas3nPt6gqo5QAzP6ku",
-	"ePSUJalqP9MpjiTxK5hWgc2lFEc/+qN+8mcck1sA3KrdKKbMfT5sAKP8qjL7y+Ey88vhYFAywAxWXumK",
-	"C+tyJ5tzOnObn2ADT80AD49h+fbTYZ0T2jF2IVA4Jv75pYk0nBH1kgjKwyINZ5zpOwkxjTRbijlT82jR",
-	"SHC+A+Zkd1QwqK2BJ2XRZZ17lDWRYNnbzzX5+jl7ukFeKGDJ4fDRSizZTJqo3FVFECgcRtONmeP+iSw2",
-	"O2qwjpFwRJMytBY2bhFh2b5zrDkcDOow7CaBLbXOM7QEo/NEDTNNAH5HSQbAS4GnCOz5y6ksyxohT7V8",
-	"0kjMjE1pU7V+Q05gTONrA+dvKVfYaNpybRO+74kkHkXOil8n/EvfVRu/W8EN2Ho7GjwH88FmmGD52kgk",
-	"cfMqS6xtJXfzswFV1wFXD7khwMT4w+iKLGSXZaxaggO+BCtFhJYO/9+7896vuPf7oPf4ff5nf9R7/3Hg",
-	"Pzz69B8rdaFVt6rJxoachDOlWd4NZSG/2QByqRYMRomgAdFUZRQrftVCHTqcY04urigLO7Gnn/SD9g55",
-	"qvRqmlG4w2a6393pwf/5T7i/w+E3TRe4FZO129j9oW6qzMs0SbhQcjSlcUEdmnAeEczKT6QM7FJyxXNG",
-	"lVjxkOI8GgVzTkvWi6Ynr6m0xsrqQ+uh0gtret0MmxIs5Q0XZfaYfemXGNJgWBEbhg1AJHi0En6yJetn",
-	"tUIriViLCA27EaFsXL+4JVhh+3k6zXhD4SuhI2vyKhzd8eDxw+pife9GUEVesGhhDCVaqkoVH00wKyll",
-	"dp46KE2wJKNURE2xAOYQ0JQLNNY3gBWdRGR8huZKJYgL+F/2yzc8HBw/apJpOJ9FZBRx4xKqT/e9WapE",
-	"iqPxLOITHI1hajUn6JoIRT6gKY5ptKhMqOXQtukSweFilm9u1QzDk4e7k9JyYXfZe2+s0eG5eXpz6S4R",
-	"lAvrncugYbBKRS8Q1F5Joi5wjW5U1WFCTlW72CncW85OcftmBovi1shgL6kdwa3j3ToTN0HysmJQjQwy",
-	"gyB4aHGG4lQqNCGIMgDWaapSAWbWbgrFhrDThQyXDgJIcfPBthLM70lCWEhYsPgvgiO9lJrHQlBw7dbP",
-	"6Ry531CYDYMmhLIZCvkNQzG+IhKOzHoUUcrmMM3iDGHEOOtlI3BG7PNUoZDMBA5JWDBlF4hmbsvOPRIU",
-	"R0gFCTocftMf9Af9w9OHR988RgFnjAQKCTJNJQmbbifCSq97FMvSkIP+I79B9Fki3TirDBg/9f5X+0kz",
-	"a2dhEX5+4k0X9gPBGvp+iPBsG+Oxfh+sxmDHQ3s4usELiczjcr9iPQ6TURDhNCSjQHApR84o6516mu3p",
-	"/SYjCDgaScUFGU1wcEW0LO0JElLZaGcu7uRN4rwgbfupeiQ4Iy+m3um7j3X5prr1BhnuY/Ui37efECM3",
-	"7pTMkD6yA2kmbAbY983fUaQZqCAxvyaGVkR4ZvlZcT/OqlL87rDpjCiJwicO3suIOdW/ldGgSEZLBhoi",
-	"JZ6R8sNmT1SiDCJXgauZMR+uCT5bycicBFdLIXYZnauRqSaAkgqLdZ2gdfS1BErDtKVCnu9ldKvFm6OH",
-	"H9kAptIpPzocHvVPOlGSayJkLfZh0D/sD7zOdMSNUVuT7y6g6c5+Ik2RGGUbZBk5vgOXPvru6fevDIG/",
-	"IgsUY039kSa0EE97hkicqAWKCWYSYQaCXWZjrIfTrLRPltdgrcx66vIaUkkqU0fRelPfqsGyxbeaA8Im",
-	"zvwOhs4OPl0ckFHKVJPf+Y3+2vg69VmDtQMJkkQ4ICGaGKd0hKVCgitQMpBUNIrQDRdXslVY6uZo3i5m",
-	"hkqZknA0WdR3NTahTWMg32McxpSdmsAxFw6FaGjjxkBZAWAzA+pNax5gHyyxTM8MddhIjGHK7r5zJz42",
-	"KBdkSj+U6YW86v0yGV789vhZ7G1ibW65jzaLc/k0BxbfNCiYXT6QyAWLeP5qf3JXteYnsihoNLe6oPVD",
-	"Snwvdcx2xR7ewHONMSg5kPiOq9vrdihRI5B+iWQXL6p4RhUYKJGrKuErkZWCbz5HKLfX9aJffiILo8eF",
-	"dbZjLS8rTi4Lv2wO6TARZ8AQ9sbyqvfH//x7vH+G5FxrJZxBlKqJ6Ha5Bv2VPNYFQ+oFtmxqF05nt7nP",
-	"6nDO8asgGJkQGC0XUYg7zuHD/DXHqVTERP9d8ysSNspKGdjXJUQuM65Z4T2vv0cy0TdqNfAgFUJ/NOCK",
-	"DLiWeUyrmJUTvwrcwPdGetkDHNFC/bUNU78iiwcSRXRKqnSjkWo3wQ4IYW6PTaf+jF4TRqSsH01dSuVX",
-	"nbXLxqn4jLLPYG5uJJa55Xgd/3YHQ3HTzo0zssnMsb7QtQPZBIjySqJgFv3MPLtMJOjGPs1wBQ4KsedN",
-	"4kR81Tv64bfHv6pnuJHR7SzessDWcqOI2W9lfeuxGrPVVm4TZ9Cw+rxW8BwzlBGMd8Rq7Ora9/Usg56l",
-	"XvO68Z1IJTXZRDFlqSK5aKvmWCFJFGKckTPkBCjGTQZPR6Gp4mRvJLS3N3vRsV7JyuESxu5ZDpXrjvb2",
-	"tPo451G44dyVe8wW4pdupHw+y253e3GiALqfVaIokZwmoUKmEkw8zVLDcxf6tXYgwWqF5lZj59siFeoC",
-	"jsGHKNKaM7xlSInsKNZYublOlya5mcRH4yxAoK//GpeV1tVx/bcUILH6klo53vJMg9aghuXnb15b7wL+",
-	"imEOt5FxYaUBk2kB8OZX8bwJrFpQrQ0E6ttrPOeW86rcWv3oizki60grGeoUMzXm8CqJJyQMTdiBIAIz",
-	"2JyaE9FOMXfCQYD0fn4GUg5YKvqis7/8UuiJizsx/y8LfPO9wgLrtm5TIYJPTb4y+aCgOsSZcfdwlls+",
-	"9df9LkZNFz2zGzWku7KBpRpFWvXbyk68SXyQ7GBOeL8TDaOsUXYgPgXNEXa2Ie66He8C5zL4+OxoV7rH",
-	"4u2FMWUgyV6TSG/U871rSm5aqNFLVzihfjK78Fx0T2Ws0NbVSc/vV1nwK15jLpwukRWLkL5xmRCGmULk",
-	"mohFXg5HIhnwhIRI8UbL0haiURc8bQwasVy3qJy3BpC4MgF1NfOH79Dj45NvkC0/gExGI4hTbamOuSgK",
-	"rmZ0CdNfeqeog7PaBoZ0x7KCc70BzyiTCjPHatqKwyRYzctC9EGWI9i0xHL+dsHPe/i3x78e/XLyj28u",
-	"Dv8+fHv05PjVycXD//vNm0crvNZuhOPBoJNyrKiKKoEA1iCAoG6Dcd1NMY2az9jFj1UE6FdPkSBTIgiD",
-	"8kWEKTpdaLVDQ76DAP1u+bAghPH04ID8jhPaD8m1K1YhD/LVeB3LDZit+cvsni6yrcHdnUd91m87S60E",
-	"JSrG8oqExrNw+Mf//Ht6hB+P953LGVykjDOAVklUecOFVxqLGRSiR5dHi9YLFWxiwKyHha52yNZiO7fw",
-	"4a6ZRtz5wYacppVO/yV+1jyIc2cuzN1EZm4iHm2e31tkCBbnMpD0MwzKLbmFDODMR5mlAmenWpC3MvBf",
-	"T/Ryp7IL0SujEJ9d9KpAyApP3AQz1iJDl4CmLPwwTEG9dtHl+g6Ymgue0AAqd+A0JNkfvYCbTzwk4Igm",
-	"MWW0F0TUvEdnAl+bKzU/eY5c6N+pVGlIuYlSUjCA+aNHPiSCSNm4+FcEh7TZK3YHIWWCYNkULu+qMEC1",
-	"LaEpvSnAgMMF2oM4NIgTlPNU6b9GIb9hEGOCi6GyGpX2+93C0mBsKNSgRubv7tGlS0K/KvaotfWzNfQC",
-	"o2kBqEZasBItA6ptMmdNDFMhEq9SQYrfoIhbsYRHoY1juiIkkRCppEWWPaxQzKVC4yuykP0YfxiVhh3v",
-	"NzoDVoS714++nJzQVGGlYtFYO6PP90olBwr3RD7gQIElaQaYyPRuIvo7GZlf3jeOlQeb78Zy4d6ZLDYM",
-	"RrpT5RHMJ6lcvseV03UI56oLoACmDySaUiEVCuZY4EBBGZIpF0iQgM8YhYJztCpwqt7x1d8f/yqatRFw",
-	"g926NaieprDUIpRHlbRHkiwRTawVJ/MXN5lzmmhhcZWtHuOymWCNfa9wH0sSCKJ25DguL3LVXnchNtV2",
-	"+llFpxq8deVQS1mTSVJYs4ZGPch/p1U1Nq5tUTszs7s1GO+qnd0XsdisiMXK+PDdxHr/aYtcrBmCvDTb",
-	"fvVYmzom1M7W0I6M6xXOWIWP96U07q6UxmaReEsgYZ1iG3XhIvOvI8xC+IT2VDk2ZB8FmGkl1hQ87Xsd",
-	"WNd6ZTxW4+IXXNZj9ebu62vstr5GC6asW0tjFZD/KaprbMak2g9p3QIZK0W9NufJOWTPXpHFGRprFBnb",
-	"3NgsYa9S68FU2VguvayqurHcb1KrldHV4VF0klRE2A18JtX6FrclsH3Gehdfao2LbetaNOBc6XTrztNS",
-	"4VZEQ+m8pqa+KxiZZcEsmXmYwTZprtgYJRuVHw1fayk/gxU1Nv9hsoyfsimv2w0mKY3CEeghJZPmcDB8",
-	"2Ds87A2HF4PBKfz7tdEmyGMrVefvHk2H+HFw2OzCHDUmTs/4YX/4sN/oPt8i0zpPsLbr9IsbLi2nbpiA",
-	"kq9BqhHktQbDjHj+RBbnqcmar9JPVznDGKr3xlKZbDaUB5q4n2Kb6OaypMa/9M5fPu39RBZjZNpNZP18",
-	"zMe8oU/2ZH4AZllAPqGjQfMClzZfyDte2BTa02LCLPrb2wvTd2n88sXrC3SAUzU/gPC0sX/J8NKt47bN",
-	"9y+Za0wEXMB0Y8h2NVcqMS0tqIXeSrAfZ0rwCCURZsTF/D35VR8PevbsOZphRW7w4jQPCSiUhAashTqh",
-	"BpUvWYAVjvgsJb755o9//itDa8FT4yUygUES7V3ayCJ56e2DpK7mhIpCNqP0L9nUlM2AyhJ2zlckpBJJ",
-	"hhM51xI8ZzKNTYKyM2hJHwaM+AxRNiMS+u1cskv2BMKRIHIGUYnGbY1DxmjPRfSYtQVYCGoY+SUrdPeC",
-	"HA4qEY4kRySYcxIWALLQ3SuzazrgvGRZagpPlaQhMfZP120J7aXsivEbZmtz//HPf6HjwbGPbgRnMxQT",
-	"Neeh/fbEv2QTHi6Q4hxFWMzs44dHPtLEWjAcQZSLPkr9y8lgoPclb4gwjZTAvYdjcslc+Iqc44QY+Ipo",
-	"QGwDE4tB5wkO5qQ3BBoCskYW3HJzc9PH8HOfi9mBfVcePHv63ZOfXz+Bd/LIHA9iYcymHSAWKjs4QqU1",
-	"ioQwnFBNH/uD/pFxFs2BphyAlfMAp6EhpTMC/2Wtlp6G3qn3jEoFTRO8cs+0dx8bm37hUh3orIfMjvqH",
-	"LJsTjPtLupzVmXDzaNWeFY392hoKmq0cr7LAzUbLWmusM1CZej1hCnASK6CRtskSlUhzp7ZmbpoEN5/v",
-	"0ij+trknZMoFWT2t4htN2iTT5cB7YDradXjQeRjeV/rNDQeDJa2U1muhlLc2aWiidA7h4prFEHNyvtaV",
-	"NBEFJx907To2i2maI1v0QaFDHrxyuPqVUlcseOlo9Ut5GzkQZNI4xmJhDUxAaDR3KW9CXyHUqXrnGVL0",
-	"3vc+9BIiYiotNYPvTwXBIQxrCZdlcrKVdv1I1A/umVu8wVK1rYZLLJfR6n+eCziPIlSSCgrHnh1k/eTd",
-	"T/bwfc+2Tijv8DVRRh2Z0WvCzPhozyrX0tgTwRQlERYEQfkvYPgBZpzRAEeXzOAv0ihuZIfcCMClGxlL",
-	"ayKAHnGpsGU7buY8IijGSf+S/QTM3yxBT2ZDREl4isbNBcjGINPEJOZiMUZcXLIxFCQb+/BGY1Ez845W",
-	"w8dQFQZsIGPD98tA+DItAyEg4bc8XHSAv07V1YwtYEVtNd/jUTjSp+Kd6gP85G8A3LYA26eyvmOtK58N",
-	"vS6KAFBoGuhs1H9iEul7x8Nhl2nqnfzK2P0mkUSorRAc7GVF8mrVjAJ1rfKmag4DkoRIG5agJImm/Ro2",
-	"aEb33A7cSaDM4jK6AUvVV/JlyQKFlO6lwoC9Gh/xKPwChQG9QbeHApS6b+pAan/JmRCXanWBhZK1Q9Yi",
-	"ZQBQ6xBabEewFcEuelIfDgYVV+jQem2sybYQzJf7KYeDgtxvWwl1gqOmlgqdqPbhjkHZRUg1QLP96QyN",
-	"4bKAobq4puBPT7YHj1e/kfV8LkO/2XhunNozpp39tTChjVoffKThJwN+EVFkCdUG+4WtVOdK36K948Hj",
-	"fZSyiEiJxgGWAQ7J/wYxx0c3cwr9j6+5rdgb17Hne5g2w54OBN5O0twovKUmegMRPm4qV67XEv7pQel4",
-	"9RtZw+stYc8cSQZ7m4Cc3yINMEgzt3bKB9KBmbGWSXQ8OEaK51CfCQ11GPqRqAL5vVVW2yZPmkV+XZBT",
-	"AoQfidoMCjIWXMbsFcLT0xAEpwSroME/8NqUddHqH86L7Jgy37LM0rViiKMIfiiYvFHKUpCOfaBrPFUI",
-	"CCAMyRZqTtmsDmjFAKptWL1zQRbq03Rm1U1BXHesYLWjglncPQUtcm/QKreioM1M+8DFprWa4c09/WRq",
-	"Re1edSrUS22zPmfV19YwPn9J+pcrz7lU+QIX25ejeW3HJ0BVw3ld3ALNLYA+fKzDvf56S4bRquhdkQWa",
-	"kIizGbSjycuznaFxVnp2DFkvwsZKZEWYkR5gLK96Y8tVumuHT/XQGSJuwzSqQenvqpW13mdo54x5paDm",
-	"h4M11cFC1P4d64KFUr5fnyJ4u7xnZxZCAFyEi1WPOUMTMsfRVFO1BobWgtXduBkUeLcx0jtFfB6FZZFQ",
-	"Kp7nZZ7Z+ks3yBZX6IjXJqPUIPaF9UjfssC1BCUu7B5gg/5Xiw0lAH1l2gQUmY0LDdhCwnI0f7lk9SJ7",
-	"al0+9acSX0rVpZbKMNmxfNEmZF64Ngcj+Xd1KMl+qxmSm0zAL/JYlY2ZfB4Y7mGTU04YT2dzpH9I5gLL",
-	"LBf1tJRsmJcn83BEg7Vtv9UI9zvm+HltslZ+/xew8OZhjGsDaDshW2nhvXCVBk34P4L3XeLOhBjDiLP1",
-	"tllwS8B/b2jd2NC6PQj4rbEt7Xc0uBNEvijqVF+5qXSLe7wNi2krjmsEZ4SCKd5l/SDGBQpJzJdgfTkv",
-	"aifG0CzpaE1b6Eas624g/t4e2moPzRHkgURO7PGRFm0QFyizRW7JBm3UcC/PuGwV6ov1Hb5wwb5WiGOp",
-	"cF9KifiyJfzyVtCeKdcCOnzRX16BijpElYLNu8SR1NJJ2kwJZ8USX6ZEFFUSyTkenjxsiy4pFULZgtZm",
-	"9kGTv9Ejae8w1yeyOiVr6g5NjZPvWH9oqrLz1ZkOd2PYy8JJSriyBXKsoLkr9Y9X5NpmwerrmFKGo7NC",
-	"O8iSuQ68tZSBsc4UTkOcZdWPAXoabHUQgVLDoVVainkt/KpNaHqHuweFjWRXgJ8sWQ+MIY3U9skHE6gr",
-	"KzKEs4CAy98JFFDJDENSIA40Wpgt9i+ZJtouVctmaFGZ5Wehmzkx4Slz6D0rEPlAIYdMIMZVH51D2PDJ",
-	"JbNjALXHxd5DOF8RfLKG9KcvfTRNBQyOlSJxouQlsys4Hj42cVbjV0SJRQ9maYwSh15rO7I0BVwIEig0",
-	"50ISNIESJQstgSVQOKJoWoIyV53ZQ6kh3B2L5edw3ZYnmTmaOMIzPptBasHdovmwgwB9wflzzJwPTpYy",
-	"fb3Td+9Lwg+kYCIsWzRPPX0D+pq8Uku7Ne6Z/Oo2A8Jzcpumg7ycf8M9vZ0bn22e/Vvw5m6aIlPLOApw",
-	"FGkukwWbrT5C/bVeUGBlDt87sAVwlmsb37qHOoVmFHvZbJsSuGaYR73M25elC9mDXq4GfdFKzyQHJQes",
-	"2Vd1gHU/rVBqoOqHRLiUe4728l5f4/7Y/GQiErJ43ziVynDLfaT4JctrEfbRExzMUfbFA1CNeJSC7Idn",
-	"mDKpAMutlSrLgkd8esm0mmRytCGsCEESd5ykioSmPr7eUBOvNBKvhYNteGaxrOK7jx4sZlQPyJe2PO7I",
-	"VVWqlMEtPAEZft6plzVHcxVDDj+9L7UhKxbvLZx6/uqaOlul4OQdq2vuLv4q3p7dK2+TDJrXQfmCqua+",
-	"a1DPmvw7Rez5S7p3msPit7qGdk9N62kP7gIFCw0ev/qI9s0u8DZcNC9YZMr/Q5ciaROYja6bFToLIoKF",
-	"5squtJd5us0/swOet7V7ZhNOcydg/rU6Z3bEaVzc+tacZm46YbSlBb+4JgJHkfX4GPOHrUvjozRR1Jp0",
-	"iJYd8z4XD6R7A7PwkkVY6W/7aGymW4xPrVmw0BqDSpQmfTQOyUzgkITjU41JnPUCQZWpKlB4eg8qIIEl",
-	"P+Q3zNgkz18+RVLRKAJ7UqKkxVDZR+OUZXNfspdcqpkgr//+zA2A9oyVR4urepMng6P9JnH1R6Js85Bb",
-	"xAvXnqSOFuaXBQIfsDknQJETA7q3PPsbd4b9pfaO76G7GwnR3J1UZrLMqgEtsXVUUidaMh5L2elI36B+",
-	"7ywPI9NPQHaRhs8YL9CURvrFySJLCGvKZ++ekZH3BFxaqqhYM7Zr2aL7ZI/7ZI8mY8IWCRuNdoQMm0yf",
-	"DC27XJEFWMhNzQe0l+dfnNqHx/t9lMXYIvj5kkHenrGO29J+zTlRY0SZVASHaO94OERzIsh+u1lgy6yM",
-	"SgF/L+ZMzaOFV67OfzIoF9j3hoOjQW9w2BsclupWuhRn6t3natwr+cXci72MJ0XTnvW67XdE0IIspj9v",
-	"7pDVC9FqQJKAFgJlNsFjZotEtrleHY7de1wzj2t+tetdYtdsen1VLan0jQn0jVe0U97ZZmkA6GYEOt4p",
-	"65/d/+rtDmvf/22YHMZGCBwjUzhtQtQNISyLEWVhFhJ6Zst4hBlFQHvfP3n25OJJa2zolox1a7vDuizx",
-	"1oH9Phh0t1zSGSg2JaUlfni7+YdNDSG1BDwut4BEewOtO1pXzz7UYbYBUG0ZiFtiWaWz5dHDQfcs4VpT",
-	"zbtHs/uUyM+Hf3n+ZY6ADTmYHRExotfk93aTjJVkhoMBupnTiLheBhDSBXXB6TXpo59BjDCdaXPDHyWy",
-	"UeZ5BnPeIoTqCaDLcAt81jawPMbHjgad78m6Jq+8Z0d7vRDXTvuOA1Kgk1Lngo15S6X7AJf8RL7i8Jas",
-	"y3uW1m2+aMjqhh86JevCoW0VC1LpU3Y4fAT1GZvbjQ37J65jmBfMsSvbWGkHdvjw6NFxbk91MSHNYSAt",
-	"rb8OB80ttkzV31pTrcrXpTZald9c4yzL19eqLFnsNHfXhSXhpv/SecUGhdbAoAJjNt90KRMJAWLQqMN5",
-	"AVEqSUsiMWI4pqZletyaVJwj6X1G8RalGze7/PbolJZrGdw+ykKpRf3j119pcc1L+1IiUrbmuy1s79G6",
-	"BRTX5kh3AN5fpYWopRri5hwpiwpeqsy8zJ6qIUUDlBcjjW3SZh5p3NZsZhOHd2PTmmrjoO4tBnekAlW7",
-	"HdYb8VRO6QZ6bEByk1RYKOnaW1HZdlr6v5HJx207M2gG+YVHCbij/IoVsqSAWg5/8+8azBDutxWhAmPb",
-	"8RW8xIQFYpFocRErJPRRYUj2jBYQ1wXB/miCgysUY3lFwj4au46s40sGSQgTguZKJXty/wwlgl5jRXwU",
-	"cZ7Aa9C5jrKrXsQDHCF9G5TBjUMfmEvmapy76uZ5g0woxTiyQ44YUTdcXElYNjTAawk1cKCxVRVI1xTX",
-	"k1e9iF6T3uBweHR88vCbR4/xJAjJ1GvsEZAVjcy0SvNHL6aMFkpHQvs32osxZBe6VpPwZTE7Yd1aktXe",
-	"wHesA2Ynf59wsGksQpID73o438S5OyYdlBDmPusg0+i2vYt21a79xAd3gowXhRbFX72Ot/E1finK3u0w",
-	"PEZuCkzP87cPFdiIO90NQtwHDdxO0MAu2JlGw0W709I4KwlDhVQALXSaxspYEC3DBnNAI9uX2dUFohIx",
-	"ri4Z6FaUzVCaQFGseargo8lHOBkcIQj7uqGStGQSvDJrvEXo1TPQNi8nTI8UNxtDSuDplAY7zydYuoaf",
-	"uQJtYYH23Hn65aP0TYWOSqYIy65nf7ljNpt9M89soXF8G1v+R9Yg/tausdh+v+EQ/+EyckyHegBY6FEP",
-	"7XhdT3ORMqYPdUIZFitSOL6Ftykz2Qxmd93PrTzwx1I7+XfvP/nlDvjv3mvOZ5CryQZ0MafS4l7WaPsA",
-	"uKVdUfUF54v3AbKo+dPkohSOprC5fsE2YzbXYGNxPeyhAk5GE2pFKQpjQVGKJSPhIOAptIE3FR+hEFrh",
-	"/byqXn2QVzwivYmm2K6cGpS1SRU3WzIbda3g22aolBCqT/PG9bw/f5pR5XzdecP6gkFOFsbPqXZ96ItK",
-	"63yUdc4vDGBV46b9Qyt9DdvFQaB9RDbrg7xnv/m1MHKWJ9ewMtudP99esUR9cRBXw7w+xneFDv4ILBVg",
-	"HcGmhIK7mMJQEIpTH+eHYhNQFFMhoNuubZKRXXBhoKw9aPORZ32boQ81JOHFqTIw0wIlppHzp/ef/n8A",
-	"AAD//w==",
+	"7H3rbtvGuuirDHg2EBubkmXZThMHBzhpmq6VlaTNcpzVntY50oj8JM02NcNyhrbVIMD+tR5gPcR+sPUk",
+	"B/PN8D6UKMl2mjRAgcYiObfvOt/1gxeIRSw4cCW90w/eHGgICf7z5zP4LQWpXnyn/wpBBgmLFRPcO/XO",
+	"50AS85iwkOxdQqzINBELQomkHAjjgVgwPiPjn3t2nN6L78Y+EWoOyTWTQGbAIaEKwv2+53symMOC6pnU",
+	"Mgbv1JMqYXzmffz40fdimtAFKLuwZ2kiRdJc1I8x/S0FEuDjbDVxAldMpJLEdAYPJBlzuFEj885YT8z0",
+	"p7+lkCw93+N0oec2jyurWtCbV8Bnau6dnhwO/cYqfe9F2FzSGUiRJgEQFuZzxVTNi6lY6PmePkqWQOid",
+	"qiSF8rRTkSyo0u9x9fDY870F42yRLrzTw3wNjCuYQYKLeMUWTDXX8YbOgEj2O7TtOMLvyjOHMKVppLzT",
+	"k4FfWcbRUC+D3phlnAwGaxb1Ue9PxoJLQPB9S0OLEfqvQHAFHP9J4zhiAdVLPogTMYlg8Z//JfX6P5TW",
+	"9R8JTL1T738dFIh7YJ7KgzfmKzNpO8aGAiThQpEFVcGcqDkQvYyEBqrvffS9Z4JPIxbc+/qCOeUzXAtO",
+	"L8k1U3MCN0wqTUpSUQW4wO9FMmFhCPzeV5hACFwxGj2QJBERFGdJo0hcEzVnkohYEzYTHBf7g1Dfi5SH",
+	"97nWHwSRaTAnSUZ/eyLBVV4xySYRECXMUuOE8YDFNNrHtb6F5IoF8I7TK8oiOongXk8YFrFIaMKiJUk5",
+	"teuUkFzBE5KASpYkogoSXOq5EK8pX1pSkve5zjOqgCDHgDBbGJ0qSJCUeLqYQELElEgIBA8lYZyMz/Rb",
+	"vaf6LWS7JUFTelRdXpOVfPS9d5ymai4S9jvcK0q9ZlJqKhQJYfyKRiwsUUNtRz/99FPvaarm+mFAFTi3",
+	"VQg43FWciACk1FB/zhVTy/vc3E8QRT3N5CEkk1QRCQuKa4+iZbbdPgoYO5ie62mgF3wuLoGfWQavf44T",
+	"Tf+KGW5P8aWR0m815dJf3w5PHpK//XT+hEjgIWGKUEnGTy2Ecben5FugCSTkIh0MjoLygPgLID7VDtX3",
+	"4CZmCcgRVRU5GlIFPcUW4PoGBx2Znz94wLVI+9Uz03vvXUK/kNy/VrdaGayymmIcMfkvCJSe+GkaMvU0",
+	"UEatqZ4gC52KQJ04sl+KdRs2bPQYw9fytS2o1NTme3IpFSzW781ug4Xty3/OVbJ0IYCB9QcPbugi1hzV",
+	"u4RlP0hAU4YDCjQ7h1XIXDox/ckGQDZS1qwtDJleHY3elNZsdDCeRlYAmL8bmw4iBlyNWOygab871KxS",
+	"MjIfNMbJJNja5xn0V8MR1U2qNT1zyn4Gn/pI1ZkryyxvvRUbXjGj39VwWcGi+o+1MDZolaO3R5OE4t8l",
+	"RX7dQD/AjbK3hsaB4EKqo7k29S2NKA8g+SvQRE3AIJwbf6Y0kuDXdh7MIbiUmjArd4mHxw4MnQupjF5e",
+	"eXd4cuJ4mXGp9MosgpTePxw+QtU8/9vxteQ0lnOhRleQSEun7XeOgQuBS1+u3lj95EsLdyxkFRDeKqpS",
+	"2USv8iGvPNV1p9h4HtFZU3p9RxWdUAnErpksGE8lKkETu9IHkqDghjB7SQurDmwholKNJADvztg6wXIl",
+	"/HYCmDmk8sqdIGQ81IM3YUd5yPT+uvMHO9az7EsXlzBiJtxIDejMuy9hWRVs9tLcn8WqdyxcY2sMlDEN",
+	"3GgYp5OIBaOFCCFyviBzzF91MJnZwdLJR99L43DDY3AJjmLxtaWao8iX55ehWYFBZSUr8KOAaQNRQlCU",
+	"RU1q/Gm+NFf57NPibqpFWXQFbj0xSYwAydQmff1ms5H53fe4GMWJuGKhUQFb1IJivFki0njUXfyLVMEI",
+	"P3IDHCLQkjqX76vg/ta+fK7fLX98RaMU1iCUy14iRZTqHwidUU3+eMC4ZIJL1uwtUOwKSHZG0id6YamC",
+	"kFzPgZMEKNq+cq300ssO/b3j+NJYqgToYoV+5thFzdpl10JYSP79z3+RbEyCyIqLySj2g3c89E49Q6+9",
+	"4WB43Bs86g0ellhJgZvXwGZzVQcs2sMcprgy9ZShXEKRfMg6nBugK5FWhpjFSXWhoxc8TjfVWWq4uZLj",
+	"6Ff/ot/8QYvY20fcuv11jV5TgCq3Yx6uMmMeDgYVQ+ZgLUjXAKwLTLaXdAaaH3EDL8wAWuFaMG7/OmxK",
+	"QjvGbSjmmRD/9Fp5Gs5AvYGEibDMw7ngGiYhZZEWSwvB1TxaOhnOMxROdkclw/Qmun0FoJvAUTZUglVf",
+	"v9bs64f8bYe+sKn2v5U2UYNVTREoHYYLYua4X8Jyu6NGKzOEIxZXsbV281iz74JqDgeDJg5nk+CWWucZ",
+	"WobReSLHTBPE31GcI/BK5Ckje/FxKqu6RihSrZ84mZmxzW5rHttSEjiusl2Q87dUKGosVnJjV5jvJfFi",
+	"FGXesCbjX/mt2vrbGm3g1tvJ4DWa4bajBCvXRkm8cK+yItrWSjc/H1B1HXD9kFsizILejC5hKbssY90S",
+	"MuSLqVKQaO3w//36tPcL7f0+6D1+X/yzP+q9/zDwHx59/I+1d6F1UNVsY0tJIrjSIu+a8VBcb4G5TCsG",
+	"ozhhAWiuMloocdnCHTqcY8EuLhkPO4mnl/pFC0ORKr0aNwl32Ex32J0e/J//RPgdDr9xAXAnIWu3cfuH",
+	"uu1lXqZxLBIlR1NWNnVNhIiA8uobKUf7rlzznrlKrHlJCRGNgrlgFeuF680rVjMp5S9tRko/WhfGdtQU",
+	"UymvRVIVj/mPfkUgDYY1tWHoQKJERGvxJ1+yfldfaCUkGzGhYTcmlI/rl7eEK2w/z+xmvKXyFbORNXmV",
+	"ju548PhhfbG+d50wBT/yaGkMJVqrSpUYTSivXMrsPE1UmlAJozSJXDE15hDIVCRkrCFAFZtEMH5C5krF",
+	"RCT4f9mvQng4OH7k0mmEmEUwioRxrTqMvGapkihBxrNITGg0xqnVHA2/Cm7IlC5YtKxN6DTt2+niRCBg",
+	"Vm9u3QzDk4e3p6UVyu6q795Zo8Nr8/b22l2cMJFYL3eODYN1V/QSQ+1VNOqS1OjGVTNKKLhqFztF9lVm",
+	"p7h7M4MlcWtksEBqJ3AbwGKd8tsQefViUI+wM4MQfGn5hCxSqcgECOOIrNNUpQlUPBwrLxRb4k4XNlw5",
+	"CGTF7oNtZZjfQQw8BB4s/wo00ktpeCwShiESzXN6SrJnJMyHIRNgfEZCcc3Jgl6CcRRZzzxJ+RynWT4h",
+	"lHDBe/kIgoN9nykSwiyhIYQlU3aJaRa27MIjwWhEVBCTw+E3/UF/0D88fXj0zWMSCM4hUCSBaSohdEEn",
+	"okqve7SQlSEH/Ue+Q/VZod1kVhk0fur9r483yK2dpUX4xYm7APY9UI1930d0tovxWH+PVmO045E9Gl3T",
+	"pSTmdblfsx6H8SiIaBrCKEiElKPMKOudelrs6f3GIwzcG0klEhhNaHAJWpf2EgiZdNqZyzt5F2dekLb9",
+	"1D0SgsOPU+/01w9N/aa+dYcO92E9aN+3nxmH6+zczCQ+sUNrsWwG2PfNv6NIi9QEFuIKDPeI6MxKuPIO",
+	"MztL+bdD16kxiMLnGQVUSXWqn1UJo8xYKyYbkJLOoPqy2ROTJMfRdQhsZiyGc2FsK2NBN/YqmK/ifA3G",
+	"5UIxqWiyqVu0SdCWZWkst3zJ872ck7X4d/TwIxsaWDnlR4fDo/5JJ95S8lkXQBr0D/sDrzNnKfzWtTX5",
+	"GQBcMHsJrhinqlWyShzPMFiGPHvx3Zlh+ZewJAuq5QHRrBcj1Z8QWMRqSRZAuSSUo6qXWx2bgWprLZbV",
+	"NVi7s566uoZUQm3qKNps6js1YbZ4WwtE2Ma938H02cHLSwMYpVy5PNHv9M/G+6nPGu0fJIE4ogGEZGLc",
+	"1BGViiRC4bWDSMWiiFyL5FK2qk/dXM+7RaMxKVMIR5Nlc1djEzQ4RvY9puGC8VMTkpkFGhIW2ohMvL4g",
+	"spkB9aa1DLAvVoSoZ4Y6dDJjnLK7N701vidOYMpuqvxCXvZ+ngzPf3v8auFtY39ugUebDbp6mgNLbxoV",
+	"zC4fSJKFj3j+eg9z14vOS1iW7jh3uqDNg0x8L82E7Zo9vMP3nFEpBZL4mVS34M5IosEg/QrLLgOqfEY1",
+	"HKiwqzrjq7CVkre+IKhsr5vFw7yEpbnZhU2xY20xa04uD2x2B3mYWE4UCHtjedn793//z3j/CZFzfU8R",
+	"HOO/Ta5ElsXTXytjszBjvcCWTd2GGzrb3Cd1QRf0VVKMTFCM1osYRvQX+GH+NaepVGDiaq/EJYROXSlH",
+	"+6aGKGQuNWuy5+13RMYaovZOHqRJov806EoMulZlTKuaVTC/Gt7g70Z72UMa0Ur9lU0AuYTlA0kiNoVO",
+	"sY4u3EElLNuj69RfsSvgIB0xoE0tVVx2vm86pxIzxj+BAdrJLAtb8iYe7w6mY9fOjXvSZfjYXOm6Bd0E",
+	"mfJapmAW/cq8u0ol6CY+zXAlCYpZHS51YnHZO/r+t8e/qFfUKehuLQKzJNYKM4nZb219m4kas9VWabPI",
+	"sWH9ea2ROWYooxjfkqixq2vf16sce1b60ZvmeJBKaraJ0d0KCtVWzakiEhThgsMTkilQXJjcuI5KU83t",
+	"7mS0dzd72dVey3cTEsfuWQlV3B0t9PT1cS6icMu5a3DMF+JXIFI9n1XQ3V2dKKHuJ9UoKizHpVTIVKKJ",
+	"x601vM6CwTYOLVh/obnTaPq22IWmgmPoIYr0zRm/MqxEdlRrrN7c5EuTwkzik3EeMtDX/xpXL63rI/3v",
+	"KGRiPZBaJd7q3IPWMIfV528+2wwAf8bAh7vIwbDagMm9QHzz63TuQqsWUmtDgeb2nOfccl41qDWPvpw1",
+	"som2kpNOOXdjjp/CYgJhaAIREkgox82pOSTtHPNWJAiy3k8vQKohTGXvdP4vvxKMkkWimP+vCoXzvdIC",
+	"m7ZuU3tFTE0lALhRWHfliXH3CF5YPvXP/S5GzSye5nauId0vG1SqUaSvfjvZibeJGJIdzAnvb+WGUb1R",
+	"dmA+pZsj7mxL2s12fBs0l+PHJye7ChzL0AsXjKMmewWR3qjne1cMrlu40ZusJEnzZG7Dc9E9ubHGW9eX",
+	"E3i/zoJf8xqLJLtL5GVYpG9cJsApVwSuIFkWhaYkkYGIISRKOC1LO6hGXejUGUZipW75ct4aUpIV4Ghe",
+	"M79/Rh4fn3xDbGEPYnIcUZ1qS34sVFF0NZMLnP7COyUdnNU2VKQ7lZWc6w46yzKDVxcKi6maV5Xogzxr",
+	"0LXEamWEkp/38G+Pfzn6+eQf35wf/n3409Hz47OT84f/95t3j9Z4rbMRjgeDTpdjxVRUCwSwBgGCFVGM",
+	"625KWeQ+4yyirKZAn70gCUwhAY6FwYArNl3qa4fG/AwD9LfVw8KgxtODA/idxqwfwlVWBkYeFKvxOhby",
+	"MFvzV9k9s1g3h7u7iANtQjtPtsRL1ILKSwiNZ+Hw3//9P9Mj+ni8n7mc0UXKBUdslaCqGy594iwTUoon",
+	"XR0/2iwBso0Bsxkout4h24j23MGHu2FicecXHVlOa53+K/ysRVjnrbkwbydWcxv1aPuM37JAsDSXo6Sf",
+	"U1BhyS3lBOc+yjw5OD/Vkr6Vo/9mqld2KreheuUc4pOrXjUMWeOJm1DOW3ToCtJUlR9OGV6vs3hzDQOu",
+	"5omIWYA1cWgaQv6PXiDMXyIEdETDgnHWCyJmvmOzhF4ZkJpHXsYu9HMmVRoyYaKUFA5g/tGDmzgBKZ2L",
+	"PwMaMrdX7B5CyhKg0hVAn9VlwDp2ieb0piQDDZdkD+PQME5QzlOl/zUKxTXHGBNaDp7VpLTf7xaWhmNj",
+	"6QY1Mv/uHm+6IvSrZo/a+H52BnLJgzOQeBPfqHZNIFJboHVNVGvFsVBRtrUCZzwJIVWUzKmcl46z2GWY",
+	"mtqNNux3s2C8TZ29RQxevv18s9WlOAHS/aJlrq5I+6YwjxtCQu2SnGyCwkqhjbVid+KaRMLqeSIKbWDY",
+	"JUAsMfRL64B7VJGFkIqML2Ep+wt6M6oMO953elfWZBQ4jq6S/+EqYlMzEW2cNOl7laoOJTjBDQ0UmuZm",
+	"yNq43k3EfoeRefLeOVYRz387pqDsm8lyy+iue72Noz0qlav3uHa6DvFxTY0e0fSBJFOWSEWCOU1ooLDS",
+	"y1QkJIFAzDjD2pisrsGr3vHl3x//krivd+hXvHPzWjMTZKWJrQjTaQ/NWaHrWbNY7oB32cdcvKy8ylYX",
+	"fNXussG+1/jjJQQJqFvyxFcXuW6vt6GHNnb6SXXRBr51lVArRdPbJQ/ayt5lH25QwKVaSM9VN80WcRqV",
+	"9RJXyWrzFNmALfuEldev51SRMwiZxCABrfRdO9W30BbR27BqHdzEEGywPuuSyKrWkUnKIluyXv+ercK5",
+	"RMZHWnNzGxqQMeeJV44kKqlGWCJFzndidSIKQQ8F6KIe0VlF09gidF6kaiJuMCEpEjO3Dok5Sl2PGBOc",
+	"Qs05FqDoaXbUfTfz1wO3H5t5voNm2UCr+piNzblw3oVnBT40ztAvkaKLNZhkrg1rDTVTn261+tDWNYBa",
+	"dreB9rxuZ1+L/WxX7Gct6d9OBswfthjQhokZK6uSrB9rW3eturU1tBPjZgWG1tHj15JD91dyaLv45BWY",
+	"sElRoqaQz6OOCOUh/kX2VDVibp8ElHOhbBuTvtdBdG1W7mg9LX7G5Y/Wb+5rHaLbrUPUQimb1hxah+R/",
+	"iCpE2wmp9kPatJDQWlWvzaX8FGsKXMLyCRlrEhnbigF5GnOtJo6pRrRae1lXnWi1N7lRU6irG7jsOq6p",
+	"sFt4kut1gO5KYfuEdYE+11pAu9b/cdBc5XSbISWVAteEhTKLJTF1sNH1Jku+hTzuBh0MBsTGs+C8/Gj8",
+	"2ujyM1hTi/gf5hL+gk+Fw5yVsigc4T2k4pcYDoYPe4eHveHwfDA4xf9+cRr2xcJq1cW3R9MhfRwcugM7",
+	"Rs5yEjNx2B8+7DuDinaoP1FyeZl1+uUNV5bTNCFgaewg1QTyVqNhzjxfwvJpamqJ1PlnVmHIeJv2xlKZ",
+	"HF9ShN9ljxY2/TfLHR3/3Hv65kXvJSzHxLS3yvsHmj+LBoL5m8UBmGUh+8QOSu4Frmz2VHTYsoUFTstl",
+	"BMjffjo3Jrzxmx/fnpMDmqr5AQbtjv0LTldunbZtvn/Bs0aIKAVM96d8V3OlYtNCi1nsrYVAC64SEZE4",
+	"ohwys+PzX/TxkFevXpMZVXBNl6dFoFSpdD5SLdZTNqR8wQOqaCRmKfjml3//8185WSciNb5zEy4pyd6F",
+	"jbeUF94+aupqDiwp5XhL/4JPTXkhrLdj5zSG2tw4Gggu04Up25BbtHwcMBIzwvgMJPb3u+AX/DkGaaIp",
+	"jzBJxm2NysZkL4tzNGsLaJIwI8gveKmbKGa2MUloJAWBYC6MUdEiZKmbaO6cyJDzgucJeyJVkoVgnBhZ",
+	"d0eyl/JLLq657WHw73/+ixwPjn1ynQg+IwtQcxHaX0/8Cz4R4ZIoIUhEk5l9/fDIJ5pZJ5xGGPunj1I/",
+	"ORkM9L7kNSSmcSPam+kCLngW1CfnNAaDXxELwDZMsxT0NKbBHHpD5CGoa+Qhf9fX132Kj/simR3Yb+XB",
+	"qxfPnv/w9jl+U8QrehghaDadIWKp3k3GqPSNIgZOY6b5Y3/QPzIe3znylAN0VRzQNDSsdAb4v7y144vQ",
+	"O/VeMamwSZNX7dH66wdnk1FaqZef96y7pX5lq+Y0HWvau6o2hbB7tHqPLGd/WGfrozXj1Ra43Wh5K69N",
+	"Bqpyr+dcIU1ShTzSNnVkkmjp1NY8VrNg9/muzG1qm3sCU5HA+mmV2GpSl05XIO+B6aDb4cXMTfi+1t92",
+	"OBisaN24WcvGopWao2njU0yi0SIGzMn5+q6kmSh66rFL6LFZjGuOfNEHpY68+Mnh+k8qXTjxo6P1HxVt",
+	"a1GRSRcLmiytgQkZjZYu1U1oEGI9v189w4re+95NL4ZkwaTlZvj7aQI0xGEt47JCTrbyrr+A+j575w4h",
+	"WKlK6ABitdxg/9MA4GkUkYpWUDr2/CCbJ589sofve7bFTHWHb0GZ68iMXQE345M9e7mWxp6IpihJaAIl",
+	"L2JAueAsoNEFN/RLNIkb3aEwAgiZjUylNRFgT9o0scWMruciArKgcf+Cv0Thb5agJ7OB8xCekrG7UOMY",
+	"dZoFLESyHBORXPAx+g3HPn7hLP5ovtHX8DHWykIbyNjI/SoSvkmrSIhE+K0Ilx3wr1MVSmMLWFODEp3L",
+	"oyn2uNMH+NHfArltocqP1fuOta58MvI6LyNAqUlxZqP+A7NI3zseDrtM0+wcXKXud7GERO1E4GgvK7NX",
+	"e80ocde6bKpndhEJIG1skZIQTfsNatCC7rUduJNCmQdXdUOWuq/k89IFSoUuVioDFjQ+MREjn5syoDeY",
+	"7aGEpdkvTSS1TwohJKRaX3amYu2QjXA3RNQmhpbbtuzEsMue1IeDQc0VOrReG2uyLUXkFn7K4aCk99uW",
+	"a53wyNV6phPXPrxlVM7CHB3YbB89IWMEFgrULDgx+MOz7cHj9V88E3wascyml2O/2XhhnNozpp39jSih",
+	"jVsffGDhR4N+EShYwbXRfmHrd2Ylwsne8eDxPkl5BFKScUBlQEP436jm+OR6zoI5MSGzqHctmtTzHU6b",
+	"U08HBm8nqXD4db0jHEz42NXWQa8l/MOj0vH6L34Q6nuR8nBX3DNHkuPeNijnt2gDHItvWDvlA5mhmbGW",
+	"SXI8OCZKFFifKw1NHPoLqBL7vVNR26ZPmkV+WZhTQYS/gNoOC3IRXKXsNcrTixAVp5iqwOEfeGuKXenr",
+	"Hy1Kj5l2CLIq0vXFkEYRPiiZvEnKU9SOfeRrIlUEGSAOyZdqzvisiWjlAKpdRH3mgixV7eosql1BXPd8",
+	"wWonBbO4rxy0LL3xVrkTB3UL7YMsNq3VDG/g9NJU0Lv9q1OpinSb9TmvSbmB8flzun9lRYtXXr7Qxfb5",
+	"3Lx2kxN4VaNFtfASzy2hPv7ZxHv9844Co/WidwlLMoFI8Bm27SqKVj4h47wg9xhzVhIbK5GXpid6gLG8",
+	"7I2tVOl+O3yhh84JcRehUQ9K/7Veb/B9TnaZMa8S1PxwsOF1sBS1f893wVKB8y/vIni3sufWLISIuISW",
+	"a8ELTiYwp9FUczWHQGuh6m7SDNte2BjpWyV8EYVVlVAqUSRXP7FV6a6JLTnTka5NWrgh7HPrkb5jhWsF",
+	"SZzbPeAG/S+WGioIemaap5SFTRYasIOGlfH81ZrVj/lbm8qpP5T6Uqm5t1KHyY/lszYhixLYMhwpfmti",
+	"Sf6sYUh2mYB/LGJVthbyRWC4R01hCOAinc2JfhDPEyrzhPLTSsZwUbTRoxELNrb91iPc71niFxUbW+X9",
+	"n8DCW4Qxboyg7YxsrYX3PKu/asL/CX6fJe5MwBhGMltvmwW3gvxfDa1bG1p3RwG/NbalHUaDeyHk8/Kd",
+	"6gs3le4Ax7uwmLbSuCZwDgxN8VnWD+EiISEsxAqqr+ZF3YoxNE862tAWupXouh+M/2oPbbWHFgTyQJJM",
+	"7fGJVm2ISEhui9xRDNqo4V6Rcdmq1JeLtHzmin2jms5K5b6SEvF5a/jVrZA9U3MJ7/Blf3kNK5oYVQk2",
+	"7xJH0kgnaTMlPCkXPjR13piSRM7p8ORhW3RJpZrRDrw2tw+a/I0epL3D4j6RFxva8O7gajB/z/cHV6ms",
+	"L850eDuGvTycpEIrOxDHGp679v5xBlc2C1aDY8o4jZ6UmuRWzHXorWUcjXWm1BERPK8Jj9jjsNVhBEqD",
+	"htbdUsxn4RdtQtM7vH1U2Ep3RfzJk/XQGOLkts9vTKCurOkQmQUEXf6ZQoHlCCkmBdJAk4XZYv+Ca6ad",
+	"pWrZDC0m8/wscj0HE54yx47cCYEbhjlkCeFC9clTDBs+ueB2DOT2tNyRjRYrwr+sIf3FG59M0wQHp0rB",
+	"IlbygtsVHA8fmzir8RmoZNnDWZxR4tiB8pYsTYFIEggUmYtEAplgiZKl1sBiLBxRNi1hrbrO4qHSJvOe",
+	"1fKnCG4rk8wcLonwSsxmmFpwv2Q+7KBAnwvxmvLMBycrmb7e6a/vK8oPpmASKltunnp6B/mavFLLuzXt",
+	"mfzqNgPCa7hL00HR5MQBp5/mxmdbZP+WvLnbpsg0Mo4CGkVayuTBZuuPUP+sFxRYncP3DvL02IM50ERN",
+	"wNTUctuOs7KLf81f3YGoi6p83tH0MBiEJzCcPKLHwcPpY/gmPKSDyTA4Co/hZPpw8M3ho+HjI3o8OQke",
+	"ht/Ao+njweHw6Pjk4TePHg+0WjgXUlnCjyaoK1KvaOyBbQeqqqR+nCUMFwn0h4PjYTnV9LB/3B92ZyLN",
+	"A+rESZwCPRBJ+AeX6NUkrDzVWms3IrFZU3lSNlNkrmleY4XpN2KRtVJzsIax+bPTeelINd6awk2rb8nf",
+	"Zi91Cikqd6bbNZV1w/CkZnnCz+sObw969fX9s76sTwpUyvE2+8mBtvbRmss4VquRhFZqJpC9onPnuD82",
+	"j0wkTR6nvkilMlrePlHighc1NPvkOQ3mJP/hAV7pRZTinYXOqGaJSJjWuppXbyBiesH19d7UFsBwOILF",
+	"B2xdXOx2ozfk0vHMTc3iwU5ioVQO9NcPHi5m1EwkkbY2+yirBlarwV56AzNTvVMvb3WaVbo5/Pi+0lS0",
+	"XDm+dOrFpxvaGmqFUu/ZzJDB4s/ipbx9o8Mkx+ZNSL5kYsh+c5gVXH7JMvX8Kd2S7nSOncDQ7mFsPe3B",
+	"fZBgqV3zF5+JsR0A78K1+COPTDOfqWknYxLvjY0mL9AXREATLZWzknTm7Ta/4i3IvJ3dittImntB8y/V",
+	"qXhLkibLt9hZ0sxNX6u2dPYfryChUWQ9lcZsZy+5PkljxawpErTuWHSteiCzLygPL3hElf61T8ZmuuX4",
+	"1JqzS42umCRp3CfjEGYJDSEcn2pKErwXJEyZahilt/ewchd6oEJxzY0t/embF0QqFkVoB42VtBQq+2Sc",
+	"8nzuC/5GSDVL4O3fX2UDkD1jndTqqt7kyeBo36Wu/gWUbQV2h3SRNRtrkoV5siQYu2DOCUnkxKDuHc/+",
+	"LjvD/ko73XfYqxVCMs9OKje151WsVtjoaik/LZm6laoKRENQf/ekCH/Ub2BWnMbPBV2SKYv0h5Nlnsjo",
+	"qsPQPZOo6PC7ssRWudZx13JbX5OUviYpuYwJOyQaOe0IOTWZJk1ad7mEJXp2TK0SslfkDZ3al8f7fZLH",
+	"hhN8fMEx39R4dWxJSncu35gwLhXQkOwdD4dkDgnst5sFdswmqjWe8BaCq3m09KpdJU4G1cYQ3nBwNOgN",
+	"DnuDw0q91Sw1n3lfc4y+XvLLOUN7uUyKpj3rLd7vSKAlXUz/vX0ggV6IvgbEMd5C8g5P5XZErpCBjMa+",
+	"RgrkkQIFaDcDYtcqEBpULSUgnIUfnCC6VdnZZmlA7OaA/WuVjSvY/+LtDhvD/y5MDmOjBI6JKfg3AXUN",
+	"wPPYZh7mocxPbPmZMOcIZO+756+enz9vjWneUbDubHfYVCTeObJ/DWK+XSmZGSi2ZaUVeXi3ebOubsRa",
+	"Ax5X+w+TvYG+O1pXzz7WD7eBe22ZsztSWa2t8tHDQffs9kZH5/sns6+pvJ+O/oq84YIAHbnDHQkxYlfw",
+	"e7tJxmoyw8GAXM9ZBFkPDgxFxHr27Ar65AdUI0z0TmH4YyCdOs8rnPMOMVRPwEG2Vk9tbGB1bJodTX82",
+	"gU1NXkWvmfY6N+aVew9IwQ5gnQuNFq3Avga4FCfyBYe3LDK0zMsRmB8c1QjwQackczy0nWJBav31DoeP",
+	"sK6ou03esH+SdbrzgjnNyo3W2tgdPjx6dFzYU7OYEHcYSEvLusOBuzWcqVbdaAZX+7nS/q32LGv4ZuX6",
+	"RhVRyx0S77sgKkL6T50Pb0hoAwoqCWbzS5fyphgghg1mMi8gSSW0JMATThdaC1ZzWLQmwxdE+jUTfoeS",
+	"o9sBvz06pQUsg7snWSwRqh9++RVCNwTa5xKRsrPcbRF7jzYt/LmxRLoH9P4iLUQtVTy3l0h5VPDKy8yb",
+	"/K0GUTiwvBxpbJONi0jjtiZJ2zi8nc2W6g2vurfGvKUrUL1LZ7OBVO2UrrE3DCblSUUTJbO2bEy2nZb+",
+	"38jkkbedGTYx/cyjBLKj/IIvZHGJtDL6LX5zmCGyZ2tCBca2UzF6iYEHyTLW6iJVJNFHRTFJOVpiXBcG",
+	"+5MJDS7JgspLCPtknHUSHl9wTEKYAJkrFe/J/SckTtgVVeCTSIgYP8OOi4xf9iIR0IhoaDCOEMf+RRc8",
+	"q82fVeUvGrtiCdGRHXLEQV2L5FLisrFxY0uoQYYaO1UvzZo5e/KyF7Er6BXJZnQShDD1nL0t8mKn+a3S",
+	"/KO3YJyVSp5i20LWW1DMis1apOKP5eyETWug1nta3/MdMD/5rwkH28YixAXybkbzLsndMemgQjBfsw7y",
+	"G92usGi/2rWf+OBeiPG81Fr7i7/jbQ3Gz+WydzcCj8N1Seh5/u6hAltJp/shiK9BA3cTNHAb4kyT4bLd",
+	"aWmclcBJKRVAK52mIThNQOuwwRzJyPYTz+pZMUm4UBcc71aMz0gaYzG3earwT5OPcDI4Ihj2dc0ktGQS",
+	"nJk13iH26hlYm5cTpydKmI0RldDplAW3nk+wcg0/CIW3hSXZy87Trx6lbyrL1DJFeA6e/dWO2Xz27Tyz",
+	"csmDgyyEsr1ezxlMUqY5s0lrmVM5JykPAWv8zfRW0E+EqCSvaWw6hRHGzdVccLjgr9+9On9x8Pzn5898",
+	"IgWheC6QEBN+h/kOlCzYTZ+cpVxfZoqu+XLO+ExfihBGT2zzdxpF5JoyJbOAbn1VSyPlwsYz0Dt9m230",
+	"TlFSz3SGK2nTMvLaD1xc60NCquzfI8886fKFLbb1jtMrylDi1hja92kU6TNf8sCYrsDyF1mcc4GNPHDV",
+	"nlryoMzWDD5amdpexOatBmZmZrq7CozFLGsAaRPCPlWf5++oohMqgVxJAwGfiFRNxA0aKSIxQ8Is6ol0",
+	"A0vRejuv+9IOkX/YV+4QHHaKF3wqXPD4R5a3F4jFghmTDXItbDafIWiScq751YRxmqxJ9PoWv2bc5DyZ",
+	"3XXnrtWBP3gToAkkT1M11/N89FG9fAnL/Bc9N4pgl6X4XLM889jzvTSJvFPvAHVqu6L6B1nEjo98lpl/",
+	"moy10tGUNtcvWXDN5hyWWJsXQ7C+W645NEoulcbCkksrRqJBIFKuJNkz9YyxzGfp+6JmbHOQMxFBb6L1",
+	"uqxYKBZtS5UwW6qifdsMtQJ5zWne2bbb5OmLXHcr1m0PgSVls70sjV/ods2hzzMRlxU5CaiikZilUBrA",
+	"GtBc+09RjxDTyiDYHCmf9QHJ2obbp6WR82xax8owmr+8vXIDlvIgWYeO5hjPinwun6A9E22o1BRayQBT",
+	"GgoD9prjfF9ucU0WLEmwl7xtAZUDuDRQ3vzafeQ0DZnSSKyPzug0i1QZnGnBEvykZbiq1KsuylSGKdMW",
+	"DxzDPOdhLBi3yoweIaSKkjiivIwKBQ//+P7j/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

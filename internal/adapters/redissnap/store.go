@@ -1,0 +1,203 @@
+// Package redissnap writes the snapshot into Redis for the balancers: deltas
+// in one MULTI/EXEC guarded by the snapshot version, full replacements
+// built under staging names and swapped in with one MULTI/EXEC of RENAMEs,
+// and a change event on events:snapshot after each.
+package redissnap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// Store implements ports.SnapshotStore.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ ports.SnapshotStore = (*Store)(nil)
+
+// NewStore builds the store; prefix goes in front of every key (use a hash
+// tag such as "{ezapi}:" on Redis Cluster so one transaction can touch all).
+func NewStore(rdb redis.UniversalClient, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
+
+func (s *Store) key(k string) string { return s.prefix + k }
+
+// stageBatch bounds one pipelined HSET while staging.
+const stageBatch = 1000
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("redis %s: %w: %v", op, domain.ErrUnavailable, err)
+}
+
+func metaFields(m ports.SnapshotMeta) map[string]any {
+	f := map[string]any{
+		"version":    strconv.FormatInt(m.Version, 10),
+		"checksum":   m.Checksum,
+		"updated_at": strconv.FormatInt(m.UpdatedAt.Unix(), 10),
+	}
+	for k, n := range m.Counts {
+		f["count:"+k] = strconv.Itoa(n)
+	}
+	return f
+}
+
+func asAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// ApplyDelta implements ports.SnapshotStore.
+func (s *Store) ApplyDelta(ctx context.Context, ops []ports.SnapshotOp, meta ports.SnapshotMeta, modelsMeta map[string]string) (bool, error) {
+	metaKey := s.key(snapshot.KeySnapshot)
+	applied := false
+	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		cur, err := tx.HGet(ctx, metaKey, "version").Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		if cur >= meta.Version {
+			return nil // never move the version backwards
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, op := range ops {
+				if op.Del {
+					p.HDel(ctx, s.key(op.Key), op.Field)
+				} else {
+					p.HSet(ctx, s.key(op.Key), op.Field, op.Value)
+				}
+			}
+			if modelsMeta != nil {
+				p.Del(ctx, s.key(snapshot.KeyModelsMeta))
+				p.HSet(ctx, s.key(snapshot.KeyModelsMeta), asAny(modelsMeta))
+			}
+			p.HSet(ctx, metaKey, metaFields(meta))
+			return nil
+		})
+		if err == nil {
+			applied = true
+		}
+		return err
+	}, metaKey)
+	if err != nil {
+		return false, unavailable("apply delta", err)
+	}
+	if applied {
+		ev := snapshot.Event{Version: meta.Version, Kind: "delta", Changes: make([]snapshot.EventChange, len(ops))}
+		for i, op := range ops {
+			ev.Changes[i] = snapshot.EventChange{Key: op.Key, Field: op.Field, Op: "set"}
+			if op.Del {
+				ev.Changes[i].Op = "del"
+			}
+		}
+		s.publish(ctx, ev)
+	}
+	return applied, nil
+}
+
+// publish announces a change; a lost event only delays balancers until
+// their next poll of meta:snapshot, so failures are not errors.
+func (s *Store) publish(ctx context.Context, ev snapshot.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	_ = s.rdb.Publish(ctx, s.key(snapshot.Channel), b).Err()
+}
+
+// Replace implements ports.SnapshotStore.
+func (s *Store) Replace(ctx context.Context, sections map[string]map[string]string, meta ports.SnapshotMeta, _ map[string]string) error {
+	staging := func(k string) string { return s.key("staging:" + k) }
+	for k, fields := range sections {
+		if err := s.rdb.Del(ctx, staging(k)).Err(); err != nil {
+			return unavailable("stage", err)
+		}
+		batch := make(map[string]any, stageBatch)
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			err := s.rdb.HSet(ctx, staging(k), batch).Err()
+			clear(batch)
+			return err
+		}
+		for f, v := range fields {
+			batch[f] = v
+			if len(batch) == stageBatch {
+				if err := flush(); err != nil {
+					return unavailable("stage", err)
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return unavailable("stage", err)
+		}
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for k, fields := range sections {
+			if len(fields) == 0 {
+				p.Del(ctx, s.key(k)) // an empty hash does not exist in Redis
+				continue
+			}
+			p.Rename(ctx, staging(k), s.key(k))
+		}
+		p.Del(ctx, s.key(snapshot.KeySnapshot))
+		p.HSet(ctx, s.key(snapshot.KeySnapshot), metaFields(meta))
+		return nil
+	})
+	if err != nil {
+		return unavailable("swap in snapshot", err)
+	}
+	s.publish(ctx, snapshot.Event{Version: meta.Version, Kind: "full", Changes: []snapshot.EventChange{}})
+	return nil
+}
+
+// Meta implements ports.SnapshotStore.
+func (s *Store) Meta(ctx context.Context) (ports.SnapshotMeta, error) {
+	m, err := s.rdb.HGetAll(ctx, s.key(snapshot.KeySnapshot)).Result()
+	if err != nil {
+		return ports.SnapshotMeta{}, unavailable("read meta", err)
+	}
+	out := ports.SnapshotMeta{Checksum: m["checksum"], Counts: map[string]int{}}
+	out.Version, _ = strconv.ParseInt(m["version"], 10, 64)
+	if ts, err := strconv.ParseInt(m["updated_at"], 10, 64); err == nil {
+		out.UpdatedAt = time.Unix(ts, 0)
+	}
+	for _, k := range snapshot.DataKeys {
+		out.Counts[k], _ = strconv.Atoi(m["count:"+k])
+	}
+	return out, nil
+}
+
+// ReadAll implements ports.SnapshotStore.
+func (s *Store) ReadAll(ctx context.Context) (map[string]map[string]string, error) {
+	cmds := make(map[string]*redis.MapStringStringCmd, len(snapshot.DataKeys))
+	// MULTI/EXEC: one consistent view across the hashes.
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range snapshot.DataKeys {
+			cmds[k] = p.HGetAll(ctx, s.key(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("read snapshot", err)
+	}
+	out := make(map[string]map[string]string, len(cmds))
+	for k, c := range cmds {
+		out[k] = c.Val()
+	}
+	return out, nil
+}

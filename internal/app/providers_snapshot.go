@@ -1,0 +1,54 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/google/wire"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/adapters/redissnap"
+	"github.com/ez-api/ez-api/internal/core/providers"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// SnapshotSet builds the Redis snapshot publisher and the sync API.
+var SnapshotSet = wire.NewSet(
+	postgres.NewSnapshotSource,
+	wire.Bind(new(ports.SnapshotSource), new(*postgres.SnapshotSource)),
+	wire.Bind(new(ports.PublishState), new(*postgres.SnapshotSource)),
+	postgres.NewLeaderLock, wire.Bind(new(ports.LeaderLock), new(*postgres.LeaderLock)),
+	postgres.NewBalancerRegistry, wire.Bind(new(ports.BalancerRegistry), new(*postgres.BalancerRegistry)),
+	ProvideSnapshotStore,
+	ProvidePublisher,
+	wire.Bind(new(ports.ChangeNotifier), new(*snapshot.Publisher)),
+	ProvideSyncService,
+)
+
+// ProvideSnapshotStore writes the snapshot under redis.key_prefix.
+func ProvideSnapshotStore(cfg Config, rdb redis.UniversalClient) ports.SnapshotStore {
+	return redissnap.NewStore(rdb, cfg.Redis.KeyPrefix)
+}
+
+// ProvidePublisher builds the publisher; the server starts it once the
+// schema is migrated, and the cleanup stops it.
+func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock,
+	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, logger *slog.Logger) (*snapshot.Publisher, func()) {
+	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, logger.With("component", "snapshot"),
+		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax}, nil)
+	return p, p.Close
+}
+
+// ProvideSyncService builds the sync API's use-case.
+func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, clock ports.Clock) *snapshot.SyncService {
+	return snapshot.NewSyncService(pub, balancers, clock, cfg.Sync.ResyncTimeout)
+}
+
+// noNotifier is the change notifier of the CLI commands, which run no publisher.
+type noNotifier struct{}
+
+func (noNotifier) Notify() {}
+
+// ProvideNoNotifier is used where no publisher runs.
+func ProvideNoNotifier() ports.ChangeNotifier { return noNotifier{} }

@@ -1,0 +1,388 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// Options tune the publisher.
+type Options struct {
+	// PollInterval bounds how long a change waits when no wake-up arrives
+	// (another replica made it).
+	PollInterval time.Duration
+	// ReconcileInterval is how often the leader compares Redis with its
+	// state and repairs drift.
+	ReconcileInterval time.Duration
+	// RetryMax caps the backoff after a failure.
+	RetryMax time.Duration
+}
+
+// Metrics receives the publisher's measurements (the observability adapter
+// exposes them; nil is fine).
+type Metrics interface {
+	Published(version int64, kind string, d time.Duration)
+	Repaired()
+	Failed()
+}
+
+// Publisher keeps Redis equal to the database: only while it holds the
+// leader lock, it applies outbox changes as atomic deltas in version order,
+// runs full resyncs on request or when Redis is empty, behind or drifted,
+// and acknowledges outbox rows only after Redis confirmed.
+type Publisher struct {
+	source  ports.SnapshotSource
+	store   ports.SnapshotStore
+	lock    ports.LeaderLock
+	state   ports.PublishState
+	decrypt Decrypter
+	clock   ports.Clock
+	logger  *slog.Logger
+	opts    Options
+	metrics Metrics
+
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu            sync.Mutex
+	mirror        *State
+	leader        bool
+	lastReconcile time.Time
+}
+
+// NewPublisher builds the publisher; Start runs it.
+func NewPublisher(source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock, state ports.PublishState,
+	decrypt Decrypter, clock ports.Clock, logger *slog.Logger, opts Options, metrics Metrics) *Publisher {
+	return &Publisher{source: source, store: store, lock: lock, state: state, decrypt: decrypt, clock: clock,
+		logger: logger, opts: opts, metrics: metrics, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the publisher after a change was committed on this replica.
+func (p *Publisher) Notify() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the publishing loop until Close.
+func (p *Publisher) Start() {
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go p.loop()
+}
+
+// Close stops the loop and releases the leader lock; safe to call twice.
+func (p *Publisher) Close() {
+	p.closeOnce.Do(func() {
+		if p.stop != nil {
+			close(p.stop)
+			<-p.done
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = p.lock.Release(ctx)
+	})
+}
+
+// Leader reports whether this replica publishes.
+func (p *Publisher) Leader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leader
+}
+
+func (p *Publisher) loop() {
+	defer close(p.done)
+	backoff := time.Duration(0)
+	for {
+		wait := p.opts.PollInterval
+		if backoff > 0 {
+			wait = backoff
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := p.Step(ctx)
+		cancel()
+		if err != nil {
+			if p.metrics != nil {
+				p.metrics.Failed()
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), p.opts.RetryMax)
+			p.logger.Warn("snapshot publish failed; will retry", "error", err, "retry_in", backoff)
+			p.recordError(err)
+			continue
+		}
+		backoff = 0
+	}
+}
+
+func (p *Publisher) recordError(err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = p.state.SetPublished(ctx, p.clock.Now(), err.Error())
+}
+
+// Step does one round of the leader's work: take or check the lock, honour
+// a resync request, apply pending changes, reconcile when due.
+func (p *Publisher) Step(ctx context.Context) error {
+	if !p.ensureLeader(ctx) {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mirror == nil {
+		if err := p.adopt(ctx); err != nil {
+			return err
+		}
+	}
+	if req, err := p.state.ResyncRequested(ctx); err != nil {
+		return err
+	} else if req != nil {
+		if _, err := p.fullResync(ctx); err != nil {
+			return err
+		}
+	}
+	pending, err := p.source.Pending(ctx, p.mirror.Version, 1)
+	if err != nil {
+		return err
+	}
+	now := p.clock.Now()
+	graceDue := !p.mirror.NextGraceEnd.IsZero() && !now.Before(p.mirror.NextGraceEnd)
+	if len(pending) > 0 || graceDue {
+		if err := p.applyDelta(ctx); err != nil {
+			return err
+		}
+	}
+	if p.opts.ReconcileInterval > 0 && now.Sub(p.lastReconcile) >= p.opts.ReconcileInterval {
+		if err := p.reconcile(ctx); err != nil {
+			return err
+		}
+		p.lastReconcile = now
+	}
+	return nil
+}
+
+func (p *Publisher) ensureLeader(ctx context.Context) bool {
+	p.mu.Lock()
+	was := p.leader
+	p.mu.Unlock()
+	if was && p.lock.Held(ctx) {
+		return true
+	}
+	ok, err := p.lock.TryAcquire(ctx)
+	if err != nil {
+		p.logger.Warn("leader lock unavailable", "error", err)
+		ok = false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ok != was {
+		p.logger.Info("snapshot publisher leadership changed", "leader", ok)
+	}
+	p.leader = ok
+	if !ok {
+		p.mirror = nil // rebuild from the database when leadership returns
+	}
+	return ok
+}
+
+// adopt builds the state from the database and keeps Redis when it already
+// holds exactly that, otherwise replaces it.
+func (p *Publisher) adopt(ctx context.Context) error {
+	want, err := p.build(ctx)
+	if err != nil {
+		return err
+	}
+	meta, err := p.store.Meta(ctx)
+	if err != nil {
+		return err
+	}
+	if meta.Version == want.Version && meta.Checksum == want.Checksum() {
+		have, err := p.store.ReadAll(ctx)
+		if err != nil {
+			return err
+		}
+		if Checksum(have) == meta.Checksum {
+			p.mirror = want
+			return p.source.Ack(ctx, want.Version, p.clock.Now())
+		}
+	}
+	p.logger.Info("redis snapshot empty, behind or drifted; full resync", "redis_version", meta.Version, "db_version", want.Version)
+	_, err = p.replace(ctx, want)
+	return err
+}
+
+func (p *Publisher) build(ctx context.Context) (*State, error) {
+	data, err := p.source.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Build(data, p.decrypt, p.clock.Now())
+}
+
+// applyDelta rebuilds the state at the newest committed version and applies
+// the difference to Redis in one transaction.
+func (p *Publisher) applyDelta(ctx context.Context) error {
+	start := p.clock.Now()
+	want, err := p.build(ctx)
+	if err != nil {
+		return err
+	}
+	if want.Version < p.mirror.Version {
+		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
+	}
+	ops := Diff(p.mirror.Sections, want.Sections)
+	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	applied, err := p.store.ApplyDelta(ctx, ops, meta, want.ModelsMeta(meta.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	if !applied {
+		// Redis moved on without us (a deposed leader?): make it whole again.
+		p.logger.Warn("redis snapshot version is ahead; full resync", "version", want.Version)
+		_, err := p.replace(ctx, want)
+		return err
+	}
+	p.mirror = want
+	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
+		return err
+	}
+	if p.metrics != nil {
+		p.metrics.Published(want.Version, "delta", p.clock.Now().Sub(start))
+	}
+	return p.state.SetPublished(ctx, meta.UpdatedAt, "")
+}
+
+// replace writes want as a full snapshot.
+func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResult, error) {
+	start := p.clock.Now()
+	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	sections := make(map[string]map[string]string, len(want.Sections)+1)
+	for k, v := range want.Sections {
+		sections[k] = v
+	}
+	sections[KeyModelsMeta] = want.ModelsMeta(meta.UpdatedAt)
+	if err := p.store.Replace(ctx, sections, meta, nil); err != nil {
+		return domain.ResyncResult{}, err
+	}
+	p.mirror = want
+	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
+		return domain.ResyncResult{}, err
+	}
+	res := domain.ResyncResult{Version: want.Version, Checksum: meta.Checksum, Counts: meta.Counts,
+		Duration: p.clock.Now().Sub(start), At: meta.UpdatedAt}
+	if p.metrics != nil {
+		p.metrics.Published(want.Version, "full", res.Duration)
+	}
+	if err := p.state.SetResyncResult(ctx, res); err != nil {
+		return res, err
+	}
+	return res, p.state.SetPublished(ctx, meta.UpdatedAt, "")
+}
+
+func (p *Publisher) fullResync(ctx context.Context) (domain.ResyncResult, error) {
+	want, err := p.build(ctx)
+	if err != nil {
+		return domain.ResyncResult{}, err
+	}
+	return p.replace(ctx, want)
+}
+
+// reconcile compares what Redis holds with the state and repairs drift
+// (a flushed Redis, a hand-edited key).
+func (p *Publisher) reconcile(ctx context.Context) error {
+	have, err := p.store.ReadAll(ctx)
+	if err != nil {
+		return err
+	}
+	meta, err := p.store.Meta(ctx)
+	if err != nil {
+		return err
+	}
+	if Checksum(have) == p.mirror.Checksum() && meta.Version == p.mirror.Version && meta.Checksum == p.mirror.Checksum() {
+		return nil
+	}
+	p.logger.Warn("redis snapshot drifted; repairing", "redis_version", meta.Version, "version", p.mirror.Version)
+	if p.metrics != nil {
+		p.metrics.Repaired()
+	}
+	_, err = p.fullResync(ctx)
+	return err
+}
+
+// ErrResyncTimeout is returned when no replica completed a requested resync in time.
+var ErrResyncTimeout = fmt.Errorf("full resync did not complete in time: %w", domain.ErrUnavailable)
+
+// RequestFullResync asks the publishing replica (whichever it is) for a full
+// resync and waits for its result.
+func (p *Publisher) RequestFullResync(ctx context.Context, timeout time.Duration) (domain.ResyncResult, error) {
+	requested := p.clock.Now()
+	if err := p.state.RequestResync(ctx, requested); err != nil {
+		return domain.ResyncResult{}, err
+	}
+	p.Notify()
+	deadline := time.After(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := p.state.State(ctx)
+		if err != nil {
+			return domain.ResyncResult{}, err
+		}
+		if st.LastResync != nil && !st.LastResync.At.Before(requested) {
+			return *st.LastResync, nil
+		}
+		select {
+		case <-ctx.Done():
+			return domain.ResyncResult{}, ctx.Err()
+		case <-deadline:
+			return domain.ResyncResult{}, ErrResyncTimeout
+		case <-tick.C:
+		}
+	}
+}
+
+// Status compares the database, Redis and the balancers.
+func (p *Publisher) Status(ctx context.Context, balancers ports.BalancerRegistry) (domain.SyncStatus, error) {
+	var st domain.SyncStatus
+	want, err := p.build(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.DatabaseVersion = want.Version
+	st.ExpectedChecksum = want.Checksum()
+	if st.Backlog, st.OldestPending, err = p.source.Backlog(ctx); err != nil {
+		return st, err
+	}
+	meta, merr := p.store.Meta(ctx)
+	have, rerr := p.store.ReadAll(ctx)
+	if err := errors.Join(merr, rerr); err != nil {
+		st.RedisError = err.Error()
+	} else {
+		st.RedisVersion, st.RedisChecksum = meta.Version, meta.Checksum
+		st.ComputedChecksum = Checksum(have)
+		st.InSync = st.ComputedChecksum == st.ExpectedChecksum && st.RedisChecksum == st.ExpectedChecksum
+	}
+	ps, err := p.state.State(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.LastPublishAt, st.LastError = ps.LastPublishAt, ps.LastError
+	if st.Balancers, err = balancers.List(ctx); err != nil {
+		return st, err
+	}
+	return st, nil
+}

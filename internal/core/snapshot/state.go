@@ -1,0 +1,122 @@
+package snapshot
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/core/routing"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// State is the leader's in-memory mirror of what Redis should hold.
+type State struct {
+	Version  int64
+	Sections map[string]map[string]string
+	// NextGraceEnd is the earliest end of a key rotation's grace period in
+	// the state (zero: none), when the previous token must drop out.
+	NextGraceEnd time.Time
+}
+
+func newState() *State {
+	s := &State{Sections: map[string]map[string]string{}}
+	for _, k := range DataKeys {
+		s.Sections[k] = map[string]string{}
+	}
+	return s
+}
+
+// Counts is the number of fields per data hash.
+func (s *State) Counts() map[string]int {
+	out := make(map[string]int, len(DataKeys))
+	for _, k := range DataKeys {
+		out[k] = len(s.Sections[k])
+	}
+	return out
+}
+
+// Checksum is the state's checksum.
+func (s *State) Checksum() string { return Checksum(s.Sections) }
+
+// ModelsMeta is the meta:models_meta hash for the state.
+func (s *State) ModelsMeta(now time.Time) map[string]string {
+	return map[string]string{
+		"version":      strconv.FormatInt(s.Version, 10),
+		"updated_at":   strconv.FormatInt(now.Unix(), 10),
+		"source":       "ezapi",
+		"checksum":     sectionChecksum(KeyModels, s.Sections[KeyModels]),
+		"upstream_url": "",
+		"upstream_ref": "",
+	}
+}
+
+// Decrypter turns a provider's stored key ciphertext into the plaintext the
+// balancer needs.
+type Decrypter func(providerID int64, ciphertext []byte) (string, error)
+
+// Build computes the whole snapshot from data.
+func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, error) {
+	s := newState()
+	s.Version = data.Version
+	refs := map[string][]domain.ProviderRef{}
+	for _, p := range data.Providers {
+		key := ""
+		if ct, ok := data.Ciphertexts[p.ID]; ok && len(ct) > 0 {
+			var err error
+			if key, err = decrypt(p.ID, ct); err != nil {
+				return nil, err
+			}
+		}
+		s.Sections[KeyProviders][strconv.FormatInt(p.ID, 10)] = providerJSON(p, key)
+		if p.Status == domain.ProviderActive {
+			refs[p.Group] = append(refs[p.Group], domain.ProviderRef{ID: p.ID, Models: p.Models})
+		}
+	}
+	masters := make(map[int64]domain.Master, len(data.Masters))
+	for _, m := range data.Masters {
+		masters[m.ID] = m
+		s.Sections[KeyMasters][strconv.FormatInt(m.ID, 10)] = masterJSON(m)
+	}
+	for _, k := range data.Keys {
+		for f, v := range keyEntries(k, masters[k.MasterID], now) {
+			s.Sections[KeyAuthKeys][f] = v
+		}
+		if until := k.GraceUntil(now); until != nil && k.Status != domain.KeyRevoked &&
+			(s.NextGraceEnd.IsZero() || until.Before(s.NextGraceEnd)) {
+			s.NextGraceEnd = *until
+		}
+	}
+	for _, m := range data.Models {
+		s.Sections[KeyModels][m.Key()] = modelJSON(m)
+	}
+	for _, b := range data.Bindings {
+		resolved := make([]domain.ResolvedCandidate, len(b.Candidates))
+		for i, c := range b.Candidates {
+			resolved[i] = domain.ResolvedCandidate{BindingCandidate: c, GroupID: data.GroupIDs[c.RouteGroup],
+				Resolution: routing.Resolve(c, refs[c.RouteGroup])}
+		}
+		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, resolved)
+	}
+	for name, v := range data.Features {
+		s.Sections[KeyFeatures][name] = v
+	}
+	return s, nil
+}
+
+// Diff returns the ops that turn have into want, section by section.
+func Diff(have, want map[string]map[string]string) []ports.SnapshotOp {
+	var ops []ports.SnapshotOp
+	for _, key := range DataKeys {
+		for f, v := range want[key] {
+			if have[key][f] != v {
+				ops = append(ops, ports.SnapshotOp{Key: key, Field: f, Value: v})
+			}
+		}
+		for f := range have[key] {
+			if _, ok := want[key][f]; !ok {
+				ops = append(ops, ports.SnapshotOp{Key: key, Field: f, Del: true})
+			}
+		}
+	}
+	return ops
+}

@@ -1,0 +1,103 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
+
+// SnapshotData is everything the snapshot is built from, read in one
+// consistent database view; Version is the config version it reflects.
+type SnapshotData struct {
+	Version   int64
+	Providers []domain.Provider
+	// Ciphertexts holds each provider's encrypted upstream key (if any).
+	Ciphertexts map[int64][]byte
+	Masters     []domain.Master
+	Keys        []domain.Key
+	Models      []domain.Model
+	Bindings    []domain.Binding
+	GroupIDs    map[string]int64
+	Features    map[string]string
+}
+
+// OutboxChange is one recorded configuration change.
+type OutboxChange struct {
+	Version   int64
+	Section   domain.Section
+	EntityID  string
+	Op        domain.ChangeOp
+	CreatedAt time.Time
+}
+
+// SnapshotSource reads the configuration for the publisher.
+type SnapshotSource interface {
+	// Load reads everything in one repeatable-read transaction.
+	Load(ctx context.Context) (SnapshotData, error)
+	// Pending returns up to limit outbox changes after version, in order.
+	Pending(ctx context.Context, afterVersion int64, limit int) ([]OutboxChange, error)
+	// Ack removes outbox changes up to and including version and records it
+	// as published.
+	Ack(ctx context.Context, version int64, at time.Time) error
+	// Backlog counts unpublished changes and the age of the oldest.
+	Backlog(ctx context.Context) (count int, oldest *time.Time, err error)
+	// CurrentVersion is the newest recorded config version.
+	CurrentVersion(ctx context.Context) (int64, error)
+}
+
+// SnapshotOp is one change to a snapshot hash: Value empty means delete.
+type SnapshotOp struct {
+	Key   string // unprefixed, e.g. "config:providers"
+	Field string
+	Value string
+	Del   bool
+}
+
+// SnapshotMeta is what meta:snapshot holds.
+type SnapshotMeta struct {
+	Version   int64
+	Checksum  string
+	UpdatedAt time.Time
+	Counts    map[string]int
+}
+
+// SnapshotStore is where balancers read the snapshot (Redis).
+type SnapshotStore interface {
+	// ApplyDelta applies ops and meta atomically unless the stored version is
+	// already ≥ meta.Version (then it reports applied=false); then it
+	// publishes the change event.
+	ApplyDelta(ctx context.Context, ops []SnapshotOp, meta SnapshotMeta, extra map[string]string) (applied bool, err error)
+	// Replace writes every section under staging names and swaps them in
+	// with one transaction together with meta, then publishes the event.
+	Replace(ctx context.Context, sections map[string]map[string]string, meta SnapshotMeta, extra map[string]string) error
+	// Meta reads meta:snapshot (zero Version when absent).
+	Meta(ctx context.Context) (SnapshotMeta, error)
+	// ReadAll reads every data section as stored.
+	ReadAll(ctx context.Context) (map[string]map[string]string, error)
+}
+
+// LeaderLock elects the one replica that publishes.
+type LeaderLock interface {
+	// TryAcquire takes the lock if free; it is held until Release or until
+	// the holder's database session ends.
+	TryAcquire(ctx context.Context) (bool, error)
+	// Held reports whether this replica still holds the lock.
+	Held(ctx context.Context) bool
+	Release(ctx context.Context) error
+}
+
+// BalancerRegistry keeps the balancers' heartbeats.
+type BalancerRegistry interface {
+	Heartbeat(ctx context.Context, b domain.BalancerHeartbeat) error
+	List(ctx context.Context) ([]domain.BalancerHeartbeat, error)
+}
+
+// PublishState records the publisher's progress where every replica can read it.
+type PublishState interface {
+	SetPublished(ctx context.Context, at time.Time, errMsg string) error
+	RequestResync(ctx context.Context, at time.Time) error
+	ResyncRequested(ctx context.Context) (*time.Time, error)
+	SetResyncResult(ctx context.Context, r domain.ResyncResult) error
+	State(ctx context.Context) (domain.PublishState, error)
+}

@@ -1,0 +1,12 @@
+// Package snapshot_test checks the Redis snapshot end to end: what the
+// publisher writes, the contract samples, a reference balancer, and faults.
+package snapshot_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ez-api/ez-api/tests/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
