@@ -93,7 +93,8 @@ func ProvideDB(cfg Config) (*sqlx.DB, func(), error) {
 }
 
 // ProvideRedis opens the Redis client.
-func ProvideRedis(cfg Config) (redis.UniversalClient, func()) {
+func ProvideRedis(cfg Config, logger *slog.Logger) (redis.UniversalClient, func()) {
+	redisstore.SetLogger(logger)
 	rdb := redisstore.Open(redisstore.Options{
 		Addrs:        cfg.Redis.Addrs(),
 		MasterName:   cfg.Redis.MasterName,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,9 +28,11 @@ type Server struct {
 	publisher *snapshot.Publisher
 	logger    *slog.Logger
 
-	http   *http.Server
-	ln     net.Listener
-	served chan error
+	http     *http.Server
+	ln       net.Listener
+	served   chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // NewServer assembles the server; nothing starts until Start.
@@ -86,6 +89,9 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// Publisher is the server's snapshot publisher.
+func (s *Server) Publisher() *snapshot.Publisher { return s.publisher }
+
 // Health is the server's health service (lifecycle phase and probes).
 func (s *Server) Health() *health.Service { return s.health }
 
@@ -117,17 +123,25 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Shutdown(shutdownCtx)
 }
 
-// Shutdown turns readiness to 503, stops the listener and waits for
-// in-flight requests until ctx ends.
+// Shutdown turns readiness to 503, stops the listener, waits for in-flight
+// requests until ctx ends, then stops the publisher. Calling it again
+// returns the first call's result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	s.health.SetPhase(health.PhaseShuttingDown)
 	if s.http == nil {
+		s.publisher.Close()
 		return nil
 	}
-	if err := s.http.Shutdown(ctx); err != nil {
+	err := s.http.Shutdown(ctx)
+	s.publisher.Close()
+	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
-	s.publisher.Close()
 	if err := <-s.served; err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

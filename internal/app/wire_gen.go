@@ -29,7 +29,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	universalClient, cleanup2 := ProvideRedis(cfg)
+	logger := ProvideLogger(cfg, out)
+	universalClient, cleanup2 := ProvideRedis(cfg, logger)
 	v := ProvideProbes(db, universalClient)
 	clock := ProvideClock()
 	buildInfo := ProvideBuildInfo()
@@ -46,7 +47,6 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		return nil, nil, err
 	}
 	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
-	logger := ProvideLogger(cfg, out)
 	usageRecorder, cleanup3 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)

@@ -4,6 +4,8 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,6 +26,17 @@ type Options struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 }
+
+// slogLogger routes go-redis' own messages (pool dial failures) into the
+// service log instead of the standard logger.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	s.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+}
+
+// SetLogger sends go-redis' internal messages to logger (process-wide).
+func SetLogger(logger *slog.Logger) { redis.SetLogger(slogLogger{l: logger}) }
 
 // Open builds the client; it connects lazily, so an unreachable Redis does not
 // stop start-up (the API keeps accepting changes and readiness reports it).

@@ -1,0 +1,143 @@
+package snapshot_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ez-api/ez-api/internal/app"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
+	"github.com/ez-api/ez-api/tests/apiclient"
+	"github.com/ez-api/ez-api/tests/testenv"
+)
+
+// redisMatchesDatabase waits until Redis holds the database's snapshot.
+func redisMatchesDatabase(t *testing.T, env *testenv.Env, within time.Duration) {
+	t.Helper()
+	as := testenv.WithToken(env.AdminToken(t))
+	require.Eventually(t, func() bool {
+		st, err := env.Client.GetSyncStatusWithResponse(context.Background(), as)
+		return err == nil && st.JSON200 != nil && st.JSON200.InSync && st.JSON200.OutboxBacklog == 0 &&
+			st.JSON200.RedisVersion == st.JSON200.DatabaseVersion
+	}, within, 20*time.Millisecond)
+}
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestRedisOutageLosesNoChange(t *testing.T) {
+	proxy := testenv.NewProxy(t, testenv.RedisAddr())
+	env := testenv.Start(t, fastSync, func(c *app.Config) { c.Redis.Addr = proxy.Addr() })
+	admin := env.AdminToken(t)
+	ctx := context.Background()
+	as := testenv.WithToken(admin)
+	redisMatchesDatabase(t, env, 5*time.Second)
+
+	// Events from here on, read straight from Redis (not through the proxy).
+	sub := env.Redis(t).Subscribe(ctx, snapshot.Channel)
+	defer sub.Close()
+	_, err := sub.Receive(ctx)
+	require.NoError(t, err)
+	var (
+		mu       sync.Mutex
+		versions []int64
+	)
+	go func() {
+		for msg := range sub.Channel() {
+			var ev snapshot.Event
+			if json.Unmarshal([]byte(msg.Payload), &ev) == nil {
+				mu.Lock()
+				versions = append(versions, ev.Version)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	proxy.Cut()
+	for i := range 100 {
+		res, err := env.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: fmt.Sprintf("outage-%03d", i)}, as)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, res.StatusCode(), "every API call succeeds while Redis is away")
+	}
+	h, err := env.Client.GetHealthWithResponse(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, apiclient.HealthStatusDegraded, h.JSON200.Status)
+	st, err := env.Client.GetSyncStatusWithResponse(ctx, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st.StatusCode())
+	assert.GreaterOrEqual(t, st.JSON200.OutboxBacklog, 100, "the backlog is visible")
+	assert.NotNil(t, st.JSON200.RedisError)
+
+	proxy.Restore(t)
+	redisMatchesDatabase(t, env, 10*time.Second)
+	fields, err := env.Redis(t).HKeys(ctx, snapshot.KeyModels).Result()
+	require.NoError(t, err)
+	outage := 0
+	for _, f := range fields {
+		if strings.HasPrefix(f, "default.outage-") {
+			outage++
+		}
+	}
+	assert.Equal(t, 100, outage, "all 100 changes reached Redis")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, versions)
+	for i := 1; i < len(versions); i++ {
+		assert.Greater(t, versions[i], versions[i-1], "versions strictly increase: none repeated or reordered")
+	}
+}
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestReconcileRepairsAFlushedRedis(t *testing.T) {
+	env := testenv.Start(t, fastSync)
+	admin := env.AdminToken(t)
+	ctx := context.Background()
+	_, err := env.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: "survivor"}, testenv.WithToken(admin))
+	require.NoError(t, err)
+	redisMatchesDatabase(t, env, 5*time.Second)
+
+	rdb := env.Redis(t)
+	keys := append([]string{snapshot.KeySnapshot, snapshot.KeyModelsMeta}, snapshot.DataKeys...)
+	require.NoError(t, rdb.Del(ctx, keys...).Err(), "someone flushed the snapshot")
+	require.NoError(t, rdb.HSet(ctx, snapshot.KeyFeatures, "hand_edit", "oops").Err())
+
+	redisMatchesDatabase(t, env, env.Config.Sync.ReconcileInterval+3*time.Second)
+	ok, err := rdb.HExists(ctx, snapshot.KeyModels, "default.survivor").Result()
+	require.NoError(t, err)
+	assert.True(t, ok)
+	edited, err := rdb.HExists(ctx, snapshot.KeyFeatures, "hand_edit").Result()
+	require.NoError(t, err)
+	assert.False(t, edited, "the hand edit is gone")
+}
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestOneReplicaPublishesAndAnotherTakesOver(t *testing.T) {
+	a := testenv.Start(t, fastSync)
+	b := testenv.Start(t, fastSync)
+	admin := a.AdminToken(t)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		return a.Server.Publisher().Leader() != b.Server.Publisher().Leader()
+	}, 5*time.Second, 20*time.Millisecond, "exactly one replica publishes")
+
+	leader, follower := a, b
+	if b.Server.Publisher().Leader() {
+		leader, follower = b, a
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, leader.Server.Shutdown(sctx), "the publishing replica goes away")
+
+	res, err := follower.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: "after-failover"}, testenv.WithToken(admin))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, res.StatusCode())
+	require.Eventually(t, func() bool { return follower.Server.Publisher().Leader() }, 5*time.Second, 20*time.Millisecond,
+		"the other replica takes over within a few seconds")
+	redisMatchesDatabase(t, follower, 5*time.Second)
+}
