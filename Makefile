@@ -59,6 +59,10 @@ test: services ## Unit, integration and contract tests against real PostgreSQL a
 test-unit: ## Unit tests only (nothing needs to run)
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
+.PHONY: bench
+bench: services ## Run the benchmarks against same-run baselines and rewrite docs/benchmarks.md
+	EZ_BENCH=1 $(GO) test -count=1 -timeout 30m -v ./tests/bench/ | grep -v '^=== RUN'
+
 .PHONY: lint
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

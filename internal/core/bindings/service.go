@@ -220,12 +220,18 @@ func (s *Service) Resolve(ctx context.Context, bs []domain.Binding) ([]Resolved,
 	if err != nil {
 		return nil, err
 	}
+	indexes := make(map[string]*routing.Index, len(refs))
 	out := make([]Resolved, len(bs))
 	for i, b := range bs {
 		out[i] = Resolved{Binding: b, Candidates: make([]domain.ResolvedCandidate, len(b.Candidates))}
 		for j, c := range b.Candidates {
+			idx := indexes[c.RouteGroup]
+			if idx == nil {
+				idx = routing.NewIndex(refs[c.RouteGroup])
+				indexes[c.RouteGroup] = idx
+			}
 			out[i].Candidates[j] = domain.ResolvedCandidate{
-				BindingCandidate: c, GroupID: ids[c.RouteGroup], Resolution: routing.Resolve(c, refs[c.RouteGroup]),
+				BindingCandidate: c, GroupID: ids[c.RouteGroup], Resolution: idx.Resolve(c),
 			}
 		}
 	}

@@ -46,6 +46,13 @@ func Resolve(c domain.BindingCandidate, providers []domain.ProviderRef) domain.C
 		}
 	}
 
+	return conclude(c, hits)
+}
+
+// conclude turns the models each provider's selector hit into the
+// resolution: several hits on a provider is a config error, none anywhere
+// is no_provider.
+func conclude(c domain.BindingCandidate, hits map[int64]map[string]struct{}) domain.CandidateResolution {
 	// Walk providers in id order so the reported conflict does not depend on
 	// the caller's order.
 	ids := make([]int64, 0, len(hits))

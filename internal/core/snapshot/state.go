@@ -89,11 +89,17 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 	for _, m := range data.Models {
 		s.Sections[KeyModels][m.Key()] = modelJSON(m)
 	}
+	indexes := make(map[string]*routing.Index, len(refs))
 	for _, b := range data.Bindings {
 		resolved := make([]domain.ResolvedCandidate, len(b.Candidates))
 		for i, c := range b.Candidates {
+			idx := indexes[c.RouteGroup]
+			if idx == nil {
+				idx = routing.NewIndex(refs[c.RouteGroup])
+				indexes[c.RouteGroup] = idx
+			}
 			resolved[i] = domain.ResolvedCandidate{BindingCandidate: c, GroupID: data.GroupIDs[c.RouteGroup],
-				Resolution: routing.Resolve(c, refs[c.RouteGroup])}
+				Resolution: idx.Resolve(c)}
 		}
 		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, resolved)
 	}

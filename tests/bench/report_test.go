@@ -1,0 +1,83 @@
+package bench_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// row is one line of docs/benchmarks.md.
+type row struct {
+	Figure   string
+	Ours     string
+	Baseline string
+	Ratio    string
+	Goal     string
+}
+
+var (
+	reportMu sync.Mutex
+	report   = map[string][]row{}
+)
+
+func record(section string, r row) {
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	report[section] = append(report[section], r)
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:")), "%d", &kb)
+			return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return "unknown"
+}
+
+// writeReport writes the table once every benchmark ran.
+func writeReport() error {
+	path := os.Getenv("EZ_BENCH_REPORT")
+	if path == "" {
+		path = "../../docs/benchmarks.md"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` on %s. Machine: %d cores, %s memory, %s/%s, %s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	b.WriteString("Every baseline is measured in the same run on the same machine; ratios are what the goals refer to.\n")
+	sections := make([]string, 0, len(report))
+	for s := range report {
+		sections = append(sections, s)
+	}
+	sort.Strings(sections)
+	for _, s := range sections {
+		fmt.Fprintf(&b, "\n## %s\n\n| figure | ours | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n", s)
+		for _, r := range report[s] {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Figure, r.Ours, r.Baseline, r.Ratio, r.Goal)
+		}
+	}
+	fmt.Print(b.String())
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
