@@ -29,7 +29,9 @@ var _ ports.SnapshotStore = (*Store)(nil)
 
 // NewStore builds the store; prefix goes in front of every key (use a hash
 // tag such as "{ezapi}:" on Redis Cluster so one transaction can touch all).
-func NewStore(rdb redis.UniversalClient, prefix string) *Store { return &Store{rdb: rdb, prefix: prefix} }
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
 
 func (s *Store) key(k string) string { return s.prefix + k }
 
