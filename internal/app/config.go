@@ -43,6 +43,23 @@ type Config struct {
 	Providers ProvidersConfig `koanf:"providers"`
 	Keys      KeysConfig      `koanf:"keys"`
 	Sync      SyncConfig      `koanf:"sync"`
+	Log       LogConfig       `koanf:"log"`
+}
+
+// LogConfig sizes the access-log pipeline (POST /logs).
+type LogConfig struct {
+	QueueCapacity   int           `koanf:"queue_capacity"`
+	BatchSize       int           `koanf:"batch_size"`
+	FlushMS         int           `koanf:"flush_ms"`
+	Writers         int           `koanf:"writers"`
+	MaxBatch        int           `koanf:"max_batch"`
+	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	Ack             string        `koanf:"ack"`
+	CommitTimeout   time.Duration `koanf:"commit_timeout"`
+	RetryMax        time.Duration `koanf:"retry_max"`
+	RetentionDays   int           `koanf:"retention_days"`
+	PartitionsAhead int           `koanf:"partitions_ahead"`
+	MaxQueryDays    int           `koanf:"max_query_days"`
 }
 
 // SyncConfig tunes the Redis snapshot publisher.
@@ -248,6 +265,18 @@ func defaults() map[string]any {
 		"sync.reconcile_interval":          "30s",
 		"sync.retry_max":                   "5s",
 		"sync.resync_timeout":              "30s",
+		"log.queue_capacity":               10000,
+		"log.batch_size":                   1000,
+		"log.flush_ms":                     50,
+		"log.writers":                      2,
+		"log.max_batch":                    1000,
+		"log.max_body_bytes":               16 << 20,
+		"log.ack":                          "committed",
+		"log.commit_timeout":               "10s",
+		"log.retry_max":                    "5s",
+		"log.retention_days":               30,
+		"log.partitions_ahead":             7,
+		"log.max_query_days":               31,
 	}
 }
 
@@ -258,6 +287,8 @@ var seedEnv = map[string]string{
 	"EZ_PG_DSN":         "postgres.dsn",
 	"EZ_REDIS_ADDR":     "redis.addr",
 	"EZ_LOG_LEVEL":      "logging.level",
+	"EZ_LOG_QUEUE":      "log.queue_capacity",
+	"EZ_LOG_BATCH_SIZE": "log.batch_size",
 	"EZ_JWT_SECRET":     "auth.jwt_secret",
 	"EZ_ENCRYPTION_KEY": "crypto.encryption_key",
 }
@@ -563,6 +594,16 @@ func (c Config) Validate() error {
 	}
 	if c.Keys.MaxRPM < 1 || c.Keys.MaxTPM < 1 || c.Keys.MaxGraceSeconds < 0 {
 		return configErrorf("keys: max_rpm and max_tpm must be ≥ 1, max_grace_seconds ≥ 0")
+	}
+	if l := c.Log; l.QueueCapacity < 1 || l.BatchSize < 1 || l.FlushMS < 1 || l.Writers < 1 || l.MaxBatch < 1 ||
+		l.MaxBodyBytes < 1024 || l.RetentionDays < 1 || l.PartitionsAhead < 1 || l.MaxQueryDays < 1 {
+		return configErrorf("log: queue_capacity (EZ_LOG_QUEUE), batch_size (EZ_LOG_BATCH_SIZE), flush_ms, writers, max_batch, retention_days, partitions_ahead and max_query_days must be ≥ 1, max_body_bytes ≥ 1024")
+	}
+	if c.Log.MaxBatch > c.Log.QueueCapacity {
+		return configErrorf("log.max_batch (%d) cannot exceed log.queue_capacity (EZ_LOG_QUEUE, %d)", c.Log.MaxBatch, c.Log.QueueCapacity)
+	}
+	if c.Log.Ack != "committed" && c.Log.Ack != "queued" {
+		return configErrorf("log.ack: %q is not one of committed, queued", c.Log.Ack)
 	}
 	if c.Crypto.KeyVersion < 1 {
 		return configErrorf("crypto.key_version: must be ≥ 1")

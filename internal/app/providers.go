@@ -49,6 +49,7 @@ var ServerSet = wire.NewSet(
 	RoutingSet,
 	TenancySet,
 	SnapshotSet,
+	LogSet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,
@@ -153,6 +154,7 @@ func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient) []ports.HealthProbe {
 func ProvideEcho(cfg Config, api *httpapi.API, authn *auth.Manager, logger *slog.Logger) (*echo.Echo, error) {
 	return httpapi.NewEcho(httpapi.Options{
 		BodyLimitBytes:       cfg.Server.BodyLimitBytes,
+		LogBodyLimitBytes:    cfg.Log.MaxBodyBytes,
 		CORSAllowOrigins:     cfg.Server.CORS.AllowOrigins,
 		CORSAllowCredentials: cfg.Server.CORS.AllowCredentials,
 		DocsEnabled:          cfg.Server.DocsEnabled,

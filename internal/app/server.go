@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ez-api/ez-api/internal/adapters/logsink"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/core/health"
 	"github.com/ez-api/ez-api/internal/core/snapshot"
@@ -26,6 +27,8 @@ type Server struct {
 	health    *health.Service
 	migrator  *postgres.Migrator
 	publisher *snapshot.Publisher
+	logMaint  *logsink.Maintainer
+	logSink   *logsink.Sink
 	logger    *slog.Logger
 
 	http     *http.Server
@@ -36,8 +39,9 @@ type Server struct {
 }
 
 // NewServer assembles the server; nothing starts until Start.
-func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, pub *snapshot.Publisher, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logger: logger}
+func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, pub *snapshot.Publisher,
+	logMaint *logsink.Maintainer, sink *logsink.Sink, logger *slog.Logger) *Server {
+	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logMaint: logMaint, logSink: sink, logger: logger}
 }
 
 // Start migrates (unless postgres.auto_migrate is false), binds the listener
@@ -54,6 +58,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.publisher.Start()
+	s.logMaint.Start()
 	ln, err := net.Listen("tcp", s.cfg.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.ListenAddr(), err)
@@ -134,10 +139,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) shutdown(ctx context.Context) error {
 	s.health.SetPhase(health.PhaseShuttingDown)
 	if s.http == nil {
+		s.logSink.Close()
+		s.logMaint.Close()
 		s.publisher.Close()
 		return nil
 	}
 	err := s.http.Shutdown(ctx)
+	// In-flight requests are done; write what is still queued, then stop.
+	s.logSink.Close()
+	s.logMaint.Close()
 	s.publisher.Close()
 	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)

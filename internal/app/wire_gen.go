@@ -84,6 +84,10 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	auditService := audit.NewService(auditReader)
 	balancerRegistry := postgres.NewBalancerRegistry(db)
 	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
+	logWriter := ProvideLogWriter(db, publisher)
+	sink, cleanup5 := ProvideLogSink(cfg, logWriter, logger)
+	logReader := postgres.NewLogReader(db)
+	logsService := ProvideLogService(cfg, sink, logReader, logReader, clock)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,
@@ -97,10 +101,12 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		Features:      featuresService,
 		Audit:         auditService,
 		Sync:          syncService,
+		Logs:          logsService,
 	}
 	api := httpapi.NewAPI(services, clock)
 	echo, err := ProvideEcho(cfg, api, manager, logger)
 	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -109,14 +115,18 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	migrator, err := ProvideMigrator(db, logger)
 	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	server := NewServer(cfg, echo, service, migrator, publisher, logger)
+	maintainer, cleanup6 := ProvideLogMaintainer(cfg, db, publisher, logger)
+	server := NewServer(cfg, echo, service, migrator, publisher, maintainer, sink, logger)
 	return server, func() {
+		cleanup6()
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()

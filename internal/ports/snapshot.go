@@ -44,6 +44,9 @@ type SnapshotSource interface {
 	Backlog(ctx context.Context) (count int, oldest *time.Time, err error)
 	// CurrentVersion is the newest recorded config version.
 	CurrentVersion(ctx context.Context) (int64, error)
+	// RecordTimeChange takes a new config version for a change made by the
+	// clock (a key expired, a rotation's grace ended).
+	RecordTimeChange(ctx context.Context) error
 }
 
 // SnapshotOp is one change to a snapshot hash: Value empty means delete.

@@ -558,6 +558,60 @@ func (e ListAuditParamsActorType) Valid() bool {
 	}
 }
 
+// Defines values for ListLogsParamsStatusClass.
+const (
+	ListLogsParamsStatusClassN2xx ListLogsParamsStatusClass = "2xx"
+	ListLogsParamsStatusClassN3xx ListLogsParamsStatusClass = "3xx"
+	ListLogsParamsStatusClassN4xx ListLogsParamsStatusClass = "4xx"
+	ListLogsParamsStatusClassN5xx ListLogsParamsStatusClass = "5xx"
+)
+
+// Valid indicates whether the value is a known member of the ListLogsParamsStatusClass enum.
+func (e ListLogsParamsStatusClass) Valid() bool {
+	switch e {
+	case ListLogsParamsStatusClassN2xx:
+		return true
+	case ListLogsParamsStatusClassN3xx:
+		return true
+	case ListLogsParamsStatusClassN4xx:
+		return true
+	case ListLogsParamsStatusClassN5xx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetUsageStatsParamsGroupBy.
+const (
+	GetUsageStatsParamsGroupByDay      GetUsageStatsParamsGroupBy = "day"
+	GetUsageStatsParamsGroupByHour     GetUsageStatsParamsGroupBy = "hour"
+	GetUsageStatsParamsGroupByKey      GetUsageStatsParamsGroupBy = "key"
+	GetUsageStatsParamsGroupByMaster   GetUsageStatsParamsGroupBy = "master"
+	GetUsageStatsParamsGroupByModel    GetUsageStatsParamsGroupBy = "model"
+	GetUsageStatsParamsGroupByProvider GetUsageStatsParamsGroupBy = "provider"
+)
+
+// Valid indicates whether the value is a known member of the GetUsageStatsParamsGroupBy enum.
+func (e GetUsageStatsParamsGroupBy) Valid() bool {
+	switch e {
+	case GetUsageStatsParamsGroupByDay:
+		return true
+	case GetUsageStatsParamsGroupByHour:
+		return true
+	case GetUsageStatsParamsGroupByKey:
+		return true
+	case GetUsageStatsParamsGroupByMaster:
+		return true
+	case GetUsageStatsParamsGroupByModel:
+		return true
+	case GetUsageStatsParamsGroupByProvider:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessTokenResponse defines model for AccessTokenResponse.
 type AccessTokenResponse struct {
 	// AccessToken HS256 JWT; send it as `Authorization: Bearer <access_token>`.
@@ -915,6 +969,78 @@ type Liveness struct {
 // LivenessStatus defines model for Liveness.Status.
 type LivenessStatus string
 
+// LogBatch Access log records; each is validated on its own (see `LogRecord`).
+type LogBatch = []json.RawMessage
+
+// LogIngestResult defines model for LogIngestResult.
+type LogIngestResult struct {
+	// Accepted Records stored now (committed) or queued.
+	Accepted int `json:"accepted"`
+
+	// Duplicates Records already stored before (committed mode only).
+	Duplicates int              `json:"duplicates"`
+	Rejected   []RejectedRecord `json:"rejected"`
+}
+
+// LogList defines model for LogList.
+type LogList struct {
+	Items []LogRecordView `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// LogRecord defines model for LogRecord.
+type LogRecord struct {
+	BalancerId       *string `json:"balancer_id,omitempty"`
+	CachedTokens     *int64  `json:"cached_tokens,omitempty"`
+	ClientIp         *string `json:"client_ip,omitempty"`
+	CompletionTokens *int64  `json:"completion_tokens,omitempty"`
+
+	// CostUsd Computed from the model's prices when absent.
+	CostUsd      *float64  `json:"cost_usd,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	Error        *string   `json:"error,omitempty"`
+	KeyId        *int64    `json:"key_id,omitempty"`
+	LatencyMs    *int32    `json:"latency_ms,omitempty"`
+	MasterId     *int64    `json:"master_id,omitempty"`
+	Model        *string   `json:"model,omitempty"`
+	Namespace    *string   `json:"namespace,omitempty"`
+	PromptTokens *int64    `json:"prompt_tokens,omitempty"`
+	ProviderId   *int64    `json:"provider_id,omitempty"`
+
+	// RequestId The balancer's own id of the request; with created_at it identifies the record.
+	RequestId     string  `json:"request_id"`
+	StatusCode    *int32  `json:"status_code,omitempty"`
+	Stream        *bool   `json:"stream,omitempty"`
+	TtftMs        *int32  `json:"ttft_ms,omitempty"`
+	UpstreamModel *string `json:"upstream_model,omitempty"`
+}
+
+// LogRecordView defines model for LogRecordView.
+type LogRecordView struct {
+	BalancerId       *string                  `json:"balancer_id,omitempty"`
+	CachedTokens     int64                    `json:"cached_tokens"`
+	ClientIp         *string                  `json:"client_ip,omitempty"`
+	CompletionTokens int64                    `json:"completion_tokens"`
+	CostUsd          float64                  `json:"cost_usd"`
+	CreatedAt        time.Time                `json:"created_at"`
+	Error            *string                  `json:"error,omitempty"`
+	Id               int64                    `json:"id"`
+	KeyId            nullable.Nullable[int64] `json:"key_id,omitempty"`
+	LatencyMs        *int32                   `json:"latency_ms,omitempty"`
+	MasterId         nullable.Nullable[int64] `json:"master_id,omitempty"`
+	Model            *string                  `json:"model,omitempty"`
+	Namespace        *string                  `json:"namespace,omitempty"`
+	PromptTokens     int64                    `json:"prompt_tokens"`
+	ProviderId       nullable.Nullable[int64] `json:"provider_id,omitempty"`
+	RequestId        string                   `json:"request_id"`
+	StatusCode       int32                    `json:"status_code"`
+	Stream           bool                     `json:"stream"`
+	TtftMs           *int32                   `json:"ttft_ms,omitempty"`
+	UpstreamModel    *string                  `json:"upstream_model,omitempty"`
+}
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	Password string `json:"password"`
@@ -1127,6 +1253,14 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// RejectedRecord defines model for RejectedRecord.
+type RejectedRecord struct {
+	Errors []FieldError `json:"errors"`
+
+	// Index Position of the record in the posted array.
+	Index int `json:"index"`
+}
+
 // ResourceStatus defines model for ResourceStatus.
 type ResourceStatus string
 
@@ -1304,6 +1438,28 @@ type UpdateProviderRequest struct {
 // UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).
 type UpstreamModels = []string
 
+// UsageRow defines model for UsageRow.
+type UsageRow struct {
+	AvgLatencyMs     float64 `json:"avg_latency_ms"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUsd          float64 `json:"cost_usd"`
+	Errors           int64   `json:"errors"`
+
+	// Group The group's value (model name, id, or RFC 3339 hour/day).
+	Group        string `json:"group"`
+	MaxLatencyMs int64  `json:"max_latency_ms"`
+	PromptTokens int64  `json:"prompt_tokens"`
+	Requests     int64  `json:"requests"`
+}
+
+// UsageStats defines model for UsageStats.
+type UsageStats struct {
+	From    time.Time  `json:"from"`
+	GroupBy string     `json:"group_by"`
+	Rows    []UsageRow `json:"rows"`
+	To      time.Time  `json:"to"`
+}
+
 // VersionInfo defines model for VersionInfo.
 type VersionInfo struct {
 	// BuildTime Example: 2026-11-22T00:00:00Z
@@ -1447,6 +1603,29 @@ type ListKeysParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListLogsParams defines parameters for ListLogs.
+type ListLogsParams struct {
+	From       time.Time `form:"from" json:"from"`
+	To         time.Time `form:"to" json:"to"`
+	KeyId      *int64    `form:"key_id,omitempty" json:"key_id,omitempty"`
+	MasterId   *int64    `form:"master_id,omitempty" json:"master_id,omitempty"`
+	Model      *string   `form:"model,omitempty" json:"model,omitempty"`
+	ProviderId *int64    `form:"provider_id,omitempty" json:"provider_id,omitempty"`
+
+	// StatusClass HTTP status class of the upstream answer.
+	StatusClass *ListLogsParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+	RequestId   *string                    `form:"request_id,omitempty" json:"request_id,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListLogsParamsStatusClass defines parameters for ListLogs.
+type ListLogsParamsStatusClass string
+
 // ListModelsParams defines parameters for ListModels.
 type ListModelsParams struct {
 	Namespace *string         `form:"namespace,omitempty" json:"namespace,omitempty"`
@@ -1476,6 +1655,17 @@ type ListProvidersParams struct {
 	// Cursor Opaque cursor from a previous page's `next_cursor`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// GetUsageStatsParams defines parameters for GetUsageStats.
+type GetUsageStatsParams struct {
+	From     time.Time                  `form:"from" json:"from"`
+	To       time.Time                  `form:"to" json:"to"`
+	GroupBy  GetUsageStatsParamsGroupBy `form:"group_by" json:"group_by"`
+	MasterId *int64                     `form:"master_id,omitempty" json:"master_id,omitempty"`
+}
+
+// GetUsageStatsParamsGroupBy defines parameters for GetUsageStats.
+type GetUsageStatsParamsGroupBy string
 
 // PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
 type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
@@ -1518,6 +1708,9 @@ type UpdateKeyJSONRequestBody = UpdateKeyRequest
 
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = RotateKeyRequest
+
+// IngestLogsJSONRequestBody defines body for IngestLogs for application/json ContentType.
+type IngestLogsJSONRequestBody = LogBatch
 
 // CreateModelJSONRequestBody defines body for CreateModel for application/json ContentType.
 type CreateModelJSONRequestBody = CreateModelRequest
@@ -2085,6 +2278,49 @@ type ClientInterface interface {
 	// Corresponds with GET /livez (the `GetLivez` operationId).
 	GetLivez(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListLogs Query access logs, newest first
+	//
+	// A master sees only its own logs. The time range is required and at most 31 days.
+	//
+	// Corresponds with GET /logs (the `ListLogs` operationId).
+	ListLogs(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IngestLogsWithBody Ingest a batch of access logs (balancers)
+	//
+	// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+	// Each record is validated on its own: rejected records are listed by
+	// index with their errors and the valid ones are still accepted. With
+	// `log.ack: committed` (default) the 200 comes only after the accepted
+	// records are committed in PostgreSQL; a record already stored (same
+	// `created_at` and `request_id`) counts as a duplicate, never a second
+	// row. With `log.ack: queued` the answer is 202 as soon as they are
+	// queued (a crash can lose the queue). A full queue or a commit that
+	// takes longer than `log.commit_timeout` answers 503 with
+	// `Retry-After`; retrying is always safe.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /logs (the `IngestLogs` operationId).
+	IngestLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IngestLogs Ingest a batch of access logs (balancers)
+	//
+	// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+	// Each record is validated on its own: rejected records are listed by
+	// index with their errors and the valid ones are still accepted. With
+	// `log.ack: committed` (default) the 200 comes only after the accepted
+	// records are committed in PostgreSQL; a record already stored (same
+	// `created_at` and `request_id`) counts as a duplicate, never a second
+	// row. With `log.ack: queued` the answer is 202 as soon as they are
+	// queued (a crash can lose the queue). A full queue or a commit that
+	// takes longer than `log.commit_timeout` answers 503 with
+	// `Retry-After`; retrying is always safe.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /logs (the `IngestLogs` operationId).
+	IngestLogs(ctx context.Context, body IngestLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListModels List models
 	//
 	// Corresponds with GET /models (the `ListModels` operationId).
@@ -2196,6 +2432,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUsageStats Usage over a time range, grouped
+	//
+	// Served from hourly roll-ups kept by the log pipeline; a master sees only its own usage.
+	//
+	// Corresponds with GET /stats/usage (the `GetUsageStats` operationId).
+	GetUsageStats(ctx context.Context, params *GetUsageStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResyncSnapshot Full resync of the Redis snapshot
 	//
@@ -3099,6 +3342,79 @@ func (c *Client) GetLivez(ctx context.Context, reqEditors ...RequestEditorFn) (*
 	return c.Client.Do(req)
 }
 
+// ListLogs Query access logs, newest first
+//
+// A master sees only its own logs. The time range is required and at most 31 days.
+//
+// Corresponds with GET /logs (the `ListLogs` operationId).
+func (c *Client) ListLogs(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListLogsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IngestLogsWithBody Ingest a batch of access logs (balancers)
+//
+// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+// Each record is validated on its own: rejected records are listed by
+// index with their errors and the valid ones are still accepted. With
+// `log.ack: committed` (default) the 200 comes only after the accepted
+// records are committed in PostgreSQL; a record already stored (same
+// `created_at` and `request_id`) counts as a duplicate, never a second
+// row. With `log.ack: queued` the answer is 202 as soon as they are
+// queued (a crash can lose the queue). A full queue or a commit that
+// takes longer than `log.commit_timeout` answers 503 with
+// `Retry-After`; retrying is always safe.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /logs (the `IngestLogs` operationId).
+func (c *Client) IngestLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestLogsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IngestLogs Ingest a batch of access logs (balancers)
+//
+// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+// Each record is validated on its own: rejected records are listed by
+// index with their errors and the valid ones are still accepted. With
+// `log.ack: committed` (default) the 200 comes only after the accepted
+// records are committed in PostgreSQL; a record already stored (same
+// `created_at` and `request_id`) counts as a duplicate, never a second
+// row. With `log.ack: queued` the answer is 202 as soon as they are
+// queued (a crash can lose the queue). A full queue or a commit that
+// takes longer than `log.commit_timeout` answers 503 with
+// `Retry-After`; retrying is always safe.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /logs (the `IngestLogs` operationId).
+func (c *Client) IngestLogs(ctx context.Context, body IngestLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestLogsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListModels List models
 //
 // Corresponds with GET /models (the `ListModels` operationId).
@@ -3351,6 +3667,23 @@ func (c *Client) UpdateProvider(ctx context.Context, id Id, body UpdateProviderJ
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUsageStats Usage over a time range, grouped
+//
+// Served from hourly roll-ups kept by the log pipeline; a master sees only its own usage.
+//
+// Corresponds with GET /stats/usage (the `GetUsageStats` operationId).
+func (c *Client) GetUsageStats(ctx context.Context, params *GetUsageStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUsageStatsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5136,6 +5469,200 @@ func NewGetLivezRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListLogsRequest constructs an http.Request for the ListLogs method
+func NewListLogsRequest(server string, params *ListLogsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.KeyId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "key_id", *params.KeyId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MasterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "master_id", *params.MasterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Model != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "model", *params.Model, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ProviderId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "provider_id", *params.ProviderId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusClass != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status_class", *params.StatusClass, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RequestId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "request_id", *params.RequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewIngestLogsRequest calls the generic IngestLogs builder with application/json body
+func NewIngestLogsRequest(server string, body IngestLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIngestLogsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewIngestLogsRequestWithBody constructs an http.Request for the IngestLogs method, with any body, and a specified content type
+func NewIngestLogsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListModelsRequest constructs an http.Request for the ListModels method
 func NewListModelsRequest(server string, params *ListModelsParams) (*http.Request, error) {
 	var err error
@@ -5679,6 +6206,84 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetUsageStatsRequest constructs an http.Request for the GetUsageStats method
+func NewGetUsageStatsRequest(server string, params *GetUsageStatsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/stats/usage")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_by", params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.MasterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "master_id", *params.MasterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6248,6 +6853,51 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /livez (the `GetLivez` operationId).
 	GetLivezWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLivezResponse, error)
 
+	// ListLogsWithResponse Query access logs, newest first
+	//
+	// A master sees only its own logs. The time range is required and at most 31 days.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /logs (the `ListLogs` operationId).
+	ListLogsWithResponse(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*ListLogsResponse, error)
+
+	// IngestLogsWithBodyWithResponse Ingest a batch of access logs (balancers)
+	//
+	// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+	// Each record is validated on its own: rejected records are listed by
+	// index with their errors and the valid ones are still accepted. With
+	// `log.ack: committed` (default) the 200 comes only after the accepted
+	// records are committed in PostgreSQL; a record already stored (same
+	// `created_at` and `request_id`) counts as a duplicate, never a second
+	// row. With `log.ack: queued` the answer is 202 as soon as they are
+	// queued (a crash can lose the queue). A full queue or a commit that
+	// takes longer than `log.commit_timeout` answers 503 with
+	// `Retry-After`; retrying is always safe.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logs (the `IngestLogs` operationId).
+	IngestLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestLogsResponse, error)
+
+	// IngestLogsWithResponse Ingest a batch of access logs (balancers)
+	//
+	// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+	// Each record is validated on its own: rejected records are listed by
+	// index with their errors and the valid ones are still accepted. With
+	// `log.ack: committed` (default) the 200 comes only after the accepted
+	// records are committed in PostgreSQL; a record already stored (same
+	// `created_at` and `request_id`) counts as a duplicate, never a second
+	// row. With `log.ack: queued` the answer is 202 as soon as they are
+	// queued (a crash can lose the queue). A full queue or a commit that
+	// takes longer than `log.commit_timeout` answers 503 with
+	// `Retry-After`; retrying is always safe.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logs (the `IngestLogs` operationId).
+	IngestLogsWithResponse(ctx context.Context, body IngestLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestLogsResponse, error)
+
 	// ListModelsWithResponse List models
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6373,6 +7023,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+
+	// GetUsageStatsWithResponse Usage over a time range, grouped
+	//
+	// Served from hourly roll-ups kept by the log pipeline; a master sees only its own usage.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /stats/usage (the `GetUsageStats` operationId).
+	GetUsageStatsWithResponse(ctx context.Context, params *GetUsageStatsParams, reqEditors ...RequestEditorFn) (*GetUsageStatsResponse, error)
 
 	// ResyncSnapshotWithResponse Full resync of the Redis snapshot
 	//
@@ -8962,6 +9621,172 @@ func (r GetLivezResponse) ContentType() string {
 	return ""
 }
 
+// ListLogsResponse401Headers the declared response headers of an HTTP 401 response for ListLogs
+type ListLogsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LogList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListLogsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListLogsResponse) GetJSON200() *LogList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListLogsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r ListLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// IngestLogsResponse401Headers the declared response headers of an HTTP 401 response for IngestLogs
+type IngestLogsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type IngestLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LogIngestResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *LogIngestResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *IngestLogsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IngestLogsResponse) GetJSON200() *LogIngestResult {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r IngestLogsResponse) GetJSON202() *LogIngestResult {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r IngestLogsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r IngestLogsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r IngestLogsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r IngestLogsResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r IngestLogsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r IngestLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IngestLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IngestLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IngestLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListModelsResponse401Headers the declared response headers of an HTTP 401 response for ListModels
 type ListModelsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9764,6 +10589,82 @@ func (r GetReadyzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUsageStatsResponse401Headers the declared response headers of an HTTP 401 response for GetUsageStats
+type GetUsageStatsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type GetUsageStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageStats
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetUsageStatsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUsageStatsResponse) GetJSON200() *UsageStats {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUsageStatsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetUsageStatsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetUsageStatsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetUsageStatsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUsageStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUsageStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUsageStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUsageStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10670,6 +11571,69 @@ func (c *ClientWithResponses) GetLivezWithResponse(ctx context.Context, reqEdito
 	return ParseGetLivezResponse(rsp)
 }
 
+// ListLogsWithResponse Query access logs, newest first
+//
+// A master sees only its own logs. The time range is required and at most 31 days.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /logs (the `ListLogs` operationId).
+func (c *ClientWithResponses) ListLogsWithResponse(ctx context.Context, params *ListLogsParams, reqEditors ...RequestEditorFn) (*ListLogsResponse, error) {
+	rsp, err := c.ListLogs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListLogsResponse(rsp)
+}
+
+// IngestLogsWithBodyWithResponse Ingest a batch of access logs (balancers)
+//
+// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+// Each record is validated on its own: rejected records are listed by
+// index with their errors and the valid ones are still accepted. With
+// `log.ack: committed` (default) the 200 comes only after the accepted
+// records are committed in PostgreSQL; a record already stored (same
+// `created_at` and `request_id`) counts as a duplicate, never a second
+// row. With `log.ack: queued` the answer is 202 as soon as they are
+// queued (a crash can lose the queue). A full queue or a commit that
+// takes longer than `log.commit_timeout` answers 503 with
+// `Retry-After`; retrying is always safe.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logs (the `IngestLogs` operationId).
+func (c *ClientWithResponses) IngestLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestLogsResponse, error) {
+	rsp, err := c.IngestLogsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIngestLogsResponse(rsp)
+}
+
+// IngestLogsWithResponse Ingest a batch of access logs (balancers)
+//
+// A JSON array of `LogRecord` (at most `log.max_batch`, default 1000).
+// Each record is validated on its own: rejected records are listed by
+// index with their errors and the valid ones are still accepted. With
+// `log.ack: committed` (default) the 200 comes only after the accepted
+// records are committed in PostgreSQL; a record already stored (same
+// `created_at` and `request_id`) counts as a duplicate, never a second
+// row. With `log.ack: queued` the answer is 202 as soon as they are
+// queued (a crash can lose the queue). A full queue or a commit that
+// takes longer than `log.commit_timeout` answers 503 with
+// `Retry-After`; retrying is always safe.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logs (the `IngestLogs` operationId).
+func (c *ClientWithResponses) IngestLogsWithResponse(ctx context.Context, body IngestLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestLogsResponse, error) {
+	rsp, err := c.IngestLogs(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIngestLogsResponse(rsp)
+}
+
 // ListModelsWithResponse List models
 //
 // Returns a wrapper object for the known response body format(s).
@@ -10884,6 +11848,21 @@ func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetReadyzResponse(rsp)
+}
+
+// GetUsageStatsWithResponse Usage over a time range, grouped
+//
+// Served from hourly roll-ups kept by the log pipeline; a master sees only its own usage.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /stats/usage (the `GetUsageStats` operationId).
+func (c *ClientWithResponses) GetUsageStatsWithResponse(ctx context.Context, params *GetUsageStatsParams, reqEditors ...RequestEditorFn) (*GetUsageStatsResponse, error) {
+	rsp, err := c.GetUsageStats(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUsageStatsResponse(rsp)
 }
 
 // ResyncSnapshotWithResponse Full resync of the Redis snapshot
@@ -13185,6 +14164,154 @@ func ParseGetLivezResponse(rsp *http.Response) (*GetLivezResponse, error) {
 	return response, nil
 }
 
+// ParseListLogsResponse parses an HTTP response from a ListLogsWithResponse call
+func ParseListLogsResponse(rsp *http.Response) (*ListLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LogList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListLogsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseIngestLogsResponse parses an HTTP response from a IngestLogsWithResponse call
+func ParseIngestLogsResponse(rsp *http.Response) (*IngestLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IngestLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LogIngestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest LogIngestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers IngestLogsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListModelsResponse parses an HTTP response from a ListModelsWithResponse call
 func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13889,6 +15016,73 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetUsageStatsResponse parses an HTTP response from a GetUsageStatsWithResponse call
+func ParseGetUsageStatsResponse(rsp *http.Response) (*GetUsageStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUsageStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetUsageStatsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil

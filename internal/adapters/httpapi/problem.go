@@ -159,6 +159,12 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 		// Domain errors are wrapped with context written for the caller.
 		detail = err.Error()
 	}
+	if status == http.StatusServiceUnavailable && header.Get("Retry-After") == "" {
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("Retry-After", "1")
+	}
 	return NewProblem(status, detail, fields, c.Request().URL.Path, RequestID(c)), header
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/ez-api/ez-api/internal/core/features"
 	"github.com/ez-api/ez-api/internal/core/health"
 	"github.com/ez-api/ez-api/internal/core/keys"
+	"github.com/ez-api/ez-api/internal/core/logs"
 	"github.com/ez-api/ez-api/internal/core/masters"
 	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/operators"
@@ -35,7 +36,9 @@ import (
 
 // Options configures the HTTP adapter.
 type Options struct {
-	BodyLimitBytes       int64
+	BodyLimitBytes int64
+	// LogBodyLimitBytes is the body limit of POST /logs (batches are big).
+	LogBodyLimitBytes    int64
 	CORSAllowOrigins     []string
 	CORSAllowCredentials bool
 	DocsEnabled          bool
@@ -56,6 +59,7 @@ type API struct {
 	features      *features.Service
 	audit         *audit.Service
 	sync          *snapshot.SyncService
+	logs          *logs.Service
 	clock         ports.Clock
 }
 
@@ -75,13 +79,14 @@ type Services struct {
 	Features      *features.Service
 	Audit         *audit.Service
 	Sync          *snapshot.SyncService
+	Logs          *logs.Service
 }
 
 // NewAPI builds the handler set.
 func NewAPI(s Services, clock ports.Clock) *API {
 	return &API{health: s.Health, login: s.Login, operators: s.Operators, serviceTokens: s.ServiceTokens,
 		providers: s.Providers, models: s.Models, bindings: s.Bindings, masters: s.Masters, keys: s.Keys,
-		features: s.Features, audit: s.Audit, sync: s.Sync, clock: clock}
+		features: s.Features, audit: s.Audit, sync: s.Sync, logs: s.Logs, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
@@ -122,10 +127,15 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		MaxAge:           600,
 	}))
 	e.Use(authMiddleware(perms, authn))
-	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", opts.BodyLimitBytes)))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: isLogIngest, Limit: fmt.Sprintf("%dB", opts.BodyLimitBytes)}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Skipper: func(c echo.Context) bool { return !isLogIngest(c) }, Limit: fmt.Sprintf("%dB", max(opts.LogBodyLimitBytes, opts.BodyLimitBytes)),
+	}))
 	e.Use(utf8BodyMiddleware())
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-		Skipper:      isOutsideContract,
+		// POST /logs validates record by record (one bad record must not
+		// refuse the batch), so the whole-body check is skipped there.
+		Skipper:      func(c echo.Context) bool { return isOutsideContract(c) || isLogIngest(c) },
 		ErrorHandler: validationProblem,
 		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "request validation failed", Internal: me}
@@ -147,6 +157,10 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 
 // nonContractPaths are served by the server but are not API operations.
 var nonContractPaths = []string{"/docs", "/openapi.yaml", "/openapi.json", "/metrics"}
+
+func isLogIngest(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && c.Path() == "/logs"
+}
 
 func isOutsideContract(c echo.Context) bool {
 	p := c.Request().URL.Path

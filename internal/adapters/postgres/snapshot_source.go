@@ -250,3 +250,12 @@ func (s *SnapshotSource) State(ctx context.Context) (domain.PublishState, error)
 	}
 	return st, nil
 }
+
+// RecordTimeChange implements ports.SnapshotSource through the same
+// version lock as every configuration change.
+func (s *SnapshotSource) RecordTimeChange(ctx context.Context) error {
+	return NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
+		_, err := NewChangeRecorder(s.db).Record(ctx, domain.SectionKeys, "clock", domain.OpUpsert)
+		return err
+	})
+}

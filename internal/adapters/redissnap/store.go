@@ -35,6 +35,8 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 
 func (s *Store) key(k string) string { return s.prefix + k }
 
+var errVersionAhead = errors.New("redis snapshot version is ahead")
+
 // stageBatch bounds one pipelined HSET while staging.
 const stageBatch = 1000
 
@@ -148,18 +150,32 @@ func (s *Store) Replace(ctx context.Context, sections map[string]map[string]stri
 			return unavailable("stage", err)
 		}
 	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for k, fields := range sections {
-			if len(fields) == 0 {
-				p.Del(ctx, s.key(k)) // an empty hash does not exist in Redis
-				continue
-			}
-			p.Rename(ctx, staging(k), s.key(k))
+	metaKey := s.key(snapshot.KeySnapshot)
+	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		cur, err := tx.HGet(ctx, metaKey, "version").Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
 		}
-		p.Del(ctx, s.key(snapshot.KeySnapshot))
-		p.HSet(ctx, s.key(snapshot.KeySnapshot), metaFields(meta))
-		return nil
-	})
+		if cur > meta.Version {
+			return errVersionAhead // never move the version backwards
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for k, fields := range sections {
+				if len(fields) == 0 {
+					p.Del(ctx, s.key(k)) // an empty hash does not exist in Redis
+					continue
+				}
+				p.Rename(ctx, staging(k), s.key(k))
+			}
+			p.Del(ctx, metaKey)
+			p.HSet(ctx, metaKey, metaFields(meta))
+			return nil
+		})
+		return err
+	}, metaKey)
+	if errors.Is(err, errVersionAhead) {
+		return fmt.Errorf("redis holds a newer snapshot than version %d: %w", meta.Version, domain.ErrConflict)
+	}
 	if err != nil {
 		return unavailable("swap in snapshot", err)
 	}

@@ -160,8 +160,17 @@ func (p *Publisher) Step(ctx context.Context) error {
 		return err
 	}
 	now := p.clock.Now()
-	graceDue := !p.mirror.NextGraceEnd.IsZero() && !now.Before(p.mirror.NextGraceEnd)
-	if len(pending) > 0 || graceDue {
+	if len(pending) == 0 && !p.mirror.NextTimeChange.IsZero() && !now.Before(p.mirror.NextTimeChange) {
+		// A grace period ended or a key expired: the snapshot changes by the
+		// clock, so it gets a version of its own like any other change.
+		if err := p.source.RecordTimeChange(ctx); err != nil {
+			return err
+		}
+		if pending, err = p.source.Pending(ctx, p.mirror.Version, 1); err != nil {
+			return err
+		}
+	}
+	if len(pending) > 0 {
 		if err := p.applyDelta(ctx); err != nil {
 			return err
 		}

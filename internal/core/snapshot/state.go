@@ -13,9 +13,9 @@ import (
 type State struct {
 	Version  int64
 	Sections map[string]map[string]string
-	// NextGraceEnd is the earliest end of a key rotation's grace period in
-	// the state (zero: none), when the previous token must drop out.
-	NextGraceEnd time.Time
+	// NextTimeChange is when the snapshot changes by the clock alone (zero:
+	// never): the end of a rotation's grace period, or a key's expiry.
+	NextTimeChange time.Time
 }
 
 func newState() *State {
@@ -24,6 +24,12 @@ func newState() *State {
 		s.Sections[k] = map[string]string{}
 	}
 	return s
+}
+
+func (s *State) noteTimeChange(t time.Time) {
+	if s.NextTimeChange.IsZero() || t.Before(s.NextTimeChange) {
+		s.NextTimeChange = t
+	}
 }
 
 // Counts is the number of fields per data hash.
@@ -81,9 +87,11 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 		for f, v := range keyEntries(k, masters[k.MasterID], now) {
 			s.Sections[KeyAuthKeys][f] = v
 		}
-		if until := k.GraceUntil(now); until != nil && k.Status != domain.KeyRevoked &&
-			(s.NextGraceEnd.IsZero() || until.Before(s.NextGraceEnd)) {
-			s.NextGraceEnd = *until
+		if until := k.GraceUntil(now); until != nil {
+			s.noteTimeChange(*until)
+		}
+		if k.Status == domain.KeyActive && k.ExpiresAt != nil && now.Before(*k.ExpiresAt) {
+			s.noteTimeChange(*k.ExpiresAt)
 		}
 	}
 	for _, m := range data.Models {

@@ -562,6 +562,60 @@ func (e ListAuditParamsActorType) Valid() bool {
 	}
 }
 
+// Defines values for ListLogsParamsStatusClass.
+const (
+	ListLogsParamsStatusClassN2xx ListLogsParamsStatusClass = "2xx"
+	ListLogsParamsStatusClassN3xx ListLogsParamsStatusClass = "3xx"
+	ListLogsParamsStatusClassN4xx ListLogsParamsStatusClass = "4xx"
+	ListLogsParamsStatusClassN5xx ListLogsParamsStatusClass = "5xx"
+)
+
+// Valid indicates whether the value is a known member of the ListLogsParamsStatusClass enum.
+func (e ListLogsParamsStatusClass) Valid() bool {
+	switch e {
+	case ListLogsParamsStatusClassN2xx:
+		return true
+	case ListLogsParamsStatusClassN3xx:
+		return true
+	case ListLogsParamsStatusClassN4xx:
+		return true
+	case ListLogsParamsStatusClassN5xx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetUsageStatsParamsGroupBy.
+const (
+	GetUsageStatsParamsGroupByDay      GetUsageStatsParamsGroupBy = "day"
+	GetUsageStatsParamsGroupByHour     GetUsageStatsParamsGroupBy = "hour"
+	GetUsageStatsParamsGroupByKey      GetUsageStatsParamsGroupBy = "key"
+	GetUsageStatsParamsGroupByMaster   GetUsageStatsParamsGroupBy = "master"
+	GetUsageStatsParamsGroupByModel    GetUsageStatsParamsGroupBy = "model"
+	GetUsageStatsParamsGroupByProvider GetUsageStatsParamsGroupBy = "provider"
+)
+
+// Valid indicates whether the value is a known member of the GetUsageStatsParamsGroupBy enum.
+func (e GetUsageStatsParamsGroupBy) Valid() bool {
+	switch e {
+	case GetUsageStatsParamsGroupByDay:
+		return true
+	case GetUsageStatsParamsGroupByHour:
+		return true
+	case GetUsageStatsParamsGroupByKey:
+		return true
+	case GetUsageStatsParamsGroupByMaster:
+		return true
+	case GetUsageStatsParamsGroupByModel:
+		return true
+	case GetUsageStatsParamsGroupByProvider:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessTokenResponse defines model for AccessTokenResponse.
 type AccessTokenResponse struct {
 	// AccessToken HS256 JWT; send it as `Authorization: Bearer <access_token>`.
@@ -919,6 +973,78 @@ type Liveness struct {
 // LivenessStatus defines model for Liveness.Status.
 type LivenessStatus string
 
+// LogBatch Access log records; each is validated on its own (see `LogRecord`).
+type LogBatch = []json.RawMessage
+
+// LogIngestResult defines model for LogIngestResult.
+type LogIngestResult struct {
+	// Accepted Records stored now (committed) or queued.
+	Accepted int `json:"accepted"`
+
+	// Duplicates Records already stored before (committed mode only).
+	Duplicates int              `json:"duplicates"`
+	Rejected   []RejectedRecord `json:"rejected"`
+}
+
+// LogList defines model for LogList.
+type LogList struct {
+	Items []LogRecordView `json:"items"`
+
+	// NextCursor Cursor of the next page; null on the last page.
+	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
+}
+
+// LogRecord defines model for LogRecord.
+type LogRecord struct {
+	BalancerId       *string `json:"balancer_id,omitempty"`
+	CachedTokens     *int64  `json:"cached_tokens,omitempty"`
+	ClientIp         *string `json:"client_ip,omitempty"`
+	CompletionTokens *int64  `json:"completion_tokens,omitempty"`
+
+	// CostUsd Computed from the model's prices when absent.
+	CostUsd      *float64  `json:"cost_usd,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	Error        *string   `json:"error,omitempty"`
+	KeyId        *int64    `json:"key_id,omitempty"`
+	LatencyMs    *int32    `json:"latency_ms,omitempty"`
+	MasterId     *int64    `json:"master_id,omitempty"`
+	Model        *string   `json:"model,omitempty"`
+	Namespace    *string   `json:"namespace,omitempty"`
+	PromptTokens *int64    `json:"prompt_tokens,omitempty"`
+	ProviderId   *int64    `json:"provider_id,omitempty"`
+
+	// RequestId The balancer's own id of the request; with created_at it identifies the record.
+	RequestId     string  `json:"request_id"`
+	StatusCode    *int32  `json:"status_code,omitempty"`
+	Stream        *bool   `json:"stream,omitempty"`
+	TtftMs        *int32  `json:"ttft_ms,omitempty"`
+	UpstreamModel *string `json:"upstream_model,omitempty"`
+}
+
+// LogRecordView defines model for LogRecordView.
+type LogRecordView struct {
+	BalancerId       *string                  `json:"balancer_id,omitempty"`
+	CachedTokens     int64                    `json:"cached_tokens"`
+	ClientIp         *string                  `json:"client_ip,omitempty"`
+	CompletionTokens int64                    `json:"completion_tokens"`
+	CostUsd          float64                  `json:"cost_usd"`
+	CreatedAt        time.Time                `json:"created_at"`
+	Error            *string                  `json:"error,omitempty"`
+	Id               int64                    `json:"id"`
+	KeyId            nullable.Nullable[int64] `json:"key_id,omitempty"`
+	LatencyMs        *int32                   `json:"latency_ms,omitempty"`
+	MasterId         nullable.Nullable[int64] `json:"master_id,omitempty"`
+	Model            *string                  `json:"model,omitempty"`
+	Namespace        *string                  `json:"namespace,omitempty"`
+	PromptTokens     int64                    `json:"prompt_tokens"`
+	ProviderId       nullable.Nullable[int64] `json:"provider_id,omitempty"`
+	RequestId        string                   `json:"request_id"`
+	StatusCode       int32                    `json:"status_code"`
+	Stream           bool                     `json:"stream"`
+	TtftMs           *int32                   `json:"ttft_ms,omitempty"`
+	UpstreamModel    *string                  `json:"upstream_model,omitempty"`
+}
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	Password string `json:"password"`
@@ -1131,6 +1257,14 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// RejectedRecord defines model for RejectedRecord.
+type RejectedRecord struct {
+	Errors []FieldError `json:"errors"`
+
+	// Index Position of the record in the posted array.
+	Index int `json:"index"`
+}
+
 // ResourceStatus defines model for ResourceStatus.
 type ResourceStatus string
 
@@ -1308,6 +1442,28 @@ type UpdateProviderRequest struct {
 // UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).
 type UpstreamModels = []string
 
+// UsageRow defines model for UsageRow.
+type UsageRow struct {
+	AvgLatencyMs     float64 `json:"avg_latency_ms"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUsd          float64 `json:"cost_usd"`
+	Errors           int64   `json:"errors"`
+
+	// Group The group's value (model name, id, or RFC 3339 hour/day).
+	Group        string `json:"group"`
+	MaxLatencyMs int64  `json:"max_latency_ms"`
+	PromptTokens int64  `json:"prompt_tokens"`
+	Requests     int64  `json:"requests"`
+}
+
+// UsageStats defines model for UsageStats.
+type UsageStats struct {
+	From    time.Time  `json:"from"`
+	GroupBy string     `json:"group_by"`
+	Rows    []UsageRow `json:"rows"`
+	To      time.Time  `json:"to"`
+}
+
 // VersionInfo defines model for VersionInfo.
 type VersionInfo struct {
 	// BuildTime Example: 2026-11-22T00:00:00Z
@@ -1451,6 +1607,29 @@ type ListKeysParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListLogsParams defines parameters for ListLogs.
+type ListLogsParams struct {
+	From       time.Time `form:"from" json:"from"`
+	To         time.Time `form:"to" json:"to"`
+	KeyId      *int64    `form:"key_id,omitempty" json:"key_id,omitempty"`
+	MasterId   *int64    `form:"master_id,omitempty" json:"master_id,omitempty"`
+	Model      *string   `form:"model,omitempty" json:"model,omitempty"`
+	ProviderId *int64    `form:"provider_id,omitempty" json:"provider_id,omitempty"`
+
+	// StatusClass HTTP status class of the upstream answer.
+	StatusClass *ListLogsParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+	RequestId   *string                    `form:"request_id,omitempty" json:"request_id,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListLogsParamsStatusClass defines parameters for ListLogs.
+type ListLogsParamsStatusClass string
+
 // ListModelsParams defines parameters for ListModels.
 type ListModelsParams struct {
 	Namespace *string         `form:"namespace,omitempty" json:"namespace,omitempty"`
@@ -1480,6 +1659,17 @@ type ListProvidersParams struct {
 	// Cursor Opaque cursor from a previous page's `next_cursor`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// GetUsageStatsParams defines parameters for GetUsageStats.
+type GetUsageStatsParams struct {
+	From     time.Time                  `form:"from" json:"from"`
+	To       time.Time                  `form:"to" json:"to"`
+	GroupBy  GetUsageStatsParamsGroupBy `form:"group_by" json:"group_by"`
+	MasterId *int64                     `form:"master_id,omitempty" json:"master_id,omitempty"`
+}
+
+// GetUsageStatsParamsGroupBy defines parameters for GetUsageStats.
+type GetUsageStatsParamsGroupBy string
 
 // PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
 type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
@@ -1522,6 +1712,9 @@ type UpdateKeyJSONRequestBody = UpdateKeyRequest
 
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = RotateKeyRequest
+
+// IngestLogsJSONRequestBody defines body for IngestLogs for application/json ContentType.
+type IngestLogsJSONRequestBody = LogBatch
 
 // CreateModelJSONRequestBody defines body for CreateModel for application/json ContentType.
 type CreateModelJSONRequestBody = CreateModelRequest
@@ -1730,6 +1923,12 @@ type ServerInterface interface {
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx echo.Context) error
+	// ListLogs Query access logs, newest first
+	// (GET /logs)
+	ListLogs(ctx echo.Context, params ListLogsParams) error
+	// IngestLogs Ingest a batch of access logs (balancers)
+	// (POST /logs)
+	IngestLogs(ctx echo.Context) error
 	// ListModels List models
 	// (GET /models)
 	ListModels(ctx echo.Context, params ListModelsParams) error
@@ -1763,6 +1962,9 @@ type ServerInterface interface {
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
+	// GetUsageStats Usage over a time range, grouped
+	// (GET /stats/usage)
+	GetUsageStats(ctx echo.Context, params GetUsageStatsParams) error
 	// ResyncSnapshot Full resync of the Redis snapshot
 	// (POST /sync/snapshot)
 	ResyncSnapshot(ctx echo.Context) error
@@ -2439,6 +2641,96 @@ func (w *ServerInterfaceWrapper) GetLivez(ctx echo.Context) error {
 	return err
 }
 
+// ListLogs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListLogs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListLogsParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "key_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "key_id", ctx.QueryParams(), &params.KeyId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter key_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "master_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "master_id", ctx.QueryParams(), &params.MasterId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter master_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "model" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "model", ctx.QueryParams(), &params.Model, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter model: %s", err))
+	}
+
+	// ------------- Optional query parameter "provider_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "provider_id", ctx.QueryParams(), &params.ProviderId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "status_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status_class", ctx.QueryParams(), &params.StatusClass, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status_class: %s", err))
+	}
+
+	// ------------- Optional query parameter "request_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "request_id", ctx.QueryParams(), &params.RequestId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter request_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListLogs(ctx, params)
+	return err
+}
+
+// IngestLogs converts echo context to params.
+func (w *ServerInterfaceWrapper) IngestLogs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.IngestLogs(ctx)
+	return err
+}
+
 // ListModels converts echo context to params.
 func (w *ServerInterfaceWrapper) ListModels(ctx echo.Context) error {
 	var err error
@@ -2661,6 +2953,45 @@ func (w *ServerInterfaceWrapper) GetReadyz(ctx echo.Context) error {
 	return err
 }
 
+// GetUsageStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUsageStats(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetUsageStatsParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Required query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "master_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "master_id", ctx.QueryParams(), &params.MasterId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter master_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUsageStats(ctx, params)
+	return err
+}
+
 // ResyncSnapshot converts echo context to params.
 func (w *ServerInterfaceWrapper) ResyncSnapshot(ctx echo.Context) error {
 	var err error
@@ -2784,6 +3115,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/sync/snapshot", wrapper.ResyncSnapshot, options.OperationMiddlewares["resyncSnapshot"]...)
 	router.GET(options.BaseURL+"/sync/status", wrapper.GetSyncStatus, options.OperationMiddlewares["getSyncStatus"]...)
 	router.POST(options.BaseURL+"/balancers/heartbeat", wrapper.BalancerHeartbeat, options.OperationMiddlewares["balancerHeartbeat"]...)
+	router.GET(options.BaseURL+"/logs", wrapper.ListLogs, options.OperationMiddlewares["listLogs"]...)
+	router.POST(options.BaseURL+"/logs", wrapper.IngestLogs, options.OperationMiddlewares["ingestLogs"]...)
+	router.GET(options.BaseURL+"/stats/usage", wrapper.GetUsageStats, options.OperationMiddlewares["getUsageStats"]...)
 
 }
 
@@ -5783,6 +6117,212 @@ func (response GetLivez200JSONResponse) VisitGetLivezResponse(w http.ResponseWri
 	return err
 }
 
+type ListLogsRequestObject struct {
+	Params ListLogsParams
+}
+
+type ListLogsResponseObject interface {
+	VisitListLogsResponse(w http.ResponseWriter) error
+}
+
+type ListLogs200JSONResponse LogList
+
+func (response ListLogs200JSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs400ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs401ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs403ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs422ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogsRequestObject struct {
+	Body *IngestLogsJSONRequestBody
+}
+
+type IngestLogsResponseObject interface {
+	VisitIngestLogsResponse(w http.ResponseWriter) error
+}
+
+type IngestLogs200JSONResponse LogIngestResult
+
+func (response IngestLogs200JSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs202JSONResponse LogIngestResult
+
+func (response IngestLogs202JSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response IngestLogs400ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response IngestLogs401ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response IngestLogs403ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs413ApplicationProblemPlusJSONResponse Problem
+
+func (response IngestLogs413ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestLogs503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response IngestLogs503ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListModelsRequestObject struct {
 	Params ListModelsParams
 }
@@ -6730,6 +7270,95 @@ func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	return err
 }
 
+type GetUsageStatsRequestObject struct {
+	Params GetUsageStatsParams
+}
+
+type GetUsageStatsResponseObject interface {
+	VisitGetUsageStatsResponse(w http.ResponseWriter) error
+}
+
+type GetUsageStats200JSONResponse UsageStats
+
+func (response GetUsageStats200JSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageStats400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageStats400ApplicationProblemPlusJSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageStats401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageStats401ApplicationProblemPlusJSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageStats403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageStats403ApplicationProblemPlusJSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUsageStats422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageStats422ApplicationProblemPlusJSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResyncSnapshotRequestObject struct {
 }
 
@@ -6986,6 +7615,12 @@ type StrictServerInterface interface {
 	// GetLivez Liveness probe
 	// (GET /livez)
 	GetLivez(ctx context.Context, request GetLivezRequestObject) (GetLivezResponseObject, error)
+	// ListLogs Query access logs, newest first
+	// (GET /logs)
+	ListLogs(ctx context.Context, request ListLogsRequestObject) (ListLogsResponseObject, error)
+	// IngestLogs Ingest a batch of access logs (balancers)
+	// (POST /logs)
+	IngestLogs(ctx context.Context, request IngestLogsRequestObject) (IngestLogsResponseObject, error)
 	// ListModels List models
 	// (GET /models)
 	ListModels(ctx context.Context, request ListModelsRequestObject) (ListModelsResponseObject, error)
@@ -7019,6 +7654,9 @@ type StrictServerInterface interface {
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
+	// GetUsageStats Usage over a time range, grouped
+	// (GET /stats/usage)
+	GetUsageStats(ctx context.Context, request GetUsageStatsRequestObject) (GetUsageStatsResponseObject, error)
 	// ResyncSnapshot Full resync of the Redis snapshot
 	// (POST /sync/snapshot)
 	ResyncSnapshot(ctx context.Context, request ResyncSnapshotRequestObject) (ResyncSnapshotResponseObject, error)
@@ -8217,6 +8855,77 @@ func (sh *strictHandler) GetLivez(ctx echo.Context) error {
 	return nil
 }
 
+// ListLogs operation middleware
+func (sh *strictHandler) ListLogs(ctx echo.Context, params ListLogsParams) error {
+	var request ListLogsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListLogs(ctx.Request().Context(), request.(ListLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListLogsResponseObject); ok {
+		return validResponse.VisitListLogsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// IngestLogs operation middleware
+func (sh *strictHandler) IngestLogs(ctx echo.Context) error {
+	var request IngestLogsRequestObject
+
+	var body IngestLogsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.IngestLogs(ctx.Request().Context(), request.(IngestLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IngestLogs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(IngestLogsResponseObject); ok {
+		return validResponse.VisitIngestLogsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListModels operation middleware
 func (sh *strictHandler) ListModels(ctx echo.Context, params ListModelsParams) error {
 	var request ListModelsRequestObject
@@ -8578,6 +9287,31 @@ func (sh *strictHandler) GetReadyz(ctx echo.Context) error {
 	return nil
 }
 
+// GetUsageStats operation middleware
+func (sh *strictHandler) GetUsageStats(ctx echo.Context, params GetUsageStatsParams) error {
+	var request GetUsageStatsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUsageStats(ctx.Request().Context(), request.(GetUsageStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUsageStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUsageStatsResponseObject); ok {
+		return validResponse.VisitGetUsageStatsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ResyncSnapshot operation middleware
 func (sh *strictHandler) ResyncSnapshot(ctx echo.Context) error {
 	var request ResyncSnapshotRequestObject
@@ -8652,175 +9386,203 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbtvGuuirDHg2EBubkmXZThMHBzhpmq6VlaTNcpzVntY50oj8JM02NcNyhrbVIMD+tR5gPcR+sPUk",
-	"B/PN8D6UKMl2mjRAgcYiObfvOt/1gxeIRSw4cCW90w/eHGgICf7z5zP4LQWpXnyn/wpBBgmLFRPcO/XO",
-	"50AS85iwkOxdQqzINBELQomkHAjjgVgwPiPjn3t2nN6L78Y+EWoOyTWTQGbAIaEKwv2+53symMOC6pnU",
-	"Mgbv1JMqYXzmffz40fdimtAFKLuwZ2kiRdJc1I8x/S0FEuDjbDVxAldMpJLEdAYPJBlzuFEj885YT8z0",
-	"p7+lkCw93+N0oec2jyurWtCbV8Bnau6dnhwO/cYqfe9F2FzSGUiRJgEQFuZzxVTNi6lY6PmePkqWQOid",
-	"qiSF8rRTkSyo0u9x9fDY870F42yRLrzTw3wNjCuYQYKLeMUWTDXX8YbOgEj2O7TtOMLvyjOHMKVppLzT",
-	"k4FfWcbRUC+D3phlnAwGaxb1Ue9PxoJLQPB9S0OLEfqvQHAFHP9J4zhiAdVLPogTMYlg8Z//JfX6P5TW",
-	"9R8JTL1T738dFIh7YJ7KgzfmKzNpO8aGAiThQpEFVcGcqDkQvYyEBqrvffS9Z4JPIxbc+/qCOeUzXAtO",
-	"L8k1U3MCN0wqTUpSUQW4wO9FMmFhCPzeV5hACFwxGj2QJBERFGdJo0hcEzVnkohYEzYTHBf7g1Dfi5SH",
-	"97nWHwSRaTAnSUZ/eyLBVV4xySYRECXMUuOE8YDFNNrHtb6F5IoF8I7TK8oiOongXk8YFrFIaMKiJUk5",
-	"teuUkFzBE5KASpYkogoSXOq5EK8pX1pSkve5zjOqgCDHgDBbGJ0qSJCUeLqYQELElEgIBA8lYZyMz/Rb",
-	"vaf6LWS7JUFTelRdXpOVfPS9d5ymai4S9jvcK0q9ZlJqKhQJYfyKRiwsUUNtRz/99FPvaarm+mFAFTi3",
-	"VQg43FWciACk1FB/zhVTy/vc3E8QRT3N5CEkk1QRCQuKa4+iZbbdPgoYO5ie62mgF3wuLoGfWQavf44T",
-	"Tf+KGW5P8aWR0m815dJf3w5PHpK//XT+hEjgIWGKUEnGTy2Ecben5FugCSTkIh0MjoLygPgLID7VDtX3",
-	"4CZmCcgRVRU5GlIFPcUW4PoGBx2Znz94wLVI+9Uz03vvXUK/kNy/VrdaGayymmIcMfkvCJSe+GkaMvU0",
-	"UEatqZ4gC52KQJ04sl+KdRs2bPQYw9fytS2o1NTme3IpFSzW781ug4Xty3/OVbJ0IYCB9QcPbugi1hzV",
-	"u4RlP0hAU4YDCjQ7h1XIXDox/ckGQDZS1qwtDJleHY3elNZsdDCeRlYAmL8bmw4iBlyNWOygab871KxS",
-	"MjIfNMbJJNja5xn0V8MR1U2qNT1zyn4Gn/pI1ZkryyxvvRUbXjGj39VwWcGi+o+1MDZolaO3R5OE4t8l",
-	"RX7dQD/AjbK3hsaB4EKqo7k29S2NKA8g+SvQRE3AIJwbf6Y0kuDXdh7MIbiUmjArd4mHxw4MnQupjF5e",
-	"eXd4cuJ4mXGp9MosgpTePxw+QtU8/9vxteQ0lnOhRleQSEun7XeOgQuBS1+u3lj95EsLdyxkFRDeKqpS",
-	"2USv8iGvPNV1p9h4HtFZU3p9RxWdUAnErpksGE8lKkETu9IHkqDghjB7SQurDmwholKNJADvztg6wXIl",
-	"/HYCmDmk8sqdIGQ81IM3YUd5yPT+uvMHO9az7EsXlzBiJtxIDejMuy9hWRVs9tLcn8WqdyxcY2sMlDEN",
-	"3GgYp5OIBaOFCCFyviBzzF91MJnZwdLJR99L43DDY3AJjmLxtaWao8iX55ehWYFBZSUr8KOAaQNRQlCU",
-	"RU1q/Gm+NFf57NPibqpFWXQFbj0xSYwAydQmff1ms5H53fe4GMWJuGKhUQFb1IJivFki0njUXfyLVMEI",
-	"P3IDHCLQkjqX76vg/ta+fK7fLX98RaMU1iCUy14iRZTqHwidUU3+eMC4ZIJL1uwtUOwKSHZG0id6YamC",
-	"kFzPgZMEKNq+cq300ssO/b3j+NJYqgToYoV+5thFzdpl10JYSP79z3+RbEyCyIqLySj2g3c89E49Q6+9",
-	"4WB43Bs86g0ellhJgZvXwGZzVQcs2sMcprgy9ZShXEKRfMg6nBugK5FWhpjFSXWhoxc8TjfVWWq4uZLj",
-	"6Ff/ot/8QYvY20fcuv11jV5TgCq3Yx6uMmMeDgYVQ+ZgLUjXAKwLTLaXdAaaH3EDL8wAWuFaMG7/OmxK",
-	"QjvGbSjmmRD/9Fp5Gs5AvYGEibDMw7ngGiYhZZEWSwvB1TxaOhnOMxROdkclw/Qmun0FoJvAUTZUglVf",
-	"v9bs64f8bYe+sKn2v5U2UYNVTREoHYYLYua4X8Jyu6NGKzOEIxZXsbV281iz74JqDgeDJg5nk+CWWucZ",
-	"WobReSLHTBPE31GcI/BK5Ckje/FxKqu6RihSrZ84mZmxzW5rHttSEjiusl2Q87dUKGosVnJjV5jvJfFi",
-	"FGXesCbjX/mt2vrbGm3g1tvJ4DWa4bajBCvXRkm8cK+yItrWSjc/H1B1HXD9kFsizILejC5hKbssY90S",
-	"MuSLqVKQaO3w//36tPcL7f0+6D1+X/yzP+q9/zDwHx59/I+1d6F1UNVsY0tJIrjSIu+a8VBcb4G5TCsG",
-	"ozhhAWiuMloocdnCHTqcY8EuLhkPO4mnl/pFC0ORKr0aNwl32Ex32J0e/J//RPgdDr9xAXAnIWu3cfuH",
-	"uu1lXqZxLBIlR1NWNnVNhIiA8uobKUf7rlzznrlKrHlJCRGNgrlgFeuF680rVjMp5S9tRko/WhfGdtQU",
-	"UymvRVIVj/mPfkUgDYY1tWHoQKJERGvxJ1+yfldfaCUkGzGhYTcmlI/rl7eEK2w/z+xmvKXyFbORNXmV",
-	"ju548PhhfbG+d50wBT/yaGkMJVqrSpUYTSivXMrsPE1UmlAJozSJXDE15hDIVCRkrCFAFZtEMH5C5krF",
-	"RCT4f9mvQng4OH7k0mmEmEUwioRxrTqMvGapkihBxrNITGg0xqnVHA2/Cm7IlC5YtKxN6DTt2+niRCBg",
-	"Vm9u3QzDk4e3p6UVyu6q795Zo8Nr8/b22l2cMJFYL3eODYN1V/QSQ+1VNOqS1OjGVTNKKLhqFztF9lVm",
-	"p7h7M4MlcWtksEBqJ3AbwGKd8tsQefViUI+wM4MQfGn5hCxSqcgECOOIrNNUpQlUPBwrLxRb4k4XNlw5",
-	"CGTF7oNtZZjfQQw8BB4s/wo00ktpeCwShiESzXN6SrJnJMyHIRNgfEZCcc3Jgl6CcRRZzzxJ+RynWT4h",
-	"lHDBe/kIgoN9nykSwiyhIYQlU3aJaRa27MIjwWhEVBCTw+E3/UF/0D88fXj0zWMSCM4hUCSBaSohdEEn",
-	"okqve7SQlSEH/Ue+Q/VZod1kVhk0fur9r483yK2dpUX4xYm7APY9UI1930d0tovxWH+PVmO045E9Gl3T",
-	"pSTmdblfsx6H8SiIaBrCKEiElKPMKOudelrs6f3GIwzcG0klEhhNaHAJWpf2EgiZdNqZyzt5F2dekLb9",
-	"1D0SgsOPU+/01w9N/aa+dYcO92E9aN+3nxmH6+zczCQ+sUNrsWwG2PfNv6NIi9QEFuIKDPeI6MxKuPIO",
-	"MztL+bdD16kxiMLnGQVUSXWqn1UJo8xYKyYbkJLOoPqy2ROTJMfRdQhsZiyGc2FsK2NBN/YqmK/ifA3G",
-	"5UIxqWiyqVu0SdCWZWkst3zJ872ck7X4d/TwIxsaWDnlR4fDo/5JJ95S8lkXQBr0D/sDrzNnKfzWtTX5",
-	"GQBcMHsJrhinqlWyShzPMFiGPHvx3Zlh+ZewJAuq5QHRrBcj1Z8QWMRqSRZAuSSUo6qXWx2bgWprLZbV",
-	"NVi7s566uoZUQm3qKNps6js1YbZ4WwtE2Ma938H02cHLSwMYpVy5PNHv9M/G+6nPGu0fJIE4ogGEZGLc",
-	"1BGViiRC4bWDSMWiiFyL5FK2qk/dXM+7RaMxKVMIR5Nlc1djEzQ4RvY9puGC8VMTkpkFGhIW2ohMvL4g",
-	"spkB9aa1DLAvVoSoZ4Y6dDJjnLK7N701vidOYMpuqvxCXvZ+ngzPf3v8auFtY39ugUebDbp6mgNLbxoV",
-	"zC4fSJKFj3j+eg9z14vOS1iW7jh3uqDNg0x8L82E7Zo9vMP3nFEpBZL4mVS34M5IosEg/QrLLgOqfEY1",
-	"HKiwqzrjq7CVkre+IKhsr5vFw7yEpbnZhU2xY20xa04uD2x2B3mYWE4UCHtjedn793//z3j/CZFzfU8R",
-	"HOO/Ta5ElsXTXytjszBjvcCWTd2GGzrb3Cd1QRf0VVKMTFCM1osYRvQX+GH+NaepVGDiaq/EJYROXSlH",
-	"+6aGKGQuNWuy5+13RMYaovZOHqRJov806EoMulZlTKuaVTC/Gt7g70Z72UMa0Ur9lU0AuYTlA0kiNoVO",
-	"sY4u3EElLNuj69RfsSvgIB0xoE0tVVx2vm86pxIzxj+BAdrJLAtb8iYe7w6mY9fOjXvSZfjYXOm6Bd0E",
-	"mfJapmAW/cq8u0ol6CY+zXAlCYpZHS51YnHZO/r+t8e/qFfUKehuLQKzJNYKM4nZb219m4kas9VWabPI",
-	"sWH9ea2ROWYooxjfkqixq2vf16sce1b60ZvmeJBKaraJ0d0KCtVWzakiEhThgsMTkilQXJjcuI5KU83t",
-	"7mS0dzd72dVey3cTEsfuWQlV3B0t9PT1cS6icMu5a3DMF+JXIFI9n1XQ3V2dKKHuJ9UoKizHpVTIVKKJ",
-	"x601vM6CwTYOLVh/obnTaPq22IWmgmPoIYr0zRm/MqxEdlRrrN7c5EuTwkzik3EeMtDX/xpXL63rI/3v",
-	"KGRiPZBaJd7q3IPWMIfV528+2wwAf8bAh7vIwbDagMm9QHzz63TuQqsWUmtDgeb2nOfccl41qDWPvpw1",
-	"som2kpNOOXdjjp/CYgJhaAIREkgox82pOSTtHPNWJAiy3k8vQKohTGXvdP4vvxKMkkWimP+vCoXzvdIC",
-	"m7ZuU3tFTE0lALhRWHfliXH3CF5YPvXP/S5GzSye5nauId0vG1SqUaSvfjvZibeJGJIdzAnvb+WGUb1R",
-	"dmA+pZsj7mxL2s12fBs0l+PHJye7ChzL0AsXjKMmewWR3qjne1cMrlu40ZusJEnzZG7Dc9E9ubHGW9eX",
-	"E3i/zoJf8xqLJLtL5GVYpG9cJsApVwSuIFkWhaYkkYGIISRKOC1LO6hGXejUGUZipW75ct4aUpIV4Ghe",
-	"M79/Rh4fn3xDbGEPYnIcUZ1qS34sVFF0NZMLnP7COyUdnNU2VKQ7lZWc6w46yzKDVxcKi6maV5Xogzxr",
-	"0LXEamWEkp/38G+Pfzn6+eQf35wf/n3409Hz47OT84f/95t3j9Z4rbMRjgeDTpdjxVRUCwSwBgGCFVGM",
-	"625KWeQ+4yyirKZAn70gCUwhAY6FwYArNl3qa4fG/AwD9LfVw8KgxtODA/idxqwfwlVWBkYeFKvxOhby",
-	"MFvzV9k9s1g3h7u7iANtQjtPtsRL1ILKSwiNZ+Hw3//9P9Mj+ni8n7mc0UXKBUdslaCqGy594iwTUoon",
-	"XR0/2iwBso0Bsxkout4h24j23MGHu2FicecXHVlOa53+K/ysRVjnrbkwbydWcxv1aPuM37JAsDSXo6Sf",
-	"U1BhyS3lBOc+yjw5OD/Vkr6Vo/9mqld2KreheuUc4pOrXjUMWeOJm1DOW3ToCtJUlR9OGV6vs3hzDQOu",
-	"5omIWYA1cWgaQv6PXiDMXyIEdETDgnHWCyJmvmOzhF4ZkJpHXsYu9HMmVRoyYaKUFA5g/tGDmzgBKZ2L",
-	"PwMaMrdX7B5CyhKg0hVAn9VlwDp2ieb0piQDDZdkD+PQME5QzlOl/zUKxTXHGBNaDp7VpLTf7xaWhmNj",
-	"6QY1Mv/uHm+6IvSrZo/a+H52BnLJgzOQeBPfqHZNIFJboHVNVGvFsVBRtrUCZzwJIVWUzKmcl46z2GWY",
-	"mtqNNux3s2C8TZ29RQxevv18s9WlOAHS/aJlrq5I+6YwjxtCQu2SnGyCwkqhjbVid+KaRMLqeSIKbWDY",
-	"JUAsMfRL64B7VJGFkIqML2Ep+wt6M6oMO953elfWZBQ4jq6S/+EqYlMzEW2cNOl7laoOJTjBDQ0UmuZm",
-	"yNq43k3EfoeRefLeOVYRz387pqDsm8lyy+iue72Noz0qlav3uHa6DvFxTY0e0fSBJFOWSEWCOU1ooLDS",
-	"y1QkJIFAzDjD2pisrsGr3vHl3x//krivd+hXvHPzWjMTZKWJrQjTaQ/NWaHrWbNY7oB32cdcvKy8ylYX",
-	"fNXussG+1/jjJQQJqFvyxFcXuW6vt6GHNnb6SXXRBr51lVArRdPbJQ/ayt5lH25QwKVaSM9VN80WcRqV",
-	"9RJXyWrzFNmALfuEldev51SRMwiZxCABrfRdO9W30BbR27BqHdzEEGywPuuSyKrWkUnKIluyXv+ercK5",
-	"RMZHWnNzGxqQMeeJV44kKqlGWCJFzndidSIKQQ8F6KIe0VlF09gidF6kaiJuMCEpEjO3Dok5Sl2PGBOc",
-	"Qs05FqDoaXbUfTfz1wO3H5t5voNm2UCr+piNzblw3oVnBT40ztAvkaKLNZhkrg1rDTVTn261+tDWNYBa",
-	"dreB9rxuZ1+L/WxX7Gct6d9OBswfthjQhokZK6uSrB9rW3eturU1tBPjZgWG1tHj15JD91dyaLv45BWY",
-	"sElRoqaQz6OOCOUh/kX2VDVibp8ElHOhbBuTvtdBdG1W7mg9LX7G5Y/Wb+5rHaLbrUPUQimb1hxah+R/",
-	"iCpE2wmp9kPatJDQWlWvzaX8FGsKXMLyCRlrEhnbigF5GnOtJo6pRrRae1lXnWi1N7lRU6irG7jsOq6p",
-	"sFt4kut1gO5KYfuEdYE+11pAu9b/cdBc5XSbISWVAteEhTKLJTF1sNH1Jku+hTzuBh0MBsTGs+C8/Gj8",
-	"2ujyM1hTi/gf5hL+gk+Fw5yVsigc4T2k4pcYDoYPe4eHveHwfDA4xf9+cRr2xcJq1cW3R9MhfRwcugM7",
-	"Rs5yEjNx2B8+7DuDinaoP1FyeZl1+uUNV5bTNCFgaewg1QTyVqNhzjxfwvJpamqJ1PlnVmHIeJv2xlKZ",
-	"HF9ShN9ljxY2/TfLHR3/3Hv65kXvJSzHxLS3yvsHmj+LBoL5m8UBmGUh+8QOSu4Frmz2VHTYsoUFTstl",
-	"BMjffjo3Jrzxmx/fnpMDmqr5AQbtjv0LTldunbZtvn/Bs0aIKAVM96d8V3OlYtNCi1nsrYVAC64SEZE4",
-	"ohwys+PzX/TxkFevXpMZVXBNl6dFoFSpdD5SLdZTNqR8wQOqaCRmKfjml3//8185WSciNb5zEy4pyd6F",
-	"jbeUF94+aupqDiwp5XhL/4JPTXkhrLdj5zSG2tw4Gggu04Up25BbtHwcMBIzwvgMJPb3u+AX/DkGaaIp",
-	"jzBJxm2NysZkL4tzNGsLaJIwI8gveKmbKGa2MUloJAWBYC6MUdEiZKmbaO6cyJDzgucJeyJVkoVgnBhZ",
-	"d0eyl/JLLq657WHw73/+ixwPjn1ynQg+IwtQcxHaX0/8Cz4R4ZIoIUhEk5l9/fDIJ5pZJ5xGGPunj1I/",
-	"ORkM9L7kNSSmcSPam+kCLngW1CfnNAaDXxELwDZMsxT0NKbBHHpD5CGoa+Qhf9fX132Kj/simR3Yb+XB",
-	"qxfPnv/w9jl+U8QrehghaDadIWKp3k3GqPSNIgZOY6b5Y3/QPzIe3znylAN0VRzQNDSsdAb4v7y144vQ",
-	"O/VeMamwSZNX7dH66wdnk1FaqZef96y7pX5lq+Y0HWvau6o2hbB7tHqPLGd/WGfrozXj1Ra43Wh5K69N",
-	"Bqpyr+dcIU1ShTzSNnVkkmjp1NY8VrNg9/muzG1qm3sCU5HA+mmV2GpSl05XIO+B6aDb4cXMTfi+1t92",
-	"OBisaN24WcvGopWao2njU0yi0SIGzMn5+q6kmSh66rFL6LFZjGuOfNEHpY68+Mnh+k8qXTjxo6P1HxVt",
-	"a1GRSRcLmiytgQkZjZYu1U1oEGI9v189w4re+95NL4ZkwaTlZvj7aQI0xGEt47JCTrbyrr+A+j575w4h",
-	"WKlK6ABitdxg/9MA4GkUkYpWUDr2/CCbJ589sofve7bFTHWHb0GZ68iMXQE345M9e7mWxp6IpihJaAIl",
-	"L2JAueAsoNEFN/RLNIkb3aEwAgiZjUylNRFgT9o0scWMruciArKgcf+Cv0Thb5agJ7OB8xCekrG7UOMY",
-	"dZoFLESyHBORXPAx+g3HPn7hLP5ovtHX8DHWykIbyNjI/SoSvkmrSIhE+K0Ilx3wr1MVSmMLWFODEp3L",
-	"oyn2uNMH+NHfArltocqP1fuOta58MvI6LyNAqUlxZqP+A7NI3zseDrtM0+wcXKXud7GERO1E4GgvK7NX",
-	"e80ocde6bKpndhEJIG1skZIQTfsNatCC7rUduJNCmQdXdUOWuq/k89IFSoUuVioDFjQ+MREjn5syoDeY",
-	"7aGEpdkvTSS1TwohJKRaX3amYu2QjXA3RNQmhpbbtuzEsMue1IeDQc0VOrReG2uyLUXkFn7K4aCk99uW",
-	"a53wyNV6phPXPrxlVM7CHB3YbB89IWMEFgrULDgx+MOz7cHj9V88E3wascyml2O/2XhhnNozpp39jSih",
-	"jVsffGDhR4N+EShYwbXRfmHrd2Ylwsne8eDxPkl5BFKScUBlQEP436jm+OR6zoI5MSGzqHctmtTzHU6b",
-	"U08HBm8nqXD4db0jHEz42NXWQa8l/MOj0vH6L34Q6nuR8nBX3DNHkuPeNijnt2gDHItvWDvlA5mhmbGW",
-	"SXI8OCZKFFifKw1NHPoLqBL7vVNR26ZPmkV+WZhTQYS/gNoOC3IRXKXsNcrTixAVp5iqwOEfeGuKXenr",
-	"Hy1Kj5l2CLIq0vXFkEYRPiiZvEnKU9SOfeRrIlUEGSAOyZdqzvisiWjlAKpdRH3mgixV7eosql1BXPd8",
-	"wWonBbO4rxy0LL3xVrkTB3UL7YMsNq3VDG/g9NJU0Lv9q1OpinSb9TmvSbmB8flzun9lRYtXXr7Qxfb5",
-	"3Lx2kxN4VaNFtfASzy2hPv7ZxHv9844Co/WidwlLMoFI8Bm27SqKVj4h47wg9xhzVhIbK5GXpid6gLG8",
-	"7I2tVOl+O3yhh84JcRehUQ9K/7Veb/B9TnaZMa8S1PxwsOF1sBS1f893wVKB8y/vIni3sufWLISIuISW",
-	"a8ELTiYwp9FUczWHQGuh6m7SDNte2BjpWyV8EYVVlVAqUSRXP7FV6a6JLTnTka5NWrgh7HPrkb5jhWsF",
-	"SZzbPeAG/S+WGioIemaap5SFTRYasIOGlfH81ZrVj/lbm8qpP5T6Uqm5t1KHyY/lszYhixLYMhwpfmti",
-	"Sf6sYUh2mYB/LGJVthbyRWC4R01hCOAinc2JfhDPEyrzhPLTSsZwUbTRoxELNrb91iPc71niFxUbW+X9",
-	"n8DCW4Qxboyg7YxsrYX3PKu/asL/CX6fJe5MwBhGMltvmwW3gvxfDa1bG1p3RwG/NbalHUaDeyHk8/Kd",
-	"6gs3le4Ax7uwmLbSuCZwDgxN8VnWD+EiISEsxAqqr+ZF3YoxNE862tAWupXouh+M/2oPbbWHFgTyQJJM",
-	"7fGJVm2ISEhui9xRDNqo4V6Rcdmq1JeLtHzmin2jms5K5b6SEvF5a/jVrZA9U3MJ7/Blf3kNK5oYVQk2",
-	"7xJH0kgnaTMlPCkXPjR13piSRM7p8ORhW3RJpZrRDrw2tw+a/I0epL3D4j6RFxva8O7gajB/z/cHV6ms",
-	"L850eDuGvTycpEIrOxDHGp679v5xBlc2C1aDY8o4jZ6UmuRWzHXorWUcjXWm1BERPK8Jj9jjsNVhBEqD",
-	"htbdUsxn4RdtQtM7vH1U2Ep3RfzJk/XQGOLkts9vTKCurOkQmQUEXf6ZQoHlCCkmBdJAk4XZYv+Ca6ad",
-	"pWrZDC0m8/wscj0HE54yx47cCYEbhjlkCeFC9clTDBs+ueB2DOT2tNyRjRYrwr+sIf3FG59M0wQHp0rB",
-	"IlbygtsVHA8fmzir8RmoZNnDWZxR4tiB8pYsTYFIEggUmYtEAplgiZKl1sBiLBxRNi1hrbrO4qHSJvOe",
-	"1fKnCG4rk8wcLonwSsxmmFpwv2Q+7KBAnwvxmvLMBycrmb7e6a/vK8oPpmASKltunnp6B/mavFLLuzXt",
-	"mfzqNgPCa7hL00HR5MQBp5/mxmdbZP+WvLnbpsg0Mo4CGkVayuTBZuuPUP+sFxRYncP3DvL02IM50ERN",
-	"wNTUctuOs7KLf81f3YGoi6p83tH0MBiEJzCcPKLHwcPpY/gmPKSDyTA4Co/hZPpw8M3ho+HjI3o8OQke",
-	"ht/Ao+njweHw6Pjk4TePHg+0WjgXUlnCjyaoK1KvaOyBbQeqqqR+nCUMFwn0h4PjYTnV9LB/3B92ZyLN",
-	"A+rESZwCPRBJ+AeX6NUkrDzVWms3IrFZU3lSNlNkrmleY4XpN2KRtVJzsIax+bPTeelINd6awk2rb8nf",
-	"Zi91Cikqd6bbNZV1w/CkZnnCz+sObw969fX9s76sTwpUyvE2+8mBtvbRmss4VquRhFZqJpC9onPnuD82",
-	"j0wkTR6nvkilMlrePlHighc1NPvkOQ3mJP/hAV7pRZTinYXOqGaJSJjWuppXbyBiesH19d7UFsBwOILF",
-	"B2xdXOx2ozfk0vHMTc3iwU5ioVQO9NcPHi5m1EwkkbY2+yirBlarwV56AzNTvVMvb3WaVbo5/Pi+0lS0",
-	"XDm+dOrFpxvaGmqFUu/ZzJDB4s/ipbx9o8Mkx+ZNSL5kYsh+c5gVXH7JMvX8Kd2S7nSOncDQ7mFsPe3B",
-	"fZBgqV3zF5+JsR0A78K1+COPTDOfqWknYxLvjY0mL9AXREATLZWzknTm7Ta/4i3IvJ3dittImntB8y/V",
-	"qXhLkibLt9hZ0sxNX6u2dPYfryChUWQ9lcZsZy+5PkljxawpErTuWHSteiCzLygPL3hElf61T8ZmuuX4",
-	"1JqzS42umCRp3CfjEGYJDSEcn2pKErwXJEyZahilt/ewchd6oEJxzY0t/embF0QqFkVoB42VtBQq+2Sc",
-	"8nzuC/5GSDVL4O3fX2UDkD1jndTqqt7kyeBo36Wu/gWUbQV2h3SRNRtrkoV5siQYu2DOCUnkxKDuHc/+",
-	"LjvD/ko73XfYqxVCMs9OKje151WsVtjoaik/LZm6laoKRENQf/ekCH/Ub2BWnMbPBV2SKYv0h5Nlnsjo",
-	"qsPQPZOo6PC7ssRWudZx13JbX5OUviYpuYwJOyQaOe0IOTWZJk1ad7mEJXp2TK0SslfkDZ3al8f7fZLH",
-	"hhN8fMEx39R4dWxJSncu35gwLhXQkOwdD4dkDgnst5sFdswmqjWe8BaCq3m09KpdJU4G1cYQ3nBwNOgN",
-	"DnuDw0q91Sw1n3lfc4y+XvLLOUN7uUyKpj3rLd7vSKAlXUz/vX0ggV6IvgbEMd5C8g5P5XZErpCBjMa+",
-	"RgrkkQIFaDcDYtcqEBpULSUgnIUfnCC6VdnZZmlA7OaA/WuVjSvY/+LtDhvD/y5MDmOjBI6JKfg3AXUN",
-	"wPPYZh7mocxPbPmZMOcIZO+756+enz9vjWneUbDubHfYVCTeObJ/DWK+XSmZGSi2ZaUVeXi3ebOubsRa",
-	"Ax5X+w+TvYG+O1pXzz7WD7eBe22ZsztSWa2t8tHDQffs9kZH5/sns6+pvJ+O/oq84YIAHbnDHQkxYlfw",
-	"e7tJxmoyw8GAXM9ZBFkPDgxFxHr27Ar65AdUI0z0TmH4YyCdOs8rnPMOMVRPwEG2Vk9tbGB1bJodTX82",
-	"gU1NXkWvmfY6N+aVew9IwQ5gnQuNFq3Avga4FCfyBYe3LDK0zMsRmB8c1QjwQackczy0nWJBav31DoeP",
-	"sK6ou03esH+SdbrzgjnNyo3W2tgdPjx6dFzYU7OYEHcYSEvLusOBuzWcqVbdaAZX+7nS/q32LGv4ZuX6",
-	"RhVRyx0S77sgKkL6T50Pb0hoAwoqCWbzS5fyphgghg1mMi8gSSW0JMATThdaC1ZzWLQmwxdE+jUTfoeS",
-	"o9sBvz06pQUsg7snWSwRqh9++RVCNwTa5xKRsrPcbRF7jzYt/LmxRLoH9P4iLUQtVTy3l0h5VPDKy8yb",
-	"/K0GUTiwvBxpbJONi0jjtiZJ2zi8nc2W6g2vurfGvKUrUL1LZ7OBVO2UrrE3DCblSUUTJbO2bEy2nZb+",
-	"38jkkbedGTYx/cyjBLKj/IIvZHGJtDL6LX5zmCGyZ2tCBca2UzF6iYEHyTLW6iJVJNFHRTFJOVpiXBcG",
-	"+5MJDS7JgspLCPtknHUSHl9wTEKYAJkrFe/J/SckTtgVVeCTSIgYP8OOi4xf9iIR0IhoaDCOEMf+RRc8",
-	"q82fVeUvGrtiCdGRHXLEQV2L5FLisrFxY0uoQYYaO1UvzZo5e/KyF7Er6BXJZnQShDD1nL0t8mKn+a3S",
-	"/KO3YJyVSp5i20LWW1DMis1apOKP5eyETWug1nta3/MdMD/5rwkH28YixAXybkbzLsndMemgQjBfsw7y",
-	"G92usGi/2rWf+OBeiPG81Fr7i7/jbQ3Gz+WydzcCj8N1Seh5/u6hAltJp/shiK9BA3cTNHAb4kyT4bLd",
-	"aWmclcBJKRVAK52mIThNQOuwwRzJyPYTz+pZMUm4UBcc71aMz0gaYzG3earwT5OPcDI4Ihj2dc0ktGQS",
-	"nJk13iH26hlYm5cTpydKmI0RldDplAW3nk+wcg0/CIW3hSXZy87Trx6lbyrL1DJFeA6e/dWO2Xz27Tyz",
-	"csmDgyyEsr1ezxlMUqY5s0lrmVM5JykPAWv8zfRW0E+EqCSvaWw6hRHGzdVccLjgr9+9On9x8Pzn5898",
-	"IgWheC6QEBN+h/kOlCzYTZ+cpVxfZoqu+XLO+ExfihBGT2zzdxpF5JoyJbOAbn1VSyPlwsYz0Dt9m230",
-	"TlFSz3SGK2nTMvLaD1xc60NCquzfI8886fKFLbb1jtMrylDi1hja92kU6TNf8sCYrsDyF1mcc4GNPHDV",
-	"nlryoMzWDD5amdpexOatBmZmZrq7CozFLGsAaRPCPlWf5++oohMqgVxJAwGfiFRNxA0aKSIxQ8Is6ol0",
-	"A0vRejuv+9IOkX/YV+4QHHaKF3wqXPD4R5a3F4jFghmTDXItbDafIWiScq751YRxmqxJ9PoWv2bc5DyZ",
-	"3XXnrtWBP3gToAkkT1M11/N89FG9fAnL/Bc9N4pgl6X4XLM889jzvTSJvFPvAHVqu6L6B1nEjo98lpl/",
-	"moy10tGUNtcvWXDN5hyWWJsXQ7C+W645NEoulcbCkksrRqJBIFKuJNkz9YyxzGfp+6JmbHOQMxFBb6L1",
-	"uqxYKBZtS5UwW6qifdsMtQJ5zWne2bbb5OmLXHcr1m0PgSVls70sjV/ods2hzzMRlxU5CaiikZilUBrA",
-	"GtBc+09RjxDTyiDYHCmf9QHJ2obbp6WR82xax8owmr+8vXIDlvIgWYeO5hjPinwun6A9E22o1BRayQBT",
-	"GgoD9prjfF9ucU0WLEmwl7xtAZUDuDRQ3vzafeQ0DZnSSKyPzug0i1QZnGnBEvykZbiq1KsuylSGKdMW",
-	"DxzDPOdhLBi3yoweIaSKkjiivIwKBQ//+P7j/w8AAP//",
+	"7H3rchs3muiroPpslaXaJkVSki9SbdVxHHvGEztxZHmSTeRDgt0giVET6ABoUYzLVftrHmAeYh9snuQU",
+	"PgB9YaPJJnVx7LhqamKxu4EPwHfDd/0QRHyeckaYksHJh2BGcEwE/PPnM/JbRqR6+a3+KyYyEjRVlLPg",
+	"JDifESTMY0RjtHdJUoUmgs8RRhIzgiiL+JyyKRr93LHjdF5+OwoRVzMiFlQSNCWMCKxIvN8NwkBGMzLH",
+	"eia1TElwEkglKJsGHz9+DIMUCzwnygL2LBOSizpQP6T4t4ygCB47aFJBrijPJErxlDyQaMTItRqad0Z6",
+	"Yqo//S0jYhmEAcNzPbd5XIFqjq9fETZVs+DkuD8Ia1CGwcu4DtIZkTwTEUE0zudKsZoVU9E4CAO9lVSQ",
+	"ODhRIiPlaSdczLHS7zH18CgIgzlldJ7Ng5N+DgNlikyJACBe0TlVdTje4ClBkv5OmlacwHflmWMywVmi",
+	"gpPjXlgB43CgwcDXBozjXm8DUB/1+mTKmSRwfN/g2GKE/iviTBEG/8RpmtAIa5APUsHHCZn/5z+khv9D",
+	"Ca7/EGQSnAT/56BA3APzVB68MV+ZSZsxNuZEIsYVmmMVzZCaEaTBEDhS3eBjGDzjbJLQ6N7hi2aYTQEW",
+	"mF6iBVUzRK6pVJqUpMKKAIAvuBjTOCbs3iEUJCZMUZw8kEjwhBR7iZOEL5CaUYl4qgmbcgbAfs/VC56x",
+	"+D5h/Z4jmUUzJBz97XEBUF5RSccJQYobUFNBWURTnOwDrG+JuKIRecfwFaYJHifkXneYzFMusKDJEmUM",
+	"WzglEVfkFAmixBIlWBEBoJ5z/hqzpSUleZ9wnmFFEHAMEjvA8EQRAaTEsvmYCMQnSJKIs1giytDoTL/V",
+	"earfArZbEjSlR1Xw6qzkYxi8YzhTMy7o7+ReUeo1lVJTIReIsiuc0LhEDSsr+umnnzpPMzXTDyOsiHdZ",
+	"hYCDVaWCR0RKferPmaJqeZ+L+4kkSUczeRKjcaaQJHMMsCfJ0i23CwLGDqbnehppgM/5JWFnlsHrn1Oh",
+	"6V9Rw+0xvDRU+q26XPrr28HxQ/S3n85PkSQsRlQhLNHoqT1hWO0J+oZgQQS6yHq9w6g8IPxCAJ9WNjUM",
+	"yHVKBZFDrCpyNMaKdBSdE983MOjQ/PwhIEyLtF8DM33w3if0C8n9a3WplcEq0BTj8PE/SKT0xE+zmKqn",
+	"kTJqTXUHaexVBFaJw/1SwG3YsNFjDF/LYZtjqaktDORSKjLfvDa7DBo3g/+cKbH0IYA56w8BucbzVHPU",
+	"4JIsu5EgmjI8p4DdPqxD5tKO6U+2OGQjZQ1scUw1dDh5U4LZ6GAsS6wAMH/XFh0llDA1pKmHpsP2p2aV",
+	"kqH5oDaOk2Abn7vTX3+OoG5iremZXQ7d+ayOVJ25AmZ56Y3Y8Ioa/W4FlxWZV/+x8YwNWuXoHWAhMPxd",
+	"UuQ3DfQ9uVb21lDbEACkOppvUd/gBLOIiL8SLNSYGITz488EJ5KEKyuPZiS6lJowK3eJh0ceDJ1xqYxe",
+	"Xnl3cHzseZkyqTRkFkFK7/cHj0E1z//2fC0ZTuWMq+EVEdLSafOdo+dD4NKX6xe2uvMlwD2ArDuEtwqr",
+	"TNbRq7zJa3d10y7Wnid4Wpde32KFx1gSZGFGc8oyCUrQ2EL6QCIQ3CR2L2lh1YItJFiqoSSEtWdsrc5y",
+	"7fnd6MDMJpUh9x4hZbEevH52mMVUr689f7BjPXNf+riEETPxVmpAa959SZZVwWYvzd1pqjpH3De2xkCZ",
+	"4siPhmk2Tmg0nPOYJN4XZI756zbGmR0snXwMgyyNt9wGn+AogF8B1WxFDl5YPs3KGVQgWYMfxZnWECUm",
+	"CtOkTo0/zZbmKu8+Le6mWpQlV8SvJwphBIhTm/T1m06H5vcwYHyYCn5FY6MCNqgFxXhTwbN02F7880yR",
+	"IXzkP3CSEC2pc/m+7tzf2pfP9bvlj69wkpENCOWzl0ieZPoHhKdYkz9sMICMAGTN3iJFrwhyeyRDpAHL",
+	"FInRYkYYEgSD7SvXSi8Dt+nvPduXpVIJgudr9DPPKlasXRYWRGP073/+C7kxESArAOMo9kNwNAhOAkOv",
+	"nUFvcNTpPe70HpZYSYGbC0KnM7V6sGAP85jiytRTPuUSiuRDrp5z7ehKpOUQs9ipNnT0kqXZtjrLCm6u",
+	"5Tj61b/oN7/XIvb2EXfV/rpBrymOKrdj9teZMfu9XsWQ2dt4pBsOrM2Z7C7pzGl+hAW8NANohWtOmf2r",
+	"X5eEdozbUMydEP/0WnkWT4l6QwTlcZmHM870mcSYJloszTlTs2TpZTjPQDjZFZUM09vo9pUD3eYcZU0l",
+	"WPf1a82+vs/f9ugL22r/O2kTK2e1ogiUNsN3Yma7vyPL3bYarMwkHtK0iq0rN48N6y6opt/r1XHYTQJL",
+	"apxnYBlG64k8M40Bf4dpjsBrkaeM7MXHmazqGjHPtH7iZWbGNrureWxHSeC5yrZBzt8yrrCxWMmtXWFh",
+	"INL5MHHesDrjX/ut2vnbFdqApTeTwWsww+1GCVauDUU690NZEW0bpVuYD6jaDrh5yB0RZo6vh5dkKduA",
+	"sQkEh3wpVooIrR3+v1+fdn7Bnd97nSfvi392h533H3rhw8OP/7HxLrTpVDXb2FGScKa0yFtQFvPFDphL",
+	"tWIwTAWNiOYqw7nilw3cocU+FuzikrK4lXj6Tr9oz5BnSkPjJ+EWi2l/dicH//c/4fz6g0e+A7yRkLXL",
+	"uP1N3fUyL7M05ULJ4YSWTV1jzhOCWfWNjIF9V254z1wlNrykOE+G0YzTivXC9+YVXTEp5S9tR0o/WBfG",
+	"btSUYikXXFTFY/5jWBFIvcGK2jDwIJHgyUb8yUHW7+oLrSRiKyY0aMeE8nHD8pIAwub9dDfjHZWvlA6t",
+	"yau0dUe9Jw9XgQ2DhaCK/MCSpTGUaK0qU3w4xqxyKbPz1FFpjCUZZiLxxdSYTUATLtBInwBWdJyQ0Sma",
+	"KZUiLuC/sls94UHv6LFPp+F8mpBhwo1r1WPkNaBKpDgaTRM+xskIplYzMPwqco0meE6T5cqEXtO+nS4V",
+	"HA5m/eI2zTA4fnh7Wlqh7K777p01Orw2b++u3aWCcmG93Dk29DZd0UsMtVPRqEtSox1XdZRQcNU2dgr3",
+	"lbNT3L2ZwZK4NTLYQ2omcBvAYp3yuxB59WKwGmFnBkHw0vIUzTOp0JggygBZJ5nKBKl4ONZeKHbEnTZs",
+	"uLIRwIr9G9vIML8lKWExYdHyrwQnGpSax0JQCJGo79NT5J6hOB8GjQllUxTzBUNzfEmMo8h65lHGZjDN",
+	"8hRhxDjr5CNwRuz7VKGYTAWOSVwyZZeYZmHLLjwSFCdIRSnqDx51e91et3/y8PDRExRxxkikkCCTTJLY",
+	"dzoJVhru4VxWhux1H4ce1WeNduOsMmD81OvfHG+QWztLQITFjvsO7AXBGvteJHh6E+Ox/h6sxmDHQ3s4",
+	"WeClROZ1ub9iPY7TYZTgLCbDSHAph84oG5wEWuzp9aZDCNwbSsUFGY5xdEm0Lh0IElPptTOXV/IudV6Q",
+	"pvWseiQ4Iz9MgpNfP9T1m9Wle3S4D5uP9n3znjGycPtmJgmRHVqLZTPAfmj+nSRapAoy51fEcI8ET62E",
+	"K6/Q2VnKv/V9u0ZJEj93FFAl1Yl+ViWMMmOtmGyIlHhKqi+bNVGJchzdhMBmxmI4H8Y2MhZwY68783Wc",
+	"r8a4fCgmFRbbukXrBG1ZlsZyy5eCMMg5WYN/Rw8/tKGBlV1+3B8cdo9b8ZaSz7o4pF633+0FrTlL4bde",
+	"gSl0B+A7s++IL8apapWsEsczCJZBz15+e2ZY/iVZojnW8gBp1guR6qeIzFO1RHOCmUSYgaqXWx3rgWob",
+	"LZZVGKzdWU9dhSGTZGXqJNlu6js1YTZ4WwtE2MW938L02cLLiyMyzJjyeaLf6Z+N91PvNdg/kCBpgiMS",
+	"o7FxUydYKiS4gmsHkoomCVpwcSkb1ad2ruebRaNRKTMSD8fL+qpGJmhwBOx7hOM5ZScmJNMFGiIa24hM",
+	"uL4AspkB9aK1DLAvVoRoYIbqe5kxTNnem94Y35MKMqHXVX4hLzs/jwfnvz15NQ92sT83nEeTDbq6mz1L",
+	"bxoVzCofSOTCR4Jws4e57UXnO7Is3XHuFKDtg0zCIHPCdsMa3sF73qiUAklCJ9XtcTuSqDHIsMKyywdV",
+	"3qMVHKiwq1XGV2ErJW99QVBurdvFw3xHluZmF9fFjrXFbNi5PLDZH+RhYjlBIOyN5GXn3//zv6P9UyRn",
+	"+p7CGcR/m1wJl8XT3ShjXZixBrBhUbfhhnaL+6Qu6IK+SoqRCYrRehGFiP4CP8y/ZjiTipi42it+SWKv",
+	"rpSjfV1D5DKXmiuy5+23SKb6RO2dPMqE0H8adEUGXasyplHNKpjfCt7A70Z72QMa0Ur9lU0AuSTLBxIl",
+	"dEJaxTr6cAeUMLdG366/oleEEemJAa1rqfyy9X3TOxWffoNVNPNc8yHgHyV8igSJuIjlKSI4mumLAqRM",
+	"aLJFnCGqJNLktCcJQaNXfHoGr4/2K6rWOkTNv6khfBhcd6a8Y3/79f0/JGfdM7x4bS8eZgUv2ZRIdUYk",
+	"2Kh8SRqpZTGr9khYF4LLa4wYX6C9iM/nVCkS72tN4LeMZBV7RNmlmJmcFSKbR8aJIDheuhnGZMIFKU0C",
+	"QVvAiPa7DQH0+qQM8K328sx+0LChvrSO1BBraT2leRuQ5jY4XH7sf6dk8el5XYGFtXW5gOeGMPR6FgaO",
+	"ZiRu5d73Wnkr2RebrO56NxKiEe8GEzay3Gcu3hFSjkF/0lrGA8gujIg0NwE8loQpP+Nd6yXc6YrjzCAb",
+	"/DQmhrm9fl01CTa7c707uK0y74tqGpRs/g3O3U3IkAo+T9XuiOAiXYc7pvjUVbBSsoCWEjRGfGIibc2H",
+	"pyYRuEAERBWikHo4odaObATQioOofQzYMOIxWR9v8eTJk01bs86LrNRE7YY3zqbqDXPz+cBWg28rqUsF",
+	"Na3lcMBwN3G5HbjaBk62I+taz65aaHo3YjI3SqBoIqPNt+sNzGhbBrR5wua0jA1ZHRs5zvZcpoXxYX1i",
+	"4Sa6vz3qbkPRLZJPmsi4upTV3fZR0CqdlqglX2UDc6DsE4SieM0mRVTJNrGvLYJIfCs3gYo+F+j2bOMW",
+	"rJRgntmoPBugX5l31xkH2xnSzHAlWxrkd/sMi/PLzuGL3578ol5hr8nr1nKxSgauwmFq1rsC33ZGJ7PU",
+	"RrvTPMeGzfu1wfpkhjIm8lsyOlnomtf1KseetRG19cAcIpVEKRGQ56lIYeRWM6yQJAoxzsgpcqZUxk2V",
+	"jJbm05UAXK/J5e5mLwfdrlS+4BLG7lhbVeFFsqc3x0s040m849wr55gDElZOpLo/60735tfuEup+0vt2",
+	"heX4zIsyk+Ds9dsPXzvpunWQ8Wbt4k7zapuimOumTkMPSUI5Q/CVYSWypYHTWtA9V7LCYRqiUa7edfW/",
+	"RlX31eac3zsKnt58SI0Sb72+2hjwvH7/zWfbHcCfMQT6LrKxrTZgsrAB38JVOvehVQOpNaFAfXnefW7Y",
+	"r5VTq299OX98G20lJ51yFvcMPiXzMYljE5IsiMAMFqdmRDRzzFuRIMB6P70AqSYzlONU83+FlbB0F5Nu",
+	"/rsuKSYMSgDWjaKmCqM1ZGk4oQLjqQn84qyIgdA/d9uEN7jI+tu5hmxh85RqmOir340iRnbJHZAtHIvv",
+	"b+WGUb1RtmA+pZsjrGxH2nUrvg2ay/Hjk5Nd5RzLpxfPKQNN9ookeqFBGFxRsmjgRm9cccL6ztxGDFN7",
+	"K90Kb91cWOz9plielfhRLtxdIi/IKEMTPEUYZgqRKyKWRclZiWTEUxIjxb0+5huoRm3o1BtQbqVu+XLe",
+	"GFzuSvHVr5kvnqEnR8ePkC3xh0y1E1CnmsqgFKooBJ2iC5j+IjhBLcJWrRm3PZWVwmw9dOZqBK0vGZxi",
+	"Nasq0Qd5/RAfiFVTZinis/+3J78c/nz890fn/R8HPx0+Pzo7Pn/434/ePd4Qv+pGOOr1Wl2OFVXJSkiw",
+	"NQg4R79WgCeYJv49drklKwr02UskyIQIwqBEMDh0lvraoTHfYYD+trpZkN50cnBAfscp7cbkyhWElAcF",
+	"NEHLkn5maeG6CAiX9eIJHCgywuqnnZddgUvUHMtLEpsYo/6//+d/J4f4yWjfBZ+Ci5RxBtgqiaouuPSJ",
+	"t2BgKbNsfSZZ3b2yiwGznjK2OTSzlvd1g2jOLUsMbedwrXKCjeG/ayIuiwSvWwtmvJ2srV3Uo91r/5QF",
+	"gqW5HCXDnIIKS26pOlAerZiXCcp3taRv5ei/nerlduU2VK+cQ3xy1WsFQzbE5I0xYw06dAVpqsoPw9T6",
+	"lUzmqT4DpmaCpzSC6pg4A0+U+UfH+qX0fyAklcwpo50ooeY7OhX4yhypeRQ4dqGfU6mymHKTr6BgAPOP",
+	"DrlOBZHSC/wZwTH1x8fdQ3KJIFj6UmldhTaoaC00pzfF2XC8RHuQkQIZQ3KWKf2vYcwXDKLNcTmNTpPS",
+	"frddggqMDUXc1ND8u33m2ZokkJUIsrp2frsqlcabekl/LuH0ilgRDYuL+ky5VCRGMEi3BY9iBjct4P41",
+	"V2xwW99Jz4hcsqgpAnFt5c6IZ7Y9xYacvoozpXLB0DtsvCcxVhjNsJyVtqVYZZyZyvWrvuxWqUjbhroW",
+	"GUj58vPFVkHxHkj7y6W5rgO/M/Er/hPi6ialmUxKTCmxa6XUN1+ghFvdliexTYu5JCSVkPii9d49rNCc",
+	"S4VGl2Qpu3N8PawMayJmt4of+ujdukr2u6+E54pZbOuSMWFQqWlXOidyjSMF5sgp0BzTq0no72Ronrz3",
+	"jlVkM9+O+ct9M17uGF5yrxYIsMFlcv0aN07XIjuofosBNH0g0YQKqVA0wwJHCupcTrgArjtlFDoD0NVb",
+	"i+ocXf745Bfhv9KCL/XOTYr1PPi1ZsUiSaE5MWGNfmtNgXnQgc8m6ONlZSgbww6qtqYt1r0hBkGSSBB1",
+	"S9EHVSA3rfU2dO/aSj+p/l3Dt7YSaq1oertkUVPRb/fhFuUrq2XEfVWjbUj3sKyX+Br2mKfABspB4IsZ",
+	"VuiMxFRCYIRWdBdelTW2JcS3rNlNrlNQQNvCZ3VEV7MbjTOaqCJe3UHhBZGyodbc/MYVYMzNgaDwGApE",
+	"ytmNWB1PYqKHIuCWH+JpRdPYIXGYZ2rMr6EcQ8Knfh0SKjS03WKbv0IZmhOFT9xWd/3MXw/cvG3m+Q00",
+	"yxparY5ZW5wP5314VuBDbQ/DEin6WIMpZbFlpdV64Ydbrb26cwXUhtVtoT1vWtnXUqe7lTrdSPq3k///",
+	"hy2FumVa+tqajJvH2tVFrW4NhmZi3K686iZ6/Fpw9f4Kru4Wk70GE7YpyVoX8nmkFcIshr/QnqpGCe6j",
+	"CDPGlW3i2A1aiK7tir1upsXPuPjr5sV9rcJ6u1VYGyhl24qrm5D8D1GDdTch1bxJ25ZR3ajqNbnRn0JF",
+	"tUuyPEUjTSIjWy8tL+K0kvBpcnzXay+barOu96DXKqq2dX2X3eUrKuwO3vPVDNC7Utg+YVXUz7US6k2r",
+	"n3porrK79TCaSnsfRGPp4mdMFyBwN8qSbyGPNQIHgznilVocq/i11eWnt6ETCxR1OeOe/GJ8NR02pLWu",
+	"yd29nxThwqnZYuyc3OrKlGscZetEmkPT9BIiGoO79+zFM3R4ePgEzXgmDmK89Lt79eE15wA359VunYsr",
+	"Sj2Wt7XEuKiOfIx8I1tmqhaZqSvIUdsAr81Fo5qmbI/hdCL4fMu0Tesu8gjlRXvza47+HsOr4jtmROTg",
+	"hWZdMJQFzLcxfzeGsJdswj0m5Ywm8RDmrfgGB73Bw06/3xkMznu9E/jfL4G/3oi92RbfHk4G+EnU9weU",
+	"Db0FLae83x087HqDGW9QAbPkdjZwhuUFV8Cp7xw054oyLaTe6vPMFZjvyPJppnxVkvIax8bjuzeSylQZ",
+	"Q0XYr3s0twXIXBzD6OfO0zcvO9+R5QiZBtvApvW45k/nezoJ8jeLDTBggQoDPZz9AK5tN130+LalDU/K",
+	"hQzR3346N2b00Zsf3p6jA5yp2QEkC4zCC4bXLh03Lb57AZ4k2F6tiZn+0/mqZkqlpok3tdi7Wo+GKcET",
+	"lCaYEWf6f/6L3h706tVrNMWKLPDypAjQLDXvA8kJHZ2MOL1gEVY44dOMhOaXf//zX7loFTwzMTsmTFui",
+	"vQsb5y0vgn24LasZoaJUZU6GF2xiChxDxV87p3GW5A6KiDOZzU3hyNyqHMKACZ8iCuWsKGfdC3bBnkNw",
+	"OLBVRCUaNbVKH6E9F19tYIuwELaAygXLg8tjk1FLJcKJ5IhEM07iEkJarb/z8ttR7iB0yHnB8kRhnilJ",
+	"Y2IcifquL3Ck0F7GLhlfMNtF8d///Bc66h2FaCE4m6I5UTMe21+Pwws25vESKc5RgsXUvt4/DJEWN4Lh",
+	"BGKO9VbqJ8e9nl6XXBBhKsaAzwfPyQVzwcRyhlNi8CuhEbEt2y0FPU1xNCOdAfAQ0PfzUOPFYtHF8LjL",
+	"xfTAfisPXr189vz7t8/hmyJOOoDIZLNoh4iliruOUelbfUoYTqnmj91e99BEXcyApxyAu/AAZ7FhpVMC",
+	"/zGkp1l3HJwEr6hU0CYavhR4ThR4An/9YJjEbxkRy4JH4ErHvrxr/i11TF83p+mZm8/YQo3wj7bapbsY",
+	"clPz5Q3jrQC422h5M/FtBqpyr+dMAU1iBTxyAgxSk5CWTjnzX5nXinzP/q7VIJrmtkXoNk4LKsb2k/qU",
+	"owJ5D6A+QdDiReeqfw/N2oEPAeUMer3cvsiMdaLEEf9hYzMLuDf2YIcwBZA4q6I9xVMQMcTsXIgYWWgm",
+	"CtEyXU3hRwYY3xw50Aff4NjZUuCT/uZP3jFsxTaJzUeHmz96wcWYxjExJjCZzedYLO29BBiNli7VRegj",
+	"hI4CvwaGFb0Pg+tOSsScSsvN4PcTQXAMw1rGZYWcbORdfyHqhXvnDk+w0hfBc4jVhgfdT3MAT5MEVbSC",
+	"0rbnG1nfeffIbn4Y2Ca31RW+JcqYBKb0ijAzPtqzBi5pbPpwzZUIC1Ly5EeYcUYjnFwwQ79Ik7jRHQpD",
+	"HJduZCytme4UCaIyYcspL2Y8IWiO0+4F+w6EvwFBT5bXCT1BI3+riBHoNHMy52I5QlxcsBH47kchfOFt",
+	"P2G+USIjI6jWDXbIkZH7VSR8k1WREIjwGx4vW+Bfqz4Yxh63oQsGBHgMJ9BlX2/gx3AH5LatMj5W7zvW",
+	"wvnJyOu8jAC5PCO5n+gPzCLD4GgwaDNNKnhEJBjSnzNF1XKFut+lkgh1IwIHm3WZvdprRom7rsqm1YxS",
+	"JAmRNr5PSZJMujVq0ILutR24lUKZBzi2Q5ZVf+XnpQuUCuysVQbs0YTIRG19bsqAXqBbQwlL3S91JLVP",
+	"CiHEpdpc7qpi7ZC1kFNA1DqGlhvH3ohhl6MZHvZ6K+EIA+s5tXbcUlR8ESsw6JX0ftv0vRUe+ZrftuLa",
+	"/VtGZRdq7MFm++gUjeCwQKC6AOHoD8+2e082f/GMs0lCnU0vx36z8MI4tWdMO/tbUUITtz74QOOPBv0S",
+	"osgarg32C9tBxDUpQ3tHvSf7KGMJkRKNIiwjHJP/AjUnRIsZjWbIhK2D3jWvU8+3MG1OPS0YvJ2kwuE3",
+	"da/0MOEjX2NJDUv8h0elo81ffM/VC56x+Ka4Z7Ykx71dUC5s0AYYFP2xdsoH0qGZsZZJdNQ7QooXWJ8r",
+	"DXUc+gtRJfZ7p6K2SZ80QH5ZmFNBhL8QtRsW5CK4StkblKeXMShOqb/Nw1tTZE9f/3BR8tA0ZJRVka4v",
+	"hjhJ4EHJ5I0yloF2HAJf45lCwABhSLZUM8qmdUQrBzHeRNS7MIBStcDWotoXSHnPF6xmUjDAfeWgZekN",
+	"t8obcVC/0D5w8aGNZnhzTt+Zyp23f3Uq9bFqsj7ntXC3MD5/Tvcv1zZp7eULXGyfz83rZnICrmq46FdW",
+	"4rkl1Ic/63ivf76hwGi86F2SJRqThLMpNA4viuWeolHeEmzk2gaZnGjXHA/pAUbysjOyUqX97fClHjon",
+	"xJsIjdXEkF9X65y+z8nOGfMqiQUPe1teB0uZM/d8Fyy1WPvyLoJ3K3tuzUIIiItwuRsdZ2hMZjiZaK7m",
+	"EWgNVN1OmkHjTZuncKuEz5O4qhJKxYsCB6e2GuYC2VJXLenalGYwhH1uPdJ3rHCtIYlzuwZYYPjFUkMF",
+	"Qc9M+9aysHGhATfQsBzPX69Z/ZC/ta2c+kOpL5Van2t1mHxbPmsTMi8dm8OR4rc6luTPaoZknwn4hyJW",
+	"ZWchXyRnBNgUZyGMZ9MZ0g/SmcAyL+pwUsnaL4rFBjih0da239Usk3uW+EWl2EZ5/yew8BZhjFsjaDMj",
+	"22jhPXd1n00KDoLvXfLcmBjDiLP1NllwK8j/1dC6s6H15igQNsa2NJ9R714I+bx8p/rCTaU3OMe7sJg2",
+	"0rgmcEYomOJd5h1iXKCYzPkaqq/mJt6KMTRP/NvSFrqT6LofjP9qD220hxYE8kAip/aESKs2iAuU2yJv",
+	"KAZt1HCnSC9qVOrLhZI+c8W+VtFqrXJfSYn4vDX86lLQnql7ZppVl5BpBSvqGFUJNm8TR1JLJ2kyJZyW",
+	"C66aWotUSSRneHD8sCm6pFJR7Aa8NrcPmvyNDsk6/eI+kRf82vLuUKkw9mnuD75ydV+c6fB2DHt5OEmF",
+	"Vm5AHBt47sb7xxm5spno+jgmlOHEEInHXAfeWsrAWGfKjSHO8l4UgD0eWx1EoNRoaNMtxXwWf9EmNL3C",
+	"20eFnXRXwJ88WQ+MIV5u+/zaBOrKFR3CWUDA5e8UCigJiiEpEEeaLMwSuxdMM22XqmUztKjM87PQYkZM",
+	"eMqMwMiIXFPIIROIcdVFTyFs+PiC2TGA2+NyJ0hcQAR/WUP6yzchmmQCBsdKkXmq5AWzEBwNnpg4q9EZ",
+	"UWLZgVm8UeLQ+faWLE0RF4JECs24kASNoUzQUmtgKeSdl01LUC+ytXiotOe9Z7X8KRy3lUlmDp9EeMWn",
+	"U0gtuF8yH7RQoM85f42Z88HJSqZvcPLr+4ryAymYCMuGm6ee3kO+Jq/U8m5Neya/usmA8JrcpemgaK7k",
+	"OaefZsZnW2T/lry5u6bI1DKOIpwkWsrkwWabt1D/rAGKrM4RBgd5euzBjGChxsTUtfPbjl3p07/mr96A",
+	"qIvKmMHhpB/14mMyGD/GR9HDyRPyKO7j3ngQHcZH5HjysPeo/3jw5BAfjY+jh/Ej8njypNcfHB4dP3z0",
+	"+ElPq4UzLpUl/GQMuiIOioZC0O6kqkrqxy5huEig7/eOBuVU0373qDtoz0TqG9SKk3gFesRF/AeX6NUk",
+	"rDzVWms3XNisqTwpmyo00zSvscL0ObLIWqn7uYKx+bOTWWlLNd6a4mnrb8nfuJdahRSVO2LeNJV1y/Ck",
+	"eonQz+sObzd6/fX9s76sjwtUyvHW/eRBW/tow2UcKkZJhCs1E9Be0TF41B2ZRyaSJo9Tn2dSGS1vHyl+",
+	"wYo6tl30HEczlP/wAK70PMngzoKnWLNEIExrXc2rNyA+uWD6em9qC0A4HILiA7Y2NXTZ0gvy6Xjmpmbx",
+	"4EZioVSS99cPAQAzrCeSSNsfYegqDa30QSi9AZmpwUmQt1h21ab6H99XmhmXuzeUdr34dEtbw0qx4ns2",
+	"M7iz+LN4KW/f6DDOsXkbki+ZGNxvHrOCzy9Zpp4/pVvSn85xo2No9jA27nbvPkiw1Cb+i8/E2O0A78K1",
+	"+ANLTBOxiWnpZBLvjY0mL5IZJQQLLZVdWUjzdpNf8RZk3o3dirtImntB8y/VqXhLksblW9xY0sxMP72m",
+	"dPYfrojASWI9lcZsZy+5IcpSRa0pkmjdseiW90C6LzCLL5itFthFIzPdcnRizdmlBntUoiztolFMpgLH",
+	"JB6daErirBMJqkw1jNLbe1C5CzxQMV8wY0t/+uYlkoomCdhBUyUthcouGmUsn/uCveFSTQV5++MrNwDa",
+	"M9ZJra7qRR73Dvd96upfiLItCO+QLlyTwzpZmCdLBLELZp+ARI4N6t7x7O/cHnbX2um+hR7RJEYzt1O5",
+	"qT2vYrXGRreS8tOQqVupqoD0CervTovwR/0GZMVp/JzjJZrQRH84XuaJjL46DO0ziYrO4mtLbJXrjbct",
+	"t/U1SelrkpLPmHCDRCOvHSGnJtMoTesul2QJnh1TqwTtFXlDJ/bl0X4X5bHhCB5fMMg3NV4dW5LSn8s3",
+	"QpRJRXCM9o4GAzQjguw3mwVumE200vwlmHOmZskyqHZ2Oe5Vm7MEg95hr9Prd3r9Sr1Vl5pPg685Rl8v",
+	"+eWcob1cJiWTjvUW77ck0JIupv/ePZBAA6KvAWkKt5C8y1q5JZgvZMDR2NdIgTxSoDja7Q6xbRUIfVQN",
+	"JSC8hR+8R3SrsrPJ0gDYzQj0zVY2rmD/i7c7bH3+d2FyGBklcIRMwb8xUQtCWB7bzOI8lPnUlp+Jc46A",
+	"9r59/ur5+fPGmOYbCtYb2x22FYl3juxfg5hvV0o6A8WurLQiD+82b9bXEVxrwKNqD3C019N3R+vq2Yf6",
+	"4TZwrylz9oZUttLa/PBhr312e62r+v2T2ddU3k9Hf0XecEGAntzhloSY0Cvye7NJxmoyg14PLWY0Ia4P",
+	"DoQiQj17ekW66HtQI0z0TmH4o0R6dZ5XMOcdYqiegBHZWD21toD1sWl2NP3ZmGxr8kr4dCeTl/7OFO4A",
+	"S6wApgvB+IbOTWUo24DosI9ivJR+s9cr3jbaxRY9r7KSXeqRN5Y2v5uhL8ny1srhtzT9tR4OogUajHOD",
+	"UpetTWt0MRk7QbZiaT4/f+OM+FGCpXQtPfL2HeYG01Sk3nw6hE+9XQ8G19dBGBzC/x/B/x9fX2/R4MCK",
+	"1TUdBKD12Wdu13zFp5vtmgmfupo+f470jh81Krhgd80EG4vnA2etM1/980bb6N/e/vA9gh5RepNHr/jU",
+	"BFeOSk3dEj6Fdm5jfYkbhU49RP1er7ffvWAQVGXORjPmvO464sxx8RMkyD+g33lemAkLghIqFXSiuWCU",
+	"xeQ6761ChWk6I12jGzMq4oy4SvKFC4zEXfQTVbMLBqDi6PIEmf5LiuiFOHUWxtESPOJzJ2WKquFurAtW",
+	"hjAfB1GGCpfaKcJuxTjRe7x0te33TFeYkbE2x0OsRrCGUUHLo30U8YwpCWHeKM4M4RB9wFp9wDYj5oIJ",
+	"vjBLQ8XKfstIppcFMOf5DoPeQI8mOYfgcTUjSw3/BTOvoz2MIoElBL+hhEujwMDD/S56iiZZkpg/bZID",
+	"rBva9VwwBSUZE86msFeYGXDMO9DbimewTKMkHfcO4SAvWCX7ASr3i6W+eoC+scBLiSSeEJ9t/CW0IbIS",
+	"e8fbxa8f8hDZhhjnCEczEuct63phYFTJIU2Njbzb6/b7h90n3hZyJ4fH+ov8oKttzPq9k/7xyWGv2x8c",
+	"/hKETjafHA3CoNxb73F/EJaE7ckj2xqzHJTXEIdXbbjXBylaFo8nh2FZhJwEvf7fvvn56Jcf+28f/ffD",
+	"7wevD98c/Xh89vDto/MgzKUZj4mVyNVGA0pNFEA8OOqFgRORK2GAnUFvcNTpPe70HoLQaC0BvgEL0T3f",
+	"4F7xqUG0MyL1njaoyY41IC9nAHE06A3+EFA5crfsAv2X/eUPb9Dsr3Pul1uNbZOHAl81RphpjIOw+zkX",
+	"pFQwEDhkSeRB50xoSs5jiOHIu4aV4xLWL9YmLb5j+ApT0093pUwbnDjCFiw+KYt+tJfH+u+3FPymj5u5",
+	"ehWtdptLjJpX7j0XABqgt+7xUHRC/5pbUOzIF5xZMHdomVeCMz94CsHBg1b1vV7bq+juYfj6zWs1XFAW",
+	"8wVcwqClA2W+PvqD7rFr9B9EM+w6Pax08e8/PHx8VISyrJf8DR37+z1/Z3xrYljthb/yc6X7/coz1+/e",
+	"CuStmlHo3f5UvSjgpP/UpciQM7y0paCSTdT80qazBOTmQG9PF4CJMkkaao8hhuf6FqBmZN5Yh6wg0q9F",
+	"yG7Q7WG3w29ODGg4lt7dkyx0Z9APv/zmDFse2ueSDHBjudsg9h5v23Nha4l0D+j9RTrnGxoo7C6R8oTM",
+	"tZeZN/lbNaLwYHk5ydPWeSqSPJtM/7vEGnudQau9hjdcaAHSc/3RbV2B3KDlK9DaXVpAW06ohyIVFko6",
+	"qy2VTbul/zM0Jby+ZEeG28ov+EKWlkjL0W/xm8cD7J5t8ESMcEqHl2QJAbqERWIJpi2skACzCNSHSpaQ",
+	"UgN51miMo0s0x/KSxF00GmNJhplIRhcM8r/HBM2USvfk/ilKBb0C83rCeQqfQbN7yi47CY9wgvRpUAYn",
+	"Lo3V3LVFcw3R8mV0oXvD0A45ZEQtuLiUADb0zG+I8naocaPGEWaLNIFcdhJ6RTpFnQ88jmIyCbxtBfM+",
+	"E/mt0tpq55TRUrcJ6BhPO3MMBYksLZofy4nh27afcEv/RHfAfOe/5nrvGgaeFsi7Hc37JHfLfO8KwXxN",
+	"+M5vdDc9i+arXfOO9+6FGG1AEjz/4u94Ox/j53LZuxuBx8iiJPRyp+UNorR3kk73QxBf47XvJl77NsQZ",
+	"xHw0x4uaOFFSDhkBpRMyusFRKwiOZkBGLsLFlhKmEjGuLhjcrSiboiyFOtqzTMGfJhX8uHeIIONmQSVp",
+	"SOI+MzDeIfbqGWhTgClMjxQ3C0NK4MmERreeyr0Whu+5QiY8Z8/tZ1jdytDEu6wk6bP8ePbXx8Tms+8W",
+	"FKvZlzzIJJ6SRlx6q7cvNsluM56JZIkET5JOlkp0SVKFxoZ5J3yKUpqShDJyWvRTrUfUwnTegOR3+slb",
+	"DdOXHScLl6TheLl2AhfE6cxVJr8jb5ZW4iL6VIIwiPFyi9jOXeNr79KAUTp/DzH9wAgSfIFSIpxx7M8Q",
+	"iAmbgriJzCti0EOzB5VqjQ0BGUDlVnMDql+y6MDlrDYXSD4j44xqfczUEZlhOUMZiwk0VZhqBgbeYRAg",
+	"coFT05odUWYMcpyRC/b63avzlwfPf37+LESSQ9Qi1iOYSEPgDRjN6XUXnWVM8wmT2KBZlJxRNr1gthr3",
+	"qTGNRjhJ0AJrVmIz6JGAKCWfDDojeqVv3ULvVBDpmdbHS+XFNhlf6E0CWdy9R3y8nUChF1mS6D1fssiF",
+	"qxutQhb7XMggFvnwccmisjJj8NFq0s1Vg9/qw3TG5btreVHMsuEgbQUe0v009tBvscJjLAm6kuYEQsQz",
+	"NebXYJrU0lgTZlHAtd2xFFwiL7TbfCJ/t6/c4XHYKV6yCfedx99doSQbMAxL1lzLcEqLoCJjTPOrMWVY",
+	"bKis8w18TZmRhGZ17XWq6sAfgjHBgoinmZrpebQsxin9jizzX/TcoHj7/EPnmuWZx0EYZCIJToIDuElb",
+	"iFY/cClSIfBZav5pSgSVtqa0uG7Jb2MW5/G/2EIkCArq5/eFWo3r0lhQ43rNSDiyEeh7poEU9FUpfV80",
+	"6akPcsYT0hnr25zrzgJV8jPFzZKqaN80w0pHgvo071wOztOX+Y2tgNtuAhVlZ53s1tOEfEOfOxHnqspG",
+	"WOGETzPSXUlY8q8/g9sDn1QGgW7U+awPihwi87Q0cl6+zAMZlE8oL6/c8bY8iGuJWh/jWVFAJ0TgxTCZ",
+	"DqayrTuYbiVrzDfOC4JVJgiaJHgq0ZwKAQkOtud2fsClgSbmi6Ytx1lMFVxT+MTqNPNMGZxpwBL4pGG4",
+	"qtSrAmVK8ZZpi0WeYZ6zOOWUWWVGjxBjhVGaYFZGhYKH14d4WorSzeuR5B+EcJJw4QJZRaWiUXnLQGP8",
+	"+P7j/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

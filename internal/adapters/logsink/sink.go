@@ -1,0 +1,224 @@
+// Package logsink is the buffered log pipeline: a bounded queue that
+// requests put records into, and writer workers that group records from
+// many requests into batches (up to a size, at least every flush interval)
+// and write each with one transaction, retrying with capped backoff while
+// PostgreSQL is away. A request waiting for commit learns the outcome of
+// each of its records.
+package logsink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// Options size the pipeline.
+type Options struct {
+	QueueCapacity int
+	Writers       int
+	BatchSize     int
+	FlushInterval time.Duration
+	RetryMax      time.Duration
+	// DrainTimeout bounds how long Close keeps writing what is queued.
+	DrainTimeout time.Duration
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	QueueDepth  int64
+	Written     int64
+	Duplicates  int64
+	Quarantined int64
+	Batches     int64
+	Retries     int64
+}
+
+type waiter struct {
+	mu        sync.Mutex
+	remaining int
+	dups      int
+	done      chan struct{}
+}
+
+func (w *waiter) finish(outcome ports.WriteOutcome) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if outcome == ports.Duplicate {
+		w.dups++
+	}
+	w.remaining--
+	if w.remaining == 0 {
+		close(w.done)
+	}
+}
+
+type entry struct {
+	rec domain.LogRecord
+	w   *waiter // nil when nobody waits
+}
+
+// Sink implements ports.LogSink.
+type Sink struct {
+	writer ports.LogWriter
+	opts   Options
+	logger *slog.Logger
+
+	mu       sync.RWMutex // guards closing against sends on a closed queue
+	closing  bool
+	queue    chan entry
+	reserved atomic.Int64
+	wg       sync.WaitGroup
+	drainBy  atomic.Int64 // unix nanos; writers give up retrying after it
+
+	written, duplicates, quarantined, batches, retries atomic.Int64
+}
+
+var _ ports.LogSink = (*Sink)(nil)
+
+// New starts the writer workers; Close drains and stops them.
+func New(writer ports.LogWriter, opts Options, logger *slog.Logger) *Sink {
+	s := &Sink{writer: writer, opts: opts, logger: logger, queue: make(chan entry, opts.QueueCapacity)}
+	for range max(opts.Writers, 1) {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s
+}
+
+// Submit implements ports.LogSink.
+func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool) (int, error) {
+	n := int64(len(records))
+	s.mu.RLock()
+	if s.closing {
+		s.mu.RUnlock()
+		return 0, fmt.Errorf("shutting down: %w", domain.ErrUnavailable)
+	}
+	for {
+		cur := s.reserved.Load()
+		if cur+n > int64(s.opts.QueueCapacity) {
+			s.mu.RUnlock()
+			return 0, fmt.Errorf("log queue full (%d of %d): %w", cur, s.opts.QueueCapacity, ErrQueueUnavailable)
+		}
+		if s.reserved.CompareAndSwap(cur, cur+n) {
+			break
+		}
+	}
+	var w *waiter
+	if wait {
+		w = &waiter{remaining: len(records), done: make(chan struct{})}
+	}
+	for _, r := range records {
+		s.queue <- entry{rec: r, w: w} // never blocks: the slots are reserved
+	}
+	s.mu.RUnlock()
+	if !wait {
+		return 0, nil
+	}
+	select {
+	case <-w.done:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.dups, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("records not committed yet (they may still be; retrying is safe): %w", ErrQueueUnavailable)
+	}
+}
+
+// ErrQueueUnavailable is answered as 503 with Retry-After.
+var ErrQueueUnavailable = fmt.Errorf("log pipeline: %w", domain.ErrUnavailable)
+
+// Stats reports the counters.
+func (s *Sink) Stats() Stats {
+	return Stats{QueueDepth: s.reserved.Load(), Written: s.written.Load(), Duplicates: s.duplicates.Load(),
+		Quarantined: s.quarantined.Load(), Batches: s.batches.Load(), Retries: s.retries.Load()}
+}
+
+func (s *Sink) work() {
+	defer s.wg.Done()
+	batch := make([]entry, 0, s.opts.BatchSize)
+	for {
+		first, ok := <-s.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		timer := time.NewTimer(s.opts.FlushInterval)
+	fill:
+		for len(batch) < s.opts.BatchSize {
+			select {
+			case e, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, e)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		s.write(batch)
+	}
+}
+
+// write stores one batch, retrying with capped exponential backoff until it
+// succeeds or a drain deadline passes.
+func (s *Sink) write(batch []entry) {
+	recs := make([]domain.LogRecord, len(batch))
+	for i, e := range batch {
+		recs[i] = e.rec
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := s.writer.Write(ctx, recs)
+		cancel()
+		if err == nil {
+			s.batches.Add(1)
+			for i, e := range batch {
+				switch out[i] {
+				case ports.Inserted:
+					s.written.Add(1)
+				case ports.Duplicate:
+					s.duplicates.Add(1)
+				case ports.Quarantined:
+					s.quarantined.Add(1)
+				}
+				if e.w != nil {
+					e.w.finish(out[i])
+				}
+			}
+			s.reserved.Add(-int64(len(batch)))
+			return
+		}
+		if d := s.drainBy.Load(); d != 0 && time.Now().UnixNano() > d {
+			s.logger.Error("log batch lost: the database stayed unavailable through shutdown", "records", len(batch), "error", err)
+			s.reserved.Add(-int64(len(batch)))
+			return
+		}
+		s.retries.Add(1)
+		s.logger.Warn("log batch not written; retrying", "records", len(batch), "attempt", attempt+1, "retry_in", backoff, "error", err)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, s.opts.RetryMax)
+	}
+}
+
+// Close stops accepting records, writes what is queued (retrying until the
+// drain timeout), and stops the workers.
+func (s *Sink) Close() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	s.drainBy.Store(time.Now().Add(s.opts.DrainTimeout).UnixNano())
+	close(s.queue)
+	s.mu.Unlock()
+	s.wg.Wait()
+}

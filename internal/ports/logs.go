@@ -1,0 +1,53 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
+
+// LogSink takes accepted records towards PostgreSQL.
+type LogSink interface {
+	// Submit queues records. With wait it returns once they are committed
+	// (duplicates counted) or when ctx ends (domain.ErrUnavailable: they may
+	// still be written). A full queue or a closing sink is
+	// domain.ErrUnavailable at once, with nothing queued.
+	Submit(ctx context.Context, records []domain.LogRecord, wait bool) (duplicates int, err error)
+}
+
+// ModelPrices gives a model's prices per million tokens by binding key.
+type ModelPrices interface {
+	Prices(ctx context.Context) (map[string][2]float64, error)
+}
+
+// LogReader queries stored logs and the hourly roll-ups.
+type LogReader interface {
+	List(ctx context.Context, f domain.LogFilter) ([]domain.LogRecord, error)
+	Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error)
+}
+
+// WriteOutcome is what happened to one record of a written batch.
+type WriteOutcome int
+
+// Write outcomes.
+const (
+	Inserted WriteOutcome = iota
+	Duplicate
+	Quarantined
+)
+
+// LogWriter stores a batch in one transaction: the rows, the hourly
+// roll-ups, the keys' usage, and any key that turns exhausted (recorded for
+// the snapshot). Records PostgreSQL refuses are quarantined with the reason
+// and the rest are still written. An error means nothing was written and
+// the batch may be retried.
+type LogWriter interface {
+	Write(ctx context.Context, records []domain.LogRecord) ([]WriteOutcome, error)
+}
+
+// LogMaintenance keeps partitions and budget periods current; safe to run
+// on every replica (it takes a lock and skips if another replica runs it).
+type LogMaintenance interface {
+	Maintain(ctx context.Context, now time.Time) error
+}
