@@ -38,6 +38,9 @@ var logColumns = []string{"created_at", "request_id", "key_id", "master_id", "na
 	"upstream_model", "status_code", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "cached_tokens",
 	"cost_usd", "stream", "client_ip", "error", "balancer_id"}
 
+// copyStaging is lib/pq's COPY … FROM STDIN, run through a prepared statement.
+var copyStaging = `COPY logs_staging (` + strings.Join(logColumns, ", ") + `) FROM STDIN`
+
 const createStaging = `CREATE TEMP TABLE IF NOT EXISTS logs_staging (
   created_at timestamptz NOT NULL, request_id text NOT NULL, key_id bigint, master_id bigint, namespace text NOT NULL,
   model text NOT NULL, provider_id bigint, upstream_model text NOT NULL, status_code integer NOT NULL,
@@ -129,7 +132,7 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 	if len(idx) == 0 {
 		return nil, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("logs_staging", logColumns...))
+	stmt, err := tx.PrepareContext(ctx, copyStaging)
 	if err != nil {
 		return nil, translate(fmt.Errorf("copy: %w", err))
 	}
