@@ -9,11 +9,11 @@ import (
 
 // LogSink takes accepted records towards PostgreSQL.
 type LogSink interface {
-	// Submit queues records. With wait it returns once they are committed
-	// (duplicates counted) or when ctx ends (domain.ErrUnavailable: they may
-	// still be written). A full queue or a closing sink is
+	// Submit queues records. With wait it returns once they are committed,
+	// with each record's outcome, or when ctx ends (domain.ErrUnavailable:
+	// they may still be written). A full queue or a closing sink is
 	// domain.ErrUnavailable at once, with nothing queued.
-	Submit(ctx context.Context, records []domain.LogRecord, wait bool) (duplicates int, err error)
+	Submit(ctx context.Context, records []domain.LogRecord, wait bool) ([]WriteOutcome, error)
 }
 
 // ModelPrices gives a model's prices per million tokens by binding key.

@@ -50,7 +50,7 @@ func decodeLogRecord(raw json.RawMessage) (domain.LogRecord, []domain.FieldError
 		field, msg := "record", "not a log record object"
 		var te *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &te):
+		case errors.As(err, &te) && te.Field != "":
 			field, msg = te.Field, "has the wrong type ("+te.Value+")"
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field, msg = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a log record field"

@@ -42,16 +42,14 @@ type Stats struct {
 type waiter struct {
 	mu        sync.Mutex
 	remaining int
-	dups      int
+	outcomes  []ports.WriteOutcome
 	done      chan struct{}
 }
 
-func (w *waiter) finish(outcome ports.WriteOutcome) {
+func (w *waiter) finish(pos int, outcome ports.WriteOutcome) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if outcome == ports.Duplicate {
-		w.dups++
-	}
+	w.outcomes[pos] = outcome
 	w.remaining--
 	if w.remaining == 0 {
 		close(w.done)
@@ -61,6 +59,7 @@ func (w *waiter) finish(outcome ports.WriteOutcome) {
 type entry struct {
 	rec domain.LogRecord
 	w   *waiter // nil when nobody waits
+	pos int     // the record's position in its request
 }
 
 // Sink implements ports.LogSink.
@@ -92,18 +91,18 @@ func New(writer ports.LogWriter, opts Options, logger *slog.Logger) *Sink {
 }
 
 // Submit implements ports.LogSink.
-func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool) (int, error) {
+func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool) ([]ports.WriteOutcome, error) {
 	n := int64(len(records))
 	s.mu.RLock()
 	if s.closing {
 		s.mu.RUnlock()
-		return 0, fmt.Errorf("shutting down: %w", domain.ErrUnavailable)
+		return nil, fmt.Errorf("shutting down: %w", domain.ErrUnavailable)
 	}
 	for {
 		cur := s.reserved.Load()
 		if cur+n > int64(s.opts.QueueCapacity) {
 			s.mu.RUnlock()
-			return 0, fmt.Errorf("log queue full (%d of %d): %w", cur, s.opts.QueueCapacity, ErrQueueUnavailable)
+			return nil, fmt.Errorf("log queue full (%d of %d): %w", cur, s.opts.QueueCapacity, ErrQueueUnavailable)
 		}
 		if s.reserved.CompareAndSwap(cur, cur+n) {
 			break
@@ -111,22 +110,22 @@ func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool
 	}
 	var w *waiter
 	if wait {
-		w = &waiter{remaining: len(records), done: make(chan struct{})}
+		w = &waiter{remaining: len(records), outcomes: make([]ports.WriteOutcome, len(records)), done: make(chan struct{})}
 	}
-	for _, r := range records {
-		s.queue <- entry{rec: r, w: w} // never blocks: the slots are reserved
+	for i, r := range records {
+		s.queue <- entry{rec: r, w: w, pos: i} // never blocks: the slots are reserved
 	}
 	s.mu.RUnlock()
 	if !wait {
-		return 0, nil
+		return nil, nil
 	}
 	select {
 	case <-w.done:
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return w.dups, nil
+		return w.outcomes, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("records not committed yet (they may still be; retrying is safe): %w", ErrQueueUnavailable)
+		return nil, fmt.Errorf("records not committed yet (they may still be; retrying is safe): %w", ErrQueueUnavailable)
 	}
 }
 
@@ -190,7 +189,7 @@ func (s *Sink) write(batch []entry) {
 					s.quarantined.Add(1)
 				}
 				if e.w != nil {
-					e.w.finish(out[i])
+					e.w.finish(e.pos, out[i])
 				}
 			}
 			s.reserved.Add(-int64(len(batch)))

@@ -6,6 +6,7 @@ package logs
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -112,6 +113,7 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 	}
 	res := domain.IngestResult{Rejected: rejected}
 	valid := make([]domain.LogRecord, 0, len(records))
+	positions := make([]int, 0, len(records))
 	for i, r := range records {
 		if skip[i] {
 			continue
@@ -136,6 +138,7 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 			r.CostUSD = &cost
 		}
 		valid = append(valid, r)
+		positions = append(positions, i)
 	}
 	if len(valid) == 0 {
 		return res, nil
@@ -146,11 +149,26 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 		ctx, cancel = context.WithTimeout(ctx, s.policy.CommitTimeout)
 		defer cancel()
 	}
-	dups, err := s.sink.Submit(ctx, valid, wait)
+	outcomes, err := s.sink.Submit(ctx, valid, wait)
 	if err != nil {
 		return domain.IngestResult{}, err
 	}
-	res.Accepted, res.Duplicates, res.Queued = len(valid)-dups, dups, !wait
+	if !wait {
+		res.Accepted, res.Queued = len(valid), true
+		return res, nil
+	}
+	for j, o := range outcomes {
+		switch o {
+		case ports.Inserted:
+			res.Accepted++
+		case ports.Duplicate:
+			res.Duplicates++
+		case ports.Quarantined:
+			res.Rejected = append(res.Rejected, domain.RejectedRecord{Index: positions[j], Fields: []domain.FieldError{
+				{Field: "record", Message: "refused by the database (e.g. a NUL byte in text); kept in log_rejects"}}})
+		}
+	}
+	sort.Slice(res.Rejected, func(a, b int) bool { return res.Rejected[a].Index < res.Rejected[b].Index })
 	return res, nil
 }
 
