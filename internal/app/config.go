@@ -44,6 +44,36 @@ type Config struct {
 	Keys      KeysConfig      `koanf:"keys"`
 	Sync      SyncConfig      `koanf:"sync"`
 	Log       LogConfig       `koanf:"log"`
+	Metrics   MetricsConfig   `koanf:"metrics"`
+	RateLimit RateLimitConfig `koanf:"ratelimit"`
+}
+
+// MetricsConfig controls /metrics.
+type MetricsConfig struct {
+	Enabled bool `koanf:"enabled"`
+	// BearerToken, when set, must be sent as Authorization: Bearer.
+	BearerToken string `koanf:"bearer_token"`
+}
+
+// RateLimitConfig holds the rate-limit rules.
+type RateLimitConfig struct {
+	Enabled bool `koanf:"enabled"`
+	// Backend is memory (one replica) or redis (shared by every replica).
+	Backend string `koanf:"backend"`
+	// Replicas divides the limits of the local fallback used when Redis fails.
+	Replicas int          `koanf:"replicas"`
+	Rules    []RuleConfig `koanf:"rules"`
+}
+
+// RuleConfig is one rate-limit rule.
+type RuleConfig struct {
+	Name      string        `koanf:"name"`
+	Scope     string        `koanf:"scope"`
+	Algorithm string        `koanf:"algorithm"`
+	Limit     int           `koanf:"limit"`
+	Window    time.Duration `koanf:"window"`
+	Burst     int           `koanf:"burst"`
+	Match     string        `koanf:"match"`
 }
 
 // LogConfig sizes the access-log pipeline (POST /logs).
@@ -91,6 +121,7 @@ type ProvidersConfig struct {
 // ServerConfig is the HTTP listener and its protections.
 type ServerConfig struct {
 	Host              string        `koanf:"host"`
+	TrustedProxies    []string      `koanf:"trusted_proxies"`
 	Port              int           `koanf:"port"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
@@ -209,21 +240,32 @@ func (c Config) ListenAddr() string {
 // defaults lists every setting with its default; config.example.yaml mirrors it.
 func defaults() map[string]any {
 	return map[string]any{
-		"mode":                             ModeDevelopment,
-		"server.host":                      "", // 127.0.0.1 in development, 0.0.0.0 in production
-		"server.port":                      8080,
-		"server.shutdown_timeout":          "30s",
-		"server.read_header_timeout":       "5s",
-		"server.read_timeout":              "30s",
-		"server.write_timeout":             "60s",
-		"server.idle_timeout":              "120s",
-		"server.max_header_bytes":          32 << 10,
-		"server.body_limit_bytes":          1 << 20,
-		"server.docs_enabled":              true,
-		"server.cors.allow_origins":        []string{}, // every origin in development
-		"server.cors.allow_credentials":    false,
-		"server.tls.cert_file":             "",
-		"server.tls.key_file":              "",
+		"mode":                          ModeDevelopment,
+		"server.host":                   "", // 127.0.0.1 in development, 0.0.0.0 in production
+		"server.port":                   8080,
+		"server.shutdown_timeout":       "30s",
+		"server.read_header_timeout":    "5s",
+		"server.read_timeout":           "30s",
+		"server.write_timeout":          "60s",
+		"server.idle_timeout":           "120s",
+		"server.max_header_bytes":       32 << 10,
+		"server.body_limit_bytes":       1 << 20,
+		"server.docs_enabled":           true,
+		"server.cors.allow_origins":     []string{}, // every origin in development
+		"server.cors.allow_credentials": false,
+		"server.tls.cert_file":          "",
+		"server.tls.key_file":           "",
+		"server.trusted_proxies":        []string{},
+		"metrics.enabled":               true,
+		"metrics.bearer_token":          "",
+		"ratelimit.enabled":             true,
+		"ratelimit.backend":             "memory",
+		"ratelimit.replicas":            1,
+		"ratelimit.rules": []map[string]any{
+			{"name": "per-ip", "scope": "ip", "algorithm": "sliding_window", "limit": 1200, "window": "1m"},
+			{"name": "per-principal", "scope": "principal", "algorithm": "token_bucket", "limit": 50, "window": "1s", "burst": 200},
+			{"name": "login", "scope": "ip", "algorithm": "sliding_window", "limit": 30, "window": "1m", "match": "/auth/login"},
+		},
 		"postgres.dsn":                     "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
 		"postgres.max_open_conns":          20,
 		"postgres.max_idle_conns":          10,
@@ -604,6 +646,29 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Ack != "committed" && c.Log.Ack != "queued" {
 		return configErrorf("log.ack: %q is not one of committed, queued", c.Log.Ack)
+	}
+	for _, cidr := range c.Server.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return configErrorf("server.trusted_proxies: %q is not a CIDR", cidr)
+		}
+	}
+	if c.RateLimit.Backend != "memory" && c.RateLimit.Backend != "redis" {
+		return configErrorf("ratelimit.backend: %q is not one of memory, redis", c.RateLimit.Backend)
+	}
+	if c.RateLimit.Replicas < 1 {
+		return configErrorf("ratelimit.replicas: must be ≥ 1")
+	}
+	for i, r := range c.RateLimit.Rules {
+		switch {
+		case r.Name == "":
+			return configErrorf("ratelimit.rules[%d]: name is required", i)
+		case r.Scope != "ip" && r.Scope != "principal" && r.Scope != "endpoint":
+			return configErrorf("ratelimit.rules[%d] (%s): scope %q is not one of ip, principal, endpoint", i, r.Name, r.Scope)
+		case r.Algorithm != "token_bucket" && r.Algorithm != "sliding_window":
+			return configErrorf("ratelimit.rules[%d] (%s): algorithm %q is not one of token_bucket, sliding_window", i, r.Name, r.Algorithm)
+		case r.Limit < 1 || r.Window <= 0:
+			return configErrorf("ratelimit.rules[%d] (%s): limit must be ≥ 1 and window positive", i, r.Name)
+		}
 	}
 	if c.Crypto.KeyVersion < 1 {
 		return configErrorf("crypto.key_version: must be ≥ 1")

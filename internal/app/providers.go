@@ -16,7 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
+	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
 	"github.com/ez-api/ez-api/internal/adapters/redisstore"
 	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/domain"
@@ -50,6 +52,7 @@ var ServerSet = wire.NewSet(
 	TenancySet,
 	SnapshotSet,
 	LogSet,
+	EdgeSet,
 	ProvideProbes,
 	health.NewService,
 	httpapi.NewAPI,
@@ -151,12 +154,20 @@ func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient) []ports.HealthProbe {
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.
-func ProvideEcho(cfg Config, api *httpapi.API, authn *auth.Manager, logger *slog.Logger) (*echo.Echo, error) {
-	return httpapi.NewEcho(httpapi.Options{
+func ProvideEcho(cfg Config, api *httpapi.API, authn *auth.Manager, limiter *ratelimit.Limiter, m *observability.Metrics,
+	logger *slog.Logger) (*echo.Echo, error) {
+	opts := httpapi.Options{
+		TrustedProxies:       cfg.Server.TrustedProxies,
+		Limiter:              limiter,
+		MetricsBearer:        cfg.Metrics.BearerToken,
 		BodyLimitBytes:       cfg.Server.BodyLimitBytes,
 		LogBodyLimitBytes:    cfg.Log.MaxBodyBytes,
 		CORSAllowOrigins:     cfg.Server.CORS.AllowOrigins,
 		CORSAllowCredentials: cfg.Server.CORS.AllowCredentials,
 		DocsEnabled:          cfg.Server.DocsEnabled,
-	}, api, authn, logger)
+	}
+	if cfg.Metrics.Enabled {
+		opts.Metrics = m
+	}
+	return httpapi.NewEcho(opts, api, authn, logger)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/ez-api/ez-api/internal/adapters/logsink"
+	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/core/logs"
 	"github.com/ez-api/ez-api/internal/ports"
@@ -31,12 +32,17 @@ func ProvideLogWriter(db *sqlx.DB, notifier ports.ChangeNotifier) ports.LogWrite
 }
 
 // ProvideLogSink starts the queue and writers; the cleanup drains them.
-func ProvideLogSink(cfg Config, w ports.LogWriter, logger *slog.Logger) (*logsink.Sink, func()) {
+func ProvideLogSink(cfg Config, w ports.LogWriter, m *observability.Metrics, logger *slog.Logger) (*logsink.Sink, func()) {
 	s := logsink.New(w, logsink.Options{
 		QueueCapacity: cfg.Log.QueueCapacity, Writers: cfg.Log.Writers, BatchSize: cfg.Log.BatchSize,
 		FlushInterval: time.Duration(cfg.Log.FlushMS) * time.Millisecond, RetryMax: cfg.Log.RetryMax,
 		DrainTimeout: cfg.Server.ShutdownTimeout,
 	}, logger.With("component", "logsink"))
+	m.RegisterLogSink(func() observability.LogStats {
+		st := s.Stats()
+		return observability.LogStats{QueueDepth: st.QueueDepth, Written: st.Written, Duplicates: st.Duplicates,
+			Quarantined: st.Quarantined, Batches: st.Batches, Retries: st.Retries}
+	})
 	return s, s.Close
 }
 

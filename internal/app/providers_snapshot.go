@@ -6,6 +6,7 @@ import (
 	"github.com/google/wire"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/adapters/redissnap"
 	"github.com/ez-api/ez-api/internal/core/providers"
@@ -34,9 +35,9 @@ func ProvideSnapshotStore(cfg Config, rdb redis.UniversalClient) ports.SnapshotS
 // ProvidePublisher builds the publisher; the server starts it once the
 // schema is migrated, and the cleanup stops it.
 func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock,
-	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, logger *slog.Logger) (*snapshot.Publisher, func()) {
+	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, m *observability.Metrics, logger *slog.Logger) (*snapshot.Publisher, func()) {
 	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, logger.With("component", "snapshot"),
-		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax}, nil)
+		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax}, m)
 	return p, p.Close
 }
 

@@ -66,7 +66,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	snapshotSource := postgres.NewSnapshotSource(db)
 	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
 	leaderLock := postgres.NewLeaderLock(db)
-	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, logger)
+	metrics := ProvideMetrics(db)
+	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
 	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, publisher)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	modelRepository := postgres.NewModelRepository(db)
@@ -85,7 +86,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	balancerRegistry := postgres.NewBalancerRegistry(db)
 	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
 	logWriter := ProvideLogWriter(db, publisher)
-	sink, cleanup5 := ProvideLogSink(cfg, logWriter, logger)
+	sink, cleanup5 := ProvideLogSink(cfg, logWriter, metrics, logger)
 	logReader := postgres.NewLogReader(db)
 	logsService := ProvideLogService(cfg, sink, logReader, logReader, clock)
 	services := httpapi.Services{
@@ -104,7 +105,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		Logs:          logsService,
 	}
 	api := httpapi.NewAPI(services, clock)
-	echo, err := ProvideEcho(cfg, api, manager, logger)
+	limiter := ProvideLimiter(cfg, universalClient, metrics)
+	echo, err := ProvideEcho(cfg, api, manager, limiter, metrics, logger)
 	if err != nil {
 		cleanup5()
 		cleanup4()

@@ -137,6 +137,8 @@ func Environ(extra ...string) []string {
 		"EZ_REDIS__DB=" + strconv.Itoa(pkg.redisDB),
 		"EZ_LOG_LEVEL=" + getenv("EZ_TEST_LOG_LEVEL", "warn"),
 		"EZ_CONFIG_FILE=" + os.DevNull,
+		// Suites hammer one server from 127.0.0.1; rate-limit tests opt in.
+		"EZ_RATELIMIT__ENABLED=false",
 	}
 	return append(env, extra...)
 }

@@ -18,6 +18,8 @@ import (
 
 	ezapi "github.com/ez-api/ez-api"
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
+	"github.com/ez-api/ez-api/internal/adapters/observability"
+	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
 	"github.com/ez-api/ez-api/internal/core/audit"
 	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/bindings"
@@ -36,6 +38,14 @@ import (
 
 // Options configures the HTTP adapter.
 type Options struct {
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// Limiter applies the rate-limit rules (nil: none).
+	Limiter *ratelimit.Limiter
+	// Metrics instruments requests and serves /metrics (nil: none).
+	Metrics *observability.Metrics
+	// MetricsBearer, when set, protects /metrics.
+	MetricsBearer  string
 	BodyLimitBytes int64
 	// LogBodyLimitBytes is the body limit of POST /logs (batches are big).
 	LogBodyLimitBytes    int64
@@ -90,8 +100,8 @@ func NewAPI(s Services, clock ports.Clock) *API {
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
-// order: recovery → request id → access log → CORS → auth → body limit →
-// validation → handler.
+// order: recovery → request id → access log → CORS → metrics → auth →
+// rate limit → body limit → validation → handler.
 func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (*echo.Echo, error) {
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -106,7 +116,9 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
-	e.IPExtractor = echo.ExtractIPDirect()
+	if e.IPExtractor, err = ipExtractor(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
 
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		StackSize: 8 << 10,
@@ -126,7 +138,11 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After"},
 		MaxAge:           600,
 	}))
+	if opts.Metrics != nil {
+		e.Use(opts.Metrics.Middleware())
+	}
 	e.Use(authMiddleware(perms, authn))
+	e.Use(rateLimitMiddleware(e, opts.Limiter))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: isLogIngest, Limit: fmt.Sprintf("%dB", opts.BodyLimitBytes)}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Skipper: func(c echo.Context) bool { return !isLogIngest(c) }, Limit: fmt.Sprintf("%dB", max(opts.LogBodyLimitBytes, opts.BodyLimitBytes)),
@@ -149,6 +165,9 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	}))
 
 	gen.RegisterHandlers(e, gen.NewStrictHandler(api, nil))
+	if opts.Metrics != nil {
+		e.GET("/metrics", opts.Metrics.Handler(opts.MetricsBearer))
+	}
 	if opts.DocsEnabled {
 		registerDocs(e)
 	}
@@ -175,9 +194,9 @@ func isOutsideContract(c echo.Context) bool {
 // registerDocs serves the contract and Swagger UI from assets embedded in
 // the binary: no CDN, so the docs work without internet access.
 func registerDocs(e *echo.Echo) {
-	e.GET("/openapi.yaml", func(c echo.Context) error {
+	e.GET("/openapi.yaml", securityHeaders(func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", ezapi.OpenAPIYAML)
-	})
+	}))
 	e.GET("/openapi.json", func(c echo.Context) error {
 		spec, err := gen.GetSpecJSON()
 		if err != nil {
@@ -186,8 +205,8 @@ func registerDocs(e *echo.Echo) {
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, spec)
 	})
 	ui := echo.WrapHandler(v5emb.New("ezapi API", "/openapi.yaml", "/docs/"))
-	e.GET("/docs", func(c echo.Context) error {
+	e.GET("/docs", securityHeaders(func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, "/docs/")
-	})
-	e.GET("/docs/*", ui)
+	}))
+	e.GET("/docs/*", securityHeaders(ui))
 }

@@ -3132,7 +3132,10 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 type ServiceUnavailableApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
-	RetryAfter *int
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -3224,6 +3227,34 @@ func (response ListAudit403ApplicationProblemPlusJSONResponse) VisitListAuditRes
 	return err
 }
 
+type ListAudit429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit429ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFeaturesRequestObject struct {
 }
 
@@ -3276,6 +3307,34 @@ func (response GetFeatures403ApplicationProblemPlusJSONResponse) VisitGetFeature
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFeatures429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetFeatures429ApplicationProblemPlusJSONResponse) VisitGetFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3369,6 +3428,34 @@ func (response PutFeatures422ApplicationProblemPlusJSONResponse) VisitPutFeature
 	return err
 }
 
+type PutFeatures429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PutFeatures429ApplicationProblemPlusJSONResponse) VisitPutFeaturesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMastersRequestObject struct {
 	Params ListMastersParams
 }
@@ -3438,6 +3525,34 @@ func (response ListMasters403ApplicationProblemPlusJSONResponse) VisitListMaster
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasters429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasters429ApplicationProblemPlusJSONResponse) VisitListMastersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3527,6 +3642,34 @@ func (response CreateMaster409ApplicationProblemPlusJSONResponse) VisitCreateMas
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMaster429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster429ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3631,6 +3774,34 @@ func (response DeleteMaster409ApplicationProblemPlusJSONResponse) VisitDeleteMas
 	return err
 }
 
+type DeleteMaster429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMaster429ApplicationProblemPlusJSONResponse) VisitDeleteMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMasterRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -3716,6 +3887,34 @@ func (response GetMaster404ApplicationProblemPlusJSONResponse) VisitGetMasterRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMaster429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMaster429ApplicationProblemPlusJSONResponse) VisitGetMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3826,6 +4025,34 @@ func (response UpdateMaster409ApplicationProblemPlusJSONResponse) VisitUpdateMas
 	return err
 }
 
+type UpdateMaster429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster429ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMasterKeysRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListMasterKeysParams
@@ -3912,6 +4139,34 @@ func (response ListMasterKeys404ApplicationProblemPlusJSONResponse) VisitListMas
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMasterKeys429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListMasterKeys429ApplicationProblemPlusJSONResponse) VisitListMasterKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4038,6 +4293,34 @@ func (response IssueMasterKey422ApplicationProblemPlusJSONResponse) VisitIssueMa
 	return err
 }
 
+type IssueMasterKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response IssueMasterKey429ApplicationProblemPlusJSONResponse) VisitIssueMasterKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateMasterTokenRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -4127,6 +4410,34 @@ func (response RotateMasterToken404ApplicationProblemPlusJSONResponse) VisitRota
 	return err
 }
 
+type RotateMasterToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateMasterToken429ApplicationProblemPlusJSONResponse) VisitRotateMasterTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOperatorsRequestObject struct {
 	Params ListOperatorsParams
 }
@@ -4196,6 +4507,34 @@ func (response ListOperators403ApplicationProblemPlusJSONResponse) VisitListOper
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOperators429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListOperators429ApplicationProblemPlusJSONResponse) VisitListOperatorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4285,6 +4624,34 @@ func (response CreateOperator409ApplicationProblemPlusJSONResponse) VisitCreateO
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOperator429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOperator429ApplicationProblemPlusJSONResponse) VisitCreateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4388,6 +4755,34 @@ func (response DeleteOperator409ApplicationProblemPlusJSONResponse) VisitDeleteO
 	return err
 }
 
+type DeleteOperator429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOperator429ApplicationProblemPlusJSONResponse) VisitDeleteOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOperatorRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -4473,6 +4868,34 @@ func (response GetOperator404ApplicationProblemPlusJSONResponse) VisitGetOperato
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOperator429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetOperator429ApplicationProblemPlusJSONResponse) VisitGetOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4583,6 +5006,34 @@ func (response UpdateOperator409ApplicationProblemPlusJSONResponse) VisitUpdateO
 	return err
 }
 
+type UpdateOperator429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOperator429ApplicationProblemPlusJSONResponse) VisitUpdateOperatorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServiceTokensRequestObject struct {
 	Params ListServiceTokensParams
 }
@@ -4652,6 +5103,34 @@ func (response ListServiceTokens403ApplicationProblemPlusJSONResponse) VisitList
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServiceTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListServiceTokens429ApplicationProblemPlusJSONResponse) VisitListServiceTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4745,6 +5224,34 @@ func (response CreateServiceToken422ApplicationProblemPlusJSONResponse) VisitCre
 	return err
 }
 
+type CreateServiceToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateServiceToken429ApplicationProblemPlusJSONResponse) VisitCreateServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeServiceTokenRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -4828,6 +5335,34 @@ func (response RevokeServiceToken404ApplicationProblemPlusJSONResponse) VisitRev
 	return err
 }
 
+type RevokeServiceToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeServiceToken429ApplicationProblemPlusJSONResponse) VisitRevokeServiceTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -4896,6 +5431,15 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -4940,6 +5484,34 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5007,6 +5579,34 @@ func (response BalancerHeartbeat403ApplicationProblemPlusJSONResponse) VisitBala
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BalancerHeartbeat429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response BalancerHeartbeat429ApplicationProblemPlusJSONResponse) VisitBalancerHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5080,6 +5680,34 @@ func (response ListBindings403ApplicationProblemPlusJSONResponse) VisitListBindi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBindings429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListBindings429ApplicationProblemPlusJSONResponse) VisitListBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5189,6 +5817,34 @@ func (response CreateBinding422ApplicationProblemPlusJSONResponse) VisitCreateBi
 	return err
 }
 
+type CreateBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBinding429ApplicationProblemPlusJSONResponse) VisitCreateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteBindingRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -5268,6 +5924,34 @@ func (response DeleteBinding404ApplicationProblemPlusJSONResponse) VisitDeleteBi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBinding429ApplicationProblemPlusJSONResponse) VisitDeleteBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5357,6 +6041,34 @@ func (response GetBinding404ApplicationProblemPlusJSONResponse) VisitGetBindingR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetBinding429ApplicationProblemPlusJSONResponse) VisitGetBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5467,6 +6179,34 @@ func (response UpdateBinding422ApplicationProblemPlusJSONResponse) VisitUpdateBi
 	return err
 }
 
+type UpdateBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBinding429ApplicationProblemPlusJSONResponse) VisitUpdateBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -5484,6 +6224,34 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth429ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5571,6 +6339,34 @@ func (response ListKeys403ApplicationProblemPlusJSONResponse) VisitListKeysRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeys429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListKeys429ApplicationProblemPlusJSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5680,6 +6476,34 @@ func (response CreateKey422ApplicationProblemPlusJSONResponse) VisitCreateKeyRes
 	return err
 }
 
+type CreateKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateKey429ApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeKeyRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -5759,6 +6583,34 @@ func (response RevokeKey404ApplicationProblemPlusJSONResponse) VisitRevokeKeyRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeKey429ApplicationProblemPlusJSONResponse) VisitRevokeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5848,6 +6700,34 @@ func (response GetKey404ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetKey429ApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5974,6 +6854,34 @@ func (response UpdateKey422ApplicationProblemPlusJSONResponse) VisitUpdateKeyRes
 	return err
 }
 
+type UpdateKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateKey429ApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateKeyRequestObject struct {
 	Id   Id `json:"id"`
 	Body *RotateKeyJSONRequestBody
@@ -6096,6 +7004,34 @@ func (response RotateKey422ApplicationProblemPlusJSONResponse) VisitRotateKeyRes
 	return err
 }
 
+type RotateKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateKey429ApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetLivezRequestObject struct {
 }
 
@@ -6113,6 +7049,34 @@ func (response GetLivez200JSONResponse) VisitGetLivezResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLivez429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetLivez429ApplicationProblemPlusJSONResponse) VisitGetLivezResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6202,6 +7166,34 @@ func (response ListLogs422ApplicationProblemPlusJSONResponse) VisitListLogsRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLogs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListLogs429ApplicationProblemPlusJSONResponse) VisitListLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6307,6 +7299,34 @@ func (response IngestLogs413ApplicationProblemPlusJSONResponse) VisitIngestLogsR
 	return err
 }
 
+type IngestLogs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response IngestLogs429ApplicationProblemPlusJSONResponse) VisitIngestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestLogs503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -6396,6 +7416,34 @@ func (response ListModels403ApplicationProblemPlusJSONResponse) VisitListModelsR
 	return err
 }
 
+type ListModels429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListModels429ApplicationProblemPlusJSONResponse) VisitListModelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateModelRequestObject struct {
 	Body *CreateModelJSONRequestBody
 }
@@ -6481,6 +7529,34 @@ func (response CreateModel409ApplicationProblemPlusJSONResponse) VisitCreateMode
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateModel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateModel429ApplicationProblemPlusJSONResponse) VisitCreateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6584,6 +7660,34 @@ func (response DeleteModel409ApplicationProblemPlusJSONResponse) VisitDeleteMode
 	return err
 }
 
+type DeleteModel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteModel429ApplicationProblemPlusJSONResponse) VisitDeleteModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetModelRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -6669,6 +7773,34 @@ func (response GetModel404ApplicationProblemPlusJSONResponse) VisitGetModelRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetModel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetModel429ApplicationProblemPlusJSONResponse) VisitGetModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6763,6 +7895,34 @@ func (response UpdateModel404ApplicationProblemPlusJSONResponse) VisitUpdateMode
 	return err
 }
 
+type UpdateModel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateModel429ApplicationProblemPlusJSONResponse) VisitUpdateModelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProvidersRequestObject struct {
 	Params ListProvidersParams
 }
@@ -6832,6 +7992,34 @@ func (response ListProviders403ApplicationProblemPlusJSONResponse) VisitListProv
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProviders429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListProviders429ApplicationProblemPlusJSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6941,6 +8129,34 @@ func (response CreateProvider422ApplicationProblemPlusJSONResponse) VisitCreateP
 	return err
 }
 
+type CreateProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateProvider429ApplicationProblemPlusJSONResponse) VisitCreateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteProviderRequestObject struct {
 	Id Id `json:"id"`
 }
@@ -7020,6 +8236,34 @@ func (response DeleteProvider404ApplicationProblemPlusJSONResponse) VisitDeleteP
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteProvider429ApplicationProblemPlusJSONResponse) VisitDeleteProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7109,6 +8353,34 @@ func (response GetProvider404ApplicationProblemPlusJSONResponse) VisitGetProvide
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetProvider429ApplicationProblemPlusJSONResponse) VisitGetProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7235,6 +8507,34 @@ func (response UpdateProvider422ApplicationProblemPlusJSONResponse) VisitUpdateP
 	return err
 }
 
+type UpdateProvider429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateProvider429ApplicationProblemPlusJSONResponse) VisitUpdateProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadyzRequestObject struct {
 }
 
@@ -7252,6 +8552,34 @@ func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadyz429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadyz429ApplicationProblemPlusJSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7359,6 +8687,34 @@ func (response GetUsageStats422ApplicationProblemPlusJSONResponse) VisitGetUsage
 	return err
 }
 
+type GetUsageStats429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUsageStats429ApplicationProblemPlusJSONResponse) VisitGetUsageStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResyncSnapshotRequestObject struct {
 }
 
@@ -7411,6 +8767,34 @@ func (response ResyncSnapshot403ApplicationProblemPlusJSONResponse) VisitResyncS
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResyncSnapshot429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ResyncSnapshot429ApplicationProblemPlusJSONResponse) VisitResyncSnapshotResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7487,6 +8871,34 @@ func (response GetSyncStatus403ApplicationProblemPlusJSONResponse) VisitGetSyncS
 	return err
 }
 
+type GetSyncStatus429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetSyncStatus429ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -7504,6 +8916,34 @@ func (response GetVersion200JSONResponse) VisitGetVersionResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetVersion429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetVersion429ApplicationProblemPlusJSONResponse) VisitGetVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9386,203 +10826,205 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs3muiroPpslaXaJkVSki9SbdVxHHvGEztxZHmSTeRDgt0giVET6ABoUYzLVftrHmAeYh9snuQU",
-	"PgB9YaPJJnVx7LhqamKxu4EPwHfDd/0QRHyeckaYksHJh2BGcEwE/PPnM/JbRqR6+a3+KyYyEjRVlLPg",
-	"JDifESTMY0RjtHdJUoUmgs8RRhIzgiiL+JyyKRr93LHjdF5+OwoRVzMiFlQSNCWMCKxIvN8NwkBGMzLH",
-	"eia1TElwEkglKJsGHz9+DIMUCzwnygL2LBOSizpQP6T4t4ygCB47aFJBrijPJErxlDyQaMTItRqad0Z6",
-	"Yqo//S0jYhmEAcNzPbd5XIFqjq9fETZVs+DkuD8Ia1CGwcu4DtIZkTwTEUE0zudKsZoVU9E4CAO9lVSQ",
-	"ODhRIiPlaSdczLHS7zH18CgIgzlldJ7Ng5N+DgNlikyJACBe0TlVdTje4ClBkv5OmlacwHflmWMywVmi",
-	"gpPjXlgB43CgwcDXBozjXm8DUB/1+mTKmSRwfN/g2GKE/iviTBEG/8RpmtAIa5APUsHHCZn/5z+khv9D",
-	"Ca7/EGQSnAT/56BA3APzVB68MV+ZSZsxNuZEIsYVmmMVzZCaEaTBEDhS3eBjGDzjbJLQ6N7hi2aYTQEW",
-	"mF6iBVUzRK6pVJqUpMKKAIAvuBjTOCbs3iEUJCZMUZw8kEjwhBR7iZOEL5CaUYl4qgmbcgbAfs/VC56x",
-	"+D5h/Z4jmUUzJBz97XEBUF5RSccJQYobUFNBWURTnOwDrG+JuKIRecfwFaYJHifkXneYzFMusKDJEmUM",
-	"WzglEVfkFAmixBIlWBEBoJ5z/hqzpSUleZ9wnmFFEHAMEjvA8EQRAaTEsvmYCMQnSJKIs1giytDoTL/V",
-	"earfArZbEjSlR1Xw6qzkYxi8YzhTMy7o7+ReUeo1lVJTIReIsiuc0LhEDSsr+umnnzpPMzXTDyOsiHdZ",
-	"hYCDVaWCR0RKferPmaJqeZ+L+4kkSUczeRKjcaaQJHMMsCfJ0i23CwLGDqbnehppgM/5JWFnlsHrn1Oh",
-	"6V9Rw+0xvDRU+q26XPrr28HxQ/S3n85PkSQsRlQhLNHoqT1hWO0J+oZgQQS6yHq9w6g8IPxCAJ9WNjUM",
-	"yHVKBZFDrCpyNMaKdBSdE983MOjQ/PwhIEyLtF8DM33w3if0C8n9a3WplcEq0BTj8PE/SKT0xE+zmKqn",
-	"kTJqTXUHaexVBFaJw/1SwG3YsNFjDF/LYZtjqaktDORSKjLfvDa7DBo3g/+cKbH0IYA56w8BucbzVHPU",
-	"4JIsu5EgmjI8p4DdPqxD5tKO6U+2OGQjZQ1scUw1dDh5U4LZ6GAsS6wAMH/XFh0llDA1pKmHpsP2p2aV",
-	"kqH5oDaOk2Abn7vTX3+OoG5iremZXQ7d+ayOVJ25AmZ56Y3Y8Ioa/W4FlxWZV/+x8YwNWuXoHWAhMPxd",
-	"UuQ3DfQ9uVb21lDbEACkOppvUd/gBLOIiL8SLNSYGITz488EJ5KEKyuPZiS6lJowK3eJh0ceDJ1xqYxe",
-	"Xnl3cHzseZkyqTRkFkFK7/cHj0E1z//2fC0ZTuWMq+EVEdLSafOdo+dD4NKX6xe2uvMlwD2ArDuEtwqr",
-	"TNbRq7zJa3d10y7Wnid4Wpde32KFx1gSZGFGc8oyCUrQ2EL6QCIQ3CR2L2lh1YItJFiqoSSEtWdsrc5y",
-	"7fnd6MDMJpUh9x4hZbEevH52mMVUr689f7BjPXNf+riEETPxVmpAa959SZZVwWYvzd1pqjpH3De2xkCZ",
-	"4siPhmk2Tmg0nPOYJN4XZI756zbGmR0snXwMgyyNt9wGn+AogF8B1WxFDl5YPs3KGVQgWYMfxZnWECUm",
-	"CtOkTo0/zZbmKu8+Le6mWpQlV8SvJwphBIhTm/T1m06H5vcwYHyYCn5FY6MCNqgFxXhTwbN02F7880yR",
-	"IXzkP3CSEC2pc/m+7tzf2pfP9bvlj69wkpENCOWzl0ieZPoHhKdYkz9sMICMAGTN3iJFrwhyeyRDpAHL",
-	"FInRYkYYEgSD7SvXSi8Dt+nvPduXpVIJgudr9DPPKlasXRYWRGP073/+C7kxESArAOMo9kNwNAhOAkOv",
-	"nUFvcNTpPe70HpZYSYGbC0KnM7V6sGAP85jiytRTPuUSiuRDrp5z7ehKpOUQs9ipNnT0kqXZtjrLCm6u",
-	"5Tj61b/oN7/XIvb2EXfV/rpBrymOKrdj9teZMfu9XsWQ2dt4pBsOrM2Z7C7pzGl+hAW8NANohWtOmf2r",
-	"X5eEdozbUMydEP/0WnkWT4l6QwTlcZmHM870mcSYJloszTlTs2TpZTjPQDjZFZUM09vo9pUD3eYcZU0l",
-	"WPf1a82+vs/f9ugL22r/O2kTK2e1ogiUNsN3Yma7vyPL3bYarMwkHtK0iq0rN48N6y6opt/r1XHYTQJL",
-	"apxnYBlG64k8M40Bf4dpjsBrkaeM7MXHmazqGjHPtH7iZWbGNrureWxHSeC5yrZBzt8yrrCxWMmtXWFh",
-	"INL5MHHesDrjX/ut2vnbFdqApTeTwWsww+1GCVauDUU690NZEW0bpVuYD6jaDrh5yB0RZo6vh5dkKduA",
-	"sQkEh3wpVooIrR3+v1+fdn7Bnd97nSfvi392h533H3rhw8OP/7HxLrTpVDXb2FGScKa0yFtQFvPFDphL",
-	"tWIwTAWNiOYqw7nilw3cocU+FuzikrK4lXj6Tr9oz5BnSkPjJ+EWi2l/dicH//c/4fz6g0e+A7yRkLXL",
-	"uP1N3fUyL7M05ULJ4YSWTV1jzhOCWfWNjIF9V254z1wlNrykOE+G0YzTivXC9+YVXTEp5S9tR0o/WBfG",
-	"btSUYikXXFTFY/5jWBFIvcGK2jDwIJHgyUb8yUHW7+oLrSRiKyY0aMeE8nHD8pIAwub9dDfjHZWvlA6t",
-	"yau0dUe9Jw9XgQ2DhaCK/MCSpTGUaK0qU3w4xqxyKbPz1FFpjCUZZiLxxdSYTUATLtBInwBWdJyQ0Sma",
-	"KZUiLuC/sls94UHv6LFPp+F8mpBhwo1r1WPkNaBKpDgaTRM+xskIplYzMPwqco0meE6T5cqEXtO+nS4V",
-	"HA5m/eI2zTA4fnh7Wlqh7K777p01Orw2b++u3aWCcmG93Dk29DZd0UsMtVPRqEtSox1XdZRQcNU2dgr3",
-	"lbNT3L2ZwZK4NTLYQ2omcBvAYp3yuxB59WKwGmFnBkHw0vIUzTOp0JggygBZJ5nKBKl4ONZeKHbEnTZs",
-	"uLIRwIr9G9vIML8lKWExYdHyrwQnGpSax0JQCJGo79NT5J6hOB8GjQllUxTzBUNzfEmMo8h65lHGZjDN",
-	"8hRhxDjr5CNwRuz7VKGYTAWOSVwyZZeYZmHLLjwSFCdIRSnqDx51e91et3/y8PDRExRxxkikkCCTTJLY",
-	"dzoJVhru4VxWhux1H4ce1WeNduOsMmD81OvfHG+QWztLQITFjvsO7AXBGvteJHh6E+Ox/h6sxmDHQ3s4",
-	"WeClROZ1ub9iPY7TYZTgLCbDSHAph84oG5wEWuzp9aZDCNwbSsUFGY5xdEm0Lh0IElPptTOXV/IudV6Q",
-	"pvWseiQ4Iz9MgpNfP9T1m9Wle3S4D5uP9n3znjGycPtmJgmRHVqLZTPAfmj+nSRapAoy51fEcI8ET62E",
-	"K6/Q2VnKv/V9u0ZJEj93FFAl1Yl+ViWMMmOtmGyIlHhKqi+bNVGJchzdhMBmxmI4H8Y2MhZwY68783Wc",
-	"r8a4fCgmFRbbukXrBG1ZlsZyy5eCMMg5WYN/Rw8/tKGBlV1+3B8cdo9b8ZaSz7o4pF633+0FrTlL4bde",
-	"gSl0B+A7s++IL8apapWsEsczCJZBz15+e2ZY/iVZojnW8gBp1guR6qeIzFO1RHOCmUSYgaqXWx3rgWob",
-	"LZZVGKzdWU9dhSGTZGXqJNlu6js1YTZ4WwtE2MW938L02cLLiyMyzJjyeaLf6Z+N91PvNdg/kCBpgiMS",
-	"o7FxUydYKiS4gmsHkoomCVpwcSkb1ad2ruebRaNRKTMSD8fL+qpGJmhwBOx7hOM5ZScmJNMFGiIa24hM",
-	"uL4AspkB9aK1DLAvVoRoYIbqe5kxTNnem94Y35MKMqHXVX4hLzs/jwfnvz15NQ92sT83nEeTDbq6mz1L",
-	"bxoVzCofSOTCR4Jws4e57UXnO7Is3XHuFKDtg0zCIHPCdsMa3sF73qiUAklCJ9XtcTuSqDHIsMKyywdV",
-	"3qMVHKiwq1XGV2ErJW99QVBurdvFw3xHluZmF9fFjrXFbNi5PLDZH+RhYjlBIOyN5GXn3//zv6P9UyRn",
-	"+p7CGcR/m1wJl8XT3ShjXZixBrBhUbfhhnaL+6Qu6IK+SoqRCYrRehGFiP4CP8y/ZjiTipi42it+SWKv",
-	"rpSjfV1D5DKXmiuy5+23SKb6RO2dPMqE0H8adEUGXasyplHNKpjfCt7A70Z72QMa0Ur9lU0AuSTLBxIl",
-	"dEJaxTr6cAeUMLdG366/oleEEemJAa1rqfyy9X3TOxWffoNVNPNc8yHgHyV8igSJuIjlKSI4mumLAqRM",
-	"aLJFnCGqJNLktCcJQaNXfHoGr4/2K6rWOkTNv6khfBhcd6a8Y3/79f0/JGfdM7x4bS8eZgUv2ZRIdUYk",
-	"2Kh8SRqpZTGr9khYF4LLa4wYX6C9iM/nVCkS72tN4LeMZBV7RNmlmJmcFSKbR8aJIDheuhnGZMIFKU0C",
-	"QVvAiPa7DQH0+qQM8K328sx+0LChvrSO1BBraT2leRuQ5jY4XH7sf6dk8el5XYGFtXW5gOeGMPR6FgaO",
-	"ZiRu5d73Wnkr2RebrO56NxKiEe8GEzay3Gcu3hFSjkF/0lrGA8gujIg0NwE8loQpP+Nd6yXc6YrjzCAb",
-	"/DQmhrm9fl01CTa7c707uK0y74tqGpRs/g3O3U3IkAo+T9XuiOAiXYc7pvjUVbBSsoCWEjRGfGIibc2H",
-	"pyYRuEAERBWikHo4odaObATQioOofQzYMOIxWR9v8eTJk01bs86LrNRE7YY3zqbqDXPz+cBWg28rqUsF",
-	"Na3lcMBwN3G5HbjaBk62I+taz65aaHo3YjI3SqBoIqPNt+sNzGhbBrR5wua0jA1ZHRs5zvZcpoXxYX1i",
-	"4Sa6vz3qbkPRLZJPmsi4upTV3fZR0CqdlqglX2UDc6DsE4SieM0mRVTJNrGvLYJIfCs3gYo+F+j2bOMW",
-	"rJRgntmoPBugX5l31xkH2xnSzHAlWxrkd/sMi/PLzuGL3578ol5hr8nr1nKxSgauwmFq1rsC33ZGJ7PU",
-	"RrvTPMeGzfu1wfpkhjIm8lsyOlnomtf1KseetRG19cAcIpVEKRGQ56lIYeRWM6yQJAoxzsgpcqZUxk2V",
-	"jJbm05UAXK/J5e5mLwfdrlS+4BLG7lhbVeFFsqc3x0s040m849wr55gDElZOpLo/60735tfuEup+0vt2",
-	"heX4zIsyk+Ds9dsPXzvpunWQ8Wbt4k7zapuimOumTkMPSUI5Q/CVYSWypYHTWtA9V7LCYRqiUa7edfW/",
-	"RlX31eac3zsKnt58SI0Sb72+2hjwvH7/zWfbHcCfMQT6LrKxrTZgsrAB38JVOvehVQOpNaFAfXnefW7Y",
-	"r5VTq299OX98G20lJ51yFvcMPiXzMYljE5IsiMAMFqdmRDRzzFuRIMB6P70AqSYzlONU83+FlbB0F5Nu",
-	"/rsuKSYMSgDWjaKmCqM1ZGk4oQLjqQn84qyIgdA/d9uEN7jI+tu5hmxh85RqmOir340iRnbJHZAtHIvv",
-	"b+WGUb1RtmA+pZsjrGxH2nUrvg2ay/Hjk5Nd5RzLpxfPKQNN9ookeqFBGFxRsmjgRm9cccL6ztxGDFN7",
-	"K90Kb91cWOz9plielfhRLtxdIi/IKEMTPEUYZgqRKyKWRclZiWTEUxIjxb0+5huoRm3o1BtQbqVu+XLe",
-	"GFzuSvHVr5kvnqEnR8ePkC3xh0y1E1CnmsqgFKooBJ2iC5j+IjhBLcJWrRm3PZWVwmw9dOZqBK0vGZxi",
-	"Nasq0Qd5/RAfiFVTZinis/+3J78c/nz890fn/R8HPx0+Pzo7Pn/434/ePd4Qv+pGOOr1Wl2OFVXJSkiw",
-	"NQg4R79WgCeYJv49drklKwr02UskyIQIwqBEMDh0lvraoTHfYYD+trpZkN50cnBAfscp7cbkyhWElAcF",
-	"NEHLkn5maeG6CAiX9eIJHCgywuqnnZddgUvUHMtLEpsYo/6//+d/J4f4yWjfBZ+Ci5RxBtgqiaouuPSJ",
-	"t2BgKbNsfSZZ3b2yiwGznjK2OTSzlvd1g2jOLUsMbedwrXKCjeG/ayIuiwSvWwtmvJ2srV3Uo91r/5QF",
-	"gqW5HCXDnIIKS26pOlAerZiXCcp3taRv5ei/nerlduU2VK+cQ3xy1WsFQzbE5I0xYw06dAVpqsoPw9T6",
-	"lUzmqT4DpmaCpzSC6pg4A0+U+UfH+qX0fyAklcwpo50ooeY7OhX4yhypeRQ4dqGfU6mymHKTr6BgAPOP",
-	"DrlOBZHSC/wZwTH1x8fdQ3KJIFj6UmldhTaoaC00pzfF2XC8RHuQkQIZQ3KWKf2vYcwXDKLNcTmNTpPS",
-	"frddggqMDUXc1ND8u33m2ZokkJUIsrp2frsqlcabekl/LuH0ilgRDYuL+ky5VCRGMEi3BY9iBjct4P41",
-	"V2xwW99Jz4hcsqgpAnFt5c6IZ7Y9xYacvoozpXLB0DtsvCcxVhjNsJyVtqVYZZyZyvWrvuxWqUjbhroW",
-	"GUj58vPFVkHxHkj7y6W5rgO/M/Er/hPi6ialmUxKTCmxa6XUN1+ghFvdliexTYu5JCSVkPii9d49rNCc",
-	"S4VGl2Qpu3N8PawMayJmt4of+ujdukr2u6+E54pZbOuSMWFQqWlXOidyjSMF5sgp0BzTq0no72Ronrz3",
-	"jlVkM9+O+ct9M17uGF5yrxYIsMFlcv0aN07XIjuofosBNH0g0YQKqVA0wwJHCupcTrgArjtlFDoD0NVb",
-	"i+ocXf745Bfhv9KCL/XOTYr1PPi1ZsUiSaE5MWGNfmtNgXnQgc8m6ONlZSgbww6qtqYt1r0hBkGSSBB1",
-	"S9EHVSA3rfU2dO/aSj+p/l3Dt7YSaq1oertkUVPRb/fhFuUrq2XEfVWjbUj3sKyX+Br2mKfABspB4IsZ",
-	"VuiMxFRCYIRWdBdelTW2JcS3rNlNrlNQQNvCZ3VEV7MbjTOaqCJe3UHhBZGyodbc/MYVYMzNgaDwGApE",
-	"ytmNWB1PYqKHIuCWH+JpRdPYIXGYZ2rMr6EcQ8Knfh0SKjS03WKbv0IZmhOFT9xWd/3MXw/cvG3m+Q00",
-	"yxparY5ZW5wP5314VuBDbQ/DEin6WIMpZbFlpdV64Ydbrb26cwXUhtVtoT1vWtnXUqe7lTrdSPq3k///",
-	"hy2FumVa+tqajJvH2tVFrW4NhmZi3K686iZ6/Fpw9f4Kru4Wk70GE7YpyVoX8nmkFcIshr/QnqpGCe6j",
-	"CDPGlW3i2A1aiK7tir1upsXPuPjr5sV9rcJ6u1VYGyhl24qrm5D8D1GDdTch1bxJ25ZR3ajqNbnRn0JF",
-	"tUuyPEUjTSIjWy8tL+K0kvBpcnzXay+barOu96DXKqq2dX2X3eUrKuwO3vPVDNC7Utg+YVXUz7US6k2r",
-	"n3porrK79TCaSnsfRGPp4mdMFyBwN8qSbyGPNQIHgznilVocq/i11eWnt6ETCxR1OeOe/GJ8NR02pLWu",
-	"yd29nxThwqnZYuyc3OrKlGscZetEmkPT9BIiGoO79+zFM3R4ePgEzXgmDmK89Lt79eE15wA359VunYsr",
-	"Sj2Wt7XEuKiOfIx8I1tmqhaZqSvIUdsAr81Fo5qmbI/hdCL4fMu0Tesu8gjlRXvza47+HsOr4jtmROTg",
-	"hWZdMJQFzLcxfzeGsJdswj0m5Ywm8RDmrfgGB73Bw06/3xkMznu9E/jfL4G/3oi92RbfHk4G+EnU9weU",
-	"Db0FLae83x087HqDGW9QAbPkdjZwhuUFV8Cp7xw054oyLaTe6vPMFZjvyPJppnxVkvIax8bjuzeSylQZ",
-	"Q0XYr3s0twXIXBzD6OfO0zcvO9+R5QiZBtvApvW45k/nezoJ8jeLDTBggQoDPZz9AK5tN130+LalDU/K",
-	"hQzR3346N2b00Zsf3p6jA5yp2QEkC4zCC4bXLh03Lb57AZ4k2F6tiZn+0/mqZkqlpok3tdi7Wo+GKcET",
-	"lCaYEWf6f/6L3h706tVrNMWKLPDypAjQLDXvA8kJHZ2MOL1gEVY44dOMhOaXf//zX7loFTwzMTsmTFui",
-	"vQsb5y0vgn24LasZoaJUZU6GF2xiChxDxV87p3GW5A6KiDOZzU3hyNyqHMKACZ8iCuWsKGfdC3bBnkNw",
-	"OLBVRCUaNbVKH6E9F19tYIuwELaAygXLg8tjk1FLJcKJ5IhEM07iEkJarb/z8ttR7iB0yHnB8kRhnilJ",
-	"Y2IcifquL3Ck0F7GLhlfMNtF8d///Bc66h2FaCE4m6I5UTMe21+Pwws25vESKc5RgsXUvt4/DJEWN4Lh",
-	"BGKO9VbqJ8e9nl6XXBBhKsaAzwfPyQVzwcRyhlNi8CuhEbEt2y0FPU1xNCOdAfAQ0PfzUOPFYtHF8LjL",
-	"xfTAfisPXr189vz7t8/hmyJOOoDIZLNoh4iliruOUelbfUoYTqnmj91e99BEXcyApxyAu/AAZ7FhpVMC",
-	"/zGkp1l3HJwEr6hU0CYavhR4ThR4An/9YJjEbxkRy4JH4ErHvrxr/i11TF83p+mZm8/YQo3wj7bapbsY",
-	"clPz5Q3jrQC422h5M/FtBqpyr+dMAU1iBTxyAgxSk5CWTjnzX5nXinzP/q7VIJrmtkXoNk4LKsb2k/qU",
-	"owJ5D6A+QdDiReeqfw/N2oEPAeUMer3cvsiMdaLEEf9hYzMLuDf2YIcwBZA4q6I9xVMQMcTsXIgYWWgm",
-	"CtEyXU3hRwYY3xw50Aff4NjZUuCT/uZP3jFsxTaJzUeHmz96wcWYxjExJjCZzedYLO29BBiNli7VRegj",
-	"hI4CvwaGFb0Pg+tOSsScSsvN4PcTQXAMw1rGZYWcbORdfyHqhXvnDk+w0hfBc4jVhgfdT3MAT5MEVbSC",
-	"0rbnG1nfeffIbn4Y2Ca31RW+JcqYBKb0ijAzPtqzBi5pbPpwzZUIC1Ly5EeYcUYjnFwwQ79Ik7jRHQpD",
-	"HJduZCytme4UCaIyYcspL2Y8IWiO0+4F+w6EvwFBT5bXCT1BI3+riBHoNHMy52I5QlxcsBH47kchfOFt",
-	"P2G+USIjI6jWDXbIkZH7VSR8k1WREIjwGx4vW+Bfqz4Yxh63oQsGBHgMJ9BlX2/gx3AH5LatMj5W7zvW",
-	"wvnJyOu8jAC5PCO5n+gPzCLD4GgwaDNNKnhEJBjSnzNF1XKFut+lkgh1IwIHm3WZvdprRom7rsqm1YxS",
-	"JAmRNr5PSZJMujVq0ILutR24lUKZBzi2Q5ZVf+XnpQuUCuysVQbs0YTIRG19bsqAXqBbQwlL3S91JLVP",
-	"CiHEpdpc7qpi7ZC1kFNA1DqGlhvH3ohhl6MZHvZ6K+EIA+s5tXbcUlR8ESsw6JX0ftv0vRUe+ZrftuLa",
-	"/VtGZRdq7MFm++gUjeCwQKC6AOHoD8+2e082f/GMs0lCnU0vx36z8MI4tWdMO/tbUUITtz74QOOPBv0S",
-	"osgarg32C9tBxDUpQ3tHvSf7KGMJkRKNIiwjHJP/AjUnRIsZjWbIhK2D3jWvU8+3MG1OPS0YvJ2kwuE3",
-	"da/0MOEjX2NJDUv8h0elo81ffM/VC56x+Ka4Z7Ykx71dUC5s0AYYFP2xdsoH0qGZsZZJdNQ7QooXWJ8r",
-	"DXUc+gtRJfZ7p6K2SZ80QH5ZmFNBhL8QtRsW5CK4StkblKeXMShOqb/Nw1tTZE9f/3BR8tA0ZJRVka4v",
-	"hjhJ4EHJ5I0yloF2HAJf45lCwABhSLZUM8qmdUQrBzHeRNS7MIBStcDWotoXSHnPF6xmUjDAfeWgZekN",
-	"t8obcVC/0D5w8aGNZnhzTt+Zyp23f3Uq9bFqsj7ntXC3MD5/Tvcv1zZp7eULXGyfz83rZnICrmq46FdW",
-	"4rkl1Ic/63ivf76hwGi86F2SJRqThLMpNA4viuWeolHeEmzk2gaZnGjXHA/pAUbysjOyUqX97fClHjon",
-	"xJsIjdXEkF9X65y+z8nOGfMqiQUPe1teB0uZM/d8Fyy1WPvyLoJ3K3tuzUIIiItwuRsdZ2hMZjiZaK7m",
-	"EWgNVN1OmkHjTZuncKuEz5O4qhJKxYsCB6e2GuYC2VJXLenalGYwhH1uPdJ3rHCtIYlzuwZYYPjFUkMF",
-	"Qc9M+9aysHGhATfQsBzPX69Z/ZC/ta2c+kOpL5Van2t1mHxbPmsTMi8dm8OR4rc6luTPaoZknwn4hyJW",
-	"ZWchXyRnBNgUZyGMZ9MZ0g/SmcAyL+pwUsnaL4rFBjih0da239Usk3uW+EWl2EZ5/yew8BZhjFsjaDMj",
-	"22jhPXd1n00KDoLvXfLcmBjDiLP1NllwK8j/1dC6s6H15igQNsa2NJ9R714I+bx8p/rCTaU3OMe7sJg2",
-	"0rgmcEYomOJd5h1iXKCYzPkaqq/mJt6KMTRP/NvSFrqT6LofjP9qD220hxYE8kAip/aESKs2iAuU2yJv",
-	"KAZt1HCnSC9qVOrLhZI+c8W+VtFqrXJfSYn4vDX86lLQnql7ZppVl5BpBSvqGFUJNm8TR1JLJ2kyJZyW",
-	"C66aWotUSSRneHD8sCm6pFJR7Aa8NrcPmvyNDsk6/eI+kRf82vLuUKkw9mnuD75ydV+c6fB2DHt5OEmF",
-	"Vm5AHBt47sb7xxm5spno+jgmlOHEEInHXAfeWsrAWGfKjSHO8l4UgD0eWx1EoNRoaNMtxXwWf9EmNL3C",
-	"20eFnXRXwJ88WQ+MIV5u+/zaBOrKFR3CWUDA5e8UCigJiiEpEEeaLMwSuxdMM22XqmUztKjM87PQYkZM",
-	"eMqMwMiIXFPIIROIcdVFTyFs+PiC2TGA2+NyJ0hcQAR/WUP6yzchmmQCBsdKkXmq5AWzEBwNnpg4q9EZ",
-	"UWLZgVm8UeLQ+faWLE0RF4JECs24kASNoUzQUmtgKeSdl01LUC+ytXiotOe9Z7X8KRy3lUlmDp9EeMWn",
-	"U0gtuF8yH7RQoM85f42Z88HJSqZvcPLr+4ryAymYCMuGm6ee3kO+Jq/U8m5Neya/usmA8JrcpemgaK7k",
-	"OaefZsZnW2T/lry5u6bI1DKOIpwkWsrkwWabt1D/rAGKrM4RBgd5euzBjGChxsTUtfPbjl3p07/mr96A",
-	"qIvKmMHhpB/14mMyGD/GR9HDyRPyKO7j3ngQHcZH5HjysPeo/3jw5BAfjY+jh/Ej8njypNcfHB4dP3z0",
-	"+ElPq4UzLpUl/GQMuiIOioZC0O6kqkrqxy5huEig7/eOBuVU0373qDtoz0TqG9SKk3gFesRF/AeX6NUk",
-	"rDzVWms3XNisqTwpmyo00zSvscL0ObLIWqn7uYKx+bOTWWlLNd6a4mnrb8nfuJdahRSVO2LeNJV1y/Ck",
-	"eonQz+sObzd6/fX9s76sjwtUyvHW/eRBW/tow2UcKkZJhCs1E9Be0TF41B2ZRyaSJo9Tn2dSGS1vHyl+",
-	"wYo6tl30HEczlP/wAK70PMngzoKnWLNEIExrXc2rNyA+uWD6em9qC0A4HILiA7Y2NXTZ0gvy6Xjmpmbx",
-	"4EZioVSS99cPAQAzrCeSSNsfYegqDa30QSi9AZmpwUmQt1h21ab6H99XmhmXuzeUdr34dEtbw0qx4ns2",
-	"M7iz+LN4KW/f6DDOsXkbki+ZGNxvHrOCzy9Zpp4/pVvSn85xo2No9jA27nbvPkiw1Cb+i8/E2O0A78K1",
-	"+ANLTBOxiWnpZBLvjY0mL5IZJQQLLZVdWUjzdpNf8RZk3o3dirtImntB8y/VqXhLksblW9xY0sxMP72m",
-	"dPYfrojASWI9lcZsZy+5IcpSRa0pkmjdseiW90C6LzCLL5itFthFIzPdcnRizdmlBntUoiztolFMpgLH",
-	"JB6daErirBMJqkw1jNLbe1C5CzxQMV8wY0t/+uYlkoomCdhBUyUthcouGmUsn/uCveFSTQV5++MrNwDa",
-	"M9ZJra7qRR73Dvd96upfiLItCO+QLlyTwzpZmCdLBLELZp+ARI4N6t7x7O/cHnbX2um+hR7RJEYzt1O5",
-	"qT2vYrXGRreS8tOQqVupqoD0CervTovwR/0GZMVp/JzjJZrQRH84XuaJjL46DO0ziYrO4mtLbJXrjbct",
-	"t/U1SelrkpLPmHCDRCOvHSGnJtMoTesul2QJnh1TqwTtFXlDJ/bl0X4X5bHhCB5fMMg3NV4dW5LSn8s3",
-	"QpRJRXCM9o4GAzQjguw3mwVumE200vwlmHOmZskyqHZ2Oe5Vm7MEg95hr9Prd3r9Sr1Vl5pPg685Rl8v",
-	"+eWcob1cJiWTjvUW77ck0JIupv/ePZBAA6KvAWkKt5C8y1q5JZgvZMDR2NdIgTxSoDja7Q6xbRUIfVQN",
-	"JSC8hR+8R3SrsrPJ0gDYzQj0zVY2rmD/i7c7bH3+d2FyGBklcIRMwb8xUQtCWB7bzOI8lPnUlp+Jc46A",
-	"9r59/ur5+fPGmOYbCtYb2x22FYl3juxfg5hvV0o6A8WurLQiD+82b9bXEVxrwKNqD3C019N3R+vq2Yf6",
-	"4TZwrylz9oZUttLa/PBhr312e62r+v2T2ddU3k9Hf0XecEGAntzhloSY0Cvye7NJxmoyg14PLWY0Ia4P",
-	"DoQiQj17ekW66HtQI0z0TmH4o0R6dZ5XMOcdYqiegBHZWD21toD1sWl2NP3ZmGxr8kr4dCeTl/7OFO4A",
-	"S6wApgvB+IbOTWUo24DosI9ivJR+s9cr3jbaxRY9r7KSXeqRN5Y2v5uhL8ny1srhtzT9tR4OogUajHOD",
-	"UpetTWt0MRk7QbZiaT4/f+OM+FGCpXQtPfL2HeYG01Sk3nw6hE+9XQ8G19dBGBzC/x/B/x9fX2/R4MCK",
-	"1TUdBKD12Wdu13zFp5vtmgmfupo+f470jh81Krhgd80EG4vnA2etM1/980bb6N/e/vA9gh5RepNHr/jU",
-	"BFeOSk3dEj6Fdm5jfYkbhU49RP1er7ffvWAQVGXORjPmvO464sxx8RMkyD+g33lemAkLghIqFXSiuWCU",
-	"xeQ6761ChWk6I12jGzMq4oy4SvKFC4zEXfQTVbMLBqDi6PIEmf5LiuiFOHUWxtESPOJzJ2WKquFurAtW",
-	"hjAfB1GGCpfaKcJuxTjRe7x0te33TFeYkbE2x0OsRrCGUUHLo30U8YwpCWHeKM4M4RB9wFp9wDYj5oIJ",
-	"vjBLQ8XKfstIppcFMOf5DoPeQI8mOYfgcTUjSw3/BTOvoz2MIoElBL+hhEujwMDD/S56iiZZkpg/bZID",
-	"rBva9VwwBSUZE86msFeYGXDMO9DbimewTKMkHfcO4SAvWCX7ASr3i6W+eoC+scBLiSSeEJ9t/CW0IbIS",
-	"e8fbxa8f8hDZhhjnCEczEuct63phYFTJIU2Njbzb6/b7h90n3hZyJ4fH+ov8oKttzPq9k/7xyWGv2x8c",
-	"/hKETjafHA3CoNxb73F/EJaE7ckj2xqzHJTXEIdXbbjXBylaFo8nh2FZhJwEvf7fvvn56Jcf+28f/ffD",
-	"7wevD98c/Xh89vDto/MgzKUZj4mVyNVGA0pNFEA8OOqFgRORK2GAnUFvcNTpPe70HoLQaC0BvgEL0T3f",
-	"4F7xqUG0MyL1njaoyY41IC9nAHE06A3+EFA5crfsAv2X/eUPb9Dsr3Pul1uNbZOHAl81RphpjIOw+zkX",
-	"pFQwEDhkSeRB50xoSs5jiOHIu4aV4xLWL9YmLb5j+ApT0093pUwbnDjCFiw+KYt+tJfH+u+3FPymj5u5",
-	"ehWtdptLjJpX7j0XABqgt+7xUHRC/5pbUOzIF5xZMHdomVeCMz94CsHBg1b1vV7bq+juYfj6zWs1XFAW",
-	"8wVcwqClA2W+PvqD7rFr9B9EM+w6Pax08e8/PHx8VISyrJf8DR37+z1/Z3xrYljthb/yc6X7/coz1+/e",
-	"CuStmlHo3f5UvSjgpP/UpciQM7y0paCSTdT80qazBOTmQG9PF4CJMkkaao8hhuf6FqBmZN5Yh6wg0q9F",
-	"yG7Q7WG3w29ODGg4lt7dkyx0Z9APv/zmDFse2ueSDHBjudsg9h5v23Nha4l0D+j9RTrnGxoo7C6R8oTM",
-	"tZeZN/lbNaLwYHk5ydPWeSqSPJtM/7vEGnudQau9hjdcaAHSc/3RbV2B3KDlK9DaXVpAW06ohyIVFko6",
-	"qy2VTbul/zM0Jby+ZEeG28ov+EKWlkjL0W/xm8cD7J5t8ESMcEqHl2QJAbqERWIJpi2skACzCNSHSpaQ",
-	"UgN51miMo0s0x/KSxF00GmNJhplIRhcM8r/HBM2USvfk/ilKBb0C83rCeQqfQbN7yi47CY9wgvRpUAYn",
-	"Lo3V3LVFcw3R8mV0oXvD0A45ZEQtuLiUADb0zG+I8naocaPGEWaLNIFcdhJ6RTpFnQ88jmIyCbxtBfM+",
-	"E/mt0tpq55TRUrcJ6BhPO3MMBYksLZofy4nh27afcEv/RHfAfOe/5nrvGgaeFsi7Hc37JHfLfO8KwXxN",
-	"+M5vdDc9i+arXfOO9+6FGG1AEjz/4u94Ox/j53LZuxuBx8iiJPRyp+UNorR3kk73QxBf47XvJl77NsQZ",
-	"xHw0x4uaOFFSDhkBpRMyusFRKwiOZkBGLsLFlhKmEjGuLhjcrSiboiyFOtqzTMGfJhX8uHeIIONmQSVp",
-	"SOI+MzDeIfbqGWhTgClMjxQ3C0NK4MmERreeyr0Whu+5QiY8Z8/tZ1jdytDEu6wk6bP8ePbXx8Tms+8W",
-	"FKvZlzzIJJ6SRlx6q7cvNsluM56JZIkET5JOlkp0SVKFxoZ5J3yKUpqShDJyWvRTrUfUwnTegOR3+slb",
-	"DdOXHScLl6TheLl2AhfE6cxVJr8jb5ZW4iL6VIIwiPFyi9jOXeNr79KAUTp/DzH9wAgSfIFSIpxx7M8Q",
-	"iAmbgriJzCti0EOzB5VqjQ0BGUDlVnMDql+y6MDlrDYXSD4j44xqfczUEZlhOUMZiwk0VZhqBgbeYRAg",
-	"coFT05odUWYMcpyRC/b63avzlwfPf37+LESSQ9Qi1iOYSEPgDRjN6XUXnWVM8wmT2KBZlJxRNr1gthr3",
-	"qTGNRjhJ0AJrVmIz6JGAKCWfDDojeqVv3ULvVBDpmdbHS+XFNhlf6E0CWdy9R3y8nUChF1mS6D1fssiF",
-	"qxutQhb7XMggFvnwccmisjJj8NFq0s1Vg9/qw3TG5btreVHMsuEgbQUe0v009tBvscJjLAm6kuYEQsQz",
-	"NebXYJrU0lgTZlHAtd2xFFwiL7TbfCJ/t6/c4XHYKV6yCfedx99doSQbMAxL1lzLcEqLoCJjTPOrMWVY",
-	"bKis8w18TZmRhGZ17XWq6sAfgjHBgoinmZrpebQsxin9jizzX/TcoHj7/EPnmuWZx0EYZCIJToIDuElb",
-	"iFY/cClSIfBZav5pSgSVtqa0uG7Jb2MW5/G/2EIkCArq5/eFWo3r0lhQ43rNSDiyEeh7poEU9FUpfV80",
-	"6akPcsYT0hnr25zrzgJV8jPFzZKqaN80w0pHgvo071wOztOX+Y2tgNtuAhVlZ53s1tOEfEOfOxHnqspG",
-	"WOGETzPSXUlY8q8/g9sDn1QGgW7U+awPihwi87Q0cl6+zAMZlE8oL6/c8bY8iGuJWh/jWVFAJ0TgxTCZ",
-	"DqayrTuYbiVrzDfOC4JVJgiaJHgq0ZwKAQkOtud2fsClgSbmi6Ytx1lMFVxT+MTqNPNMGZxpwBL4pGG4",
-	"qtSrAmVK8ZZpi0WeYZ6zOOWUWWVGjxBjhVGaYFZGhYKH14d4WorSzeuR5B+EcJJw4QJZRaWiUXnLQGP8",
-	"+P7j/w8AAP//",
+	"7H37bhs3vvCrEPMdIDbOSJZkOxcHB/jSNNnNNmlTx9n2tM4nUTOUxPWInJIcy2oQ4Py1D7APcR5sn+QD",
+	"fyTnInGk0cVO0hpYbGPNDG+/K3/Xj0HEpylnhCkZnH0MJgTHRMA/fz4nv2VEqlff6r9iIiNBU0U5C86C",
+	"iwlBwjxGNEYHVyRVaCT4FGEkMSOIsohPKRujwc8tO07r1beDEHE1IWJGJUFjwojAisSH7SAMZDQhU6xn",
+	"UvOUBGeBVIKycfDp06cwSLHAU6Lswp5nQnKxvKgfUvxbRlAEj91qUkGuKc8kSvGYPJBowMiN6pt3Bnpi",
+	"qj/9LSNiHoQBw1M9t3lcWdUU37wmbKwmwdlptxcurTIMXsXLSzonkmciIojG+VwpVpNiKhoHYaCPkgoS",
+	"B2dKZKQ87YiLKVb6PaYengRhMKWMTrNpcNbN10CZImMiYBGv6ZSq5XW8xWOCJP2d1O04ge/KM8dkhLNE",
+	"BWennbCyjOOeXga+Mcs47XTWLOqT3p9MOZMEwPcNji1G6L8izhRh8E+cpgmNsF7yUSr4MCHT//yH1Ov/",
+	"WFrXfwgyCs6C/3NUIO6ReSqP3pqvzKT1GBtzIhHjCk2xiiZITQjSyxA4Uu3gUxg852yU0OjO1xdNMBvD",
+	"WmB6iWZUTRC5oVJpUpIKKwILfMnFkMYxYXe+QkFiwhTFyQOJBE9IcZY4SfgMqQmViKeasClnsNjvuXrJ",
+	"Mxbf5Vq/50hm0QQJR38HXMAqr6mkw4Qgxc1SU0FZRFOcHMJa3xFxTSPynuFrTBM8TMidnjCZplxgQZM5",
+	"yhi265REXJOnSBAl5ijBighY6gXnbzCbW1KSd7nOc6wIAo5BYrcwPFJEACmxbDokAvERkiTiLJaIMjQ4",
+	"12+1num3gO2WBI0eDvhWK+deS9KgzOOK98/JFFOmGfAm30jSYI5iuWve1W+/ZzhTEy7o7+RO0fwNlVJz",
+	"Bi4QZdc4oXGJQhdO+aeffmo9y9REP4ywIt5tFUIXdpUKHhEpNSa+YIqq+V1u7ieSJC0teEiMhplCkkwx",
+	"rD1J5m67bQCWHUzP9SzSC77gV4SdW6Gjf06F5kmKGgmE4aW+0m8ty8q/vuudPkR/++niKZKExYgqhCUa",
+	"PLMQht2eoW8IFkSgy6zTOY7KA8IvBHB84VDDgNykVBDZx6oi22OsSEvRKfF9A4P2zc8fA8K0mP01MNMH",
+	"H3yKSKFN/FrdamWwymqKcfjwHyRSeuJnWUzVs0gZVat6gjT2KieLxOF+KdZtRIPRrQyvzdc2xVJTWxjI",
+	"uVRkun5vdhs0rl/+C6bE3IcABtYfA3KDp6nm8sEVmbcjQTRleKCA3TmsQubSielPNgCykfxmbXFM9epw",
+	"8ra0ZqMXsiyxQsn8vbTpKKGEqT5NPTQdNoeaVZT65oOlcZxUXfvcQX81HEEFxlr7NKccOvgsjlSdubLM",
+	"8tZrseE1NTrnAi4rMq3+Yy2MDVrl6B1gITD8XbpcrBvoe3Kj7E1m6UBgIdXRfJv6BieYRUT8lWChhsQg",
+	"nB9/RjiRJFzYeTQh0ZXUhFm53zw88WDohEtl7gqVd3unp56XKZNKr8wiSOn9bu8xXBfyvz1fS4ZTOeGq",
+	"f02EtHRafw/q+BC49OXqjS2efGnhnoWsAsI7hVUml9GrfMgrT3XdKS49T/B4WXp9ixUeYkmQXTOaUpZJ",
+	"UMyGdqUPJALBTWL3khZWDdhCgqXqS0JYc8bWCJYr4bcTwMwhlVfuBSFlsVUiF2CHWUz1/przBzvWc/el",
+	"j0sYMRNvpAY05t1XZF4VbPYi3x6nqnXCfWNrDJQpjvxomGbDhEb9KY9J4n1B5pi/6mCcKcTSyacwyNJ4",
+	"w2PwCY5i8QtLNUeRLy8sQ7MCg8pKVuBHAdMlRImJwjRZpsafJnNjXnCfFvdlLcqSa+LXE4UwAsSpTRFn",
+	"Izrum9/DgPF+Kvg1jY0KWKMWFOONBc/SfnPxzzNF+vCRH+AkIVpS5/J9Fdzf2Zcv9Lvlj69xkpE1COWz",
+	"4UieZPoHhMdYkz8cMCwZwZI1e4sUvSbInZEMkV5YpkiMZhPCkCAY7HG5VnoVuEP/4Dm+LJVKEDxdoZ95",
+	"drFggbNrQTRG//7nv5AbEwGywmIcxX4MTnrBWWDotdXr9E5ancetzsMSKylwc0boeKIWAQs2Os+1tkw9",
+	"ZSiXUCQfchHOS6ArkZZDzOKkmtDRK5Zmm+osC7i5kuPoV/+i3/xei9j9I+6iTXiNXlOAKretdleZVrud",
+	"TsW42lkL0jUAawKT7SWdgeYn2MArM4BWuKaU2b+6y5LQjrEPxdwJ8c+vlWfxmKi3RFAel3k440zDJMY0",
+	"0WJpypmaJHMvw3kOwsnuqGQs30S3rwB0EzjKJZVg1ddvNPv6Pn/boy9sqv1vpU0swGpBESgdhg9i5ri/",
+	"I/Ptjhos3yTu07SKrQs3jzX7Lqim2+ks47CbBLZUO0/PMozGE3lmGgL+9tMcgVciTxnZi48zWdU1Yp5p",
+	"/cTLzIy9eFvz2JaSwHOVbYKcv2VcYWOxkhu758JApNN+4mzcy4x/5bdq628XaAO2Xk8Gb8AMtx0lWLnW",
+	"F+nUv8qKaFsr3cJ8QNV0wPVDbokwU3zTvyJz2WQZ65bgkC/FShGhtcP/9+uz1i+49Xun9eRD8c92v/Xh",
+	"Yyd8ePzpP9behdZBVbONLSUJZ0qLvBllMZ9tgblUKwb9VNCIaK7Snyp+VcMdGpxjwS6uKIsbiafv9IsW",
+	"hjxTejV+Em6wmeawOzv6v/8J8Ov2HvkAuJOQtdvY/6Fue5mXWZpyoWR/RMumriHnCcGs+kbGwL4r17xn",
+	"rhJrXlKcJ/1owmnFeuF785oumJTylzYjpR+sC2M7akqxlDMuquIx/zGsCKROb0Ft6HmQSPBkLf7kS9bv",
+	"6gutJGIjJtRrxoTyccPylmCF9efpbsZbKl8p7VuTV+noTjpPHi4uNgxmgiryA0vmxlCitapM8f4Qs8ql",
+	"zM6zjEpDLEk/E4kvzsccAhpxgQYaAljRYUIGT9FEqRRxAf+V7SqEe52Txz6dhvNxQvoJN65Vj5HXLFUi",
+	"xdFgnPAhTgYwtZqA4VeRGzTCU5rMFyb0mvbtdKngAJjVm1s3Q+/04f60tELZXfXde2t0eGPe3l67SwXl",
+	"wnq5c2zorLuilxhqq6JRl6RGM67qKKHgqk3sFO4rZ6e4fTODJXFrZLBAqidwG1RjnfLbEHn1YrAY9WcG",
+	"QfDS/CmaZlKhIUGUAbKOMpUJUvFwrLxQbIk7Tdhw5SCAFfsPtpZhfktSwmLCovlfCU70UpY8FoJCiMTy",
+	"OT1D7hmK82HQkFA2RjGfMTTFV8Q4iqxnHmVsAtPMnyKMGGetfATOiH2fKhSTscAxiUum7BLTLGzZhUeC",
+	"4gSpKEXd3qN2p91pd88eHj96giLOGIkUEmSUSRL7oJNgpdfdn8rKkJ3249Cj+qzQbpxVBoyfev/r4w1y",
+	"a2dpEWFx4j6AvSRYY9/LBI93MR7r78FqDHY8dICTGZ5LZF6XhwvW4zjtRwnOYtKPBJey74yywVmgxZ7e",
+	"b9qHYMK+VFyQ/hBHV0Tr0oEgMZVeO3N5J+9T5wWp28+iR4Iz8sMoOPv147J+s7h1jw73cT1oP9SfGSMz",
+	"d25mkhDZobVYNgMchubfSaJFqiBTfk0M90jw2Eq48g6dnaX8W9d3apQk8QtHAVVSHelnVcIoM9aKyYZI",
+	"icek+rLZE5Uox9F1CGxmLIbzYWwtYwE39iqYr+J8S4zLh2JSYbGpW3SZoC3L0lhu+VIQBjknq/Hv6OH7",
+	"NlyxcsqPu73j9mkj3lLyWRdA6rS77U7QmLMUfuuFNYUOAD6YfUd8MU5Vq2SVOJ5DsAx6/urbc8Pyr8gc",
+	"TbGWB0izXoief4rINFVzNCWYSYQZqHq51XE5UG2txbK6Bmt31lNX15BJsjB1kmw29a2aMGu8rQUibOPe",
+	"b2D6bODlxRHpZ0z5PNHv9c/G+6nPGuwfSJA0wRGJ0dC4qRMsFRJcwbUDSUWTBM24uJK16lMz1/Nu0WhU",
+	"yozE/eF8eVcDEzQ4APY9wPGUsjMTkukCDRGNbUQmXF8A2cyAetNaBtgXK0I0MEN1vcwYpmzuTa+N70kF",
+	"GdGbKr+QV62fh72L3568ngbb2J9r4FFng66eZsfSm0YFs8sHErnwkSBc72FuetH5jsxLd5xbXdDmQSZh",
+	"kDlhu2YP7+E9b1RKgSShk+oW3I4klhhkWGHZZUCVz2gBByrsapHxVdhKyVtfEJTb62bxMN+RubnZxcti",
+	"x9pi1pxcHtjsD/IwsZwgEA4G8qr17//538HhUyQn+p7CGcR/m/wNl1nUXitjXZixXmDNpvbhhnab+6wu",
+	"6IK+SoqRCYrRehGFiP4CP8y/JjiTipi42mt+RWKvrpSj/bKGyGUuNRdkz7tvkUw1RO2dPMqE0H8adEUG",
+	"XasyplbNKpjfAt7A70Z7OQAa0Ur9tU1KuSLzBxIldEQaxTr6cAeUMLdH36m/pteEEemJAV3WUvlV4/um",
+	"dyo+/garaOK55kPAP0r4GAkScRHLp4jgaKIvCpAyockWcYaokkiT04EkBA1e8/E5vD44rKhaqxA1/2YJ",
+	"4cPgpjXmLfvbrx/+ITlrn+PZG3vxMDt4xcZEqnMiwUblS9JILYtZtEfCvhBcXmPE+AwdRHw6pUqR+FBr",
+	"Ar9lJKvYI8ouxczkrBBZPzJOBMHx3M0wJCMuSGkSCNoCRnTYrgmg15Ayi290luf2g5oD9aV1pIZYS/sp",
+	"zVuDNPvgcDnY/07J7PPzugILl/blAp5rwtCXszBwNCFxI/e+18pbyb5YZ3XXp5EQjXg7TFjLcp+7eEdI",
+	"gwb9SWsZDyDjMSLS3ATwUBKm/Ix3pZdwqyuOM4Os8dOYGObm+nXVJFjvzvWe4KbKvC+qqVey+dc4d9ch",
+	"Qyr4NFXbI4KLdO1vmeKzrIKVkgW0lKAx4iMTaWs+fGqSkwtEQFQhCqmHI2rtyEYALTiImseA9SMek9Xx",
+	"Fk+ePFl3NKu8yEqN1HZ442yq3jA3nw9sMfi2krpUUNNKDgcMdx2X24KrreFkW7Ku1eyqgaa3E5PZKYGi",
+	"jozW367XMKNNGdD6CevTMtZkdazlOJtzmQbGh9WJhevofn/U3YSiGySf1JFxdSuLp+2joEU6LVFLvssa",
+	"5kDZZwhF8ZpNiqiSTWJfGwSR+HZuAhV9LtDN2cYerJRgnlmrPJtFvzbvrjIONjOkmeFKtjTI7/YZFqdX",
+	"reOXvz35Rb3GXpPX3nKxSgauwmFq9ruwvs2MTmartXanaY4N689rjfXJDGVM5HsyOtnV1e/rdY49KyNq",
+	"lwNziFQSpURAnqcihZFbTbBCkijEOCNPkTOlMm4qdzQ0ny4E4HpNLrc3eznodqHyBZcwdsvaqgovkoXe",
+	"FM/RhCfxlnMvwDFfSFiBSPV8VkF392t3CXU/6327wnJ85kWZSXD2+u2Hb5x03TjIeL12cat5tXVRzMum",
+	"TkMPSUI5Q/CVYSWyoYHTWtA9V7LCYRqiQa7etfW/BlX31fqc31sKnl4PpFqJt1pfrQ14Xn3+5rPNAPBn",
+	"DIG+jWxsqw2YLGzAt3CRzn1oVUNqdSiwvD3vOdec1wLUlo++nD++ibaSk045i3sCn5LpkMSxCUkWRGAG",
+	"m1MTIuo55l4kCLDezy9AqskM5TjV/F9hJSzdxaSb/65KigmD0gKXjaKmMqQ1ZOl1QlXIpybwi7MiBkL/",
+	"3G4S3uAi6/dzDdnA5ilVP9FXv50iRrbJHZANHIsf9nLDqN4oGzCf0s0RdrYl7bod74Pmcvz47GRXgWMZ",
+	"evGUMtBkr0miNxqEwTUlsxpu9NYVTFw+mX3EMDW30i3w1vWFxT6si+VZiB/lwt0l8iKRMjTBU4RhphC5",
+	"JmJelMGVSEY8JTFS3Otj3kE1akKn3oByK3XLl/Pa4HJXim/5mvnyOXpycvoI2RJ/yFQ7AXWqrgxKoYpC",
+	"0Cm6hOkvgzPUIGzVmnGbU1kpzNZDZ65G0OoyxilWk6oSfZTXD/EtsWrKLEV8dv/25Jfjn0///uii+2Pv",
+	"p+MXJ+enFw//+9H7x2viV90IJ51Oo8uxoipZCAm2BgHn6NcK8AjTxH/GLrdkQYE+f4UEGRFBGJQtBofO",
+	"XF87NOY7DNDfVg8L0pvOjo7I7zil7Zhcu4KQ8qhYTdCwpJ/ZWrgqAsJlvXgCB4qMsGVo52VX4BI1xfKK",
+	"xCbGqPvv//nf0TF+Mjh0wafgImWcAbZKoqobLn3iLRhYyixbnUm27F7ZxoC5nDK2PjRzKe9rh2jODUsM",
+	"beZwrXKCteG/KyIuiwSvvQUz7idraxv1aPvaP2WBYGkuR8kwp6DCkluqDpRHK+ZlgvJTLelbOfpvpnq5",
+	"U9mH6pVziM+uei1gyJqYvCFmrEaHriBNVflhmFq/ksk81TBgaiJ4SiOojokz8ESZf7SsX0r/B0JSyZQy",
+	"2ooSar6jY4GvDUjNo8CxC/2cSpXFlJt8BQUDmH+0yE0qiJTexZ8THFN/fNwdJJcIgqUvldZVaIMq20Jz",
+	"elOcDcdzdAAZKZAxJCeZ0v/qx3zGINocl9PoNCkdtpslqMDYUMRN9c2/m2eerUgCWYggW9bO96tSabxZ",
+	"bjPAJUCviBXRa3FRnymXisQIBmk34FHM4KZduH/PFRvcxnfScyLnLKqLQFxZuTPimW2ZsSanr+JMqVww",
+	"9Akb70mMFUYTLCelYyl2GWemmv6iL7tRKtKmoa5FBlK+/Xyz1aV4AdL8cmmu68DvTPyKH0Jc7VKayaTE",
+	"lBK7Fkp98xlKuNVteRLbtJgrQlIJiS9a7z3ACk25VGhwReayPcU3/cqwJmJ2o/ihT96jq2S/+0p4LpjF",
+	"Ni4ZEwaVmnYlOJEbHCkwR46B5pjeTUJ/J33z5IN3rCKbeT/mL/fNcL5leMmdWiDABpfJ1XtcO12D7KDl",
+	"Wwyg6QOJRlRIhaIJFjhSUOdyxAVw3TGj0BmALt5aVOvk6scnvwj/lRZ8qbduUlzOg19pViySFOoTE1bo",
+	"t9YUmAcd+GyCPl5WXmVt2EHV1rTBvtfEIEgSCaL2FH1QXeS6ve5D917a6WfVv5fwramEWima3s1ZVFf0",
+	"2324QfnKahlxX9VoG9LdL+slviZC5imwgXIQ+GyCFTonMZUQGKEV3ZlXZY1tCfENa3aTmxQU0Kbrszqi",
+	"q9mNhhlNVBGv7lbhXSJlfa25+Y0rwJjrA0HhMRSIlJOdWB1PYqKHIuCW7+NxRdPYInGYZ2rIb6AcQ8LH",
+	"fh0SKjQ0PWKbv0IZmhKFz9xRt/3MXw9cf2zm+Q6a5RJaLY65tDkfzvvwrMCHpTMMS6ToYw2mlMWGlVaX",
+	"Cz/stfbq1hVQa3a3gfa8bmf3pU63K3W6lvT3k///xZZC3TAtfWVNxvVjbeuiVntbQz0xblZedR093hdc",
+	"vbuCq9vFZK/AhE1Ksi4L+TzSCmEWw1/oQFWjBA9RhBnjyjaWbAcNRNdmxV7X0+JXXPx1/ebuq7Dutwpr",
+	"DaVsWnF1HZJ/ETVYtxNS9Ye0aRnVtapenRv9GVRUuyLzp2igSWRg66XlRZwWEj5Nju9q7WVdbdbVHvSl",
+	"iqpNXd9ld/mCCruF93wxA/S2FLbPWBX1a62Eumv1Uw/NVU53OYym0t4H0Vi6+BnTBQjcjbLkW8hjjcDB",
+	"YEC8UItjEb82uvx01nRigaIu59yTX4yvx/2atNYVubt3kyJcODUbjJ2T27Iy5RpH2TqRBmiaXkJEY3D3",
+	"nr98jo6Pj5+gCc/EUYznfnevBl59DnB9Xu3Gubii1Pd5U0uMi+rIx8gPsmGmapGZuoAcSwfgtbloVNOU",
+	"7TGcjgSfbpi2ad1FHqE8a25+zdHfY3hVfMuMiHx5odkXDGUX5juYvxtD2Cs24h6TckaTuA/zVnyDvU7v",
+	"YavbbfV6F53OGfzvl8Bfb8TebItvj0c9/CTq+gPK+t6ClmPebfcetr3BjDtUwCy5nc06w/KGK8tZPjlo",
+	"zhVlWki90/DMFZjvyPxZpnxVkvIax8bjezCQylQZQ0XYr3s0tQXIXBzD4OfWs7evWt+R+QCZBtvApvW4",
+	"5k/nezoL8jeLAzDLAhUGejj7F7iy3XTR49uWNjwrFzJEf/vpwpjRB29/eHeBjnCmJkeQLDAILxleuXVc",
+	"t/n2JXiS4Hi1Jmb6T+e7miiVmibe1GLvYj0apgRPUJpgRpzp/8Uv+njQ69dv0BgrMsPzsyJAs9S8DyQn",
+	"dHQy4vSSRVjhhI8zEppf/v3Pf+WiVfDMxOyYMG2JDi5tnLe8DA7htqwmhIpSlTkZXrKRKXAMFX/tnMZZ",
+	"kjsoIs5kNjWFI3OrcggDJnyMKJSzopy1L9klewHB4cBWEZVoUNcqfYAOXHy1WVuEhbAFVC5ZHlwem4xa",
+	"KhFOJEckmnASlxDSav2tV98OcgehQ85LlicK80xJGhPjSNR3fYEjhQ4ydsX4jNkuiv/+57/QSeckRDPB",
+	"2RhNiZrw2P56Gl6yIY/nSHGOEizG9vXucYi0uBEMJxBzrI9SPzntdPS+5IwIUzEGfD54Si6ZCyaWE5wS",
+	"g18JjYht2W4p6FmKowlp9YCHgL6fhxrPZrM2hsdtLsZH9lt59PrV8xffv3sB3xRx0gFEJptNO0QsVdx1",
+	"jErf6lPCcEo1f2x32scm6mICPOUI3IVHOIsNKx0T+I8hPc264+AseE2lgjbR8KXAU6LAE/jrR8MkfsuI",
+	"mBc8Alc69uVd8/fUMX3VnKZnbj5jAzXCP9pil+5iyHXNl9eMt7DA7UbLm4lvMlCVe71gCmgSK+CRI2CQ",
+	"moS0dMqZ/8K8VuR7znelBlE3ty1Ct3ZaUDE2n9SnHBXIewT1CYIGLzpX/Qdo1g58CCin1+nk9kVmrBMl",
+	"jvgPG5tZrHttD3YIUwCJsyjaUzwGEUPMyYWIkZlmohAt09YUfmIW45sjX/TRNzh2thT4pLv+k/cMW7FN",
+	"YvPR8fqPXnIxpHFsAiVOek/Wf3HB+RvMnFPPGJllNp1iMbf3GWBQWipVN69BD50Ifg0MC/sQBjetlIgp",
+	"lZYLwu9nguAYhrUMzwpHWcvz/kLUS/fOLUK+0k/BA/xqo4T21wW4Z0mCKlpICVw5AJYh5h5ZoIWBbapb",
+	"PZl3RBkTxJheE2bGRwfWoCaNDwGu1RJhQUqRAxFmnNEIJ5fM8AukWYrRVQrDH5duZCytWfApEkRlwpZv",
+	"nk14QtAUp+1L9h0oG2YJerK8LukZGvhbUwxAh5qSKRfzAeLikg0gVmAQwhfedhfmGyUyMoDq4GD3HBg9",
+	"o4q8b7Mq8gJ0vuHxvAHeNuq7Yex/a7puQEBJfwRd/fUBfgq3IArbmuNT9X5lLaqfjSwvygiQy0+S+6W+",
+	"cJbcazJNKnhEJBjuXzBF1XxPXOF9KolQOzEGsK2X2bm9DpW4+aIMXcx8RZIQaeMQlSTJqL1ERVogv7ED",
+	"N1J880DMZki26Ff9unSWUiGglUqLBU2ITHTZn0Vp0Qfj9l7CbvfLMnLbJ4XQ41KtL+dVsebIpZBaQPBl",
+	"zC43xt1JQJSjNR52OgvhFj3rGbZ26lLUfxEL0euU7jW2qX0j/PM1920kJbp7JgEXSu2hAvvoKRoAsECA",
+	"uwDo6IsXE50GRPCcs1FCjbV3D1RjDqww2h0Yk9fhRhRUJx2OPtL4k0HbhCiyQkqAXcd2VnHN29DBSefJ",
+	"IcpYQqREgwjLCMfkv0AdC9FsQqMJMuH8oB9Ol6nuW5g2p7oGAsVOUpEo67p6epj+ia/hpl5L/MWj4Mn6",
+	"L77n6iXPWPy5cNYcZY6z26BqWKO1MCiiZO2+D6RDT2N9lOikc4IUL6glV26Wce8vRJXY/a2qBHX6slnk",
+	"Hw7jdkegvxC1HfbkqkKVk6xRDl/FoBim/nYb70yxQ30txkXpSdMYU1ZVD31hxkkCD0quB5SxDG4NIfBR",
+	"nikEDBeGZHM1oWy8jKDlYNJdVBIXjlGq2thYpfAFtN7xxbOehMzi7jn2PrQMuKXvxLH9ysWRi++tdaMY",
+	"+H5nKq/u/0pZ6kNW5z3Iaxlv4Dz4mu6lru3VykspuEi/qhvpZ5BLcIXFRZ+6Eo8vkQz8uUwv+ucdBVTt",
+	"BfiKzNGQJJyNoWF8UST5KRrkreAGrl2UyYV3TRGRHmAgr1oDK8Wa35pf6aFzAt5FSC0mBP26WN/2Q06u",
+	"zqhaSSh52NnwmlzKmLrjO3Kptd4f74J8+7Lus1pqAeERLncv5AwNyQQnI81FPQK0hhs0k57QqNXmteyV",
+	"YfAkrqquUvGiIMZTWz11hmxptIb8wJTyMAzhwkYw3LJiuIKULuweYIPhH5mKdkfsc9MmuCzcXAjKDpqg",
+	"kzGrNcAf8rc2lYtflJpVqSm7UtfKj+VP6QLgJXA73Cp+W8au/NmSI8Bnwv+hiKXaWhkpkocCbIoHEcaz",
+	"8QTpB+lEYJkXHTmrVJUoihkHOKHRxrb7xSyoO9ZMikrGtXrJvYW+1kJfhOdujNj1jHOthf7C1TM3qWUI",
+	"vndJoUNiDE3OVl9nga8Qzb2h/M4N5bujTlgbs1UP286dMI6L8l3zXvHymrp3gP9tWLxreYpmKIxQcMG4",
+	"DFbEuEAxmfIVXKaa47sXY3aeQLuhLXsrEXs3lHJvz967PbsgrAcSObUuRFp1Q1yg3Ja8o7i2UfutIr2v",
+	"9rJTLlT2lV94lirKrbz0VFKS/pw3n+oRoANTr9A0mS8h4QI2LWNiJUmkSXzUUhpYnUnnablQsqmRSpVE",
+	"coJ7pw/roqYqlQB34O25fdfkXbVI1uoW96y8UN+Gd6pKZcDPc6/ylZn8w5l+P69hNg+TqtDYDkS1hsev",
+	"vZedk2tbeUKDcUQZTgxxecytEBVAGRhbTXlBxFneewawzmNrhciqJdpbd3szn8X3mrjHBKpPZv8otJVu",
+	"DniXJ/WCUcrL3V/cmAB7uaDrOEsUhKQ4xQdKB2NIHsaRJkOzxfYl00LCpXTaTE4q8zxONJsQE3Y1ITAy",
+	"IjcUck0FYly10TMI9z+9ZHYMkC643DEWFyuCv6wD5dXbEI0yAYNjpcg0VfKS2RWc9J6YuMPBOVFi3oJZ",
+	"vNkd0CF7Txa/iAtBIoUmXEiChlBObK41xRTqU5RNfFBXtrE4qrTxvuNrxzMAt5WBZg6fBHrNx2NICbpb",
+	"9rA17dqKAMHZrx8qyhakaiMsa27WenoP+Zr8c8vzNe2ZOgx1hpU35DZNKkUTNg+cfpoYH39RJaDk/W9/",
+	"BkBUMhMjnCRaquXBl+uPXv+sNxJZ3SgMjvL0+6MJwUINiamb6bf9u9LKf81f3YEZFJV3g+NRN+rEp6Q3",
+	"fIxPooejJ+RR3MWdYS86jk/I6ehh51H3ce/JMT4ZnkYP40fk8ehJp9s7Pjl9+Ojxk45WXydcKsswkiHo",
+	"tDgoGpZBO6Wqyqsfu4IERYGObuekV05l77ZP2r3mzGf5gBpxIK8CEXERf/kaxB6SNfMSEFoL48JmV+bF",
+	"IqhCE81jNDaZ/msWySv1iBcwPX92NimBQuO7Keq42nrwjXupUahcuVPvrin2G4bdLZcu/rpsG/agV5s1",
+	"/pRGjGGBgjm+u5886G4frTFSQAU8iXClBgw6KDqgD9oD88hEiOX5JdNMKqONHiLFL1lRl7uNXuBogvIf",
+	"HoCpgycZ3MnwGGsWDARtrdx5NRrER5eMKmlrpUB4KIJiKrbWPnQN1Bvy6aLmJmrxZycxVCox/uvHABbT",
+	"X04ck7bfS99VTlvo61J6AzLmg7Mgbxnvqud1P32oNGcvd6MpnXrx6YY2mIXi63dsfnGw+DN5tb8MY8ww",
+	"p4JNWEXJ9OJ+85hbfH7sMtX9Wd3Ye0zf2gl89R7pWih17oLkL4oC2vewr8m82g7wt+GK/oElpnnjyLTS",
+	"MwVIjM0rL04cJQQLrT24crzm7To/9B5k885u6G0k4p2Qxx/VCf2ZJaLLr9pZIk5M/9O6sh4/XBOBk8R6",
+	"to351BoNQpSlilqTMNG6cdHd9IF0X2AWXzJb3bWNBma6+eDMuiNKDVGpRFnaRoOYjAWOSTw40xTIWSsS",
+	"VJlqQqW3D6DSIngeYz5jxhfy7O0rJBVNErBHp0paypZtNMhYPvcle8ulGgvy7sfXbgB0YKzEWh3Xmzzt",
+	"HB/61PG/EGVbxt4iPbmmtMvkZJ7MEcTImHNqb49TYXBqSOWWV/3enX17pZ31W6Kg9TyauBPOXSV5tcIV",
+	"NtaF1MCaygOVqjRIQ15/97QII9ZvQNatxuspnqMRTfSHw3meYO2rY9M849CMsraUYrmvRNOyivfJjPfJ",
+	"jPs0zuyQkOi1y+RUaBppah3riszBo2dqRKGDIr/wzL48OGyjPKcDweNLBnnwxptnSxb7c4UHiDKpCI7R",
+	"wUmvhyZEkMN6M8uOWYcLzcGCKWdqksyDauev0061eVfQ6xx3Wp1uq9Ot1ON2JUpocJ+LeG802dpoUsot",
+	"PMhlYDJq2eiCw4aEXdIZ9d/bB6zohehrTprCLSvv3lluNekLTXG0eR+RsnNESoESmwG/aRUdDeKaEjre",
+	"wjle0O5VxtdZboAqmL6LgDoIfOnwHnVq7Dgb481tmHAGRskdIFNIdkjUjBCW5xawOE8leGrLhcU5B0IH",
+	"3754/eLiRW1OwY4KwM52nE1F960TyX0SwZchzZ3BZ1vWXZHbt1sHwESkmmhvF5GqNfzBWOAob3g9QAcd",
+	"fae2rsFD6J9hA1nrKgHsSJ2V+YOz44ed5lU+8gV8PvK8L03w9dFtUQehIFxPLYSGBJzQa/J7vYnLaly9",
+	"TgfNJjQhrn8chOZCHxh6Tdroe1B3TFRaYYClRHp1s9cw5y1itp6AEVlbBXxpA7cT42lXoacbkk1Njwkf",
+	"b2V61N+ZgklgSRfA5CGJxvAVUwHQNvw77qIYz6Xf/PiaN43isk1Gqqxrm/4fta1EbmfoKzLfW/uZhibY",
+	"xsNBNEuNkbRX6mq5bo8uZmirlS14Ci4u3jonTJRgKV0Lrbxdlrmh1TWFMZ/24VNvl6HezU0QBsfw/yfw",
+	"/6c3Nxs0FLJifEXHHmg1+pXbl1/z8Xr7csLHrpbafVrWKnH6o0Yhl2yimWdtsxrgyMtMW/+81kb9t3c/",
+	"fI+gl6MGzuA1H5sg5UGp+WrCx9B2dagvqYPQqbGo2+l0DtuXDIIFDUw1Q8/7lSDOHPc/Q4L8g0T6R1dI",
+	"DwuCEioVdIy7ZJTF5CbvgUaFaQ4nXUM6MyrijLgOLIXrk8Rt9BNVk0sGS8XR1RkyfRIV0RtxajeMozWG",
+	"iE+ddCq6bbixLll5hfk4iDJUuFKfIux2jBN9xnPXE+bAdG8bGKt/3MdqAHsYFDxgcIginjElIc0CxZkh",
+	"OKIBrNUVbDPZLpngM7M1VOzst4xkeluw5jzfqNfp6dEk55C8oSZkrtd/yczr6ACjSGAJQZ0o4dIoTPDw",
+	"sI2eoVGWJOZPm2QE+4a2epdMQcnehLMxnBVmZjnmHehByTPYplHKTjvHAMhLVsk+go43Yq6vSKDfzPBc",
+	"IolHxOejeAXtAq2k3/IW9OvHPGS8JlcgwtGExHlr2U4YGNW1T1Pjq2h32t3ucfuJt9Xr2fGp/iIHdLXd",
+	"aLdz1j09O+60u73jX4LQyfSzk14YlHvgPu72wpKQPntkW1iXg01r4kurjXG7IH3LYvXsOCyLnrOg0/3b",
+	"Nz+f/PJj992j/374fe/N8duTH0/PH757dBGEuRTkMbGSvNqgR6mRghX3Tjph4ETrQnhrq9fpnbQ6j1ud",
+	"hyBsGkuOb8ACdsc3zdd8bBDtnEh9pjVquWMNyMsZQIz1Or0vYlWO3C27QP9lf/niDb3dVcEZ5Zagm+SB",
+	"wVe1kYwa4yANZcoFKRV4BQ5ZEnnQ4VqzS2jtSWXR3XMf8Sirv7NJyu8ZvsbU9MtfKKsJmIKw3Q4flVUG",
+	"dJDnzBw2VBhMn1Zz1Sta6deXoDav3HlOzRVlcfPeSHqR3+kv7nN0Sidyn6Gz3GPJoXNeudP84CncCQ8a",
+	"1VV8Y6/M26ez6DdvVH9GWcxncFmEVkiUpZnqp4JGpJ8S0Z8qfhWc9dqnoaGPsyCaYNchiWdKv51rCw+P",
+	"H58UoU+rNQ377eJMXa0jZCnk9/VHGYNWsjI3hbgnVTUi/1lxnvSjCad6soVn19Qcs1UANmripE/7c/Vw",
+	"Akjfl4DcqkmTpZKmlFeyFZtfmnRkgtw46BXuAoRRJklNzUfE8FTfVtSETGvrPxbEfV/88TN0SdoOaeoT",
+	"bGrA2bl9FgFdjfTD+5CMuqZGGwL7a0mq2Vk/qBHPjzftVbSx5LwDsvjDJtXssfHQ9pIzT9xeecl7m7+1",
+	"REwe6igng9s6eUUyeJ0LZpvYe69TTr8WNjcQwEov9Ef7uhq6QctXw5WnNIP24FDfSSoslHRWcCrrTkv/",
+	"p29KIP6RHUruKO8vqksX1bREko7ui988Hnz3bI1HaIBT2r8icwhYJywSczAxYoUEmJmgvl4yh5Q2qOOA",
+	"hji6QlMsr0jcRoMhlqSfiWRwyaC+xJCgiVLpgTx8ilJBr8HNkXCewmd6uISyq1bCI5wgDUXKAFOk8V64",
+	"dqmuUWq+jTZ0PerbIfuMqBkXVxKWzVl91oNDqZ0aLpkj0oR11UroNWkVdYvwMIrJKPC2Kc77M+W3bWsz",
+	"n1JGS12aeEoYpq0phsJslobNj+XCE5u2bXJb/0x34/zk72tJ3HVaRFog/Wa8wqcpNKwnUSG0+4ISO990",
+	"d4Vh/ZW3HlKdOyF+G/gGz+8xoObuuzX4v5ZL8O0IZkZmJeGcO7l3yFrYSoreDSHd5y98WfkL+xC7EFtU",
+	"Hwdt4p9JOTQJlGqoGAEBAYLgaALk5yKpbIl6KhHj6pLBnZOyMcpS6OswyRT8aUpNnHaOEWS8zagkNUUi",
+	"zs0abxHr9Qy0LnAapkeKm40hJfBoRKMvplTEyrV/zxUy4WMHDg5hFQShicdaKB7CcrAerq4zkc++XbC3",
+	"ZpfyKJN4TGpx8J0+9tgkt054JpI5EjxJWlkq0RVJFRoaYZHwMUppShLKyNOiH/xypDhM5w3Qf6+fvNNr",
+	"+mPHf8PlsT+cr5zABSc785/Jk8qbqJa4j4ZKEAYxnm8Qs7xt3PhtGoRK8PcQ0w+MIMFnKCXCGRvvA4zr",
+	"5RQcJuIm4rTIyQjN2VWq8tYEDAF3sBomcIs5i45cbnt94f1zMsyo1htNXaQJlhOUsZhAU6GxZnwQhQAC",
+	"S85wCuGsU0SZMYxyRi7Zm/evL14dvfj5xfMQSQ7RuFiPYCJogadgNKU3bXSeMc1fTIKQZm1yQtn4ktnu",
+	"EE+NiTrCSYJmWLMgW6EDCYi+88m8c6J3+s5t9FYFn55pdRxgXlSZ8Zk+JJD97S/eprmvALiXWZJoWM1Z",
+	"5NI+jPYjC/gUMo9FPjyes6isdBk8tjeF+ir27zQSOOfA7bWKKmZZgwC2Ehlpf1327G+xwkMsCbqWBnIh",
+	"4pka8hswLWutQTOCojB4M3AWXCkv/F4Pyb/bV24RjHaKV2zEfXD8uys0ZwPvYcuaSxrObBFbZIxp/jik",
+	"DIv57WQHfgOzUmYkvTmV5jpjdeCPwZBgQcSzTE30PFrXwCn9jszzX/TccCHx+RMvNGs2j4MwyEQSnAVH",
+	"YJmwK1r8wKU2hiAPqPmnKbFWOtLS5tolP5/ZnMdfZwsyIWgok9+jlno1lMaCXg0rRsKRzQA5MA0ioY9Z",
+	"6fuimd7yIOc8Ia2hvh27bmjQJSZT3GypSi51Myx05Fme5r3LnXv2Kr/JFuu2h0BF2bkr28vpfb6hL5wo",
+	"dtXKI6xwwscZaS8kGvr3n8HtiI8qg0h9BcxnfVDk/pmnpZHzspGelUFZl/L2yp3+y4O4lu7LYzwvComF",
+	"CLxXJtPIVEx3gGlXsj1947wkWGWCoFGCxxJNqRCQYKR4ZZzymkbmi7ojx1lMFVzD+MjqXtNMGZypwRL4",
+	"pGa4qpStLsqUeC/TFos8w7xgccops0qXHiHGCqM0wayMCgXvXx7iWSnaPa+vlH8QAiThQgmykUpFo/KR",
+	"gWb76cOn/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"github.com/google/wire"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ez-api/ez-api/internal/adapters/observability"
+	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
+	"github.com/jmoiron/sqlx"
+)
+
+// EdgeSet builds metrics and rate limiting.
+var EdgeSet = wire.NewSet(ProvideMetrics, ProvideLimiter)
+
+// ProvideMetrics builds the registry with the domain gauges.
+func ProvideMetrics(db *sqlx.DB) *observability.Metrics {
+	m := observability.New()
+	m.RegisterDomain(db)
+	return m
+}
+
+// ProvideLimiter builds the rate limiter from ratelimit.* (nil when disabled).
+func ProvideLimiter(cfg Config, rdb redis.UniversalClient, m *observability.Metrics) *ratelimit.Limiter {
+	if !cfg.RateLimit.Enabled || len(cfg.RateLimit.Rules) == 0 {
+		return nil
+	}
+	rules := make([]ratelimit.Rule, len(cfg.RateLimit.Rules))
+	for i, r := range cfg.RateLimit.Rules {
+		burst := r.Burst
+		if burst == 0 {
+			burst = r.Limit
+		}
+		rules[i] = ratelimit.Rule{Name: r.Name, Scope: r.Scope, Algorithm: r.Algorithm, Limit: r.Limit, Window: r.Window, Burst: burst, Match: r.Match}
+	}
+	var backend ratelimit.Backend = ratelimit.NewMemory()
+	if cfg.RateLimit.Backend == "redis" {
+		backend = ratelimit.NewRedis(rdb, cfg.Redis.KeyPrefix)
+	}
+	l := ratelimit.New(rules, backend, cfg.RateLimit.Replicas)
+	l.OnFallback, l.OnReject = m.RateLimitFallback, m.RateLimited
+	return l
+}
