@@ -28,11 +28,17 @@ var servingAddr = regexp.MustCompile(`msg=serving .*addr=(\S+)`)
 // startBinary runs the real server so its RSS is its own.
 func startBinary(t *testing.T, env ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return startBinaryEnv(t, append(testenv.Environ("EZ_LOG_LEVEL=info"), env...))
+}
+
+// startBinaryEnv runs the real server with exactly env.
+func startBinaryEnv(t *testing.T, env []string) (*exec.Cmd, string) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ezapi")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ezapi").CombinedOutput()
 	require.NoError(t, err, string(out))
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(testenv.Environ("EZ_LOG_LEVEL=info"), env...)
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
