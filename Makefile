@@ -52,8 +52,10 @@ migrate: services build ## Apply pending database migrations (ezapi migrate up)
 	./$(BIN) migrate up
 
 .PHONY: test
-test: services ## Unit, integration and contract tests against real PostgreSQL and Redis
-	$(GO) test -count=1 -timeout 10m ./...
+test: services ## Unit, integration and contract tests against real PostgreSQL and Redis, then contract coverage
+	@cov=$$(mktemp -d); trap 'rm -rf "$$cov"' EXIT; \
+	EZ_COVERAGE_DIR=$$cov $(GO) test -count=1 -timeout 15m ./... && \
+	EZ_COVERAGE_DIR=$$cov EZ_COVERAGE_CHECK=1 $(GO) test -count=1 -v -run TestContractCoverage ./tests/coverage/
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (nothing needs to run)

@@ -33,7 +33,10 @@ func redisMatchesDatabase(t *testing.T, env *testenv.Env, within time.Duration) 
 // Not parallel: the package's Redis DB holds one snapshot.
 func TestRedisOutageLosesNoChange(t *testing.T) {
 	proxy := testenv.NewProxy(t, testenv.RedisAddr())
-	env := testenv.Start(t, fastSync, func(c *app.Config) { c.Redis.Addr = proxy.Addr() })
+	env := testenv.Start(t, fastSync, func(c *app.Config) {
+		c.Redis.Addr = proxy.Addr()
+		c.Sync.ResyncTimeout = time.Second
+	})
 	admin := env.AdminToken(t)
 	ctx := context.Background()
 	as := testenv.WithToken(admin)
@@ -73,6 +76,9 @@ func TestRedisOutageLosesNoChange(t *testing.T) {
 	require.Equal(t, http.StatusOK, st.StatusCode())
 	assert.GreaterOrEqual(t, st.JSON200.OutboxBacklog, 100, "the backlog is visible")
 	assert.NotNil(t, st.JSON200.RedisError)
+	rs, err := env.Client.ResyncSnapshotWithResponse(ctx, as)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, rs.StatusCode(), "a resync cannot complete without Redis")
 
 	proxy.Restore(t)
 	redisMatchesDatabase(t, env, 10*time.Second)

@@ -3,9 +3,11 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -142,4 +144,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.Report("%v", cerr)
 	}
 	return resp, nil
+}
+
+// WriteExercised saves the exercised (operation, status) pairs into dir for
+// the contract-coverage check that runs after every suite.
+func (c *Checker) WriteExercised(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(c.Exercised())
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "exercised-*.json")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(b)
+	return err
 }

@@ -85,7 +85,14 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "testenv: load contract:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if dir := os.Getenv("EZ_COVERAGE_DIR"); dir != "" {
+		if err := pkg.checker.WriteExercised(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: contract coverage:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // leaseRedisDB takes the first free DB index in 1..15 with SET NX and

@@ -1,0 +1,47 @@
+//go:build unix
+
+package tsclient_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// killGroupOnCancel runs cmd in a process group of its own and, when its
+// context ends, kills the whole group: npm starts node, which starts more.
+func killGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// lockProject holds an exclusive lock on dir's package.json until the test
+// ends, so that two `go test` runs in one checkout do not reinstall
+// node_modules or rewrite src/schema.d.ts under each other.
+func lockProject(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() }) // closing releases the lock
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			t.Fatalf("lock %s: %v", f.Name(), err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %s: another test run held it past the %s budget", f.Name(), budget)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
