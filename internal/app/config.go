@@ -46,6 +46,16 @@ type Config struct {
 	Log       LogConfig       `koanf:"log"`
 	Metrics   MetricsConfig   `koanf:"metrics"`
 	RateLimit RateLimitConfig `koanf:"ratelimit"`
+	Tracing   TracingConfig   `koanf:"tracing"`
+}
+
+// TracingConfig controls OpenTelemetry tracing (OTLP over HTTP).
+type TracingConfig struct {
+	Enabled     bool    `koanf:"enabled"`
+	Endpoint    string  `koanf:"endpoint"`
+	Insecure    bool    `koanf:"insecure"`
+	SampleRatio float64 `koanf:"sample_ratio"`
+	ServiceName string  `koanf:"service_name"`
 }
 
 // MetricsConfig controls /metrics.
@@ -258,6 +268,11 @@ func defaults() map[string]any {
 		"server.trusted_proxies":        []string{},
 		"metrics.enabled":               true,
 		"metrics.bearer_token":          "",
+		"tracing.enabled":               false,
+		"tracing.endpoint":              "localhost:4318",
+		"tracing.insecure":              true,
+		"tracing.sample_ratio":          1.0,
+		"tracing.service_name":          "ezapi",
 		"ratelimit.enabled":             true,
 		"ratelimit.backend":             "memory",
 		"ratelimit.replicas":            1,
@@ -651,6 +666,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			return configErrorf("server.trusted_proxies: %q is not a CIDR", cidr)
 		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		return configErrorf("tracing.sample_ratio: %v is outside 0..1", c.Tracing.SampleRatio)
 	}
 	if c.RateLimit.Backend != "memory" && c.RateLimit.Backend != "redis" {
 		return configErrorf("ratelimit.backend: %q is not one of memory, redis", c.RateLimit.Backend)

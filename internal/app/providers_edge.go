@@ -1,16 +1,40 @@
 package app
 
 import (
+	"context"
+	"time"
+
 	"github.com/google/wire"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
+	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/jmoiron/sqlx"
 )
 
 // EdgeSet builds metrics and rate limiting.
-var EdgeSet = wire.NewSet(ProvideMetrics, ProvideLimiter)
+var EdgeSet = wire.NewSet(ProvideMetrics, ProvideLimiter, ProvideTracing)
+
+// Tracing marks that tracing is set up (or deliberately off).
+type Tracing struct{}
+
+// ProvideTracing installs the OpenTelemetry tracer provider when
+// tracing.enabled; the cleanup flushes pending spans.
+func ProvideTracing(cfg Config, build domain.BuildInfo) (Tracing, func(), error) {
+	shutdown, err := observability.SetupTracing(context.Background(), observability.TracingOptions{
+		Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint, Insecure: cfg.Tracing.Insecure,
+		SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName, Version: build.Version,
+	})
+	if err != nil {
+		return Tracing{}, nil, err
+	}
+	return Tracing{}, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	}, nil
+}
 
 // ProvideMetrics builds the registry with the domain gauges.
 func ProvideMetrics(db *sqlx.DB) *observability.Metrics {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/ez-api/ez-api/internal/adapters/logsink"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
@@ -41,7 +42,7 @@ type Server struct {
 
 // NewServer assembles the server; nothing starts until Start.
 func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, pub *snapshot.Publisher,
-	logMaint *logsink.Maintainer, sink *logsink.Sink, logger *slog.Logger) *Server {
+	logMaint *logsink.Maintainer, sink *logsink.Sink, _ Tracing, logger *slog.Logger) *Server {
 	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logMaint: logMaint, logSink: sink, logger: logger}
 }
 
@@ -66,7 +67,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           s.echo,
+		// otelhttp starts a span per request and takes W3C trace context
+		// from the caller; the Echo tracing middleware names it by route.
+		Handler:           otelhttp.NewHandler(s.echo, "http"),
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.Server.ReadTimeout,
 		WriteTimeout:      s.cfg.Server.WriteTimeout,

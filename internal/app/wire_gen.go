@@ -125,8 +125,19 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		return nil, nil, err
 	}
 	maintainer, cleanup6 := ProvideLogMaintainer(cfg, db, publisher, logger)
-	server := NewServer(cfg, echo, service, migrator, publisher, maintainer, sink, logger)
+	tracing, cleanup7, err := ProvideTracing(cfg, buildInfo)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server := NewServer(cfg, echo, service, migrator, publisher, maintainer, sink, tracing, logger)
 	return server, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()

@@ -1198,6 +1198,11 @@ type Problem struct {
 	// Title Example: Request validation failed
 	Title string `json:"title"`
 
+	// TraceId The OpenTelemetry trace id, when tracing is on.
+	//
+	// Example: 4bf92f3577b34da6a3ce929d0e0e4736
+	TraceId *string `json:"trace_id,omitempty"`
+
 	// Type URI reference identifying the problem type.
 	//
 	// Example: https://ezapi.dev/problems/validation

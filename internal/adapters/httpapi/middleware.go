@@ -16,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
 )
@@ -79,14 +81,18 @@ func accessLogMiddleware(logger *slog.Logger) echo.MiddlewareFunc {
 				if status >= 500 {
 					level = slog.LevelWarn
 				}
-				logger.LogAttrs(c.Request().Context(), level, "request",
+				attrs := []slog.Attr{
 					slog.String("method", c.Request().Method),
 					slog.String("route", routeLabel(c)),
 					slog.Int("status", status),
 					slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 					slog.String("request_id", RequestID(c)),
 					slog.Int64("bytes_out", c.Response().Size),
-				)
+				}
+				if sc := trace.SpanContextFromContext(c.Request().Context()); sc.HasTraceID() {
+					attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+				}
+				logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			}()
 			if err = next(c); err != nil {
 				// Render now so the logged status is the one sent.
@@ -214,6 +220,24 @@ func utf8BodyMiddleware() echo.MiddlewareFunc {
 			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			return next(c)
+		}
+	}
+}
+
+// tracingMiddleware names the request's span (started by otelhttp around
+// the server) after the route template and tags it, so traces group by
+// operation rather than by raw path.
+func tracingMiddleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			span := trace.SpanFromContext(c.Request().Context())
+			if span.IsRecording() {
+				route := routeLabel(c)
+				span.SetName(c.Request().Method + " " + route)
+				span.SetAttributes(attribute.String("http.route", route), attribute.String("ezapi.request_id", RequestID(c)))
+			}
+			return err
 		}
 	}
 }

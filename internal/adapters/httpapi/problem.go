@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/domain"
@@ -165,7 +166,12 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 		}
 		header.Set("Retry-After", "1")
 	}
-	return NewProblem(status, detail, fields, c.Request().URL.Path, RequestID(c)), header
+	p := NewProblem(status, detail, fields, c.Request().URL.Path, RequestID(c))
+	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.HasTraceID() {
+		id := sc.TraceID().String()
+		p.TraceId = &id
+	}
+	return p, header
 }
 
 // ErrorHandler is Echo's HTTPErrorHandler: every error the service emits is

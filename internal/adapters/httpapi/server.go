@@ -100,8 +100,9 @@ func NewAPI(s Services, clock ports.Clock) *API {
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
-// order: recovery → request id → access log → CORS → metrics → auth →
-// rate limit → body limit → validation → handler.
+// order: recovery → request id → tracing → access log → CORS → metrics →
+// auth → rate limit → body limit → validation → handler. (The span itself
+// is started by otelhttp around the whole server; tracing names it.)
 func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (*echo.Echo, error) {
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -129,6 +130,7 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		},
 	}))
 	e.Use(requestIDMiddleware())
+	e.Use(tracingMiddleware())
 	e.Use(accessLogMiddleware(logger))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:     opts.CORSAllowOrigins,

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/XSAM/otelsql"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // registers the "postgres" driver
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 
 	"github.com/ez-api/ez-api/internal/ports"
 )
@@ -25,10 +27,13 @@ type Options struct {
 // Open connects to PostgreSQL and sets up the pool. It does not wait for the
 // server: readiness reports when it is reachable.
 func Open(opts Options) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", opts.DSN)
+	// otelsql traces every statement (a no-op unless tracing is on).
+	sqlDB, err := otelsql.Open("postgres", opts.DSN, otelsql.WithAttributes(semconv.DBSystemPostgreSQL),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{Ping: true}))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	db := sqlx.NewDb(sqlDB, "postgres")
 	db.SetMaxOpenConns(opts.MaxOpenConns)
 	db.SetMaxIdleConns(opts.MaxIdleConns)
 	db.SetConnMaxLifetime(opts.ConnMaxLifetime)

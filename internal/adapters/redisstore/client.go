@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ez-api/ez-api/internal/ports"
@@ -41,7 +42,7 @@ func SetLogger(logger *slog.Logger) { redis.SetLogger(slogLogger{l: logger}) }
 // Open builds the client; it connects lazily, so an unreachable Redis does not
 // stop start-up (the API keeps accepting changes and readiness reports it).
 func Open(opts Options) redis.UniversalClient {
-	return redis.NewUniversalClient(&redis.UniversalOptions{
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:        opts.Addrs,
 		MasterName:   opts.MasterName,
 		Username:     opts.Username,
@@ -52,6 +53,9 @@ func Open(opts Options) redis.UniversalClient {
 		ReadTimeout:  opts.ReadTimeout,
 		WriteTimeout: opts.WriteTimeout,
 	})
+	// Trace every command (a no-op unless tracing is on).
+	_ = redisotel.InstrumentTracing(rdb)
+	return rdb
 }
 
 // Probe reports Redis reachability to the health service.

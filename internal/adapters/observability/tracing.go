@@ -1,0 +1,49 @@
+package observability
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+)
+
+// TracingOptions configure OpenTelemetry tracing over OTLP/HTTP.
+type TracingOptions struct {
+	Enabled     bool
+	Endpoint    string // host:port of the OTLP/HTTP receiver
+	Insecure    bool
+	SampleRatio float64
+	ServiceName string
+	Version     string
+}
+
+// SetupTracing installs the global tracer provider and the W3C trace-context
+// propagator. Disabled, it installs nothing (the global no-op provider
+// stays) and returns a no-op shutdown.
+func SetupTracing(ctx context.Context, o TracingOptions) (func(context.Context) error, error) {
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	if !o.Enabled {
+		return func(context.Context) error { return nil }, nil
+	}
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(o.Endpoint)}
+	if o.Insecure {
+		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("otlp exporter: %w", err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName(o.ServiceName), semconv.ServiceVersion(o.Version))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.SampleRatio))),
+	)
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, nil
+}
