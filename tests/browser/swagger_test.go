@@ -244,7 +244,9 @@ func collectConsole(ctx context.Context) *consoleLog {
 	return c
 }
 
-func (c *consoleLog) all() []string { return c.filter(func(chromedp.ConsoleMessage) bool { return true }) }
+func (c *consoleLog) all() []string {
+	return c.filter(func(chromedp.ConsoleMessage) bool { return true })
+}
 
 func (c *consoleLog) errors() []string {
 	return c.filter(func(m chromedp.ConsoleMessage) bool {
@@ -337,6 +339,8 @@ func artifactsDir(t *testing.T) string {
 	dir, err := filepath.Abs(filepath.Join("..", "artifacts"))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
+	// A failure screenshot from an earlier run would mislead.
+	_ = os.Remove(filepath.Join(dir, "swagger-ui-failure.png"))
 	return dir
 }
 
