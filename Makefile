@@ -52,7 +52,8 @@ migrate: services build ## Apply pending database migrations (ezapi migrate up)
 	./$(BIN) migrate up
 
 .PHONY: test
-test: services ## Unit, integration and contract tests against real PostgreSQL and Redis, then contract coverage
+test: ## Unit, integration, contract, TypeScript-client and browser tests against real PostgreSQL and Redis, then contract coverage
+	@EZ_SERVICES_CHROMIUM=1 scripts/services.sh
 	@cov=$$(mktemp -d); trap 'rm -rf "$$cov"' EXIT; \
 	EZ_COVERAGE_DIR=$$cov $(GO) test -count=1 -timeout 15m ./... && \
 	EZ_COVERAGE_DIR=$$cov EZ_COVERAGE_CHECK=1 $(GO) test -count=1 -v -run TestContractCoverage ./tests/coverage/
@@ -76,4 +77,4 @@ fmt: ## Format the Go code
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf bin
+	rm -rf bin tests/ts-client/node_modules tests/ts-client/src/schema.d.ts tests/artifacts

@@ -10,6 +10,7 @@
 #   PGHOST (127.0.0.1)  PGPORT (5432)  PGUSER (postgres)
 #   REDIS_HOST (127.0.0.1)  REDIS_PORT (6379)
 #   EZ_REDIS_ADDR  host:port, used when REDIS_HOST / REDIS_PORT are not set
+#   EZ_SERVICES_CHROMIUM (0)  1: also install Chromium for tests/browser
 set -euo pipefail
 
 PG_WAIT_SECONDS=30
@@ -307,5 +308,18 @@ ensure_redis() {
 	redis_start_local
 }
 
+# --- Chromium (tests/browser) -----------------------------------------------
+
+chromium_installed() { [[ -x /usr/bin/chromium ]] || command -v chromium >/dev/null 2>&1; }
+
+ensure_chromium() {
+	chromium_installed && return 0
+	apt_install chromium
+	chromium_installed || die "chromium not found after installation"
+}
+
 ensure_postgres
 ensure_redis
+if [[ "${EZ_SERVICES_CHROMIUM:-0}" == 1 ]]; then
+	ensure_chromium
+fi
