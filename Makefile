@@ -67,9 +67,10 @@ bench: services ## Run the benchmarks against same-run baselines and rewrite doc
 	EZ_BENCH=1 $(GO) test -count=1 -timeout 30m -v ./tests/bench/ | grep -v '^=== RUN'
 
 .PHONY: lint
-lint: ## go vet and staticcheck
+lint: ## go vet, staticcheck and the OpenAPI linter (Redocly CLI, pinned in tests/spec-lint)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd tests/spec-lint && { [ -d node_modules ] || npm ci --no-audit --no-fund >/dev/null; } && npm run -s lint
 
 .PHONY: fmt
 fmt: ## Format the Go code

@@ -854,7 +854,7 @@ type DependencyHealthStatus string
 type FeatureFlags map[string]string
 
 // FeatureFlagsUpdate Flag → new value (string, boolean or number), or null to remove the flag.
-type FeatureFlagsUpdate map[string]*FeatureFlagsUpdate_AdditionalProperties
+type FeatureFlagsUpdate map[string]FeatureFlagsUpdate_AdditionalProperties
 
 // FeatureFlagsUpdate0 defines model for FeatureFlagsUpdate.0.
 type FeatureFlagsUpdate0 = string

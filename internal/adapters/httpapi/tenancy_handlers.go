@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -180,13 +181,13 @@ func (a *API) PutFeatures(ctx context.Context, req gen.PutFeaturesRequestObject)
 	updates := make(map[string]*string, len(*req.Body))
 	v := &domain.ValidationError{}
 	for name, raw := range *req.Body {
-		if raw == nil {
-			updates[name] = nil
-			continue
-		}
 		b, err := raw.MarshalJSON()
 		if err != nil {
 			return nil, err
+		}
+		if string(bytes.TrimSpace(b)) == "null" {
+			updates[name] = nil // null removes the flag
+			continue
 		}
 		val, ok := canonicalFlag(b)
 		if !ok {
