@@ -58,6 +58,16 @@ test: ## Unit, integration, contract, TypeScript-client and browser tests agains
 	EZ_COVERAGE_DIR=$$cov $(GO) test -count=1 -timeout 15m ./... && \
 	EZ_COVERAGE_DIR=$$cov EZ_COVERAGE_CHECK=1 $(GO) test -count=1 -v -run TestContractCoverage ./tests/coverage/
 
+.PHONY: test-faults
+test-faults: services ## Fault suite: Redis/PostgreSQL outages, killed writers, SIGTERM under load, failover, concurrent migrations, goroutine leaks
+	$(GO) test -count=1 -timeout 15m -v \
+		-run 'Outage|Killed|SIGTERM|Reconcile|TakesOver|ConcurrentMigrations|NoGoroutine|FallsBack' \
+		./tests/snapshot/ ./tests/logs/ ./tests/lifecycle/ ./tests/integration/ ./tests/edge/ ./tests/leak/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
+	scripts/fuzz.sh
+
 .PHONY: test-unit
 test-unit: ## Unit tests only (nothing needs to run)
 	$(GO) test -count=1 ./internal/... ./cmd/...
