@@ -421,7 +421,7 @@ func LoadConfig(environ []string) (Config, error) {
 	}
 	if path != "" {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return Config{}, configErrorf("config file %s: %v", path, err)
+			return Config{}, configErrorf("config file %s: %s", path, strings.Join(strings.Fields(err.Error()), " "))
 		}
 	}
 	envProvider := env.Provider(".", env.Opt{
@@ -542,7 +542,8 @@ func fieldByKey(t reflect.Type, path []string) (reflect.Type, bool) {
 
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "*")); l != "" && !strings.HasSuffix(l, "error(s) decoding:") {
+		if l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "*")); l != "" &&
+			!strings.HasSuffix(l, "error(s) decoding:") && !strings.HasSuffix(l, "error(s):") {
 			return l
 		}
 	}

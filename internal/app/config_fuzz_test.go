@@ -17,8 +17,10 @@ const maxFuzzConfigFile = 16 << 10
 // FuzzLoadConfig loads a YAML file with any contents plus up to three
 // environment entries ("NAME=value"). Invariants: LoadConfig never panics;
 // its error is nil or a *ConfigError whose message is one line (the CLI
-// prints it as one); a nil error comes with a Config that passes Validate,
-// has its mode defaults applied, and is the same when loaded again.
+// prints it as one) that says what is wrong rather than being a bare
+// heading ending in ":"; a nil error comes with a Config that passes
+// Validate, has its mode defaults applied, and is the same when loaded
+// again.
 func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("server:\n  port: 9000\n"), "EZ_MODE=development", "", "")
 	f.Fuzz(func(t *testing.T, doc []byte, env1, env2, env3 string) {
@@ -45,6 +47,10 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 			if ce.Msg == "" || strings.ContainsAny(err.Error(), "\r\n") {
 				t.Fatalf("configuration error is not one line: %q\nyaml %q env %q", err.Error(), doc, environ[1:])
+			}
+			// The one line must say what is wrong, not only announce a list.
+			if strings.HasSuffix(strings.TrimSpace(ce.Msg), ":") {
+				t.Fatalf("configuration error is only a heading: %q\nyaml %q env %q", err.Error(), doc, environ[1:])
 			}
 			return
 		}

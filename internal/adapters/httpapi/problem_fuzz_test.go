@@ -93,7 +93,7 @@ func FuzzProblem(f *testing.F) {
 	e := echo.New()
 	handler := ErrorHandler(slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, rawStatus int, detail, instance, requestID, field, message string, kind uint8, head bool) {
-		status := ((rawStatus%500)+500)%500 + 100
+		status := ((rawStatus-100)%500+500)%500 + 100 // 100..599; 100..599 map to themselves
 		var fields []domain.FieldError
 		if field != "" || message != "" {
 			fields = []domain.FieldError{{Field: field, Message: message}}

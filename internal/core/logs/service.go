@@ -104,7 +104,8 @@ func (s *Service) Validate(r domain.LogRecord) []domain.FieldError {
 // ones to the sink; rejected lists the indexes refused before (decoding)
 // and now (rules).
 func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, rejected []domain.RejectedRecord) (domain.IngestResult, error) {
-	if len(records)+len(rejected) > s.policy.MaxBatch {
+	// records has one slot per posted record (rejected ones included).
+	if len(records) > s.policy.MaxBatch {
 		return domain.IngestResult{}, fmt.Errorf("a batch holds at most %d records: %w", s.policy.MaxBatch, ErrBatchTooLarge)
 	}
 	skip := make(map[int]bool, len(rejected))
@@ -141,6 +142,7 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 		positions = append(positions, i)
 	}
 	if len(valid) == 0 {
+		sortRejected(res.Rejected)
 		return res, nil
 	}
 	wait := s.policy.Ack != AckQueued
@@ -155,6 +157,7 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 	}
 	if !wait {
 		res.Accepted, res.Queued = len(valid), true
+		sortRejected(res.Rejected)
 		return res, nil
 	}
 	for j, o := range outcomes {
@@ -168,7 +171,7 @@ func (s *Service) Ingest(ctx context.Context, records []domain.LogRecord, reject
 				{Field: "record", Message: "refused by the database (e.g. a NUL byte in text); kept in log_rejects"}}})
 		}
 	}
-	sort.Slice(res.Rejected, func(a, b int) bool { return res.Rejected[a].Index < res.Rejected[b].Index })
+	sortRejected(res.Rejected)
 	return res, nil
 }
 
@@ -221,4 +224,8 @@ func (s *Service) Usage(ctx context.Context, from, to time.Time, group domain.Us
 		return nil, nil
 	}
 	return s.reader.Usage(ctx, from, to, group, scope(ctx, masterID))
+}
+
+func sortRejected(r []domain.RejectedRecord) {
+	sort.Slice(r, func(a, b int) bool { return r[a].Index < r[b].Index })
 }
