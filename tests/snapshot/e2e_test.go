@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,4 +140,44 @@ func TestReferenceBalancerFollowsTheAPI(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, res.JSON200.Checksum, meta["checksum"])
 	})
+}
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestClockDrivenChangesArePublishedWithANewVersion(t *testing.T) {
+	env := testenv.Start(t, fastSync)
+	admin := env.AdminToken(t)
+	ctx := context.Background()
+	as := testenv.WithToken(admin)
+	rdb := env.Redis(t)
+	m, err := env.Client.CreateMasterWithResponse(ctx, apiclient.CreateMasterJSONRequestBody{Name: "clock-tenant"}, as)
+	require.NoError(t, err)
+	soon := time.Now().Add(1500 * time.Millisecond)
+	k, err := env.Client.IssueMasterKeyWithResponse(ctx, m.JSON201.Master.Id, apiclient.IssueMasterKeyJSONRequestBody{Name: "short-lived", ExpiresAt: &soon}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, k.StatusCode())
+	oldHash := sha256hex(k.JSON201.Token)
+	grace := int32(1)
+	rot, err := env.Client.RotateKeyWithResponse(ctx, k.JSON201.Key.Id, apiclient.RotateKeyJSONRequestBody{GraceSeconds: &grace}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, rot.StatusCode())
+	newHash := sha256hex(rot.JSON200.Token)
+
+	require.Eventually(t, func() bool {
+		n, _ := rdb.HExists(ctx, snapshot.KeyAuthKeys, oldHash).Result()
+		return n
+	}, 2*time.Second, 20*time.Millisecond, "both tokens published during the grace period")
+	before, err := rdb.HGet(ctx, snapshot.KeySnapshot, "version").Int64()
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		gone, _ := rdb.HExists(ctx, snapshot.KeyAuthKeys, oldHash).Result()
+		return !gone
+	}, 5*time.Second, 20*time.Millisecond, "the previous token drops out when the grace ends")
+	require.Eventually(t, func() bool {
+		v, err := rdb.HGet(ctx, snapshot.KeyAuthKeys, newHash).Result()
+		return err == nil && strings.Contains(v, `"status":"expired"`)
+	}, 5*time.Second, 20*time.Millisecond, "the key turns expired in Redis when expires_at passes")
+	after, err := rdb.HGet(ctx, snapshot.KeySnapshot, "version").Int64()
+	require.NoError(t, err)
+	assert.Greater(t, after, before, "each clock-driven change has a version of its own")
 }
