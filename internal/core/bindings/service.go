@@ -127,11 +127,11 @@ func (s *Service) Get(ctx context.Context, id int64) (Resolved, error) {
 
 // List returns a page of resolved bindings and the id to continue after.
 func (s *Service) List(ctx context.Context, f domain.BindingFilter, page domain.Page) ([]Resolved, int64, error) {
-	rows, err := s.repo.List(ctx, f, domain.Page{Limit: page.Limit + 1, After: page.After})
+	items, next, err := domain.FetchPage(page, func(pg domain.Page) ([]domain.Binding, error) { return s.repo.List(ctx, f, pg) },
+		func(b domain.Binding) int64 { return b.ID })
 	if err != nil {
 		return nil, 0, err
 	}
-	items, next := domain.PageOf(rows, page.Limit, func(b domain.Binding) int64 { return b.ID })
 	out, err := s.Resolve(ctx, items)
 	return out, next, err
 }

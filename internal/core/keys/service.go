@@ -241,12 +241,8 @@ func (s *Service) List(ctx context.Context, f domain.KeyFilter, page domain.Page
 		}
 		f.MasterID = p.MasterID
 	}
-	rows, err := s.repo.List(ctx, f, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(k domain.Key) int64 { return k.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.Key, error) { return s.repo.List(ctx, f, pg) },
+		func(k domain.Key) int64 { return k.ID })
 }
 
 // ListOfMaster lists one master's keys (404 for a master asking about another).

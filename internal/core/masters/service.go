@@ -121,12 +121,8 @@ func (s *Service) List(ctx context.Context, f domain.MasterFilter, page domain.P
 	if p, ok := domain.PrincipalFrom(ctx); ok && p.IsMaster() {
 		f.OnlyID = p.MasterID
 	}
-	rows, err := s.repo.List(ctx, f, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(m domain.Master) int64 { return m.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.Master, error) { return s.repo.List(ctx, f, pg) },
+		func(m domain.Master) int64 { return m.ID })
 }
 
 // Update applies a partial update; suspension takes effect for the master

@@ -111,12 +111,8 @@ func (s *Service) Get(ctx context.Context, id int64) (domain.Model, error) {
 
 // List returns a page of models and the id to continue after (0: done).
 func (s *Service) List(ctx context.Context, f domain.ModelFilter, page domain.Page) ([]domain.Model, int64, error) {
-	rows, err := s.repo.List(ctx, f, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(m domain.Model) int64 { return m.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.Model, error) { return s.repo.List(ctx, f, pg) },
+		func(m domain.Model) int64 { return m.ID })
 }
 
 // Update applies a partial update.

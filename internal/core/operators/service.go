@@ -75,12 +75,8 @@ func (s *Service) Get(ctx context.Context, id int64) (domain.Operator, error) {
 
 // List returns a page of operators and the id to continue after (0: done).
 func (s *Service) List(ctx context.Context, page domain.Page) ([]domain.Operator, int64, error) {
-	rows, err := s.repo.List(ctx, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(o domain.Operator) int64 { return o.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.Operator, error) { return s.repo.List(ctx, pg) },
+		func(o domain.Operator) int64 { return o.ID })
 }
 
 // Update changes password, role or status.

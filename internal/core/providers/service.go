@@ -178,12 +178,8 @@ func (s *Service) Get(ctx context.Context, id int64) (domain.Provider, error) {
 
 // List returns a page of providers and the id to continue after (0: done).
 func (s *Service) List(ctx context.Context, f domain.ProviderFilter, page domain.Page) ([]domain.Provider, int64, error) {
-	rows, err := s.repo.List(ctx, f, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(p domain.Provider) int64 { return p.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.Provider, error) { return s.repo.List(ctx, f, pg) },
+		func(p domain.Provider) int64 { return p.ID })
 }
 
 // Update applies a partial update.

@@ -70,12 +70,8 @@ func (s *Service) Create(ctx context.Context, name string, role domain.Role, exp
 
 // List returns a page of tokens and the id to continue after (0: done).
 func (s *Service) List(ctx context.Context, page domain.Page) ([]domain.ServiceToken, int64, error) {
-	rows, err := s.repo.List(ctx, domain.Page{Limit: page.Limit + 1, After: page.After})
-	if err != nil {
-		return nil, 0, err
-	}
-	items, next := domain.PageOf(rows, page.Limit, func(t domain.ServiceToken) int64 { return t.ID })
-	return items, next, nil
+	return domain.FetchPage(page, func(pg domain.Page) ([]domain.ServiceToken, error) { return s.repo.List(ctx, pg) },
+		func(t domain.ServiceToken) int64 { return t.ID })
 }
 
 // Revoke ends a token for good; revoking a revoked token changes nothing.
