@@ -31,12 +31,9 @@ func NewService(repo ports.OperatorRepository, hasher ports.PasswordHasher, audi
 
 // Create adds an operator.
 func (s *Service) Create(ctx context.Context, username, password string, role domain.Role) (domain.Operator, error) {
-	if err := validateNew(username, password, role); err != nil {
-		return domain.Operator{}, err
-	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.newCredentials(username, password, role)
 	if err != nil {
-		return domain.Operator{}, fmt.Errorf("hash password: %w", err)
+		return domain.Operator{}, err
 	}
 	now := s.clock.Now()
 	var out domain.Operator
@@ -52,6 +49,18 @@ func (s *Service) Create(ctx context.Context, username, password string, role do
 			map[string]any{"username": username, "role": role, "password": domain.Redacted}))
 	})
 	return out, err
+}
+
+// newCredentials validates a new operator and hashes its password.
+func (s *Service) newCredentials(username, password string, role domain.Role) (string, error) {
+	if err := validateNew(username, password, role); err != nil {
+		return "", err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
 }
 
 func validateNew(username, password string, role domain.Role) error {
@@ -174,12 +183,9 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 // Bootstrap creates the first admin; it refuses (ErrConflict) when an admin
 // already exists.
 func (s *Service) Bootstrap(ctx context.Context, username, password string) (domain.Operator, error) {
-	if err := validateNew(username, password, domain.RoleAdmin); err != nil {
-		return domain.Operator{}, err
-	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.newCredentials(username, password, domain.RoleAdmin)
 	if err != nil {
-		return domain.Operator{}, fmt.Errorf("hash password: %w", err)
+		return domain.Operator{}, err
 	}
 	now := s.clock.Now()
 	var out domain.Operator
