@@ -283,7 +283,7 @@ func defaults() map[string]any {
 		},
 		"postgres.dsn":                     "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
 		"postgres.max_open_conns":          20,
-		"postgres.max_idle_conns":          10,
+		"postgres.max_idle_conns":          -1,
 		"postgres.conn_max_lifetime":       "30m",
 		"postgres.conn_max_idle_time":      "5m",
 		"postgres.auto_migrate":            true,
@@ -620,8 +620,8 @@ func (c Config) Validate() error {
 	if c.Postgres.DSN == "" {
 		return configErrorf("postgres.dsn (EZ_PG_DSN): must be set")
 	}
-	if c.Postgres.MaxOpenConns < 1 || c.Postgres.MaxIdleConns < 0 {
-		return configErrorf("postgres.max_open_conns must be ≥ 1 and postgres.max_idle_conns ≥ 0")
+	if c.Postgres.MaxOpenConns < 1 || c.Postgres.MaxIdleConns < -1 {
+		return configErrorf("postgres.max_open_conns must be ≥ 1 and postgres.max_idle_conns ≥ -1 (-1: as many as max_open_conns)")
 	}
 	if len(c.Redis.Addrs()) == 0 {
 		return configErrorf("redis.addr (EZ_REDIS_ADDR): must be set")

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/app"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
@@ -26,7 +27,9 @@ func migratedDB(t *testing.T) *sqlx.DB {
 	defer cleanup()
 	_, err = m.Up(context.Background())
 	require.NoError(t, err)
-	db, err := sqlx.Open("postgres", testenv.DSN())
+	// The pool the server uses (binary parameters, delayed cancellation),
+	// so the repository suites run the way production does.
+	db, err := postgres.Open(postgres.Options{DSN: testenv.DSN(), MaxOpenConns: 8, MaxIdleConns: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db

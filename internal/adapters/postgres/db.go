@@ -5,11 +5,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/XSAM/otelsql"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // registers the "postgres" driver
+	"github.com/lib/pq"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 
 	"github.com/ez-api/ez-api/internal/ports"
@@ -26,16 +27,37 @@ type Options struct {
 
 // Open connects to PostgreSQL and sets up the pool. It does not wait for the
 // server: readiness reports when it is reachable.
+//
+// Unless the DSN says otherwise, lib/pq runs in binary_parameters mode: a
+// query with parameters is sent as Parse/Bind/Describe/Execute/Sync in one
+// write and answered in one round trip, instead of Parse/Describe/Sync, a
+// wait, then Bind/Execute/Sync (two round trips per query). Only []byte
+// arguments travel in binary (bytea ciphertexts); JSON goes as text.
+// MaxIdleConns < 0 keeps as many idle connections as may be open, so a
+// steady load does not close and reopen sessions. Context cancellation
+// reaches the driver CancelGrace late (see connector.go).
 func Open(opts Options) (*sqlx.DB, error) {
-	// otelsql traces every statement (a no-op unless tracing is on).
-	sqlDB, err := otelsql.Open("postgres", opts.DSN, otelsql.WithAttributes(semconv.DBSystemPostgreSQL),
-		otelsql.WithSpanOptions(otelsql.SpanOptions{Ping: true}))
+	cfg, err := pq.NewConfig(opts.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, fmt.Errorf("postgres dsn: %w", err)
 	}
+	if !strings.Contains(opts.DSN, "binary_parameters") {
+		cfg.BinaryParameters = true
+	}
+	pqConnector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
+	// otelsql traces every statement (a no-op unless tracing is on).
+	sqlDB := otelsql.OpenDB(graceConnector{inner: pqConnector, grace: CancelGrace},
+		otelsql.WithAttributes(semconv.DBSystemPostgreSQL), otelsql.WithSpanOptions(otelsql.SpanOptions{Ping: true}))
 	db := sqlx.NewDb(sqlDB, "postgres")
+	idle := opts.MaxIdleConns
+	if idle < 0 {
+		idle = opts.MaxOpenConns
+	}
 	db.SetMaxOpenConns(opts.MaxOpenConns)
-	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetMaxIdleConns(idle)
 	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
 	return db, nil
