@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,20 @@ func (a *countingAuthenticator) Authenticate(_ context.Context, c string) (domai
 	return domain.Principal{Kind: domain.PrincipalServiceToken, ID: 1, Role: domain.RoleViewer}, nil
 }
 
+// blockingAuthenticator holds every lookup until release is closed.
+type blockingAuthenticator struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (a *blockingAuthenticator) Name() string          { return "blocking" }
+func (a *blockingAuthenticator) Accepts(c string) bool { return true }
+func (a *blockingAuthenticator) Authenticate(_ context.Context, c string) (domain.Principal, error) {
+	a.calls.Add(1)
+	<-a.release
+	return domain.Principal{Kind: domain.PrincipalServiceToken, ID: 1, Role: domain.RoleViewer}, nil
+}
+
 func TestManager(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -61,6 +76,47 @@ func TestManager(t *testing.T) {
 		_, err := m.Authenticate(ctx, "ok-1")
 		require.NoError(t, err)
 		assert.Equal(t, 2, a.calls, "expired entry is looked up again")
+	})
+
+	t.Run("concurrent_misses_share_one_lookup", func(t *testing.T) {
+		a := &blockingAuthenticator{release: make(chan struct{})}
+		m := auth.NewManager(&clock{t: time.Unix(1000, 0)}, time.Second)
+		m.Register(a)
+		var started atomic.Int32
+		var wg sync.WaitGroup
+		errs := make(chan error, 32)
+		for range 32 {
+			wg.Go(func() {
+				started.Add(1)
+				_, err := m.Authenticate(ctx, "st-shared")
+				errs <- err
+			})
+		}
+		require.Eventually(t, func() bool { return started.Load() == 32 && a.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+		close(a.release)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		assert.Equal(t, int32(1), a.calls.Load(), "one lookup for every concurrent miss")
+	})
+
+	t.Run("a_cancelled_caller_does_not_fail_the_shared_lookup", func(t *testing.T) {
+		a := &blockingAuthenticator{release: make(chan struct{})}
+		m := auth.NewManager(&clock{t: time.Unix(1000, 0)}, time.Second)
+		m.Register(a)
+		cctx, cancel := context.WithCancel(ctx)
+		first := make(chan error, 1)
+		go func() { _, err := m.Authenticate(cctx, "st-x"); first <- err }()
+		require.Eventually(t, func() bool { return a.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+		cancel()
+		require.ErrorIs(t, <-first, context.Canceled)
+		second := make(chan error, 1)
+		go func() { _, err := m.Authenticate(ctx, "st-x"); second <- err }()
+		close(a.release)
+		require.NoError(t, <-second)
+		assert.Equal(t, int32(1), a.calls.Load())
 	})
 
 	t.Run("invalidate_forgets_at_once", func(t *testing.T) {

@@ -8,8 +8,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/ports"
@@ -28,6 +31,13 @@ type Manager struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// gen counts invalidations: a lookup started before one neither fills
+	// the cache nor is shared with callers arriving after it.
+	gen uint64
+	// lookups shares one authenticator call among concurrent misses of
+	// the same credential (64 requests whose cache entry just expired
+	// cost one database lookup, not 64).
+	lookups singleflight.Group
 }
 
 type cached struct {
@@ -60,14 +70,50 @@ func (m *Manager) Authenticate(ctx context.Context, credential string) (domain.P
 	}
 	key := sha256.Sum256([]byte(credential))
 	now := m.clock.Now()
-	if m.ttl > 0 {
-		m.mu.Lock()
-		c, ok := m.cache[key]
-		m.mu.Unlock()
-		if ok && now.Before(c.until) {
-			return c.p, nil
-		}
+	if m.ttl <= 0 {
+		return m.lookup(ctx, credential)
 	}
+	m.mu.Lock()
+	c, ok := m.cache[key]
+	gen := m.gen
+	m.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.p, nil
+	}
+	flight := string(key[:]) + strconv.FormatUint(gen, 10)
+	ch := m.lookups.DoChan(flight, func() (any, error) {
+		// Shared by every waiting caller: one leaving must not fail the rest.
+		p, err := m.lookup(context.WithoutCancel(ctx), credential)
+		if err != nil {
+			return nil, err
+		}
+		until := now.Add(m.ttl)
+		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
+			until = p.ExpiresAt
+		}
+		m.mu.Lock()
+		if m.gen == gen {
+			if len(m.cache) >= maxCacheEntries {
+				clear(m.cache)
+			}
+			m.cache[key] = cached{p: p, until: until}
+		}
+		m.mu.Unlock()
+		return p, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return domain.Principal{}, res.Err
+		}
+		return res.Val.(domain.Principal), nil
+	case <-ctx.Done():
+		return domain.Principal{}, fmt.Errorf("authenticate: %w: %w", domain.ErrUnavailable, ctx.Err())
+	}
+}
+
+// lookup asks the first authenticator that accepts the credential's shape.
+func (m *Manager) lookup(ctx context.Context, credential string) (domain.Principal, error) {
 	for _, a := range m.authenticators {
 		if !a.Accepts(credential) {
 			continue
@@ -79,18 +125,6 @@ func (m *Manager) Authenticate(ctx context.Context, credential string) (domain.P
 			}
 			return domain.Principal{}, fmt.Errorf("%s authenticator: %w: %v", a.Name(), domain.ErrUnavailable, err)
 		}
-		if m.ttl > 0 {
-			until := now.Add(m.ttl)
-			if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
-				until = p.ExpiresAt
-			}
-			m.mu.Lock()
-			if len(m.cache) >= maxCacheEntries {
-				clear(m.cache)
-			}
-			m.cache[key] = cached{p: p, until: until}
-			m.mu.Unlock()
-		}
 		return p, nil
 	}
 	return domain.Principal{}, fmt.Errorf("credential of unknown kind: %w", domain.ErrUnauthenticated)
@@ -101,5 +135,6 @@ func (m *Manager) Authenticate(ctx context.Context, credential string) (domain.P
 func (m *Manager) Invalidate() {
 	m.mu.Lock()
 	clear(m.cache)
+	m.gen++
 	m.mu.Unlock()
 }
