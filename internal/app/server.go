@@ -66,10 +66,16 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.ListenAddr(), err)
 	}
 	s.ln = ln
+	// otelhttp starts a span per request and takes W3C trace context from
+	// the caller; the Echo tracing middleware names it by route. With
+	// tracing off it would only wrap the writer and time every request
+	// for nothing, so Echo serves directly.
+	var handler http.Handler = s.echo
+	if s.cfg.Tracing.Enabled {
+		handler = otelhttp.NewHandler(s.echo, "http")
+	}
 	s.http = &http.Server{
-		// otelhttp starts a span per request and takes W3C trace context
-		// from the caller; the Echo tracing middleware names it by route.
-		Handler:           otelhttp.NewHandler(s.echo, "http"),
+		Handler:           handler,
 		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.Server.ReadTimeout,
 		WriteTimeout:      s.cfg.Server.WriteTimeout,

@@ -150,10 +150,13 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		Skipper: func(c echo.Context) bool { return !isLogIngest(c) }, Limit: fmt.Sprintf("%dB", max(opts.LogBodyLimitBytes, opts.BodyLimitBytes)),
 	}))
 	e.Use(utf8BodyMiddleware())
+	noParams := unvalidatedOperations(spec)
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// POST /logs validates record by record (one bad record must not
 		// refuse the batch), so the whole-body check is skipped there.
-		Skipper:      func(c echo.Context) bool { return isOutsideContract(c) || isLogIngest(c) },
+		Skipper: func(c echo.Context) bool {
+			return skipsValidation(noParams, c) || isOutsideContract(c) || isLogIngest(c)
+		},
 		ErrorHandler: validationProblem,
 		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "request validation failed", Internal: me}
