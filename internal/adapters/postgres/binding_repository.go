@@ -99,14 +99,18 @@ func (r *BindingRepository) List(ctx context.Context, f domain.BindingFilter, pa
 	args := []any{page.After}
 	if f.Namespace != "" {
 		args = append(args, f.Namespace)
-		where = append(where, fmt.Sprintf("m.namespace = $%d", len(args)))
+		where = append(where, fmt.Sprintf("b.model_id IN (SELECT id FROM models WHERE namespace = $%d)", len(args)))
 	}
 	if f.Status != "" {
 		args = append(args, string(f.Status))
 		where = append(where, fmt.Sprintf("b.status = $%d", len(args)))
 	}
 	args = append(args, page.Limit)
-	q := bindingSelect + ` WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY b.id LIMIT $%d`, len(args))
+	// The page is cut from bindings alone, in primary-key order, and only
+	// the page is joined to models: no join or sort of the whole table.
+	q := `SELECT b.id, b.model_id, m.namespace, m.name, b.status, b.candidates, b.created_at, b.updated_at
+FROM (SELECT * FROM bindings b WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY b.id LIMIT $%d) b`, len(args)) + `
+JOIN models m ON m.id = b.model_id ORDER BY b.id`
 	var rows []bindingRow
 	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list bindings: %w", translate(err))

@@ -65,8 +65,10 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
-const providerSelect = `SELECT p.id, p.name, p.type, p.base_url, p.api_key_mask, p.google_project, p.google_location,
-       p.group_id, g.name AS group_name, p.models, p.weight, p.priority, p.status, p.auto_ban, p.created_at, p.updated_at
+const providerColumns = `p.id, p.name, p.type, p.base_url, p.api_key_mask, p.google_project, p.google_location,
+       p.group_id, g.name AS group_name, p.models, p.weight, p.priority, p.status, p.auto_ban, p.created_at, p.updated_at`
+
+const providerSelect = `SELECT ` + providerColumns + `
 FROM providers p JOIN route_groups g ON g.id = p.group_id`
 
 func providerConflict(err error, name string) error {
@@ -118,7 +120,7 @@ func (r *ProviderRepository) List(ctx context.Context, f domain.ProviderFilter, 
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
 	if f.Group != "" {
-		add("g.name = $%d", f.Group)
+		add("p.group_id = (SELECT id FROM route_groups WHERE name = $%d)", f.Group)
 	}
 	if f.Type != "" {
 		add("p.type = $%d", f.Type)
@@ -130,7 +132,12 @@ func (r *ProviderRepository) List(ctx context.Context, f domain.ProviderFilter, 
 		add("starts_with(p.name, $%d)", f.NamePrefix)
 	}
 	args = append(args, page.Limit)
-	q := providerSelect + ` WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY p.id LIMIT $%d`, len(args))
+	// The page is cut from providers alone, reading its primary key in
+	// order, and only the page is joined: the plan never joins or sorts
+	// the whole table, whatever the statistics say.
+	q := `SELECT ` + providerColumns + `
+FROM (SELECT * FROM providers p WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY p.id LIMIT $%d) p`, len(args)) + `
+JOIN route_groups g ON g.id = p.group_id ORDER BY p.id`
 	var rows []providerRow
 	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list providers: %w", translate(err))
