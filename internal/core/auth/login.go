@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,22 +42,31 @@ type LoginService struct {
 	byUser    *Throttle
 	byIP      *Throttle
 	// dummyHash is verified against when the user does not exist, so the
-	// answer takes as long either way.
+	// answer takes as long either way. It is made on the first login, not
+	// at start: one argon2id hash takes auth.argon2.memory_kib (19 MiB by
+	// default), which an idle replica should not carry.
+	dummyOnce sync.Once
 	dummyHash string
+	dummyErr  error
 }
 
 // NewLoginService builds the login use-case.
 func NewLoginService(operators ports.OperatorRepository, hasher ports.PasswordHasher, codec ports.AccessTokenCodec,
 	audit ports.AuditRepository, tx ports.TxRunner, clock ports.Clock, policy LoginPolicy) (*LoginService, error) {
-	dummy, err := hasher.Hash("dummy password for timing equalisation")
-	if err != nil {
-		return nil, fmt.Errorf("prepare login: %w", err)
-	}
 	return &LoginService{
 		operators: operators, hasher: hasher, codec: codec, audit: audit, tx: tx, clock: clock, policy: policy,
 		byUser: NewThrottle(policy.Limit, policy.Window), byIP: NewThrottle(policy.Limit, policy.Window),
-		dummyHash: dummy,
 	}, nil
+}
+
+func (s *LoginService) dummy() (string, error) {
+	s.dummyOnce.Do(func() {
+		s.dummyHash, s.dummyErr = s.hasher.Hash("dummy password for timing equalisation")
+		if s.dummyErr != nil {
+			s.dummyErr = fmt.Errorf("prepare login: %w", s.dummyErr)
+		}
+	})
+	return s.dummyHash, s.dummyErr
 }
 
 // errLoginFailed is the one answer for a wrong username or password.
@@ -79,9 +89,11 @@ func (s *LoginService) Login(ctx context.Context, username, password string) (Se
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return Session{}, err
 	}
-	hash := s.dummyHash
+	var hash string
 	if exists {
 		hash = op.PasswordHash
+	} else if hash, err = s.dummy(); err != nil {
+		return Session{}, err
 	}
 	ok, verr := s.hasher.Verify(password, hash)
 	if !exists || verr != nil || !ok || op.Status != domain.OperatorActive {
