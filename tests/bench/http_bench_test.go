@@ -68,6 +68,39 @@ func hammer(t *testing.T, url, token string, conns int, d time.Duration) (float6
 	return float64(len(lat)) / time.Since(start).Seconds(), lat
 }
 
+// target is one URL (and credential) measured by interleave.
+type target struct{ url, token string }
+
+// measured is what interleave found for one target.
+type measured struct {
+	rate float64
+	lat  []time.Duration
+}
+
+// interleave measures every target in turn, rounds times for each
+// (64 connections), so that a change in the machine's load during the run
+// (the CPUs are shared) hits every target alike and the ratios hold.
+func interleave(t *testing.T, rounds int, each time.Duration, targets ...target) []measured {
+	t.Helper()
+	out := make([]measured, len(targets))
+	busy := make([]time.Duration, len(targets))
+	for _, tg := range targets {
+		hammer(t, tg.url, tg.token, 16, 500*time.Millisecond) // warm-up
+	}
+	for range rounds {
+		for i, tg := range targets {
+			rate, lat := hammer(t, tg.url, tg.token, 64, each)
+			out[i].lat = append(out[i].lat, lat...)
+			busy[i] += each
+			_ = rate
+		}
+	}
+	for i := range out {
+		out[i].rate = float64(len(out[i].lat)) / busy[i].Seconds()
+	}
+	return out
+}
+
 // bareEcho is the baseline: Echo with one handler and no middleware.
 func bareEcho(t *testing.T) string {
 	t.Helper()
@@ -218,14 +251,21 @@ func TestHTTPOverhead(t *testing.T) {
 	}
 	require.JSONEq(t, get("http://"+addr+readPath, tok.Plaintext), get(floor+readPath, ""))
 
-	hammer(t, base+"/livez", "", 16, time.Second) // warm-up
-	bare, bareLat := hammer(t, base+"/livez", "", 64, d)
-	hammer(t, "http://"+addr+"/livez", "", 16, time.Second)
-	ours, oursLat := hammer(t, "http://"+addr+"/livez", "", 64, d)
-	hammer(t, floor+readPath, "", 16, time.Second)
-	floorRead, floorLat := hammer(t, floor+readPath, "", 64, d)
-	hammer(t, "http://"+addr+readPath, tok.Plaintext, 16, time.Second)
-	read, readLat := hammer(t, "http://"+addr+readPath, tok.Plaintext, 64, d)
+	targets := []target{{base + "/livez", ""}, {"http://" + addr + "/livez", ""}, {floor + readPath, ""},
+		{"http://" + addr + readPath, tok.Plaintext}}
+	var beforeAddr string
+	var beforeIdle int64
+	if before := os.Getenv("EZ_BENCH_BEFORE_BIN"); before != "" {
+		bcmd, baddr := runBinary(t, before, env)
+		time.Sleep(2 * time.Second)
+		beforeIdle, beforeAddr = rssKB(bcmd.Process.Pid, "VmRSS"), baddr
+		targets = append(targets, target{"http://" + baddr + "/livez", ""}, target{"http://" + baddr + readPath, tok.Plaintext})
+	}
+	res := interleave(t, 4, d/4, targets...)
+	bare, bareLat := res[0].rate, res[0].lat
+	ours, oursLat := res[1].rate, res[1].lat
+	floorRead, floorLat := res[2].rate, res[2].lat
+	read, readLat := res[3].rate, res[3].lat
 
 	sec := "HTTP edge (issues 8, 14)"
 	record(sec, row{"GET /livez through every middleware, 64 loopback connections",
@@ -238,16 +278,10 @@ func TestHTTPOverhead(t *testing.T) {
 		fmt.Sprintf("%.2f", read/floorRead), "≥ 0.8 of floor, p99 ≤ 15 ms"})
 	record(sec, row{"idle RSS after start (real binary)", fmt.Sprintf("%.1f MB", float64(idle)/1024), "—", "—", "≤ 30 MB"})
 
-	if before := os.Getenv("EZ_BENCH_BEFORE_BIN"); before != "" {
-		bcmd, baddr := runBinary(t, before, env)
-		time.Sleep(2 * time.Second)
-		bidle := rssKB(bcmd.Process.Pid, "VmRSS")
-		hammer(t, "http://"+baddr+"/livez", "", 16, time.Second)
-		bl, bLat := hammer(t, "http://"+baddr+"/livez", "", 64, d)
-		hammer(t, "http://"+baddr+readPath, tok.Plaintext, 16, time.Second)
-		br, brLat := hammer(t, "http://"+baddr+readPath, tok.Plaintext, 64, d)
+	if beforeAddr != "" {
+		bl, bLat, br, brLat := res[4].rate, res[4].lat, res[5].rate, res[5].lat
 		t.Logf("before binary: livez %.0f req/s (p99 %s) = %.2f of bare; read %.0f req/s (p50 %s, p99 %s) = %.2f of floor; idle RSS %.1f MB",
-			bl, ms(percentile(bLat, 0.99)), bl/bare, br, ms(percentile(brLat, 0.5)), ms(percentile(brLat, 0.99)), br/floorRead, float64(bidle)/1024)
+			bl, ms(percentile(bLat, 0.99)), bl/bare, br, ms(percentile(brLat, 0.5)), ms(percentile(brLat, 0.99)), br/floorRead, float64(beforeIdle)/1024)
 		t.Logf("after binary: livez %.0f req/s (p99 %s) = %.2f of bare; read %.0f req/s (p50 %s, p99 %s) = %.2f of floor; idle RSS %.1f MB",
 			ours, ms(percentile(oursLat, 0.99)), ours/bare, read, ms(percentile(readLat, 0.5)), ms(percentile(readLat, 0.99)), read/floorRead, float64(idle)/1024)
 	}
