@@ -17,7 +17,10 @@ import (
 var EdgeSet = wire.NewSet(ProvideMetrics, ProvideLimiter, ProvideTracing)
 
 // Tracing marks that tracing is set up (or deliberately off).
-type Tracing struct{}
+type Tracing struct {
+	// On: spans are recorded, so the HTTP server is wrapped in otelhttp.
+	On bool
+}
 
 // ProvideTracing installs the OpenTelemetry tracer provider when
 // tracing.enabled; the cleanup flushes pending spans.
@@ -29,7 +32,7 @@ func ProvideTracing(cfg Config, build domain.BuildInfo) (Tracing, func(), error)
 	if err != nil {
 		return Tracing{}, nil, err
 	}
-	return Tracing{}, func() {
+	return Tracing{On: observability.TracingInstalled()}, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = shutdown(ctx)

@@ -32,6 +32,7 @@ type Server struct {
 	logMaint  *logsink.Maintainer
 	logSink   *logsink.Sink
 	logger    *slog.Logger
+	tracing   Tracing
 
 	http     *http.Server
 	ln       net.Listener
@@ -42,8 +43,8 @@ type Server struct {
 
 // NewServer assembles the server; nothing starts until Start.
 func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator, pub *snapshot.Publisher,
-	logMaint *logsink.Maintainer, sink *logsink.Sink, _ Tracing, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logMaint: logMaint, logSink: sink, logger: logger}
+	logMaint *logsink.Maintainer, sink *logsink.Sink, tr Tracing, logger *slog.Logger) *Server {
+	return &Server{cfg: cfg, echo: e, health: h, migrator: m, publisher: pub, logMaint: logMaint, logSink: sink, logger: logger, tracing: tr}
 }
 
 // Start migrates (unless postgres.auto_migrate is false), binds the listener
@@ -71,7 +72,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// tracing off it would only wrap the writer and time every request
 	// for nothing, so Echo serves directly.
 	var handler http.Handler = s.echo
-	if s.cfg.Tracing.Enabled {
+	if s.tracing.On {
 		handler = otelhttp.NewHandler(s.echo, "http")
 	}
 	s.http = &http.Server{

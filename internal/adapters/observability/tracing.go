@@ -47,3 +47,11 @@ func SetupTracing(ctx context.Context, o TracingOptions) (func(context.Context) 
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
 }
+
+// TracingInstalled reports whether an SDK tracer provider is the global one:
+// installed by SetupTracing, or by a program embedding the server (a test
+// recording spans). Otherwise spans are no-ops and HTTP needs no wrapper.
+func TracingInstalled() bool {
+	_, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider)
+	return ok
+}
