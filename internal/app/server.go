@@ -50,6 +50,13 @@ func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator
 // and serves in the background. Readiness turns 200 once it returns nil.
 func (s *Server) Start(ctx context.Context) error {
 	started := time.Now()
+	for _, w := range s.cfg.Warnings {
+		s.logger.Warn(w)
+	}
+	if s.cfg.Auth.JWTSecretGenerated {
+		s.logger.Warn("auth.jwt_secret (EZ_JWT_SECRET) is not set: using a random secret generated for this start; " +
+			"access tokens do not survive a restart and are not accepted by other replicas")
+	}
 	if s.cfg.Postgres.AutoMigrate {
 		n, err := s.migrator.Up(ctx)
 		if err != nil {

@@ -1883,6 +1883,9 @@ type ServerInterface interface {
 	// Login Log in as an operator
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
+	// LogoutEverywhere End every session of the calling operator
+	// (POST /auth/logout-everywhere)
+	LogoutEverywhere(ctx echo.Context) error
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx echo.Context) error
@@ -2392,6 +2395,15 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Login(ctx)
+	return err
+}
+
+// LogoutEverywhere converts echo context to params.
+func (w *ServerInterfaceWrapper) LogoutEverywhere(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LogoutEverywhere(ctx)
 	return err
 }
 
@@ -3077,6 +3089,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/version", wrapper.GetVersion, options.OperationMiddlewares["getVersion"]...)
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
 	router.GET(options.BaseURL+"/auth/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.POST(options.BaseURL+"/auth/logout-everywhere", wrapper.LogoutEverywhere, options.OperationMiddlewares["logoutEverywhere"]...)
 	router.GET(options.BaseURL+"/admin/operators", wrapper.ListOperators, options.OperationMiddlewares["listOperators"]...)
 	router.POST(options.BaseURL+"/admin/operators", wrapper.CreateOperator, options.OperationMiddlewares["createOperator"]...)
 	router.DELETE(options.BaseURL+"/admin/operators/:id", wrapper.DeleteOperator, options.OperationMiddlewares["deleteOperator"]...)
@@ -5430,6 +5443,84 @@ type Login429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhereRequestObject struct {
+}
+
+type LogoutEverywhereResponseObject interface {
+	VisitLogoutEverywhereResponse(w http.ResponseWriter) error
+}
+
+type LogoutEverywhere204Response struct {
+}
+
+func (response LogoutEverywhere204Response) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type LogoutEverywhere401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere401ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhere403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere403ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhere429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere429ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -9015,6 +9106,9 @@ type StrictServerInterface interface {
 	// Login Log in as an operator
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// LogoutEverywhere End every session of the calling operator
+	// (POST /auth/logout-everywhere)
+	LogoutEverywhere(ctx context.Context, request LogoutEverywhereRequestObject) (LogoutEverywhereResponseObject, error)
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -9793,6 +9887,29 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(LoginResponseObject); ok {
 		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// LogoutEverywhere operation middleware
+func (sh *strictHandler) LogoutEverywhere(ctx echo.Context) error {
+	var request LogoutEverywhereRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LogoutEverywhere(ctx.Request().Context(), request.(LogoutEverywhereRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LogoutEverywhere")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LogoutEverywhereResponseObject); ok {
+		return validResponse.VisitLogoutEverywhereResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10831,205 +10948,208 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2KnYtJUvyJbFSW3XS6WQm00kn7TjTs93OkSASkjCmADYAWlanUrW/9gH2IfbB5klO",
-	"4QN4k0CRuthJul01NR2LJG7fFd/1kxfwWcwZYUp6/U9ejAWeEUUE/PU8EZIL/a+QyEDQWFHOvL73Nsa/",
-	"JQQF8BiNBZ8hjGJBbihPJIrxhDySaMjIrRqYd4Ztz/eo/vS3hIiF53sMz4jX98xjz/dkMCUzrKea4dvX",
-	"hE3U1Oufdnu+pxaxflMqQdnE+/zZ916Fq0u6IJInIiCIhtlcMVbTfCoaer4nyG8JFST0+kokpDjtmIsZ",
-	"Vvo9ps5OPN+bUUZnyczrd7M1UKbIhAhYxGs6o2p1He/whCBJfydVO47gu+LMIRnjJFJe/7Tjl5Zx3NPL",
-	"wLdmGaedTs2iPuv9yZgzSQB83+HwgvyWEAnrDDhThME/cRxHNMB6yUex4KOIzP79n1Kv/1NhXf8myNjr",
-	"e//nKEeRI/NUHr0zX5lJyydwOSVImGlRyIlEjCs0wyqYIjUlSC9D4EC1vc++95yzcUSDe19fMMVsAmuB",
-	"6SWaUzVF5JZKRdkESYUVgQW+5GJEw5Cwe1+hICFhiuLokUSCRyQ/SxxFfI7UlErEYyJgEbDYH7l6yRMW",
-	"3udaf+RIJsEUiZT+DriAVd5QSUcRQYqbpcaCsoDGODqEtb4n4oYG5APDN5hGeBSRez1hMou5wIJGC5Qw",
-	"bNcpibghT5EgSixQhBURsNRLzt9gtrCkJO9znRdYEQQcg4TpwvBYEQGkxJLZiAjEx0iSgLNQIsrQ8EK/",
-	"1Xqm3wK2OyU4tPxcDwd8q5Vxr3yJDh6Xv39BZpgyzYA3+UaSBnPky615V7/9geFETbmgv5N7RfM3VErN",
-	"GbhAlN3giIYFCl065Z9//rn1LFFT/TDAiji3lYkzs6tY8IBIqTHxBVNULe5zcz+TKGppwUNCNEoUkmSG",
-	"Ye1RtEi32wZg2cH0XM8CveBLfk3YhRU6oEAIzZMUNRIIw0sDpd9alZV/fd87PUN/+/nyKZKEhYgqhCUa",
-	"PrMQht320XcECyLQVdLpHAfFAeEXAji+dKi+R25jKogcYFWS7SFWpKXojLi+gUEH5udPHmFazP7qmem9",
-	"jy5FJNcmfi1vtTRYaTX5OHz0TxIoPfGzJKTqWaCMqlU+QRo6lZNl4kh/yddtRIPRrQyvzdY2w1JTm+/J",
-	"hVRkVr83uw0aVi//BVNi4UIAA+tPHrnFs1hzee+aLNqBIJoyHFDA6TmsQ+bCielPNgCykfxmbWFI9epw",
-	"9K6wZqMXsiSyQsn8vbLpIKKEqQGNHTTtN4eaVZQG5oOVcVKpWvs8hf56OIIKjLX2aU7ZT+GzPFJ55tIy",
-	"i1uvxIbX1OicS7isyKz8j1oYG7TK0NvDQmD4u3C5qBvoR3Kr7E1m5UBgIeXRXJv6DkeYBUT8lWChRsQg",
-	"nBt/xjiSxF/aeTAlwbXUhFm635ydODB0yqUyd4XSu73TU8fLlEmlV2YRpPB+t/cErgvZ346vJcOxnHI1",
-	"uCFCWjqtvgd1XAhc+HL9xpZPvrBwx0LWAeG9wiqRq+hVPOS1p1p3iivPIzxZlV7fY4VHWBJk14xmlCUS",
-	"FLORXekjiUBwkzB9SQurBmwhwlINJCGsOWNrBMu18NsJYOaQiit3gpCy0CqRS7DDLKR6f835gx3refql",
-	"i0sYMRNupAY05t3XZFEWbPYi357EqnXCXWNrDJQxDtxoGCejiAaDGQ9J5HxBZpi/7mBSU4ilk8++l8Th",
-	"hsfgEhz54peWao4iW55fhGYJBqWVrMGPHKYriBIShWm0So0/TxfGvJB+mt+XtSiLbohbTxTCCJBUbQo4",
-	"G9PJwPzue4wPYsFvaGhUwAq1IB9vIngSD5qLf54oMoCP3AAnEdGSOpPv6+D+3r58qd8tfnyDo4TUIJTL",
-	"hiN5lOgfEJ5gTf5wwLBkBEvW7C1Q9Iag9Iykj/TCEkVCNJ8ShgTBYI/LtNJrLz30j47jS2KpBMGzNfqZ",
-	"YxdLFji7FkRD9K///h+UjokAWWExKcV+8k56Xt8z9NrqdXonrc6TVueswEpy3JwTOpmqZcCCjc5xrS1S",
-	"TxHKBRTJhlyG8wroCqSVImZ+Uk3o6BWLk011liXcXMtx9Kt/0W/+qEXs/hF32SZco9fkoMpsq911ptVu",
-	"p1MyrnZqQVoDsCYw2V7SGWh+hg28MgNohWtGmf2ruyoJ7Rj7UMxTIf7ltfIknBD1jgjKwyIPZ5xpmISY",
-	"RloszThT02jhZDjPQTjZHRWM5Zvo9iWAbgJHuaISrPv6jWZfP2ZvO/SFTbX/rbSJJVgtKQKFw3BBzBz3",
-	"D2Sx3VGD5ZuEAxqXsXXp5lGz75xqup3OKg6nk8CWKufpWYbReCLHTCPA30GcIfBa5Ckie/5xIsu6RsgT",
-	"rZ84mZmxF29rHttSEjiusk2Q87eEK2wsVnJj95zviXg2iFIb9yrjX/ut2vrbJdqArVeTwRsww21HCVau",
-	"DUQ8c6+yJNpqpZufDaiaDlg/5JYIM8O3g2uykE2WUbeEFPlirBQRWjv8f78+a/2CW793Wucf83+2B62P",
-	"nzr+2fHnf6u9C9VBVbONLSUJZ0qLvDllIZ9vgblUKwaDWNCAaK4ymCl+XcEdGpxjzi6uKQsbiacf9IsW",
-	"hjxRejVuEm6wmeaw6x/9338H+HV7j10A3EnI2m3s/1C3vczLJI65UHIwpkVT14jziGBWfiNhYN+VNe+Z",
-	"q0TNS4rzaBBMOS1ZL1xv3tAlk1L20mak9Na6MLajphhLOeeiLB6zH/2SQOr0ltSGngOJBI9q8Sdbsn5X",
-	"X2glERsxoV4zJpSN6xe3BCusPs/0Zryl8hXTgTV5FY7upHN+trxY35sLqshbFi2MoURrVYnigxFmpUuZ",
-	"nWcVlUZYkkEiIlecjzkENOYCDTUEsKKjiAyfoqlSMeIC/ivbZQj3OidPXDoN55OIDCJuXKsOI69ZqkSK",
-	"o+Ek4iMcDWFqNQXDryK3aIxnNFosTeg07dvpYsEBMOs3VzdD7/Rsf1paruyu++6DNTq8MW9vr93FgnJh",
-	"vdwZNnTqrugFhtoqadQFqdGMq6aUkHPVJnaK9KvUTnH3ZgZL4tbIYIFUTeA2qMY65bch8vLFYDnqzwyC",
-	"4KXFUzRLpEIjgigDZB0nKhGk5OFYe6HYEneasOHSQQArdh9sJcP8nsSEhYQFi78SHOmlrHgsBIUQidVz",
-	"eobSZyjMhkEjQtkEhXzO0AxfE+Mosp55lLApTLN4ijBinLWyETgj9n2qUEgmAockLJiyC0wzt2XnHgmK",
-	"I6SCGHV7j9uddqfd7Z8dPz5HAWeMBAoJMk4kCV3QibDS6x7MZGnITvuJ71B91mg3qVUGjJ96//XxBpm1",
-	"s7AIPz9xF8BeEqyx72WEJ7sYj/X3YDUGOx46wNEcLyQyr8vDJetxGA+CCCchGQSCSzlIjbJe39NiT+83",
-	"HkAw4UAqLshghINronVpT5CQSqedubiTD3HqBanaD2fk7djr//ppVZ+pc1Y4dLhP9aD9WH1mjMzTczOT",
-	"+MgOrcWyGeDQN/+OIi1SBZnxG2K4R4QnVsIVd5jaWYq/dV2nRkkUvkgpoEyqY/2sTBhFxloy2RAp8YSU",
-	"XzZ7ohJlOFqHwGbGfDgXxlYyFnBjr4P5Os63wrhcKCYVFpu6RVcJ2rIsjeWWL3m+l3GyCv+OHn5gwxVL",
-	"p/yk2ztunzbiLQWfdQ6kTrvb7niNOUvut15ak58CwAWzH4grxqlslSwTx3MIlkHPX31/YVj+NVmgGdby",
-	"AGnWC9HzTxGZxWqBZgQziTADVS+zOq4GqtVaLMtrsHZnPXV5DYkkS1NH0WZT36kJs4KB5YiwjXu/gemz",
-	"gZcXB2SQMOXyRH/QPxvvpz5rsH8gQeIIByREI+OmjrBUSHAF1w4kFY0iNOfiWlaqT81cz7tFo1EpExIO",
-	"RovVXQ1N0OAQ2PcQhzPK+iYkMw00RDS0EZlwfQFkMwPqTWsZYF8sCVHPDNV1MmOYsrk3vTK+JxZkTG/L",
-	"/EJet/4x6l3+dv565m1jf66AR5UNunyaHUtvGhXMLh9JlIaPeH69h7npRecHsijcce50QZsHmfhekgrb",
-	"mj18gPecUSk5kvipVLfgTklihUH6JZZdBFTxjJZwoMSulhlfia0UvPU5QaV73Swe5geyMDe7cFXsWFtM",
-	"zcllgc3uIA8TywkC4WAor1v/+q//HR4+RXKq7ymcQfy3yd9IM4vatTI2DTPWC6zY1D7c0OnmvqgLOqev",
-	"gmJkgmK0XkQhoj/HD/OvKU6kIiau9oZfk9CpK2Vov6ohcplJzSXZ8/57JGMNUXsnDxIh9J8GXZFB17KM",
-	"qVSzcua3hDfwu9FeDoBGtFJ/Y5NSrsnikUQRHZNGsY4u3AElLN2j69Rf0xvCiHTEgK5qqfy68X3TORWf",
-	"fIdVMHVc8yHgH0V8ggQJuAjlU0RwMNUXBUiZ0GSLOENUSaTJ6UASgoav+eQCXh8ellStdYiafbOC8L53",
-	"25rwlv3t14//lJy1L/D8jb14mB28YhMi1QWRYKNyJWnElsUs2yNhXwguryFifI4OAj6bUaVIeKg1gd8S",
-	"kpTsEUWXYmJyVoisHhlHguBwkc4wImMuSGESCNoCRnTYrgig15Ayi290lhf2g4oDdaV1xIZYC/spzFuB",
-	"NPvgcBnY/07J/MvzuhwLV/aVBjxXhKGvZmHgYErCRu59p5W3lH1RZ3XXpxERjXg7TFjJcp+n8Y6QBg36",
-	"k9YyHkHGY0CkuQngkSRMuRnvWi/hVlec1AxS46cxMczN9euySbDanes8wU2VeVdUU69g869w7tYhQyz4",
-	"LFbbI0Ia6TrYMsVnVQUrJAtoKUFDxMcm0tZ8+NQkJ+eIgKhCFFIPx9TakY0AWnIQNY8BGwQ8JOvjLc7P",
-	"z+uOZp0XWamx2g5vUpuqM8zN5QNbDr4tpS7l1LSWwwHDreNyW3C1Gk62Jetaz64aaHo7MZmdEiiqyKj+",
-	"dl3DjDZlQPUTVqdl1GR11HKczblMA+PD+sTCOrrfH3U3oegGySdVZFzeyvJpuyhomU4L1JLtsoI5UPYF",
-	"QlGcZpM8qmST2NcGQSSunZtARZcLdHO2sQcrJZhnapVns+jX5t11xsFmhjQzXMGWBvndLsPi7Lp1/PK3",
-	"81/Ua+w0ee0tF6tg4Modpma/S+vbzOhktlppd5pl2FB/XjXWJzOUMZHvyehkV1e9r9cZ9qyNqF0NzCFS",
-	"SRQTAXmeiuRGbjXFCkmiEOOMPEWpKZVxU7mjofl0KQDXaXK5u9mLQbdLlS+4hLFb1laVe5Es9GZ4gaY8",
-	"CrecewmO2UL8EkTK57MOurtfuwuo+0Xv2yWW4zIvykSCs9dtP3yTSteNg4zrtYs7zautimJeNXUaeogi",
-	"yhmCrwwrkQ0NnNaC7riS5Q5THw0z9a6t/zUsu6/qc37vKHi6HkiVEm+9vloZ8Lz+/M1nmwHgzxgCfRfZ",
-	"2FYbMFnYgG/+Mp270KqC1KpQYHV7znOuOK8lqK0efTF/fBNtJSOdYhb3FD4lsxEJQxOSLIjADDanpkRU",
-	"c8y9SBBgvV9egJSTGYpxqtm//FJYehqTbv67LinG9woLXDWKmsqQ1pCl1wlVIZ+awC/O8hgI/XO7SXhD",
-	"Glm/n2vIBjZPqQaRvvrtFDGyTe6AbOBY/LiXG0b5RtmA+RRujrCzLWk33fE+aC7Djy9OdiU4FqEXzigD",
-	"TfaGRHqjnu/dUDKv4Ebv0oKJqyezjxim5la6Jd5aX1jsY10sz1L8KBfpXSIrEil9EzxFGGYKkRsiFllR",
-	"USqRDHhMQqS408e8g2rUhE6dAeVW6hYv55XB5WkpvtVr5svn6Pzk9DGyJf6QqXYC6lRVGZRcFYWgU3QF",
-	"0195fdQgbNWacZtTWSHM1kFnaY2gqoIiBn4xVtOyEn2U1Q9xLbFsyixEfHb/dv7L8T9O//74svtT7+fj",
-	"FycXp5dn//n4w5Oa+NV0hJNOp9HlWFEVLYUEW4NA6ujXCvAY08h9xgrCBav8P29jwi5JRGZQ3RPeRTT0",
-	"bQShwIG+iVCJTPGofAkno/F5b3x8+vjx6PgkxGf4OCDnvfOwQzrk5PHxmXMlNstlSZW/eIUEGRNBGMwN",
-	"rqWFnlbTYIqL+tvyCiDRqn90RH7HMW2H5CYtTSmP8nPxGhYXNIfsr4vFSPNvHCEMeW7a6gFnBWDgOjfD",
-	"8pqEJtqp+6//+t/xMT4fHqZhsHDojDOgG0lUecOFT5ylCws5butz2lYdPduYUleT1+qDRFcy0HaIK92w",
-	"2NFmrt8yT6oNRF4T+5mnmu0trHI/+WPbKGrbVyEqiiZLcxlK+hkF5TblQp2iLG4yK1iUnWpB88vQfzMl",
-	"MD2VfSiBGYf44krgEobURAeOMGMV2nwJacpqGMPUerhMDqyGAVNTwWMaQJ1OnIBPzPyjZT1k+j8QHEtm",
-	"lNFWEFHzHZ0IfGNAah55KbvQz6lUSUi5yZxQMID5R4vcxoJI6Vz8BcEhdUfq3UOaiyBYupJ601pxUO9b",
-	"aE5vysThcIEOIDcGcpfkNFH6X4OQzxnEveNiQp8mpcN2s1QZGBvKyamB+XfzHLg16ShLsWyr94T9Knca",
-	"b1YbHnAJ0MujVvRa0vjTmEtFQgSDtBvwKGZw0y7cveeSNXDj2/EFkQsWVMVCrq0hGvDEtsmoyS4suXVK",
-	"Vx19wsaPE2KF0RTLaeFY8l2Gianrv+xVb5QUtWnQbZ4LlW0/22x5KU6ANL/mGsMB8DsTSeOGEFe7FIky",
-	"yTmFFLOlouN8jiJudVsehTZB55qQWEIKjtZ7D7BCMy4VGl6ThWzP8O2gNKyJ3d0okumz8+hKefiuYqJL",
-	"BrqNi9f4Xqm6XgFO5BYHCgyjE6A5pncT0d/JwDz56Bwrz6vejyEu/Wa02DLQ5V5tIWANTOT6PdZO1yBP",
-	"afUWA2j6SKIxFVKhYIoFDhRU3BxzAVx3wij0KKDLtxbVOrn+6fwX4b5cg1f3zo2bqxn5aw2cebpEdYrE",
-	"Gv3WGiWz8AeXddLFy4qrrAyAKFu9Nth3TTSEJIEgak9xEOVF1u11H7r3yk6/qP69gm9NJdRa0fR+wYKq",
-	"8uPphxsU0iwXNHfVr7bB5YOiXuJqZ2SeAhsohqPPp1ihCxJSCSEaWtGdO1XW0BYz37B6OLmNQQFtuj6r",
-	"I6bVw9EooZHKI+fTVTiXSNlAa25u4wow5uqQVHgMpSrldCdWx6OQ6KEIBAgM8KSkaWyRwswTNeK3UBgi",
-	"4hO3Dgm1Ipoesc2koQzNiML99KjbbuavB64+NvN8B81yBa2Wx1zZnAvnXXiW48PKGfoFUnSxBlNUY8Oa",
-	"r6slKPZaBXbrWqwVu9tAe67b2UPR1e2KrtaS/n4qEXy1RVk3TJBfWx2yfqxtneVqb2uoJsbNCr3W0eND",
-	"6df7K/26XXT4GkzYpDjsqpDPYr4QZiH8hQ5UOV7xEAWYMa5si8u210B0bVZ2tp4Wv+EytPWbe6gHu996",
-	"sBWUsmnt1zok/yqqwW4npKoPadOCrrWqXpUb/RnUdrsmi6doqElkaCu3ZeWkllJPTbbxeu2lrkrseg/6",
-	"Sm3Xpq7vort8SYXdwnu+nIt6VwrbF6zP+q3WZN21DquD5kqnuxpGU2o0hGgo0/gZ048I3I2y4FvIop7A",
-	"wWBAvFQVZBm/Nrr8dGp6wkB5mQvuyHTGN5NBRYLtmizi+0lWzp2aDcbOyG1VmUpbWNmKlQZoml58CL/i",
-	"Al28fI6Oj4/P0ZQn4ijEC7e7VwOvOhu5OsN346xgUehAvaklJo3qyMbIDrJhzmyeI7uEHCsH4LS5aFTT",
-	"lO0wnI4Fn22YQGrdRQ6hPG9ufs3Q32F4VXzL3Ixseb7ZFwxlF+Y6mL8bQ9grNuYOk3JCo3AA85Z8g71O",
-	"76zV7bZ6vctOpw//+8VzVz6xN9v82+NxD58HXXdA2cBZWnPCu+3eWdsZVrlDLc6C29ms0y9uuLSc1ZOD",
-	"NmFBooXUew3PTIH5gSyeJcpVrymrtmw8vgdDqUy9M5QHIKePZrYUWhrHMPxH69m7V60fyGKITKtvYNN6",
-	"XPNn6nvqe9mb+QGYZYEKA92k3Qtc2/g67zZuiyz2iyUV0d9+vjRm9OG7t+8v0RFO1PQI0haG/hXDa7eO",
-	"qzbfvgJPEhyv1sRMJ+xsV1OlYtNOnFrsXa6Mw5TgEYojzEhq+n/xiz4e9Pr1GzTBiszxop8HaBbaCILk",
-	"hN5SRpxesQArHPFJQnzzy7/++38y0Sp4YmJ2TMC4RAdXNuJcXnmHcFtWU0JFod6d9K/Y2JRahtrDdk7j",
-	"LMkcFAFnMpmZEpaZVdmHASM+QRQKa1HO2lfsir2AMHVgq4hKNKxq2j5EB2mkt1lbgIWwpVyuWBbmHprc",
-	"XioRjiRHJJhyEhYQ0mr9rVffDzMHYYqcVyxLWeaJkjQkxpGo7/oCBwodJOya8Tmz/Rz/9d//g046Jz6a",
-	"C84maEbUlIf211P/io14uECKcxRhMbGvd499pMWNYDiC6Gd9lPrJaaej9yXnRJjaNeDzwTNyxdJgYjnF",
-	"MTH4FdGA2ObxloKexTiYklYPeAjo+1mo8Xw+b2N43OZicmS/lUevXz1/8eP7F/BNHrHtQWSy2XSKiIXa",
-	"vymj0rf6mDAcU80f2532sYm6mAJPOQJ34RFOQsNKJwT+Y0hPs+7Q63uvqVTQsBq+FHhGFHgCf/1kmMRv",
-	"CRGLnEfgUu/ArH//nnq3r5vTdO/NZmygRrhHW+4Xng9Z1wa6ZrylBW43WtbWfJOBytzrBVNAk1gBjxwD",
-	"g9QkpKVTxvyX5rUi33G+azWIqrltObzaaUHF2HxSl3KUI+8RVErwGryYuuo/Qtt44ENAOb1OJ7MvMmOd",
-	"KHDEf9rYzHzdtd3gIUwBJM6yaI/xBEQMMSfnI0bmmolCtExbU/iJWYxrjmzRR9/hMLWlwCfd+k8+MGzF",
-	"NgnNR8f1H73kYkTD0ARKnPTO67+45PwNZqlTzxiZZTKbYbGw9xlgUFoqlTevQQ89EX71DAv76Hu3rZiI",
-	"GZWWC8LvfUFwCMNahmeFo6zkeX8h6mX6zh1CvtTZwQH8csuG9rcFuGdRhEpaSAFcGQBWIZY+skDzPdve",
-	"t3wy74kyJogJvSHMjI8OrEFNGh8CXKslwoIUIgcCzDijAY6umOEXSLMUo6vkhj8u05GxtGbBp0gQlQhb",
-	"SHo+5RFBMxy3r9gPoGyYJejJsgqpfTR0N8kYgg41IzMuFkPExRUbQqzA0IcvnI03zDdKJGQIdcrB7jk0",
-	"ekYZed8lZeQF6HzHw0UDvG3UAcTY/2r6f0BAyUCfitfXB/jZ34IobJOQz+X7lbWofjGyvCwiQCY/SeaX",
-	"+spZcq/JNLHgAZFguH/BFFWLPXGFD7EkQu3EGMC2XmTn9jpU4ObLMnQ5BxdJQqSNQ1SSROP2ChVpgfzG",
-	"DtxI8c0CMZsh2bJf9dvSWQolidYqLRY0PjLRZX8WpUUfTLr3Ananv6wit32SCz0uVX1hsZI1R66E1AKC",
-	"r2J2sUXvTgKiGK1x1ukshVv0rGfY2qkLUf95LESvU7jX2Pb6jfDP1Wa4kZTo7pkE0lBqBxXYR0/REIAF",
-	"AjwNgA6+ejHRaUAEzzkbR9RYe/dANebAcqPdgTF5HW5EQVXS4egTDT8btI2IImukBNh1bI+XtI0cOjjp",
-	"nB+ihEVESjQMsAxwSP4D1DEfzac0mCITzg/64WyV6r6HaTOqayBQ7CQliVLXX9TB9E9crT/1WsKvHgVP",
-	"6r/4kauXPGHhl8JZc5QZzm6Dqn6F1sKgnJO1+z6SKXoa66NEJ50TpHhOLZlys4p7fyGqwO7vVCWo0pfN",
-	"Iv9wGLc7Av2FqO2wJ1MVypykRjl8FYJiGLsbf7w3ZRf1tRjnRTBNi05ZVj30hRlHETwouB5QwhK4NfjA",
-	"R3miEDBcGJIt1JSyySqCFoNJd1FJ0nCMQv3IxiqFK6D1ni+e1SRkFvfAsfehZcAtfSeO7VYujtL43ko3",
-	"ioHvD6YG7P6vlIWOaFXeg6yq8gbOg2/pXpo24Fp7KQUX6Td1I/0CcgmusDjvmFfg8QWSgT9X6UX/vKOA",
-	"qrwAX5MFGpGIswm0rs/LNT9Fw6wp3TBtXGVy4dP2jEgPMJTXraGVYs1vza/00BkB7yKklhOCfl2utPsx",
-	"I9fUqFpKKDnrbHhNLmRM3fMdudDk7493Qb57WfdFLbWA8AgX+yhyhkZkiqOx5qIOAVrBDZpJT2gZa/Na",
-	"9soweBSWVVepeF4Q46mt4zpHtjRaQ35gSnkYhnBpIxjuWDFcQ0qXdg+wQf+PTEW7I/aFaVhcFG5pCMoO",
-	"mmAqY9ZrgG+ztzaVi1+VmlWqbrtW18qO5U/pAuAFcKe4lf+2il3ZsxVHgMuE/zaPpdpaGcmThzxsigcR",
-	"xpPJFOkH8VRgmRUd6ZeqSuRllT0c0WBj2/1yFtQ9ayZ5TeVKveTBQl9poc/DczdG7GrGWWuhv0wrq5vU",
-	"MgTfp0mhI2IMTamtvsoCXyKaB0P5vRvKd0cdvzJmqxq2nXthHJfFu+aD4uU0de8A/7uweFfyFM1QGKHg",
-	"gkkzWBHjAoVkxtdwmXKO716M2VkC7Ya27K1E7P1QyoM9e+/27JywHkmUqnU+0qob4gJltuQdxbWN2m/l",
-	"6X2Vl51iobJv/MKzUlFu7aWnlJL057z5lI8AHZh6habdfQEJl7BpFRNLSSJN4qNW0sCqTDpPi4WSTY1U",
-	"qiSSU9w7PauKmipVAtyBt2f2XZN31SJJq5vfs7JCfRveqUqVAb/MvcpVZvIPZ/r9sobZLEyqRGM7EFUN",
-	"j6+9l12QG1t5QoNxTBmODHE5zK0QFUAZGFtNeUHEWdYFB7DOYWuFyKoV2qu7vZnPwgdN3GEC1SezfxTa",
-	"SjcHvMuSesEo5eTuL25NgL1c0nVSSxSEpKSKD5QOxpA8jANNhmaL7SumhUSa0mkzOanM8jjRfEpM2NWU",
-	"wMiI3FLINRWIcdVGzyDc//SK2TFAuuBi71qcrwj+sg6UV+98NE4EDI6VIrNYyStmV3DSOzdxh8MLosSi",
-	"BbM4szugV/eeLH4BF4IECk25kASNoJzYQmuKMdSnKJr4oK5sY3FUaih+z9eOZwBuKwPNHC4J9JpPJpAS",
-	"dL/sYWvatRUBvP6vH0vKFqRqIywrbtZ6egf5mvxzy/M17Zk6DFWGlTfkLk0qeTs4B5x+nhoff14loOD9",
-	"b38BQJQyEwMcRVqqZcGX9Uevf9YbCaxu5HtHWfr90ZRgoUbE1M102/7T0sp/zV7dgRnklXe943E36ISn",
-	"pDd6gk+Cs/E5eRx2cWfUC47DE3I6Pus87j7pnR/jk9FpcBY+Jk/G551u7/jk9Ozxk/OOVl+nXCrLMKIR",
-	"6LTYy1unQTulssqrH6cFCfICHd3OSa+Yyt5tn7R7zZnP6gE14kBOBSLgIvz6NYg9JGtmJSC0FsaFza7M",
-	"ikVQhaaax2hsMp3gLJKX6hEvYXr2rD8tgELjuynquN568F36UqNQuWLP4F1T7DcMu1stXfxt2TbsQa83",
-	"a/wpjRijHAUzfE9/cqC7fVRjpIAKeBLhUg0YdJD3Yh+2h+aRiRDL8ktmiVRGGz1Eil+xvC53G73AwRRl",
-	"PzwCUwePEriT4QnWLBgI2lq5s2o0iI+vGFXS1kqB8FAExVRsrX3oGqg35NJFzU3U4s9OYqhQYvzXTx4s",
-	"ZrCaOCZtv5dBWjltqa9L4Q3ImPf6Xta8Pq2e1/38sdQmvtiNpnDq+acb2mCWiq/fs/klhcWfyav9dRhj",
-	"RhkVbMIqCqaX9DeHucXlxy5S3Z/Vjb3H9K2dwFftka6EUuc+SP4yL6D9APuKzKvtAH8Xrui3LDLNG8em",
-	"lZ4pQGJsXllx4iAiWGjtIS3Ha96u8kPvQTbv7IbeRiLeC3n8UZ3QX1gipvlVO0vEqel/WlXW4+0NETiK",
-	"rGfbmE+t0cBHSayoNQkTrRvn3U0fyfQLzMIrZqu7ttHQTLcY9q07otAQlUqUxG00DMlE4JCEw76mQM5a",
-	"gaDKVBMqvH0AlRbB8xjyOTO+kGfvXiGpaBSBPTpW0lK2bKNhwrK5r9g7LtVEkPc/vU4HQAfGSqzVcb3J",
-	"087xoUsd/wtRtmXsHdJT2pR2lZzMkwWCGBlzTu3tccr3Tg2p3PGqP6Rn315rZ/2eKGiCj6bpCWeukqxa",
-	"4Rob61JqYEXlgVJVGqQhr797mocR6zcg61bj9Qwv0JhG+sPRIkuwdtWxaZ5xaEapLaVY7CvRtKziQzLj",
-	"QzLjPo0zOyQkOu0yGRWaRppax7omC/DomRpR6CDPL+zbl4eHbZTldCB4fMUgD95482zJYneu8BBRJhXB",
-	"ITo46fXQlAhyWG1m2THrcKk5mDfjTE2jhVfu/HXaKTfv8nqd406r0211uqV63GmJEuo95CI+GE22NpoU",
-	"cgsPMhkYjVs2uuCwIWEXdEb99/YBK3oh+poTx3DLyrp3FltNukJTUtp8iEjZOSIlR4nNgN+0io4GcUUJ",
-	"HWfhHCdo9yrjqyw3QBVM30VAHQS+dPiAOhV2nI3x5i5MOEOj5A6RKSQ7ImpOCMtyC1iYpRI8teXCwowD",
-	"oYPvX7x+cfmiMqdgRwVgZzvOpqL7zonkIYng65DmqcFnW9Zdktt3WwfARKSaaO80IlVr+MOJwEHW8HqI",
-	"Djr6Tm1dg4fQP8MGslZVAtiROkvze/3js07zKh/ZAr4ceT6UJvj26Davg5ATrqMWQkMCjugN+b3axGU1",
-	"rl6ng+ZTGpG0fxyE5kIfGHpD2uhHUHdMVFpugKVEOnWz1zDnHWK2noARWVkFfGUDdxPjaVehpxuRTU2P",
-	"EZ9sZXrU35mCSWBJF8DkIYnG8BVTAdA2/DvuohAvpNv8+Jo3jeKyTUbKrGub/h+VrUTuZuhrsthb+5mG",
-	"JtjGw0E0S4WRtFfoalm3xzRmaKuVLXkKLi/fpU6YIMJSpi20snZZ5oZW1RTGfDqAT51dhnq3t57vHcP/",
-	"n8D/n97ebtBQyIrxNR17oNXoN25ffs0n9fbliE/SWmoPaVnrxOlPGoXSZBPNPCub1QBHXmXa+udaG/Xf",
-	"3r/9EUEvRw2c4Ws+MUHKw0Lz1YhPoO3qSF9Sh36qxqJup9M5bF8xCBY0MNUMPetXgjhLuX8fCfJPEugf",
-	"00J6WBAUUamgY9wVoywkt1kPNCpMcziZNqQzoyLOSNqBJXd9krCNfqZqesVgqTi47iPTJ1ERvZFU7YZx",
-	"tMYQ8FkqnfJuG+lYV6y4wmwcRBnKXalPEU53jCN9xou0J8yB6d42NFb/cIDVEPYwzHnA8BAFPGFKQpoF",
-	"ChNDcEQDWKsr2GayXTHB52ZrKN/ZbwlJ9LZgzVm+Ua/T06NJziF5Q03JQq//ipnX0QFGgcASgjpRxKVR",
-	"mODhYRs9Q+MkisyfNskI9g1t9a6YgpK9EWcTOCvMzHLMO9CDkiewTaOUnXaOAZBXrJR9BB1vxEJfkUC/",
-	"meOFRBKPictH8QraBVpJv+Ut6NdPWch4Ra5AgIMpCbPWsh3fM6rrgMbGV9HutLvd4/a5s9Vr//hUf5EB",
-	"utxutNvpd0/7x512t3f8i+enMr1/0vO9Yg/cJ92eXxDS/ce2hXUx2LQivrTcGLcL0rcoVvvHflH09L1O",
-	"92/f/ePkl5+67x//59mPvTfH705+Or04e//40vMzKchDYiV5uUGPUmMFK+6ddHwvFa1L4a2tXqd30uo8",
-	"aXXOQNg0lhzfgQXsnm+ar/nEINoFkfpMK9TylDUgJ2cAMdbr9L6KVaXkbtkF+g/7y1dv6O2uC84otgTd",
-	"JA8MvqqMZNQYB2koMy5IocArcMiCyIMO15pdQmtPKvPunvuIR1n/nU1S/sDwDaamX/5SWU3AFITtdvi4",
-	"qDKggyxn5rChwmD6tJqrXt5Kv7oEtXnl3nNqrikLm/dG0ov8QX/xkKNTOJGHDJ3VHkspOmeVO80PjsKd",
-	"8KBRXcU39sq8fTqLfvNWDeaUhXwOl0VohURZnKhBLGhABjERg5ni116/1z71DX30vWCK0w5JPFH67Uxb",
-	"ODt+cpKHPq3XNOy3yzN1tY6QxJDfNxgnDFrJyswUkj4pqxHZz4rzaBBMOdWTLT27oeaYrQKwURMnfdpf",
-	"qocTQPqhBORWTZoslTSlvIKt2PzSpCMT5MZBr/A0QBglklTUfEQMz/RtRU3JrLL+Y07cD8Ufv0CXpO2Q",
-	"pjrBpgKcnbtnEdDVSD98CMmoamq0IbC/laSanfWDCvH8ZNNeRRtLznsgiz9sUs0eGw9tLzmzxO21l7x3",
-	"2VsrxOSgjmIyuK2TlyeDV7lgtom9dzrl9Gt+cwMBrPRSf7Svq2E6aPFquPaU5tAeHOo7SYWFkqkVnMqq",
-	"09L/GZgSiH9kh1J6lA8X1ZWLalwgyZTu898cHvz0WY1HaIhjOrgmCwhYJywQCzAxYoUEmJmgvl60gJQ2",
-	"qOOARji4RjMsr0nYRsMRlmSQiGh4xaC+xIigqVLxgTx8imJBb8DNEXEew2d6uIiy61bEAxwhDUXKAFOk",
-	"8V6k7VLTRqnZNtrQ9WhghxwwouZcXEtYNmfVWQ8pSu3UcMkckSas61ZEb0grr1uER0FIxp6zTXHWnym7",
-	"bVub+YwyWujSxGPCMG3NMBRmszRsfiwWnti0bVO69S90N85O/qGWxH2nRcQ50m/GK1yaQsN6EiVCeygo",
-	"sfNNd1cYVl95qyHVuRfit4Fv8PwBAyruvluD/1u5BN+NYGZkXhDOmZN7h6yFraTo/RDSQ/7C15W/sA+x",
-	"C7FF1XHQJv6ZFEOTQKmGihEQECAIDqZAfmkklS1RTyViXF0xuHNSNkFJDH0dpomCP02pidPOMYKMtzmV",
-	"pKJIxIVZ4x1ivZ6BVgVOw/RIcbMxpAQej2nw1ZSKWLv2H7lCJnzsIIWDXwaBb+KxloqHsAysh+vrTGSz",
-	"bxfsrdmlPEoknpBKHHyvjz00ya1TnohogQSPolYSS3RNYoVGRlhEfIJiGpOIMvI07we/GikO0zkD9D/o",
-	"J+/1mv7Y8d9weRyMFmsnSIOTU/OfyZPKmqgWuI+Giud7IV5sELO8bdz4XRqECvB3ENNbRpDgcxQTkRob",
-	"HwKMq+UUHCbiJuI0z8nwzdmVqvJWBAwBd7AaJnCLBQuO0tz26sL7F2SUUK03mrpIUyynKGEhgaZCE834",
-	"IAoBBJac4xjCWWeIMmMY5YxcsTcfXl++OnrxjxfPfSQ5RONiPYKJoAWegtGM3rbRRcI0fzEJQpq1ySll",
-	"kytmu0M8NSbqAEcRmmPNgmyFDiQg+s4l8y6I3un7dKN3Kvj0TOvjALOiyozP9SGB7G9/9TbNfQXAvUyi",
-	"SMNqwYI07cNoPzKHTy7zWODC4wULikqXwWN7U6iuYv9eI0HqHLi7VlH5LDUIYCuRkfa3Zc/+His8wpKg",
-	"G2kg5yOeqBG/BdOy1ho0I8gLgzcDZ86VssLv1ZD8u33lDsFop3jFxtwFx7+nheZs4D1sWXNJw5ktYouE",
-	"Mc0fR5Rhsbib7MDvYFbKjKQ3p9JcZywP/MkbESyIeJaoqZ5H6xo4pj+QRfaLnhsuJC5/4qVmzeax53uJ",
-	"iLy+dwSWCbui5Q/S1EYf5AE1/zQl1gpHWthcu+DnM5tz+OtsQSYEDWWye9RKr4bCWNCrYc1IOLAZIAem",
-	"QST0MSt8nzfTWx3kgkekNdK347QbGnSJSRQ3WyqTS9UMSx15Vqf5kObOPXuV3WTzddtDoKLo3JXt1fQ+",
-	"19CXqShOq5UHWOGITxLSXko0dO8/gdsRH5cGkfoKmM36KM/9M08LI2dlIx0rg7Iuxe0VO/0XB0lbuq+O",
-	"8TwvJOYj8F6ZTCNTMT0FTLuU7eka5yXBKhEEjSM8kWhGhYAEI8VL4xTXNDZfVB05TkKq4BrGx1b3miXK",
-	"4EwFlsAnFcOVpWx5UabEe5G2WOAY5gULY06ZVbr0CCFWGMURZkVUyHn/6hDPCtHuWX2l7AMfIAkXSpCN",
-	"VCoaFI8MNNvPHz///wAAAP//",
+	"7H3rbhs5muirEHUWiI0tybJ8SexggZNOJzOZTjppx5me7XaORFVREsclsppkWVYHAfbXPsA+xD7YPMkB",
+	"P5J1kVhS6WIn6TYwmI5VVbx+9+unIOKTlDPClAzOPwUpFnhCFBHw1/NMSC70v2IiI0FTRTkLzoO3Kf4t",
+	"IyiCx2go+ARhlApyQ3kmUYpH5JFEfUZuVc+8028HYUD1p79lRMyCMGB4QoLzwDwOwkBGYzLBeqoJvn1N",
+	"2EiNg/OTw24YqFmq35RKUDYKPn8Og1fx4pIuiOSZiAiicT5XitW4mIrGQRgI8ltGBYmDcyUyUp52yMUE",
+	"K/0eU6fHQRhMKKOTbBKcH+ZroEyRERGwiNd0QtXiOt7hEUGS/k7qdpzAd+WZYzLEWaKC85NOWFnGUVcv",
+	"A9+aZZx0OisW9VnvT6acSQLX9x2OL8hvGZGwzogzRRj8E6dpQiOsl3yQCj5IyOTf/yn1+j+V1vVvggyD",
+	"8+D/HBQgcmCeyoN35iszafUELscECTMtijmRiHGFJlhFY6TGBOllCBypdvA5DJ5zNkxodO/ri8aYjWAt",
+	"ML1EU6rGiNxSqSgbIamwIrDAl1wMaBwTdu8rFCQmTFGcPJJI8IQUZ4mThE+RGlOJeEoELAIW+yNXL3nG",
+	"4vtc648cySwaI+Hwb48LWOUNlXSQEKS4WWoqKItoipN9WOt7Im5oRD4wfINpggcJudcTJpOUCyxoMkMZ",
+	"w3adkogb8hQJosQMJVgRAUu95PwNZjOLSvI+13mBFUFAMUjsFoaHighAJZZNBkQgPkSSRJzFElGG+hf6",
+	"rdYz/RaQ3THBsaXnejigW62cehVL9NC44v0LMsGUaQK8zjeSNJijWO6Kd/XbHxjO1JgL+ju5VzB/Q6XU",
+	"lIELRNkNTmhcwtC5U/75559bzzI11g8jrIh3Wzk7M7tKBY+IlBoSXzBF1ew+N/czSZKWZjwkRoNMIUkm",
+	"GNaeJDO33TZclh1Mz/Us0gu+5NeEXVimAwKE0DRJUcOBMLzUU/qtRV751/fdk1P0t58vnyJJWIyoQlii",
+	"/jN7w7Dbc/QdwYIIdJV1OkdReUD4hQCMzx1qGJDblAoie1hVeHuMFWkpOiG+b2DQnvn5U0CYZrO/Bmb6",
+	"4KNPECmkiV+rW60MVllNMQ4f/JNESk/8LIupehYpI2pVT5DGXuFkHjncL8W6DWswspWhtfnaJlhqbAsD",
+	"OZOKTFbvzW6DxvXLf8GUmPkAwNz1p4Dc4kmqqXxwTWbtSBCNGZ5bwO4clgFz6cT0J2tcsuH8Zm1xTPXq",
+	"cPKutGYjF7IssUzJ/L2w6SihhKkeTT04HTa/NSso9cwHC+M4rrryubv95fcIIjDW0qc55dDdz/xI1Zkr",
+	"yyxvvRYaXlMjc87BsiKT6j9W3rEBqxy8AywEhr9LysWqgX4kt8pqMgsHAgupjubb1Hc4wSwi4q8ECzUg",
+	"BuD88DPEiSTh3M6jMYmupUbMin5zeuyB0DGXyugKlXe7JyeelymTSq/MAkjp/cPuE1AX8r89X0uGUznm",
+	"qndDhLR4Wq8HdXwAXPpy+cbmT760cM9Cll3Ce4VVJhfBq3zIS0911SkuPE/waJF7fY8VHmBJkF0zmlCW",
+	"SRDMBnaljyQCxk1i95JmVg3IQoKl6klCWHPC1ugul97fVhdmDqm8cu8VUhZbIXLu7jCLqd5fc/pgx3ru",
+	"vvRRCcNm4rXEgMa0+5rMqozNKvLtUapax9w3toZAmeLID4ZpNkho1JvwmCTeF2QO+csOxplCLJ58DoMs",
+	"jdc8Bh/jKBY/t1RzFPnywvJtVu6gspIl8FHc6QKgxERhmixi48/jmTEvuE8LfVmzsuSG+OVEIQwDcWJT",
+	"xNmQjnrm9zBgvJcKfkNjIwLWiAXFeCPBs7TXnP3zTJEefOS/cJIQzalz/r7s3t/bly/1u+WPb3CSkRUA",
+	"5bPhSJ5k+geER1ijPxwwLBnBkjV5ixS9IcidkQyRXlimSIymY8KQIBjscblUeh24Q//oOb4slUoQPFki",
+	"n3l2MWeBs2tBNEb/+u//QW5MBMAKi3EY+yk47gbngcHXVrfTPW51nrQ6pyVSUsDmlNDRWM1fLNjoPGpt",
+	"GXvKt1wCkXzI+XteuLoSajnALE6qCR69Ymm2rswyB5tLKY5+9S/6zR81i9094M7bhFfINcVV5bbVw2Wm",
+	"1cNOp2Jc7ay80hUX1uRONud05jY/wwZemQG0wDWhzP51uMgJ7Ri7EMwdE//yUnkWj4h6RwTlcZmGM870",
+	"ncSYJpotTThT42TmJTjPgTnZHZWM5evI9pULXece5YJIsOzrN5p8/Zi/7ZEX1pX+N5Im5u5qThAoHYbv",
+	"xsxx/0Bmmx01WL5J3KNpFVrnNI8V+y6w5rDTWYRhNwlsqXaeriUYjSfyzDQA+O2lOQAvBZ4ysBcfZ7Iq",
+	"a8Q80/KJl5gZe/Gm5rENOYFHlW0CnL9lXGFjsZJru+fCQKSTXuJs3IuEf+m3auNv53ADtl6PBm/ADLcZ",
+	"Jli+1hPpxL/KCmtbyd3CfEDVdMDVQ24IMBN827smM9lkGauW4IAvxUoRoaXD//frs9YvuPV7p3X2sfhn",
+	"u9f6+KkTnh59/reVutCqW9VkY0NOwpnSLG9KWcynG0Au1YJBLxU0Ipqq9CaKX9dQhwbnWJCLa8riRuzp",
+	"B/2ivUOeKb0aPwo32Ezzuzs/+L//Dvd32H3su8CtmKzdxu4PdVNlXmZpyoWSvSEtm7oGnCcEs+obGQP7",
+	"rlzxnlElVrykOE960ZjTivXC9+YNnTMp5S+th0pvrQtjM2xKsZRTLqrsMf8xrDCkTndObOh6gEjwZCX8",
+	"5EvW72qFVhKxFhHqNiNC+bhheUuwwvrzdJrxhsJXSnvW5FU6uuPO2en8YsNgKqgib1kyM4YSLVVlivcG",
+	"mFWUMjvPIigNsCS9TCS+OB9zCGjIBerrG8CKDhLSf4rGSqWIC/ivbFdvuNs5fuKTaTgfJaSXcONa9Rh5",
+	"zVIlUhz1Rwkf4KQPU6sxGH4VuUVDPKHJbG5Cr2nfTpcKDhezfHOrZuienO5OSiuE3WXffbBGhzfm7c2l",
+	"u1RQLqyXO4eGzioVvURQWxWJusQ1mlFVhwkFVW1ip3BfOTvF3ZsZLIpbI4O9pHoEt0E11im/CZJXFYP5",
+	"qD8zCIKXZk/RJJMKDQiiDIB1mKlMkIqHY6lCsSHsNCHDlYMAUuw/2FqC+T1JCYsJi2Z/JTjRS1nwWAgK",
+	"IRKL5/QMuWcozodBA0LZCMV8ytAEXxPjKLKeeZSxMUwze4owYpy18hE4I/Z9qlBMRgLHJC6ZsktEs7Bl",
+	"Fx4JihOkohQddh+3O+1O+/D89OjxGYo4YyRSSJBhJknsu50EK73u3kRWhuy0n4Qe0WeJdOOsMmD81Ptf",
+	"HW+QWztLiwiLE/dd2EuCNfS9TPBoG+Ox/h6sxmDHQ3s4meKZROZ1uT9nPY7TXpTgLCa9SHApe84oG5wH",
+	"mu3p/aY9CCbsScUF6Q1wdE20LB0IElPptTOXd/IhdV6Quv1wRt4Og/NfPy3KM6ucFR4Z7tPqq/1Yf2aM",
+	"TN25mUlCZIfWbNkMsB+afyeJZqmCTPgNMdQjwSPL4co7dHaW8m+HvlOjJIlfOAyooupQP6siRpmwVkw2",
+	"REo8ItWXzZ6oRDmMrgJgM2MxnA9iawkLuLGX3fkyyrdAuHwgJhUW67pFFxHakiwN5ZYuBWGQU7Ia/44e",
+	"vmfDFSun/OSwe9Q+aURbSj7r4pI67cN2J2hMWQq/9dyaQncBvjv7gfhinKpWySpyPIdgGfT81fcXhuRf",
+	"kxmaYM0PkCa9ED3/FJFJqmZoQjCTCDMQ9XKr42Kg2kqLZXUN1u6sp66uIZNkbuokWW/qOzVh1hCwAhA2",
+	"ce83MH028PLiiPQypnye6A/6Z+P91GcN9g8kSJrgiMRoYNzUCZYKCa5A7UBS0SRBUy6uZa341Mz1vF00",
+	"GpUyI3FvMFvcVd8EDfaBfPdxPKHs3IRkukBDRGMbkQnqCwCbGVBvWvMA+2KFiQZmqEMvMYYpm3vTa+N7",
+	"UkGG9LZKL+R16x+D7uVvZ68nwSb255r7qLNBV0+zY/FNg4LZ5SOJXPhIEK72MDdVdH4gs5KOc6cLWj/I",
+	"JAwyx2xX7OEDvOeNSimAJHRc3V63Q4kFAhlWSHb5ospnNAcDFXI1T/gqZKXkrS8Qyu11vXiYH8jMaHbx",
+	"ItuxtpgVJ5cHNvuDPEwsJzCEvb68bv3rv/63v/8UybHWUziD+G+Tv+Eyi9oreawLM9YLrNnULtzQbnNf",
+	"1AVd4FdJMDJBMVouohDRX8CH+dcYZ1IRE1d7w69J7JWVcrBflBC5zLnmHO95/z2Sqb5Rq5NHmRD6TwOu",
+	"yIBrlcfUilkF8ZuDG/jdSC97gCNaqL+xSSnXZPZIooQOSaNYRx/sgBDm9ug79df0hjAiPTGgi1Iqv26s",
+	"b3qn4qPvsIrGHjUfAv5RwkdIkIiLWD5FBEdjrShAyoRGW8QZokoijU57khDUf81HF/B6f78iai0D1Pyb",
+	"BYAPg9vWiLfsb79+/KfkrH2Bp2+s4mF28IqNiFQXRIKNypekkVoSM2+PhH0hUF5jxPgU7UV8MqFKkXhf",
+	"SwK/ZSSr2CPKLsXM5KwQWT8yTgTB8czNMCBDLkhpEgjaAkK0364JoNc3ZRbf6Cwv7Ac1B+pL60gNspb2",
+	"U5q3Bmh2QeHya/87JdMvT+sKKFzYlwt4rglDX8zCwNGYxI3c+14rbyX7YpXVXZ9GQjTgbTFhLcl97uId",
+	"IQ0a5CctZTyCjMeISKMJ4IEkTPkJ71Iv4UYqjjODrPDTmBjm5vJ11SRY7871nuC6wrwvqqlbsvnXOHdX",
+	"AUMq+CRVmwOCi3TtbZjisyiClZIFNJegMeJDE2lrPnxqkpMLQEBUIQqph0Nq7ciGAc05iJrHgPUiHpPl",
+	"8RZnZ2erjmaZF1mpodoMbpxN1Rvm5vOBzQffVlKXCmxaSuGA4K6ichtQtRWUbEPStZxcNZD0tiIyWyVQ",
+	"1KHRau16BTFalwCtnrA+LWNFVsdKirM+lWlgfFieWLgK73eH3U0wukHySR0aV7cyf9o+DJrH0xK25Lus",
+	"IQ6UfYFQFK/ZpIgqWSf2tUEQiW/nJlDR5wJdn2zswEoJ5pmVwrNZ9Gvz7jLjYDNDmhmuZEuD/G6fYXFy",
+	"3Tp6+dvZL+o19pq8dpaLVTJwFQ5Ts9+59a1ndDJbrbU7TXJoWH1eK6xPZihjIt+R0cmurn5fr3PoWRpR",
+	"uxiYQ6SSKCUC8jwVKYzcaowVkkQhxhl5ipwplXFTuaOh+XQuANdrcrm72ctBt3OVL7iEsVvWVlV4kezt",
+	"TfAMjXkSbzj33D3mCwkrN1I9n2W3u73aXQLdL6pvV0iOz7woMwnOXr/98I3jrmsHGa+WLu40r7YuinnR",
+	"1GnwIUkoZwi+MqRENjRwWgu6RyUrHKYh6ufiXVv/q191X63O+b2j4OnVl1TL8ZbLq7UBz8vP33y23gX8",
+	"GUOg7yIb20oDJgsb4C2cx3MfWNWgWh0ILG7Pe8415zV3a4tHX84fX0dayVGnnMU9hk/JZEDi2IQkCyIw",
+	"g82pMRH1FHMnHARI75dnINVkhnKcav6vsBKW7mLSzX+XJcWEQWmBi0ZRUxnSGrL0OqEq5FMT+MVZEQOh",
+	"f243CW9wkfW7UUPWsHlK1Uu06rdVxMgmuQOygWPx4040jKpG2YD4lDRH2NmGuOt2vAucy+Hji6Nd5R7L",
+	"txdPKANJ9oYkeqNBGNxQMq2hRu9cwcTFk9lFDFNzK90cbV1dWOzjqlieufhRLpwukReJlKEJniIMM4XI",
+	"DRGzvKgolUhGPCUxUtzrY95CNGqCp96Acst1y8p5bXC5K8W3qGa+fI7Ojk8eI1viD5lqJyBO1ZVBKURR",
+	"CDpFVzD9VXCOGoStWjNucywrhdl68MzVCKorKGLuL8VqXBWiD/L6Ib4lVk2ZpYjPw7+d/XL0j5O/P748",
+	"/Kn789GL44uTy9P/fPzhyYr4VTfCcafTSDlWVCVzIcHWIOAc/VoAHmKa+M9YQbhgnf/nbUrYJUnIBKp7",
+	"wruIxqGNIBQ40poIlcgUjyqWcDwYnnWHRyePHw+OjmN8io8ictY9izukQ44fH516V2KzXOZE+YtXSJAh",
+	"EYTB3OBamulpNQ46WNTfVlcAiVbnBwfkd5zSdkxuXGlKeVCcS9CwuKA55HBZLIbLv/GEMBS5aYsHnBeA",
+	"AXVuguU1iU200+G//ut/h0f4rL/vwmDh0BlngDeSqOqGS594SxeWctyW57QtOno2MaUuJq+tDhJdyEDb",
+	"Iq50zWJH67l+qzRpZSDyktjPItVsZ2GVu8kf20RQ27wKUZk1WZzLQTLMMaiwKZfqFOVxk3nBovxUS5Jf",
+	"Dv7rCYHuVHYhBOYU4osLgXMQsiI6cIAZq5HmK0BTFcMYptbDZXJg9R0wNRY8pRHU6cQZ+MTMP1rWQ6b/",
+	"A8GxZEIZbUUJNd/RkcA35krNo8CRC/2cSpXFlJvMCQUDmH+0yG0qiJTexV8QHFN/pN49pLkIgqUvqdfV",
+	"ioN630JTelMmDscztAe5MZC7JMeZ0v/qxXzKIO4dlxP6NCrtt5ulysDYUE5O9cy/m+fALUlHmYtlW9QT",
+	"divcabhZbHjAJdxeEbWi1+LiT1MuFYkRDNJuQKOYgU27cP+eK9bAtbXjCyJnLKqLhVxaQzTimW2TsSK7",
+	"sOLWqag6+oSNHyfGCqMxluPSsRS7jDNT13/eq94oKWrdoNsiFyrffr7Z6lK8F9JczTWGA6B3JpLGf0Nc",
+	"bVMkyiTnlFLM5oqO8ylKuJVteRLbBJ1rQlIJKTha7t3DCk24VKh/TWayPcG3vcqwJnZ3rUimz96jq+Th",
+	"+4qJzhno1i5eEwaV6nqleyK3OFJgGB0BzjG9m4T+TnrmyUfvWEVe9W4Mce6bwWzDQJd7tYWANTCTy/e4",
+	"croGeUqLWgyA6SOJhlRIhaIxFjhSUHFzyAVQ3RGj0KOAzmstqnV8/dPZL8KvXINX986Nm4sZ+UsNnEW6",
+	"RH2KxBL51hol8/AHn3XSR8vKq6wNgKhavdbY94poCEkiQdSO4iCqi1y1113I3gs7/aLy9wK8NeVQS1nT",
+	"+xmL6sqPuw/XKKRZLWjuq19tg8t7ZbnE187IPAUyUA5Hn46xQhckphJCNLSgO/WKrLEtZr5m9XBym4IA",
+	"2nR9VkZ01cPRIKOJKiLn3Sq8S6SspyU3v3EFCHN9SCo8hlKVcrwVqeNJTPRQBAIEenhUkTQ2SGHmmRrw",
+	"WygMkfCRX4aEWhFNj9hm0lCGJkThc3fUbT/x1wPXH5t5voVkuQBW82MubM4H8z44K+Bh4QzDEir6SIMp",
+	"qrFmzdfFEhQ7rQK7cS3Wmt2tIT2v2tlD0dXNiq6uRP3dVCL4aouyrpkgv7Q65OqxNnWWq52toR4Z1yv0",
+	"ugofH0q/3l/p182iw5dAwjrFYReZfB7zhTCL4S+0p6rxivsowoxxZVtctoMGrGu9srOrcfEbLkO7enMP",
+	"9WB3Ww+2BlPWrf26Csi/imqwmzGp+kNat6DrSlGvzo3+DGq7XZPZU9TXKNK3ldvyclJzqacm23i59LKq",
+	"SuxyD/pCbdemru+yu3xOhN3Aez6fi3pXAtsXrM/6rdZk3bYOqwfnKqe7GEZTaTSEaCxd/IzpRwTuRlny",
+	"LeRRT+BgMFc8VxVkHr7WUn46K3rCQHmZC+7JdMY3o15Ngu2SLOL7SVYunJoNxs7RbVGYci2sbMVKc2ka",
+	"X0IIv+ICXbx8jo6Ojs7QmGfiIMYzv7tXX159NnJ9hu/aWcGi1IF6XUuMi+rIx8gPsmHObJEjOwccCwfg",
+	"tbloUNOY7TGcDgWfrJlAat1FHqY8bW5+zcHfY3hVfMPcjHx5odkXDGUX5juYvxtD2Cs25B6TckaTuAfz",
+	"VnyD3U73tHV42Op2Lzudc/jfL4G/8onVbItvj4ZdfBYd+gPKet7SmiN+2O6etr1hlVvU4iy5nc06w/KG",
+	"K8tZPDloExZlmkm91/eZCzA/kNmzTPnqNeXVlo3Hd68vlal3hooAZPdoYkuhuTiG/j9az969av1AZn1k",
+	"Wn0Dmdbjmj+d7+k8yN8sDsAsC0QY6CbtX+DSxtdFt3FbZPG8XFIR/e3nS2NG7797+/4SHeBMjQ8gbaEf",
+	"XjG8dOu4bvPtK/AkwfFqScx0ws53NVYqNe3EqYXe+co4TAmeoDTBjDjT/4tf9PGg16/foBFWZIpn50WA",
+	"ZqmNIHBO6C1l2OkVi7DCCR9lJDS//Ou//ydnrYJnJmbHBIxLtHdlI87lVbAP2rIaEypK9e5keMWGptQy",
+	"1B62cxpnSe6giDiT2cSUsMytyiEMmPARolBYi3LWvmJX7AWEqQNZRVSifl3T9j7ac5HeZm0RFsKWcrli",
+	"eZh7bHJ7qUQ4kRyRaMxJXAJIK/W3Xn3fzx2EDjivWJ6yzDMlaUyMI1Hr+gJHCu1l7JrxKbP9HP/13/+D",
+	"jjvHIZoKzkZoQtSYx/bXk/CKDXg8Q4pzlGAxsq8fHoVIsxvBcALRz/oo9ZOTTkfvS06JMLVrwOeDJ+SK",
+	"uWBiOcYpMfCV0IjY5vEWg56lOBqTVhdoCMj7eajxdDptY3jc5mJ0YL+VB69fPX/x4/sX8E0RsR1AZLLZ",
+	"tAPEUu1fR6i0Vp8ShlOq6WO70z4yURdjoCkH4C48wFlsSOmIwH8M6mnSHQfnwWsqFTSshi8FnhAFnsBf",
+	"Pxki8VtGxKygEbjSOzDv37+j3u3L5jTde/MZG4gR/tHm+4UXQ65qA71ivLkFbjZa3tZ8nYGq1OsFU4CT",
+	"WAGNHAKB1CikuVNO/OfmtSzfc75LJYi6uW05vJXTgoix/qQ+4agA3gOolBA0eNG56j9C23igQ4A53U4n",
+	"ty8yY50oUcR/2tjMYt0ru8FDmAJwnHnWnuIRsBhiTi5EjEw1EYVombbG8GOzGN8c+aIPvsOxs6XAJ4er",
+	"P/nAsGXbJDYfHa3+6CUXAxrHJlDiuHu2+otLzt9g5px6xsgss8kEi5nVZ4BAaa5U3by+euiJ8GtgSNjH",
+	"MLhtpURMqLRUEH4/FwTHMKwleJY5ylqa9xeiXrp37vDmK50dPJdfbdnQ/rYu7lmSoIoUUrqu/AIWb8w9",
+	"spcWBra9b/Vk3hNlTBAjekOYGR/tWYOaND4EUKslwoKUIgcizDijEU6umKEXSJMUI6sUhj8u3chYWrPg",
+	"UySIyoQtJD0d84SgCU7bV+wHEDbMEvRkeYXUc9T3N8nogww1IRMuZn3ExRXrQ6xAP4QvvI03zDdKZKQP",
+	"dcrB7tk3ckYVeN9lVeCF2/mOx7MGcNuoA4ix/63o/wEBJT19KsG5PsDP4QZIYZuEfK7qV9ai+sXQ8rIM",
+	"ADn/JLlf6isnyd0m06SCR0SC4f4FU1TNdkQVPqSSCLUVYQDbepmcW3WoRM3neeh8Di6ShEgbh6gkSYbt",
+	"BSzSDPmNHbiR4JsHYjYDsnm/6rcls5RKEi0VWuzVhMhEl/1ZhBZ9MG7vJeh2vywCt31SMD0u1erCYhVr",
+	"jlwIqQUAX4TscoverRhEOVrjtNOZC7foWs+wtVOXov6LWIhup6TX2Pb6jeDP12a4EZc43DEKuFBqDxbY",
+	"R09RHy4LGLgLgI6+ejbRaYAEzzkbJtRYe3eANebACqPdnjF57a+FQXXc4eATjT8bsE2IIku4BNh1bI8X",
+	"10YO7R13zvZRxhIiJepHWEY4Jv8B4liIpmMajZEJ5wf5cLKIdd/DtDnWNWAodpIKR1nVX9RD9I99rT/1",
+	"WuKvHgSPV3/xI1cvecbiLwWz5ihzmN0EVMMaqYVBOSdr930kHXga66NEx51jpHiBLblwswh7fyGqRO7v",
+	"VCSok5fNIv9wELc9AP2FqM2gJxcVqpRkhXD4KgbBMPU3/nhvyi5qtRgXRTBNi05ZFT20woyTBB6UXA8o",
+	"YxloDSHQUZ4pBAQXhmQzNaZstAig5WDSbUQSF45Rqh/ZWKTwBbTes+JZj0JmcQ8UexdSBmjpW1Fsv3Bx",
+	"4OJ7a90o5n5/MDVgd69Sljqi1XkP8qrKazgPviW91DXgWqqUgov0m9JIvwBfAhUWFx3zSjS+hDLw5yK+",
+	"6J+3ZFC1CvA1maEBSTgbQev6olzzU9TPm9L1XeMqkwvv2jMiPUBfXrf6los115pf6aFzBN6GSc0nBP06",
+	"X2n3Y46uzqhaSSg57aypJpcypu5ZRy41+fvjKch3z+u+qKUWAB7hch9FztCAjHEy1FTUw0BrqEEz7gkt",
+	"Y21ey04JBk/iqugqFS8KYjy1dVynyJZGa0gPTCkPQxAubQTDHQuGS1Dp0u4BNhj+kbFoe8C+MA2Ly8zN",
+	"haBsIQk6HrNcAnybv7UuX/yqxKxKddulslZ+LH9KFwAvXbeDreK3RejKny04Anwm/LdFLNXGwkiRPBRg",
+	"UzyIMJ6Nxkg/SMcCy7zoyHmlqkRRVjnACY3Wtt3PZ0Hds2RS1FSulUseLPS1FvoiPHdtwK4nnCst9Jeu",
+	"srpJLUPwvUsKHRBjaHK2+joLfAVpHgzl924o3x50wtqYrfq77dwL4bgs65oPgpfX1L3F/d+FxbuWpmiC",
+	"wggFF4zLYEWMCxSTCV9CZao5vjsxZucJtGvasjdisfeDKQ/27J3bswvEeiSRE+tCpEU3xAXKbclbsmsb",
+	"td8q0vtqlZ1yobJvXOFZqCi3VOmppCT9OTWf6hGgPVOv0LS7LwHhHDQtQmIlSaRJfNRCGlidSedpuVCy",
+	"qZFKlURyjLsnp3VRU5VKgFvQ9ty+a/KuWiRrHRZ6Vl6ob02dqlIZ8MvoVb4yk3840++XNczmYVIVHNsC",
+	"qVbQ+JV62QW5sZUn9DUOKcOJQS6PuRWiAigDY6spL4g4y7vgANR5bK0QWbWAe6u0N/NZ/CCJe0yg+mR2",
+	"D0IbyeYAd3lSLxilvNT9xa0JsJdzso6zREFIihN8oHQwhuRhHGk0NFtsXzHNJFxKp83kpDLP40TTMTFh",
+	"V2MCIyNySyHXVCDGVRs9g3D/kytmxwDugsu9a3GxIvjLOlBevQvRMBMwOFaKTFIlr5hdwXH3zMQd9i+I",
+	"ErMWzOLN7oBe3Tuy+EVcCBIpNOZCEjSAcmIzLSmmUJ+ibOKDurKN2VGlofg9qx3P4LotDzRz+DjQaz4a",
+	"QUrQ/ZKHjXHXVgQIzn/9WBG2IFUbYVmjWevpPehr8s8tzbe4xzPVAkI8HRNBluAhEOsyViHjd3fu+Agn",
+	"iSb1eQp/OdlTP7xiVZ6wxxkywY6WBUjHJvp6cW3oat9TKunvh4iyKMliykZXDHz7DPDUILybvY2eFZQg",
+	"cgpSjLBT5VHMc5RvX7G3LJkVxno0xjeaO8FhyfOcSOoRyo5EiUZEoePOUQ2e8ky9KM6zCceyafZYJFRT",
+	"ifIR2yID+ZmCWAupZt9YXuALFlt+b0/YbW0ebFZDsf6ZMKXpBIlLwGyKitRZCd+Qu7QPFr0NPUTn57HF",
+	"kLzkRSmUpf0FqEolzdZdQB5JvNEN5LUkDsYECzUgpgis35Hl6oT/NX91C85WlJEOjoaHUSc+Id3BE3wc",
+	"nQ7PyOP4EHcG3egoPiYnw9PO48Mn3bMjfDw4iU7jx+TJ8Kxz2D06Pjl9/OSso3WxMZfKcr9kAAoaDoo+",
+	"gNAbrKq/6ceuukZRbeawc9wt12U4bB+3u8056eIBNWKnXmk44iL++sXhHWQe5/VMND/hwqYK55VPqEJj",
+	"zTA1NJm2hhbIK8W15yA9f3Y+Ll2FhndToXS5Kew791KjuM9yA+xt60WsGUO6WIf72zLU2YNebqP7U1rk",
+	"BgUI5vDufvKAu320wuIG5RwlwpWCRmivn0Nwv903j0y4Y54sNcmkMqrVPlL8ihVF5tvoBY7GKP/hEdjt",
+	"eJKBgQGPsCbBgNDWZZOXVkJ8eMWokrbwD8Q6I6gMZBtHQAtMvSGfwGbMKhZ+tmJDpXr5v34KYDG9xSxI",
+	"aZsX9VwZwLkmRaU3oPxDcB7Y+NCiFOTh54/ldvmV1kqlUy8+XdOgONdJ4J5tie4u/kwhGl+HZXGQY8E6",
+	"pKJkR3S/eWyHvqCMMtb9WWMydpiLuNX11YdX1N5S5z5Q/rKoBv9w9zVphJtd/F3EVYBFRTPpoekLaarp",
+	"GFNMXmk7SggWWnpwtaXN23VBFTvgzVvHVGzCEe8FPf6oERVfmCO6ZMGtOeLYNPOtq1Hz9oYInCQ2TMP4",
+	"AqzRIERZqqj1bxAtGxeteh9J9wVm8RWzpYrbqG+mm/XPra2t1N2XSpSlbdSPyUjgmMT9c42BnLUiQZUp",
+	"jVV6ew/KhoIbPeZTZhx7z969QlLRJAEbZaqkxWzZRv2M5XNfsXdcqpEg73967QZAe8blocVxvcmTztG+",
+	"Txz/C1G2//Ed4pPrsLyITubJDEHAlzmn9uYwFQYnBlXueNUf3Nm3lzoNvicK04TEaOxOOPf75aU3lzgM",
+	"5vJca8poVEosIX3z+runJTO7JARSyI1dfYaGNNEfDmZ5tQBfUabm6bNmlJV1QctNUprWCH3IzH3IzN2l",
+	"cWaL7FqvXSbHQtMVVstY12QGPjJT8AztFcmy5/bl/n4b5QlKxqd3xaCog3FN2/rb/sT3PqJMKoJjtHfc",
+	"7aIxEWS/3syyZQrtXKe7YMKZGiezoNrG7qRT7UQXdDtHnVbnsNU5rBSXd/V2aPCQWPtgNNnYaFJKlN3L",
+	"eWAybFn38X5DxC7JjPrvzaOv9EK0mpOmoGXlrWjLfVN9cVYONx/Cq7YOrypAYr3Lb1oSSl9xTT0obxUo",
+	"79XulMfXWW4AK5jWRUAcBLq0/wA6NXacteHmLkw4fSPk9pGpijwgakoIyxNlWJznxTy1te/inAKhve9f",
+	"vH5x+aI2QWZLAWBrO866rPvOkeQhI+br4ObO4LMp6a7w7bstamECw0zqggul0xJ+fyRwlHdv76O9jtap",
+	"rWtwH5rB2KjsurIWW2JnZf7g/Oi007xkTb6AL4eeD3U2vj28LYp6FIjrKezREIETekN+rzdxWYmr2+mg",
+	"6ZgmxDVDhHBNaGpEb0gb/QjijolKKwywlEivbPYa5rxDyNYTMCJrS9ovbOBuApbtKvR0A7Ku6THho41M",
+	"j/o7U/0LLOkCiDxkhBm6YqKDbffKo0MU45n0mx9f86ZRXLZjTpV0bdLMprYvzt0MfU1mO+ul1NAE23g4",
+	"iGapMZJ2Sy1aV+3RxQxttLI5T8Hl5TvnhIkSLKWLZ857vxkNra7Dkfm0B596W2Z1b2+DMDiC/z+G/z+5",
+	"vV2jO5Zl40vaT0Hf3G/cvvyaj1bblxM+coUBH3IMl7HTn7JSjocmnrWdl4AiLxJt/fNKG/Xf3r/9EUFj",
+	"Un05/dd8ZIKU+6VOwgkfQQ/hgVZS+6ETY9Fhp9PZb18xCBY0d6oJet58B3HmqP85EuSfJNI/uqqQWBCU",
+	"UKmg/eEVoywmt3lDPypMp0PpuiuaURFnxLUTKlyfJG6jn6kaXzFYKo6uz5Fp+qmI3ogTu2EcLTFEfOK4",
+	"U9E6xo11xcorzMdBlKHClfoUYbdjnOgznrkGR3umFWHfWP3jHlZ92EO/oAH9fRTxjCkJOUMozgzCEX3B",
+	"WlzBNi3zigk+NVtDxc5+y0imtwVrzpPnup2uHk1yDplIakxmev1XzLyO9jCKBJYQ1IkSLo3ABA/32+gZ",
+	"GmZJYv60GXOwb+gRecUU1J9OOBvBWWFmlmPegYaqPINtGqHspHMEF3nFKql00L5JzLSKBPLNFM8kknhI",
+	"fD6KV9D70nL6DbWgXz/lIeM1uQKQ1RTnfZI7YWBE1x5Nja+i3WkfHh61z7x9i8+PTvQX+UVXe+ceds4P",
+	"T86POu3D7tEvQeh4+vlxNwzKDZ2fHHbDEpM+f2z7sZeDTWviS6tdng+B+5bZ6vlRWGY950Hn8G/f/eP4",
+	"l58O3z/+z9Mfu2+O3h3/dHJx+v7xZRDmXJDHxHLyarcppYYKVtw97oSBY61z4a2tbqd73Oo8aXVOgdk0",
+	"5hzfgQXsnjXN13xkAO2CSH2mNWK5Iw3ISxmAjXU73a9iVQ7dLblA/2F/+eoNvYfLgjPK/W3XyQODr2oj",
+	"GTXEQRrKhAtSqlYMFLLE8qBduyaX0KeWyqJV7S7iUZZ/ZzPuPzB8gykE6M3XiAVIQdhuhw/LIgPay3Nm",
+	"9hsKDKbpsFH1XHnkZfXUzSv3nlNzTVncvNGXXuQP+ouHHJ3SiTxk6Cw2DHPgnJehNT94qtDCg0ZFQt9Y",
+	"lXnzdBb95q3qTSmL+RSURejrRVmaqV4qaER6KRG9ieLXwXm3fRIa/DgPojF27b54pvTbubRwevTkuAh9",
+	"Wi5p2G/nZzrUMkKWQn5fb5gx6Issc1OIe1IVI/KfFedJLxpzqiebe3ZDzTFbAWCtjmT6tL9UQzK46Yd6",
+	"pht1HLNY0hTzSrZi80uT9mKQGweN712AMMokqSlgihieaG1FjcmktphpgdwPlUy/QMuvzYCmPsGm5jo7",
+	"d08ioEWXfvgQklHXoWvNy/5Wkmq2lg9q2POTdRtvrc057wEt/rBJNTvsorU558wTt5cqee/ytxaQyYMd",
+	"5WRwW/SxSAavc8FsEnvvdcrp18LmBgJY6aX+aFeqoRu0rBouPaUp9LqHYmVSYaGks4JTWXda+j89U8/z",
+	"j+xQckf5oKguKKppCSUd3he/eTz47tkKj1Afp7R3TWYQsE5YJGZgYsQKCTAzQbHIZAYpbVDHAQ1wdI0m",
+	"WF6TuI36AyxJLxNJ/4pBfYkBQWOl0j25/xSlgt6AmyPhPIXP9HAJZdethEc4QfoWKQNIkcZ74Xr/uq6/",
+	"+Tba0MKrZ4fsMaKmXFxLWDZn9VkPDqS26h5mjkgj1nUroTekVdQtwoMoJsPA23M7bzaWa9vWZj6hjJZa",
+	"jvGUMExbEwxVBi0Omx/LhSfW7UHmtv6FdOP85B9qSdx3WkRaAP16tMInKTSsJ1FBtIeCEltrutveYb3K",
+	"W39TnXtBfhv4Bs8fIKBG9934+r8VJfhuGDMj0xJzzp3cW2QtbMRF7weRHvIXvq78hV2wXYgtqo+DNvHP",
+	"pByaBEI1VIyAgABBcDQG9HORVLbfApWIcXXFQOekbISyFJqUjDMFf5pSEyedI1MXeEolqSkScWHWeIdQ",
+	"r2egdYHTMD1S3GwMKYGHQxp9NaUilq79R66QCR/bc/cQVq8gNPFYc8VDWH6t+8vrTOSzbxbsrcmlPMgk",
+	"HpFaGHyvjz02ya1jnolkhgRPklaWSnRNUoUGhlkkfIRSmpKEMvI0T5L0RIrDdN4A/Q/6yXu9pj92/Dco",
+	"j73BbOkELjjZmf9MnlTeEbhEffStBGEQ49kaMcubxo3fpUGodP8eZHrLCBJ8ilIinLHxIcC4nk/BYSJu",
+	"Ik6LnIzQnF2lKm9NwBBQBythArWYsejA5bbXV6+/IIOMarnR1EUaYzlGGYsJdMgaacIHUQjAsOQUpxDO",
+	"OkGUGcMoZ+SKvfnw+vLVwYt/vHgeIskhGhfrEUwELdAUjCb0to0uMqbpi0kQ0qRNjqFyva1z/7SoiY+m",
+	"WJMgW6EDCYi+8/G8C6J3+t5t9E4Zn55peRxgXlSZ8ak+JOD9X39F+l0FwL3MkkTf1YxFLu3DSD+yuJ+C",
+	"57HIB8czFpWFLgPHVlOor2L/XgOBcw7cXd+zYpYVAGArkZFvrBvB91jhAZYE3UhzcyHimRrwWzAta6lB",
+	"E4KiMHiz6yyoUl74vf4m/25fucNrtFO8YkPuu8e/u0JzNvAetqyppKHMFrBFxpimjwPKsJjdTXbgdzAr",
+	"ZYbTm1NpLjNWB/4UDAgWRDzL1FjPo2UNnNIfyCz/Rc8NConPn3ipSbN5HIRBJpLgPDgAy4Rd0fwHLrUx",
+	"BH5AzT9NibXSkZY21y75+czmPP461/ADuiPletRCr4bSWNCrYclIOLIZIHum2yk05St9X3SGXBzkgiek",
+	"NdDaseuBAi2PMsXNlqroUjfDXHupxWk+uNy5Z69yTbZYtz0EKsrOXdleTO/zDX3pWLGrVh5hhRM+ykh7",
+	"LtHQv/8MtCM+rAwitQqYz/qoyP0zT0sj52UjPSuDsi7l7VW6zbTnxWPfGM+LQmKh6YtjMo1MxXR3Me1K",
+	"tqdvnJcEq0wQNEzwSKIJFQISjGyHn/yCSwMNzRd1R46zmCpQw/jQyl6TTBmYqYES+KRmuCqXrS7KlHgv",
+	"4xaLPMO8YHHKKbNClx4hxgqjNMGsDAoF7V8c4lkp2j2vr5R/EMJNgkIJvJFKRaPykYFk+/nj5/8fAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
