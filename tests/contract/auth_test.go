@@ -84,10 +84,11 @@ func TestLoginThrottle(t *testing.T) {
 	retry, err := strconv.Atoi(res.HTTPResponse.Header.Get("Retry-After"))
 	require.NoError(t, err)
 	assert.InDelta(t, 60, retry, 5)
-	// The client IP is now over its limit too, whatever the username.
+	// The limit is per (username, address): another user from here is not
+	// locked out (TestLoginThrottleIsPerUserAndAddress covers the rest).
 	res, err = env.Client.LoginWithResponse(ctx, apiclient.LoginJSONRequestBody{Username: testenv.AdminUsername, Password: testenv.AdminPassword})
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode())
+	assert.Equal(t, http.StatusOK, res.StatusCode())
 }
 
 // forge signs claims with method and key, for the bad-token cases.
