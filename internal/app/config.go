@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ type RuleConfig struct {
 	Window    time.Duration `koanf:"window"`
 	Burst     int           `koanf:"burst"`
 	Match     string        `koanf:"match"`
+	Role      string        `koanf:"role"`
 }
 
 // LogConfig sizes the access-log pipeline (POST /logs).
@@ -302,6 +304,9 @@ func defaults() map[string]any {
 			{"name": "per-ip", "scope": "ip", "algorithm": "sliding_window", "limit": 1200, "window": "1m"},
 			{"name": "per-principal", "scope": "principal", "algorithm": "token_bucket", "limit": 50, "window": "1s", "burst": 200},
 			{"name": "login", "scope": "ip", "algorithm": "sliding_window", "limit": 30, "window": "1m", "match": "/auth/login"},
+			// A balancer fleet shares one service token: its own budget
+			// instead of per-principal's.
+			{"name": "per-balancer", "scope": "principal", "algorithm": "token_bucket", "limit": 2000, "window": "1s", "burst": 4000, "role": "balancer"},
 		},
 		"postgres.dsn":                     "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
 		"postgres.max_open_conns":          20,
@@ -842,6 +847,10 @@ func (c Config) Validate() error {
 			v.addf("ratelimit.rules[%d] (%s): algorithm %q is not one of token_bucket, sliding_window", i, r.Name, r.Algorithm)
 		case r.Limit < 1 || r.Window <= 0:
 			v.addf("ratelimit.rules[%d] (%s): limit must be ≥ 1 and window positive", i, r.Name)
+		case r.Role != "" && !slices.Contains([]string{"admin", "developer", "viewer", "user", "balancer"}, r.Role):
+			v.addf("ratelimit.rules[%d] (%s): role %q is not one of admin, developer, viewer, user, balancer", i, r.Name, r.Role)
+		case r.Role != "" && r.Scope != "principal":
+			v.addf("ratelimit.rules[%d] (%s): role needs scope principal", i, r.Name)
 		}
 	}
 	if c.Crypto.KeyVersion < 1 {
