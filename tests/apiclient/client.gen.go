@@ -2120,7 +2120,8 @@ type ClientInterface interface {
 	// Every access token issued to the calling operator before this call
 	// stops working (on other replicas within `auth.cache_ttl`), including
 	// the one used for the call. A password change and a disable do the same.
-	// Only operators have sessions: service and master tokens get 403.
+	// Only operators have sessions: a service or master token gets 422 (revoke
+	// it with its own endpoint instead).
 	//
 	// Corresponds with POST /auth/logout-everywhere (the `LogoutEverywhere` operationId).
 	LogoutEverywhere(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2984,7 +2985,8 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // Every access token issued to the calling operator before this call
 // stops working (on other replicas within `auth.cache_ttl`), including
 // the one used for the call. A password change and a disable do the same.
-// Only operators have sessions: service and master tokens get 403.
+// Only operators have sessions: a service or master token gets 422 (revoke
+// it with its own endpoint instead).
 //
 // Corresponds with POST /auth/logout-everywhere (the `LogoutEverywhere` operationId).
 func (c *Client) LogoutEverywhere(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6734,7 +6736,8 @@ type ClientWithResponsesInterface interface {
 	// Every access token issued to the calling operator before this call
 	// stops working (on other replicas within `auth.cache_ttl`), including
 	// the one used for the call. A password change and a disable do the same.
-	// Only operators have sessions: service and master tokens get 403.
+	// Only operators have sessions: a service or master token gets 422 (revoke
+	// it with its own endpoint instead).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8976,8 +8979,8 @@ type LogoutEverywhereResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
-	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
-	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -8991,9 +8994,9 @@ func (r LogoutEverywhereResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
-// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
-func (r LogoutEverywhereResponse) GetApplicationproblemJSON403() *Forbidden {
-	return r.ApplicationproblemJSON403
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r LogoutEverywhereResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -12280,7 +12283,8 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Every access token issued to the calling operator before this call
 // stops working (on other replicas within `auth.cache_ttl`), including
 // the one used for the call. A password change and a disable do the same.
-// Only operators have sessions: service and master tokens get 403.
+// Only operators have sessions: a service or master token gets 422 (revoke
+// it with its own endpoint instead).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15040,12 +15044,12 @@ func ParseLogoutEverywhereResponse(rsp *http.Response) (*LogoutEverywhereRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON403 = &dest
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

@@ -124,7 +124,7 @@ func (a *API) LogoutEverywhere(ctx context.Context, _ gen.LogoutEverywhereReques
 		return nil, fmt.Errorf("no principal: %w", domain.ErrUnauthenticated)
 	}
 	if p.Kind != domain.PrincipalOperator {
-		return nil, fmt.Errorf("only operators have sessions to end: %w", domain.ErrForbidden)
+		return nil, domain.NewValidationError("credential", "only operator sessions can be ended; revoke a service or master token with its own endpoint")
 	}
 	if err := a.operators.RevokeSessions(ctx, p.ID); err != nil {
 		return nil, err
