@@ -64,8 +64,28 @@ func TestStartRefusalsReportEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+// ownDatabase creates a database for one test (the package's is shared by
+// parallel tests, some of which bootstrap an admin) and returns its DSN.
+func ownDatabase(t *testing.T) string {
+	t.Helper()
+	admin, err := sqlx.Open("postgres", testenv.PGAdminDSN())
+	require.NoError(t, err)
+	name := fmt.Sprintf("ezapi_t_boot_%d", time.Now().UnixNano())
+	_, err = admin.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		_ = admin.Close()
+	})
+	return testenv.PGAdminDSN() + " dbname=" + name
+}
+
 func TestAdminBootstrapFlagsAndExitCodes(t *testing.T) {
 	t.Parallel()
+	dsn := "EZ_PG_DSN=" + ownDatabase(t)
+	runBinary := func(t *testing.T, env []string, args ...string) (int, string, string) {
+		return runBinary(t, append(env, dsn), args...)
+	}
 	code, _, stderr := runBinary(t, []string{"EZ_BOOTSTRAP_PASSWORD=short"}, "admin", "bootstrap", "--username", "root")
 	assert.Equal(t, 2, code, "a too-short password is bad input: %s", stderr)
 	assert.Contains(t, stderr, "password")
