@@ -2,7 +2,7 @@
 //
 //	ezapi serve                  run the HTTP server (migrates first unless postgres.auto_migrate is false)
 //	ezapi migrate up|down|status manage the database schema
-//	ezapi admin bootstrap        create the first admin operator
+//	ezapi admin bootstrap [--username NAME]  create the first admin operator
 //	ezapi secrets rotate         re-encrypt upstream keys under the newest key version
 //	ezapi version                print build information
 package main
@@ -35,10 +35,13 @@ const usage = `usage: ezapi <command>
 commands:
   serve                    run the HTTP server
   migrate up|down|status   manage the database schema
-  admin bootstrap          create the first admin operator (username from
-                           EZ_BOOTSTRAP_USERNAME, default "admin"; password from
-                           EZ_BOOTSTRAP_PASSWORD, else generated and printed once);
-                           exits 3 when an admin already exists
+  admin bootstrap [--username NAME]
+                           create the first admin operator (username from
+                           --username, else EZ_BOOTSTRAP_USERNAME, default "admin";
+                           password from EZ_BOOTSTRAP_PASSWORD, at least 12
+                           characters, else generated and printed once); exits 2
+                           on an invalid username or password, 3 when an admin
+                           already exists
   secrets rotate           re-encrypt every provider's upstream key under the
                            current crypto.key_version (idempotent)
   version                  print build information
@@ -98,11 +101,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			}
 		})
 	case "admin":
-		if len(args) != 2 || args[1] != "bootstrap" {
-			fmt.Fprint(stderr, "usage: ezapi admin bootstrap\n")
+		username, ok := bootstrapArgs(args[1:])
+		if !ok {
+			fmt.Fprint(stderr, "usage: ezapi admin bootstrap [--username NAME]  (or EZ_BOOTSTRAP_USERNAME; password from EZ_BOOTSTRAP_PASSWORD)\n")
 			return exitConfig
 		}
-		return bootstrap(ctx, environ, stdout, stderr)
+		return bootstrap(ctx, environ, username, stdout, stderr)
 	case "secrets":
 		if len(args) != 2 || args[1] != "rotate" {
 			fmt.Fprint(stderr, "usage: ezapi secrets rotate\n")
@@ -154,9 +158,26 @@ func withConfig(environ []string, stderr io.Writer, fn func(app.Config) error) i
 	return exitOK
 }
 
+// bootstrapArgs parses "bootstrap [--username NAME | --username=NAME]".
+func bootstrapArgs(args []string) (username string, ok bool) {
+	if len(args) == 0 || args[0] != "bootstrap" {
+		return "", false
+	}
+	rest := args[1:]
+	switch {
+	case len(rest) == 0:
+		return "", true
+	case len(rest) == 2 && (rest[0] == "--username" || rest[0] == "-username") && rest[1] != "":
+		return rest[1], true
+	case len(rest) == 1 && strings.HasPrefix(rest[0], "--username=") && len(rest[0]) > len("--username="):
+		return strings.TrimPrefix(rest[0], "--username="), true
+	}
+	return "", false
+}
+
 // bootstrap creates the first admin operator, printing a generated password
-// once.
-func bootstrap(ctx context.Context, environ []string, stdout, stderr io.Writer) int {
+// once. flagUsername (from --username) wins over EZ_BOOTSTRAP_USERNAME.
+func bootstrap(ctx context.Context, environ []string, flagUsername string, stdout, stderr io.Writer) int {
 	getenv := func(name string) string {
 		for _, kv := range environ {
 			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
@@ -165,13 +186,16 @@ func bootstrap(ctx context.Context, environ []string, stdout, stderr io.Writer) 
 		}
 		return ""
 	}
-	username := getenv("EZ_BOOTSTRAP_USERNAME")
+	username := flagUsername
+	if username == "" {
+		username = getenv("EZ_BOOTSTRAP_USERNAME")
+	}
 	if username == "" {
 		username = "admin"
 	}
 	password := getenv("EZ_BOOTSTRAP_PASSWORD")
 	generated := password == ""
-	exists := false
+	exists, invalid := false, false
 	code := withConfig(environ, stderr, func(cfg app.Config) error {
 		adm, cleanup, err := app.InitializeAdmin(cfg, stderr)
 		if err != nil {
@@ -196,6 +220,9 @@ func bootstrap(ctx context.Context, environ []string, stdout, stderr io.Writer) 
 			fmt.Fprintln(stderr, "ezapi: an admin operator already exists; nothing to do")
 			return nil
 		}
+		if errors.Is(err, domain.ErrInvalid) {
+			invalid = true // bad input, like a bad setting: exit 2
+		}
 		if err != nil {
 			return err
 		}
@@ -205,8 +232,11 @@ func bootstrap(ctx context.Context, environ []string, stdout, stderr io.Writer) 
 		}
 		return nil
 	})
-	if code == exitOK && exists {
+	switch {
+	case code == exitOK && exists:
 		return exitNothingToDo
+	case code == exitFail && invalid:
+		return exitConfig
 	}
 	return code
 }

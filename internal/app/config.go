@@ -1,13 +1,17 @@
 package app
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +30,8 @@ const (
 	ModeProduction  = "production"
 )
 
-// ExampleJWTSecret is the placeholder secret of the examples; production mode
-// refuses to start with it.
+// ExampleJWTSecret is the placeholder secret of older examples: refused in
+// production and on any non-loopback listen address.
 const ExampleJWTSecret = "change_me_in_production"
 
 // Config is the whole service configuration. Sources, strongest first:
@@ -47,6 +51,9 @@ type Config struct {
 	Metrics   MetricsConfig   `koanf:"metrics"`
 	RateLimit RateLimitConfig `koanf:"ratelimit"`
 	Tracing   TracingConfig   `koanf:"tracing"`
+	// Warnings are problems that do not stop the start (an EZ_ variable
+	// that sets nothing); serve logs them.
+	Warnings []string `koanf:"-"`
 }
 
 // TracingConfig controls OpenTelemetry tracing (OTLP over HTTP).
@@ -84,6 +91,7 @@ type RuleConfig struct {
 	Window    time.Duration `koanf:"window"`
 	Burst     int           `koanf:"burst"`
 	Match     string        `koanf:"match"`
+	Role      string        `koanf:"role"`
 }
 
 // LogConfig sizes the access-log pipeline (POST /logs).
@@ -201,18 +209,29 @@ type LoggingConfig struct {
 
 // AuthConfig holds authentication settings.
 type AuthConfig struct {
-	JWTSecret   string        `koanf:"jwt_secret"`
-	JWTIssuer   string        `koanf:"jwt_issuer"`
-	JWTAudience string        `koanf:"jwt_audience"`
-	JWTTTL      time.Duration `koanf:"jwt_ttl"`
+	JWTSecret string `koanf:"jwt_secret"`
+	// JWTSecretGenerated says development generated JWTSecret at start
+	// (none was set): tokens do not survive a restart.
+	JWTSecretGenerated bool          `koanf:"-"`
+	JWTIssuer          string        `koanf:"jwt_issuer"`
+	JWTAudience        string        `koanf:"jwt_audience"`
+	JWTTTL             time.Duration `koanf:"jwt_ttl"`
 	// CacheTTL is how long a resolved credential is trusted without a
 	// database lookup; a revoked credential works on other replicas for at
 	// most this long.
-	CacheTTL         time.Duration `koanf:"cache_ttl"`
-	LoginMaxFailures int           `koanf:"login_max_failures"`
-	LoginWindow      time.Duration `koanf:"login_window"`
-	LastUsedFlush    time.Duration `koanf:"last_used_flush_interval"`
-	Argon2           Argon2Config  `koanf:"argon2"`
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// LoginMaxFailures is per (username, client IP) pair.
+	LoginMaxFailures int `koanf:"login_max_failures"`
+	// LoginIPMaxFailures is per client IP, whatever the username.
+	LoginIPMaxFailures int `koanf:"login_ip_max_failures"`
+	// LoginUserMaxFailures is per username from every address: the
+	// ceiling against distributed guessing; its lockout doubles on each
+	// repeat up to LoginMaxBackoff.
+	LoginUserMaxFailures int           `koanf:"login_user_max_failures"`
+	LoginMaxBackoff      time.Duration `koanf:"login_max_backoff"`
+	LoginWindow          time.Duration `koanf:"login_window"`
+	LastUsedFlush        time.Duration `koanf:"last_used_flush_interval"`
+	Argon2               Argon2Config  `koanf:"argon2"`
 }
 
 // Argon2Config are the argon2id parameters for new password hashes
@@ -221,6 +240,11 @@ type Argon2Config struct {
 	MemoryKiB   int `koanf:"memory_kib"`
 	Iterations  int `koanf:"iterations"`
 	Parallelism int `koanf:"parallelism"`
+	// MaxConcurrent bounds password checks running at once (each holds
+	// memory_kib); a login waiting longer than QueueTimeout for a slot
+	// answers 429 with Retry-After.
+	MaxConcurrent int           `koanf:"max_concurrent"`
+	QueueTimeout  time.Duration `koanf:"queue_timeout"`
 }
 
 // CryptoConfig holds the keys that encrypt upstream secrets at rest: the
@@ -280,6 +304,9 @@ func defaults() map[string]any {
 			{"name": "per-ip", "scope": "ip", "algorithm": "sliding_window", "limit": 1200, "window": "1m"},
 			{"name": "per-principal", "scope": "principal", "algorithm": "token_bucket", "limit": 50, "window": "1s", "burst": 200},
 			{"name": "login", "scope": "ip", "algorithm": "sliding_window", "limit": 30, "window": "1m", "match": "/auth/login"},
+			// A balancer fleet shares one service token: its own budget
+			// instead of per-principal's.
+			{"name": "per-balancer", "scope": "principal", "algorithm": "token_bucket", "limit": 2000, "window": "1s", "burst": 4000, "role": "balancer"},
 		},
 		"postgres.dsn":                     "host=127.0.0.1 port=5432 user=postgres dbname=ezapi sslmode=disable",
 		"postgres.max_open_conns":          20,
@@ -299,17 +326,22 @@ func defaults() map[string]any {
 		"redis.write_timeout":              "2s",
 		"logging.level":                    "info",
 		"logging.format":                   "", // text in development, json in production
-		"auth.jwt_secret":                  ExampleJWTSecret,
+		"auth.jwt_secret":                  "", // development: random per start
 		"auth.jwt_issuer":                  "ezapi",
 		"auth.jwt_audience":                "ezapi-api",
 		"auth.jwt_ttl":                     "1h",
 		"auth.cache_ttl":                   "1s",
 		"auth.login_max_failures":          5,
+		"auth.login_ip_max_failures":       20,
+		"auth.login_user_max_failures":     100,
+		"auth.login_max_backoff":           "15m",
 		"auth.login_window":                "1m",
 		"auth.last_used_flush_interval":    "10s",
 		"auth.argon2.memory_kib":           19456,
 		"auth.argon2.iterations":           2,
 		"auth.argon2.parallelism":          1,
+		"auth.argon2.max_concurrent":       4,
+		"auth.argon2.queue_timeout":        "1s",
 		"crypto.encryption_key":            "",
 		"crypto.key_version":               1,
 		"crypto.previous_keys":             "",
@@ -371,6 +403,67 @@ func envKey(name string) string {
 		return ""
 	}
 	return strings.ToLower(strings.ReplaceAll(rest, "__", "."))
+}
+
+// nonSettingEnv are EZ_ variables read by something other than the
+// configuration.
+var nonSettingEnv = map[string]bool{
+	"EZ_CONFIG_FILE": true, "EZ_BOOTSTRAP_USERNAME": true, "EZ_BOOTSTRAP_PASSWORD": true,
+}
+
+// unknownEnvWarnings names each EZ_ variable that sets nothing (other
+// spellings such as EZ_SERVER_PORT are otherwise silently ignored) with the
+// closest variable that does.
+func unknownEnvWarnings(environ []string) []string {
+	var known []string
+	for env := range seedEnv {
+		known = append(known, env)
+	}
+	for key := range defaults() {
+		known = append(known, "EZ_"+strings.ToUpper(strings.ReplaceAll(key, ".", "__")))
+	}
+	known = append(known, "EZ_CONFIG_FILE", "EZ_BOOTSTRAP_USERNAME", "EZ_BOOTSTRAP_PASSWORD")
+	sort.Strings(known)
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "EZ_") || nonSettingEnv[name] || strings.HasPrefix(name, "EZ_TEST_") ||
+			name == "EZ_COVERAGE_DIR" || envKey(name) != "" {
+			continue
+		}
+		best, bestD := "", -1
+		for _, k := range known {
+			if d := levenshtein(name, k); bestD < 0 || d < bestD {
+				best, bestD = k, d
+			}
+		}
+		hint := best
+		if k := envKey(best); k != "" {
+			hint += " (" + k + ")"
+		}
+		out = append(out, fmt.Sprintf("environment variable %s sets nothing; did you mean %s?", name, hint))
+	}
+	return out
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // ConfigError is a configuration problem; the CLI prints it as one line and
@@ -448,6 +541,7 @@ func LoadConfig(environ []string) (Config, error) {
 	if err := unmarshalStrict(k, &cfg); err != nil {
 		return Config{}, err
 	}
+	cfg.Warnings = unknownEnvWarnings(environ)
 	applyModeDefaults(&cfg)
 	return cfg, cfg.Validate()
 }
@@ -550,7 +644,51 @@ func firstLine(s string) string {
 	return s
 }
 
+// minSecretEntropyBits is the least estimated entropy production accepts
+// for auth.jwt_secret: 32 random base64 characters carry about 190 bits,
+// 32 spaces or "aaaa…" none.
+const minSecretEntropyBits = 128
+
+// secretEntropyBits estimates a secret's entropy from its character
+// frequencies (Shannon entropy per character times its length): it catches
+// repeated and few-symbol secrets, not every weak one.
+func secretEntropyBits(s string) float64 {
+	counts := map[rune]int{}
+	n := 0
+	for _, r := range s {
+		counts[r]++
+		n++
+	}
+	perChar := 0.0
+	for _, k := range counts {
+		p := float64(k) / float64(n)
+		perChar -= p * math.Log2(p)
+	}
+	return perChar * float64(n)
+}
+
+// loopbackHost reports whether the listen host only accepts local
+// connections.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// randomJWTSecret is development's per-start secret when none is set.
+func randomJWTSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
 func applyModeDefaults(c *Config) {
+	if c.Auth.JWTSecret == "" && c.Mode == ModeDevelopment {
+		c.Auth.JWTSecret = randomJWTSecret()
+		c.Auth.JWTSecretGenerated = true
+	}
 	if c.Server.Host == "" {
 		c.Server.Host = "127.0.0.1"
 		if c.Mode == ModeProduction {
@@ -573,16 +711,32 @@ func applyModeDefaults(c *Config) {
 	}
 }
 
-// Validate checks values and the production rules; the error names the
-// setting.
+// configErrors collects every configuration problem, so one start reports
+// all of them.
+type configErrors struct{ msgs []string }
+
+func (v *configErrors) addf(format string, args ...any) {
+	v.msgs = append(v.msgs, fmt.Sprintf(format, args...))
+}
+
+func (v *configErrors) err() error {
+	if len(v.msgs) == 0 {
+		return nil
+	}
+	return &ConfigError{Msg: strings.Join(v.msgs, "; ")}
+}
+
+// Validate checks values and the production rules; the error names every
+// offending setting at once.
 func (c Config) Validate() error {
+	v := &configErrors{}
 	switch c.Mode {
 	case ModeDevelopment, ModeProduction:
 	default:
-		return configErrorf("mode (EZ_MODE): %q is not one of development, production", c.Mode)
+		v.addf("mode (EZ_MODE): %q is not one of development, production", c.Mode)
 	}
 	if c.Server.Port < 0 || c.Server.Port > 65535 {
-		return configErrorf("server.port (EZ_API_PORT): %d is outside 0..65535", c.Server.Port)
+		v.addf("server.port (EZ_API_PORT): %d is outside 0..65535", c.Server.Port)
 	}
 	for key, d := range map[string]time.Duration{
 		"server.shutdown_timeout":       c.Server.ShutdownTimeout,
@@ -598,112 +752,129 @@ func (c Config) Validate() error {
 		"redis.write_timeout":           c.Redis.WriteTimeout,
 	} {
 		if d <= 0 {
-			return configErrorf("%s (%s): must be a positive duration", key, envName(key))
+			v.addf("%s (%s): must be a positive duration", key, envName(key))
 		}
 	}
 	if c.Server.MaxHeaderBytes < 1024 {
-		return configErrorf("server.max_header_bytes: %d is below 1024", c.Server.MaxHeaderBytes)
+		v.addf("server.max_header_bytes: %d is below 1024", c.Server.MaxHeaderBytes)
 	}
 	if c.Server.BodyLimitBytes < 1024 {
-		return configErrorf("server.body_limit_bytes: %d is below 1024", c.Server.BodyLimitBytes)
+		v.addf("server.body_limit_bytes: %d is below 1024", c.Server.BodyLimitBytes)
 	}
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
-		return configErrorf("server.tls: cert_file and key_file must be set together")
+		v.addf("server.tls: cert_file and key_file must be set together")
 	}
 	if c.Server.CORS.AllowCredentials {
 		for _, o := range c.Server.CORS.AllowOrigins {
 			if o == "*" {
-				return configErrorf("server.cors: allow_credentials cannot be combined with the origin \"*\"")
+				v.addf("server.cors: allow_credentials cannot be combined with the origin \"*\"")
 			}
 		}
 	}
 	if c.Postgres.DSN == "" {
-		return configErrorf("postgres.dsn (EZ_PG_DSN): must be set")
+		v.addf("postgres.dsn (EZ_PG_DSN): must be set")
 	}
 	if c.Postgres.MaxOpenConns < 1 || c.Postgres.MaxIdleConns < -1 {
-		return configErrorf("postgres.max_open_conns must be ≥ 1 and postgres.max_idle_conns ≥ -1 (-1: as many as max_open_conns)")
+		v.addf("postgres.max_open_conns must be ≥ 1 and postgres.max_idle_conns ≥ -1 (-1: as many as max_open_conns)")
 	}
 	if len(c.Redis.Addrs()) == 0 {
-		return configErrorf("redis.addr (EZ_REDIS_ADDR): must be set")
+		v.addf("redis.addr (EZ_REDIS_ADDR): must be set")
 	}
 	if c.Redis.DB < 0 {
-		return configErrorf("redis.db: %d is negative", c.Redis.DB)
+		v.addf("redis.db: %d is negative", c.Redis.DB)
 	}
 	if err := new(slog.Level).UnmarshalText([]byte(c.Logging.Level)); err != nil {
-		return configErrorf("logging.level (EZ_LOG_LEVEL): %q is not one of debug, info, warn, error", c.Logging.Level)
+		v.addf("logging.level (EZ_LOG_LEVEL): %q is not one of debug, info, warn, error", c.Logging.Level)
 	}
 	if c.Logging.Format != "text" && c.Logging.Format != "json" {
-		return configErrorf("logging.format: %q is not one of text, json", c.Logging.Format)
+		v.addf("logging.format: %q is not one of text, json", c.Logging.Format)
 	}
 	if c.Auth.CacheTTL < 0 || c.Auth.CacheTTL > time.Minute {
-		return configErrorf("auth.cache_ttl: %s is outside 0..1m", c.Auth.CacheTTL)
+		v.addf("auth.cache_ttl: %s is outside 0..1m", c.Auth.CacheTTL)
 	}
-	if c.Auth.LoginMaxFailures < 1 {
-		return configErrorf("auth.login_max_failures: must be at least 1")
+	if c.Auth.LoginMaxFailures < 1 || c.Auth.LoginIPMaxFailures < c.Auth.LoginMaxFailures || c.Auth.LoginUserMaxFailures < c.Auth.LoginMaxFailures {
+		v.addf("auth.login_max_failures must be at least 1, auth.login_ip_max_failures and auth.login_user_max_failures at least auth.login_max_failures")
+	}
+	if c.Auth.LoginMaxBackoff < c.Auth.LoginWindow {
+		v.addf("auth.login_max_backoff: %s is shorter than auth.login_window", c.Auth.LoginMaxBackoff)
+	}
+	if c.Auth.Argon2.MaxConcurrent < 1 || c.Auth.Argon2.QueueTimeout <= 0 {
+		v.addf("auth.argon2: max_concurrent must be ≥ 1 and queue_timeout positive")
 	}
 	if c.Auth.JWTIssuer == "" || c.Auth.JWTAudience == "" {
-		return configErrorf("auth.jwt_issuer and auth.jwt_audience must be set")
+		v.addf("auth.jwt_issuer and auth.jwt_audience must be set")
 	}
 	if a := c.Auth.Argon2; a.MemoryKiB < 1024 || a.MemoryKiB > 1<<22 || a.Iterations < 1 || a.Iterations > 100 || a.Parallelism < 1 || a.Parallelism > 255 {
-		return configErrorf("auth.argon2: memory_kib must be 1024..4194304, iterations 1..100, parallelism 1..255")
+		v.addf("auth.argon2: memory_kib must be 1024..4194304, iterations 1..100, parallelism 1..255")
 	}
 	if c.Providers.MaxModels < 1 || c.Providers.MaxModels > 10000 {
-		return configErrorf("providers.max_models: %d is outside 1..10000", c.Providers.MaxModels)
+		v.addf("providers.max_models: %d is outside 1..10000", c.Providers.MaxModels)
 	}
 	if c.Keys.MaxRPM < 1 || c.Keys.MaxTPM < 1 || c.Keys.MaxGraceSeconds < 0 {
-		return configErrorf("keys: max_rpm and max_tpm must be ≥ 1, max_grace_seconds ≥ 0")
+		v.addf("keys: max_rpm and max_tpm must be ≥ 1, max_grace_seconds ≥ 0")
 	}
 	if l := c.Log; l.QueueCapacity < 1 || l.BatchSize < 1 || l.FlushMS < 1 || l.Writers < 1 || l.MaxBatch < 1 ||
 		l.MaxBodyBytes < 1024 || l.RetentionDays < 1 || l.PartitionsAhead < 1 || l.MaxQueryDays < 1 {
-		return configErrorf("log: queue_capacity (EZ_LOG_QUEUE), batch_size (EZ_LOG_BATCH_SIZE), flush_ms, writers, max_batch, retention_days, partitions_ahead and max_query_days must be ≥ 1, max_body_bytes ≥ 1024")
+		v.addf("log: queue_capacity (EZ_LOG_QUEUE), batch_size (EZ_LOG_BATCH_SIZE), flush_ms, writers, max_batch, retention_days, partitions_ahead and max_query_days must be ≥ 1, max_body_bytes ≥ 1024")
 	}
 	if c.Log.MaxBatch > c.Log.QueueCapacity {
-		return configErrorf("log.max_batch (%d) cannot exceed log.queue_capacity (EZ_LOG_QUEUE, %d)", c.Log.MaxBatch, c.Log.QueueCapacity)
+		v.addf("log.max_batch (%d) cannot exceed log.queue_capacity (EZ_LOG_QUEUE, %d)", c.Log.MaxBatch, c.Log.QueueCapacity)
 	}
 	if c.Log.Ack != "committed" && c.Log.Ack != "queued" {
-		return configErrorf("log.ack: %q is not one of committed, queued", c.Log.Ack)
+		v.addf("log.ack: %q is not one of committed, queued", c.Log.Ack)
 	}
 	for _, cidr := range c.Server.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			return configErrorf("server.trusted_proxies: %q is not a CIDR", cidr)
+			v.addf("server.trusted_proxies: %q is not a CIDR", cidr)
 		}
 	}
 	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
-		return configErrorf("tracing.sample_ratio: %v is outside 0..1", c.Tracing.SampleRatio)
+		v.addf("tracing.sample_ratio: %v is outside 0..1", c.Tracing.SampleRatio)
 	}
 	if c.RateLimit.Backend != "memory" && c.RateLimit.Backend != "redis" {
-		return configErrorf("ratelimit.backend: %q is not one of memory, redis", c.RateLimit.Backend)
+		v.addf("ratelimit.backend: %q is not one of memory, redis", c.RateLimit.Backend)
 	}
 	if c.RateLimit.Replicas < 1 {
-		return configErrorf("ratelimit.replicas: must be ≥ 1")
+		v.addf("ratelimit.replicas: must be ≥ 1")
 	}
 	for i, r := range c.RateLimit.Rules {
 		switch {
 		case r.Name == "":
-			return configErrorf("ratelimit.rules[%d]: name is required", i)
+			v.addf("ratelimit.rules[%d]: name is required", i)
 		case r.Scope != "ip" && r.Scope != "principal" && r.Scope != "endpoint":
-			return configErrorf("ratelimit.rules[%d] (%s): scope %q is not one of ip, principal, endpoint", i, r.Name, r.Scope)
+			v.addf("ratelimit.rules[%d] (%s): scope %q is not one of ip, principal, endpoint", i, r.Name, r.Scope)
 		case r.Algorithm != "token_bucket" && r.Algorithm != "sliding_window":
-			return configErrorf("ratelimit.rules[%d] (%s): algorithm %q is not one of token_bucket, sliding_window", i, r.Name, r.Algorithm)
+			v.addf("ratelimit.rules[%d] (%s): algorithm %q is not one of token_bucket, sliding_window", i, r.Name, r.Algorithm)
 		case r.Limit < 1 || r.Window <= 0:
-			return configErrorf("ratelimit.rules[%d] (%s): limit must be ≥ 1 and window positive", i, r.Name)
+			v.addf("ratelimit.rules[%d] (%s): limit must be ≥ 1 and window positive", i, r.Name)
+		case r.Role != "" && !slices.Contains([]string{"admin", "developer", "viewer", "user", "balancer"}, r.Role):
+			v.addf("ratelimit.rules[%d] (%s): role %q is not one of admin, developer, viewer, user, balancer", i, r.Name, r.Role)
+		case r.Role != "" && r.Scope != "principal":
+			v.addf("ratelimit.rules[%d] (%s): role needs scope principal", i, r.Name)
 		}
 	}
 	if c.Crypto.KeyVersion < 1 {
-		return configErrorf("crypto.key_version: must be ≥ 1")
+		v.addf("crypto.key_version: must be ≥ 1")
 	}
 	if c.Crypto.EncryptionKey != "" {
 		if key, err := base64.StdEncoding.DecodeString(c.Crypto.EncryptionKey); err != nil || len(key) != 32 {
-			return configErrorf("crypto.encryption_key (EZ_ENCRYPTION_KEY): must be 32 bytes, base64-encoded (openssl rand -base64 32)")
+			v.addf("crypto.encryption_key (EZ_ENCRYPTION_KEY): must be 32 bytes, base64-encoded (openssl rand -base64 32)")
 		}
+	}
+	if c.Auth.JWTSecret == ExampleJWTSecret && !loopbackHost(c.Server.Host) {
+		// Anyone can sign an admin token with the published example.
+		v.addf("auth.jwt_secret (EZ_JWT_SECRET): the example secret is refused when listening on %s, a non-loopback address", c.Server.Host)
 	}
 	if c.Mode == ModeProduction {
-		if c.Auth.JWTSecret == ExampleJWTSecret || len(c.Auth.JWTSecret) < 32 {
-			return configErrorf("auth.jwt_secret (EZ_JWT_SECRET): production mode needs a secret of at least 32 characters, not the example one")
+		switch {
+		case c.Auth.JWTSecret == ExampleJWTSecret || len(c.Auth.JWTSecret) < 32:
+			v.addf("auth.jwt_secret (EZ_JWT_SECRET): production mode needs a secret of at least 32 characters, not the example one")
+		case secretEntropyBits(c.Auth.JWTSecret) < minSecretEntropyBits:
+			v.addf("auth.jwt_secret (EZ_JWT_SECRET): too predictable (repeated or few distinct characters); use e.g. openssl rand -base64 48")
 		}
 		if c.Crypto.EncryptionKey == "" {
-			return configErrorf("crypto.encryption_key (EZ_ENCRYPTION_KEY): production mode needs an encryption key")
+			v.addf("crypto.encryption_key (EZ_ENCRYPTION_KEY): production mode needs an encryption key")
 		}
 	}
-	return nil
+	return v.err()
 }

@@ -15,6 +15,9 @@ import (
 
 const validKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // base64 of 32 bytes
 
+// goodSecret is what `openssl rand -base64 36` prints.
+const goodSecret = "q3Vt9XkP2bLr7sZcYw1HfN8aJm4DgE6uTiO0xRvWQyK5nCjB"
+
 func load(t *testing.T, env ...string) (app.Config, error) {
 	t.Helper()
 	return app.LoadConfig(append([]string{"EZ_CONFIG_FILE=" + os.DevNull}, env...))
@@ -67,7 +70,7 @@ func TestLoadConfigSources(t *testing.T) {
 
 	t.Run("production_defaults", func(t *testing.T) {
 		cfg, err := app.LoadConfig([]string{"EZ_CONFIG_FILE=" + os.DevNull, "EZ_MODE=production",
-			"EZ_JWT_SECRET=" + strings.Repeat("s", 40), "EZ_ENCRYPTION_KEY=" + validKey})
+			"EZ_JWT_SECRET=" + goodSecret, "EZ_ENCRYPTION_KEY=" + validKey})
 		require.NoError(t, err)
 		assert.Equal(t, "0.0.0.0:8080", cfg.ListenAddr())
 		assert.Equal(t, "json", cfg.Logging.Format)
@@ -77,7 +80,7 @@ func TestLoadConfigSources(t *testing.T) {
 
 func TestLoadConfigRejects(t *testing.T) {
 	t.Parallel()
-	prodOK := []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("s", 40), "EZ_ENCRYPTION_KEY=" + validKey}
+	prodOK := []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + goodSecret, "EZ_ENCRYPTION_KEY=" + validKey}
 	cases := []struct {
 		name string
 		env  []string
@@ -93,8 +96,14 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"rejects_malformed_encryption_key", []string{"EZ_ENCRYPTION_KEY=short"}, "crypto.encryption_key (EZ_ENCRYPTION_KEY): must be 32 bytes"},
 		{"production_rejects_example_secret", []string{"EZ_MODE=production", "EZ_ENCRYPTION_KEY=" + validKey}, "auth.jwt_secret (EZ_JWT_SECRET): production mode"},
 		{"production_rejects_short_secret", []string{"EZ_MODE=production", "EZ_JWT_SECRET=short", "EZ_ENCRYPTION_KEY=" + validKey}, "auth.jwt_secret (EZ_JWT_SECRET)"},
-		{"production_requires_encryption_key", []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("s", 40)}, "crypto.encryption_key (EZ_ENCRYPTION_KEY): production mode needs an encryption key"},
+		{"production_requires_encryption_key", []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + goodSecret}, "crypto.encryption_key (EZ_ENCRYPTION_KEY): production mode needs an encryption key"},
 		{"rejects_wildcard_origin_with_credentials", append(prodOK, "EZ_SERVER__CORS__ALLOW_ORIGINS=*", "EZ_SERVER__CORS__ALLOW_CREDENTIALS=true"), "allow_credentials cannot be combined"},
+		{"production_rejects_spaces_secret", []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat(" ", 32), "EZ_ENCRYPTION_KEY=" + validKey}, "auth.jwt_secret (EZ_JWT_SECRET): too predictable"},
+		{"production_rejects_repeated_secret", []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("a", 64), "EZ_ENCRYPTION_KEY=" + validKey}, "auth.jwt_secret (EZ_JWT_SECRET): too predictable"},
+		{"production_rejects_short_pattern_secret", []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("abcd", 10), "EZ_ENCRYPTION_KEY=" + validKey}, "auth.jwt_secret (EZ_JWT_SECRET): too predictable"},
+		{"development_rejects_example_secret_on_all_interfaces", []string{"EZ_JWT_SECRET=change_me_in_production", "EZ_SERVER__HOST=0.0.0.0"}, "example secret is refused when listening on 0.0.0.0"},
+		{"development_rejects_example_secret_on_a_lan_address", []string{"EZ_JWT_SECRET=change_me_in_production", "EZ_SERVER__HOST=192.0.2.10"}, "example secret is refused"},
+		{"rejects_login_limits_below_the_pair_limit", []string{"EZ_AUTH__LOGIN_USER_MAX_FAILURES=2"}, "auth.login_user_max_failures"},
 		{"rejects_missing_config_file", []string{"EZ_CONFIG_FILE=/nonexistent/ezapi.yaml"}, `EZ_CONFIG_FILE "/nonexistent/ezapi.yaml"`},
 	}
 	for _, tc := range cases {
@@ -124,9 +133,57 @@ func TestLoadConfigRejects(t *testing.T) {
 	})
 }
 
+func TestJWTSecretRules(t *testing.T) {
+	t.Parallel()
+	t.Run("development_generates_a_random_secret_per_start", func(t *testing.T) {
+		t.Parallel()
+		a, err := load(t)
+		require.NoError(t, err)
+		b, err := load(t)
+		require.NoError(t, err)
+		assert.True(t, a.Auth.JWTSecretGenerated)
+		assert.GreaterOrEqual(t, len(a.Auth.JWTSecret), 32)
+		assert.NotEqual(t, a.Auth.JWTSecret, b.Auth.JWTSecret, "a new secret per start")
+		assert.NotEqual(t, app.ExampleJWTSecret, a.Auth.JWTSecret)
+	})
+	t.Run("a_configured_secret_is_kept", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := load(t, "EZ_JWT_SECRET="+goodSecret)
+		require.NoError(t, err)
+		assert.False(t, cfg.Auth.JWTSecretGenerated)
+		assert.Equal(t, goodSecret, cfg.Auth.JWTSecret)
+	})
+	t.Run("development_on_loopback_still_accepts_the_example_secret", func(t *testing.T) {
+		t.Parallel()
+		_, err := load(t, "EZ_JWT_SECRET="+app.ExampleJWTSecret, "EZ_SERVER__HOST=localhost")
+		require.NoError(t, err)
+	})
+}
+
+func TestProductionReportsEveryConfigErrorAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, "EZ_MODE=production", "EZ_API_PORT=70000", "EZ_LOG_LEVEL=loud")
+	var ce *app.ConfigError
+	require.ErrorAs(t, err, &ce)
+	for _, want := range []string{"server.port (EZ_API_PORT)", "logging.level (EZ_LOG_LEVEL)",
+		"auth.jwt_secret (EZ_JWT_SECRET)", "crypto.encryption_key (EZ_ENCRYPTION_KEY)"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), "\n", "still one line")
+}
+
+func TestUnknownEZVariablesAreWarnedAboutWithTheClosestSetting(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, "EZ_SERVER_PORT=9000", "EZ_JWT_SECRT=x", "EZ_BOOTSTRAP_USERNAME=root", "EZ_API_PORT=9001")
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings, 2, cfg.Warnings)
+	assert.Contains(t, cfg.Warnings, "environment variable EZ_SERVER_PORT sets nothing; did you mean EZ_SERVER__PORT (server.port)?")
+	assert.Contains(t, cfg.Warnings, "environment variable EZ_JWT_SECRT sets nothing; did you mean EZ_JWT_SECRET (auth.jwt_secret)?")
+}
+
 func TestPrivateNetworksDefaultFollowsMode(t *testing.T) {
 	t.Parallel()
-	prod := []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + strings.Repeat("s", 40), "EZ_ENCRYPTION_KEY=" + validKey}
+	prod := []string{"EZ_MODE=production", "EZ_JWT_SECRET=" + goodSecret, "EZ_ENCRYPTION_KEY=" + validKey}
 	cases := []struct {
 		name string
 		env  []string

@@ -68,7 +68,7 @@ type LogOutput io.Writer
 func ProvideLogger(cfg Config, out LogOutput) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Logging.Level)) // validated by Config.Validate
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
 	var h slog.Handler
 	if cfg.Logging.Format == "json" {
 		h = slog.NewJSONHandler(out, opts)
@@ -76,6 +76,15 @@ func ProvideLogger(cfg Config, out LogOutput) *slog.Logger {
 		h = slog.NewTextHandler(out, opts)
 	}
 	return slog.New(h).With("service", "ezapi")
+}
+
+// readableDurations logs durations as "1.5s", not as nanoseconds (the JSON
+// handler's default, which nobody reads correctly at a glance).
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // StderrLogOutput is the production log destination.

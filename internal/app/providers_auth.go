@@ -75,5 +75,7 @@ func ProvideLoginService(cfg Config, ops ports.OperatorRepository, hasher ports.
 	audit ports.AuditRepository, tx ports.TxRunner, clock ports.Clock) (*auth.LoginService, error) {
 	return auth.NewLoginService(ops, hasher, codec, audit, tx, clock, auth.LoginPolicy{
 		Limit: cfg.Auth.LoginMaxFailures, Window: cfg.Auth.LoginWindow, TokenTTL: cfg.Auth.JWTTTL,
+		IPLimit: cfg.Auth.LoginIPMaxFailures, UserLimit: cfg.Auth.LoginUserMaxFailures, MaxBackoff: cfg.Auth.LoginMaxBackoff,
+		MaxConcurrentHashes: cfg.Auth.Argon2.MaxConcurrent, HashWait: cfg.Auth.Argon2.QueueTimeout,
 	})
 }

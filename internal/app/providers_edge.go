@@ -57,7 +57,7 @@ func ProvideLimiter(cfg Config, rdb redis.UniversalClient, m *observability.Metr
 		if burst == 0 {
 			burst = r.Limit
 		}
-		rules[i] = ratelimit.Rule{Name: r.Name, Scope: r.Scope, Algorithm: r.Algorithm, Limit: r.Limit, Window: r.Window, Burst: burst, Match: r.Match}
+		rules[i] = ratelimit.Rule{Name: r.Name, Scope: r.Scope, Algorithm: r.Algorithm, Limit: r.Limit, Window: r.Window, Burst: burst, Match: r.Match, Role: r.Role}
 	}
 	var backend ratelimit.Backend = ratelimit.NewMemory()
 	if cfg.RateLimit.Backend == "redis" {

@@ -51,6 +51,13 @@ func NewServer(cfg Config, e *echo.Echo, h *health.Service, m *postgres.Migrator
 // and serves in the background. Readiness turns 200 once it returns nil.
 func (s *Server) Start(ctx context.Context) error {
 	started := time.Now()
+	for _, w := range s.cfg.Warnings {
+		s.logger.Warn(w)
+	}
+	if s.cfg.Auth.JWTSecretGenerated {
+		s.logger.Warn("auth.jwt_secret (EZ_JWT_SECRET) is not set: using a random secret generated for this start; " +
+			"access tokens do not survive a restart and are not accepted by other replicas")
+	}
 	if s.cfg.Postgres.AutoMigrate {
 		n, err := s.migrator.Up(ctx)
 		if err != nil {
@@ -152,23 +159,52 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) shutdown(ctx context.Context) error {
 	s.health.SetPhase(health.PhaseShuttingDown)
-	if s.http == nil {
-		s.logSink.Close()
-		s.logMaint.Close()
-		s.publisher.Close()
-		return nil
+	var httpErr error
+	if s.http != nil {
+		if httpErr = s.http.Shutdown(ctx); httpErr != nil {
+			_ = s.http.Close() // drop what is still in flight: the budget is spent
+		}
 	}
-	err := s.http.Shutdown(ctx)
 	// In-flight requests are done; write what is still queued, then stop.
-	s.logSink.Close()
-	s.logMaint.Close()
-	s.publisher.Close()
-	if err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+	// Every stage shares the one shutdown budget: a stage still running when
+	// it ends is named and left behind, so the process exits on time.
+	for _, st := range []struct {
+		what string
+		fn   func()
+	}{
+		{"writing the queued access-log records to PostgreSQL", s.logSink.Close},
+		{"stopping log partition maintenance", s.logMaint.Close},
+		{"stopping the snapshot publisher", s.publisher.Close},
+	} {
+		if err := within(ctx, st.fn); err != nil {
+			return fmt.Errorf("shutdown stopped waiting after %s (server.shutdown_timeout) while %s; "+
+				"what it had not finished is lost or left to the next start", s.cfg.Server.ShutdownTimeout, st.what)
+		}
 	}
-	if err := <-s.served; err != nil {
-		return fmt.Errorf("serve: %w", err)
+	if httpErr != nil {
+		return fmt.Errorf("server.shutdown_timeout (%s) reached before in-flight requests finished; they were cut off: %w",
+			s.cfg.Server.ShutdownTimeout, httpErr)
+	}
+	if s.http != nil {
+		if err := <-s.served; err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	s.logger.Info("stopped")
 	return nil
+}
+
+// within runs fn and waits for it until ctx ends.
+func within(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

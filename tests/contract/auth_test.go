@@ -83,11 +83,15 @@ func TestLoginThrottle(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, res.StatusCode())
 	retry, err := strconv.Atoi(res.HTTPResponse.Header.Get("Retry-After"))
 	require.NoError(t, err)
-	assert.InDelta(t, 60, retry, 5)
-	// The client IP is now over its limit too, whatever the username.
+	// Until the oldest failure leaves the one-minute window (the five
+	// attempts themselves take a while on a busy machine).
+	assert.LessOrEqual(t, retry, 60)
+	assert.Positive(t, retry)
+	// The limit is per (username, address): another user from here is not
+	// locked out (TestLoginThrottleIsPerUserAndAddress covers the rest).
 	res, err = env.Client.LoginWithResponse(ctx, apiclient.LoginJSONRequestBody{Username: testenv.AdminUsername, Password: testenv.AdminPassword})
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode())
+	assert.Equal(t, http.StatusOK, res.StatusCode())
 }
 
 // forge signs claims with method and key, for the bad-token cases.

@@ -133,6 +133,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{domain.RoleAdmin, admin}, {domain.RoleDeveloper, developer}, {domain.RoleViewer, viewer},
 		{domain.RoleUser, master}, {domain.RoleBalancer, balancer},
 	}
+	// logoutEverywhere ends the caller's sessions: it gets operators of its
+	// own, so the shared admin (and every other test's token) survives.
+	_, logoutAdmin := env.CreateOperator(t, admin, "matrix-logout-admin", apiclient.OperatorRoleAdmin)
+	_, logoutDev := env.CreateOperator(t, admin, "matrix-logout-dev", apiclient.OperatorRoleDeveloper)
+	_, logoutViewer := env.CreateOperator(t, admin, "matrix-logout-viewer", apiclient.OperatorRoleViewer)
+	logoutPrincipals := []struct {
+		role domain.Role
+		cred string
+	}{
+		{domain.RoleAdmin, logoutAdmin}, {domain.RoleDeveloper, logoutDev}, {domain.RoleViewer, logoutViewer},
+		{domain.RoleUser, master}, {domain.RoleBalancer, balancer},
+	}
 
 	spec, err := testenv.LoadSpec()
 	require.NoError(t, err)
@@ -199,7 +211,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 				})
 			}
-			for _, p := range principals {
+			callers := principals
+			if op.OperationID == "logoutEverywhere" {
+				callers = logoutPrincipals
+			}
+			for _, p := range callers {
 				t.Run(fmt.Sprintf("%s/%s", name, p.role), func(t *testing.T) {
 					cells++
 					got := call(p.cred)

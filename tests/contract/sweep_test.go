@@ -51,6 +51,11 @@ func credentialFor(o sweepOp, admin, balancer string) string {
 	if o.perm == domain.PermissionPublic {
 		return ""
 	}
+	if o.id == "logoutEverywhere" {
+		// As an operator it would end the sweep's own session (and every
+		// other test's admin session); a service token gets its 422.
+		return balancer
+	}
 	if domain.RoleAdmin.Allows(o.perm) {
 		return admin
 	}
@@ -112,6 +117,11 @@ func TestEveryOperationIsRateLimited(t *testing.T) {
 			continue // spent by the set-up above
 		}
 		second := call(t, env, o.method, url, cred, body)
+		if o.id == "getLivez" || o.id == "getReadyz" || o.id == "getHealth" {
+			// Probes are exempt from rules that do not name them.
+			assert.NotEqual(t, http.StatusTooManyRequests, second, "%s: probes are not limited by general rules", o.id)
+			continue
+		}
 		assert.Equal(t, http.StatusTooManyRequests, second, "%s: second call within the budget window", o.id)
 	}
 }

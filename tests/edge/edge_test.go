@@ -92,7 +92,7 @@ func TestUntrustedForwardedForChangesNothing(t *testing.T) {
 	env := testenv.Start(t, rules(app.RuleConfig{Name: "per-ip", Scope: "ip", Algorithm: "token_bucket", Limit: 2, Window: time.Hour, Burst: 2}))
 	codes := []int{}
 	for i := range 5 {
-		res := get(t, env, "/livez", http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i)}})
+		res := get(t, env, "/version", http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i)}})
 		codes = append(codes, res.StatusCode)
 	}
 	assert.Equal(t, []int{200, 200, 429, 429, 429}, codes, "rotating X-Forwarded-For from an untrusted peer stays limited")
@@ -102,12 +102,12 @@ func TestTrustedProxyForwardedForIsTheClient(t *testing.T) {
 	t.Parallel()
 	env := testenv.Start(t, rules(app.RuleConfig{Name: "per-ip", Scope: "ip", Algorithm: "token_bucket", Limit: 1, Window: time.Hour, Burst: 1}),
 		func(c *app.Config) { c.Server.TrustedProxies = []string{"127.0.0.1/32"} })
-	assert.Equal(t, 200, get(t, env, "/livez", http.Header{"X-Forwarded-For": {"198.51.100.1"}}).StatusCode)
-	assert.Equal(t, 429, get(t, env, "/livez", http.Header{"X-Forwarded-For": {"198.51.100.1"}}).StatusCode)
-	assert.Equal(t, 200, get(t, env, "/livez", http.Header{"X-Forwarded-For": {"198.51.100.2"}}).StatusCode, "another client behind the proxy")
+	assert.Equal(t, 200, get(t, env, "/version", http.Header{"X-Forwarded-For": {"198.51.100.1"}}).StatusCode)
+	assert.Equal(t, 429, get(t, env, "/version", http.Header{"X-Forwarded-For": {"198.51.100.1"}}).StatusCode)
+	assert.Equal(t, 200, get(t, env, "/version", http.Header{"X-Forwarded-For": {"198.51.100.2"}}).StatusCode, "another client behind the proxy")
 	// IPv6 clients are limited per /64.
-	assert.Equal(t, 200, get(t, env, "/livez", http.Header{"X-Forwarded-For": {"2001:db8:1:2::1"}}).StatusCode)
-	assert.Equal(t, 429, get(t, env, "/livez", http.Header{"X-Forwarded-For": {"2001:db8:1:2:ffff::9"}}).StatusCode, "same /64")
+	assert.Equal(t, 200, get(t, env, "/version", http.Header{"X-Forwarded-For": {"2001:db8:1:2::1"}}).StatusCode)
+	assert.Equal(t, 429, get(t, env, "/version", http.Header{"X-Forwarded-For": {"2001:db8:1:2:ffff::9"}}).StatusCode, "same /64")
 }
 
 func TestPathVariantsShareOneEndpointBucket(t *testing.T) {
@@ -165,7 +165,7 @@ func TestTwoReplicasShareTheRedisBudget(t *testing.T) {
 			env = b
 		}
 		wg.Go(func() {
-			if get(t, env, "/livez", nil).StatusCode == http.StatusOK {
+			if get(t, env, "/version", nil).StatusCode == http.StatusOK {
 				admitted.Add(1)
 			}
 		})
@@ -187,7 +187,7 @@ func TestRedisDownFallsBackToALocalLimiter(t *testing.T) {
 		})
 	proxy.Cut()
 	for range 5 {
-		assert.Equal(t, http.StatusOK, get(t, env, "/livez", nil).StatusCode, "requests are still served")
+		assert.Equal(t, http.StatusOK, get(t, env, "/version", nil).StatusCode, "requests are still served")
 	}
 	m := metricsText(t, env)
 	line := ""

@@ -31,6 +31,8 @@ var pkg struct {
 	dsn     string
 	redisDB int
 	checker *Checker
+	// jwtSecret is shared by every server the package starts.
+	jwtSecret string
 }
 
 func getenv(name, def string) string {
@@ -58,6 +60,9 @@ func Main(m *testing.M) int {
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
 	pkg.dbName = "ezapi_t_" + hex.EncodeToString(suffix)
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	pkg.jwtSecret = hex.EncodeToString(secret)
 
 	admin, err := sqlx.Open("postgres", PGAdminDSN())
 	if err != nil {
@@ -172,6 +177,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	require.NotEmpty(t, pkg.dsn, "call testenv.Main from TestMain")
 	cfg, err := app.LoadConfig(Environ())
 	require.NoError(t, err)
+	// Development generates a JWT secret per start; the package's servers
+	// share one, as replicas do, so a token works on each of them.
+	cfg.Auth.JWTSecret, cfg.Auth.JWTSecretGenerated = pkg.jwtSecret, false
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -108,6 +108,12 @@ func authMiddleware(table PermissionTable, authn Authenticator) echo.MiddlewareF
 			perm, ok := table[c.Request().Method+" "+c.Path()]
 			if !ok || perm == domain.PermissionPublic {
 				// Public, or outside the contract (validation answers 404/405).
+				// Health endpoints show details to a valid credential.
+				if cred, present := credential(c.Request()); present && ok && optionalAuthPaths[c.Path()] {
+					if p, err := authn.Authenticate(c.Request().Context(), cred); err == nil {
+						c.SetRequest(c.Request().WithContext(domain.WithPrincipal(c.Request().Context(), p)))
+					}
+				}
 				return next(c)
 			}
 			cred, ok := credential(c.Request())

@@ -116,3 +116,18 @@ func (a *API) RevokeServiceToken(ctx context.Context, req gen.RevokeServiceToken
 	}
 	return gen.RevokeServiceToken204Response{}, nil
 }
+
+// LogoutEverywhere implements gen.StrictServerInterface.
+func (a *API) LogoutEverywhere(ctx context.Context, _ gen.LogoutEverywhereRequestObject) (gen.LogoutEverywhereResponseObject, error) {
+	p, ok := domain.PrincipalFrom(ctx)
+	if !ok {
+		return nil, fmt.Errorf("no principal: %w", domain.ErrUnauthenticated)
+	}
+	if p.Kind != domain.PrincipalOperator {
+		return nil, domain.NewValidationError("credential", "only operator sessions can be ended; revoke a service or master token with its own endpoint")
+	}
+	if err := a.operators.RevokeSessions(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	return gen.LogoutEverywhere204Response{}, nil
+}

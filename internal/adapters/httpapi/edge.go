@@ -83,9 +83,10 @@ func rateLimitMiddleware(e *echo.Echo, l *ratelimit.Limiter) echo.MiddlewareFunc
 			if l == nil || isOutsideContract(c) {
 				return next(c)
 			}
-			s := ratelimit.Subject{IP: limitIP(c.RealIP()), Endpoint: endpointKey(e, c)}
+			s := ratelimit.Subject{IP: limitIP(c.RealIP()), Endpoint: endpointKey(e, c), Probe: probePaths[c.Path()]}
 			if p, ok := domain.PrincipalFrom(c.Request().Context()); ok {
 				s.Principal = string(p.Kind) + ":" + strconv.FormatInt(p.ID, 10)
+				s.Role = string(p.Role)
 			}
 			d, rule := l.Check(c.Request().Context(), s)
 			if d.Limit > 0 {

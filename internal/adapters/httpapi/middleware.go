@@ -1,15 +1,12 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -217,29 +214,6 @@ func orBody(field string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-// utf8BodyMiddleware refuses JSON bodies that are not valid UTF-8: Go's JSON
-// decoder would silently turn the bad bytes into U+FFFD and store them.
-func utf8BodyMiddleware() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
-				return next(c)
-			}
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				return err // the body limit's 413, or a broken connection
-			}
-			if !utf8.Valid(body) {
-				return &ProblemError{Status: http.StatusBadRequest, Detail: "body: not valid UTF-8",
-					Fields: []domain.FieldError{{Field: "body", Message: "not valid UTF-8"}}}
-			}
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			return next(c)
-		}
-	}
 }
 
 // tracingMiddleware names the request's span (started by otelhttp around

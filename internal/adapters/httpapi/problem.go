@@ -181,6 +181,12 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
+		if clientGone(c, err) {
+			// Nobody reads the answer; record 499 (logs and metrics) rather
+			// than a 5xx the server did not cause.
+			_ = c.NoContent(StatusClientClosedRequest)
+			return
+		}
 		p, header := problemFor(err, c)
 		status := int(p.Status)
 		if status >= 500 {

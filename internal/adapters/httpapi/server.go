@@ -4,9 +4,11 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -71,6 +73,8 @@ type API struct {
 	sync          *snapshot.SyncService
 	logs          *logs.Service
 	clock         ports.Clock
+	// logger is set by NewEcho: handlers log what they hide from callers.
+	logger *slog.Logger
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
@@ -114,6 +118,7 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		return nil, fmt.Errorf("permission table: %w", err)
 	}
 
+	api.logger = logger
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
@@ -130,16 +135,25 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 		},
 	}))
 	e.Use(requestIDMiddleware())
+	e.Use(apiHeadersMiddleware())
 	e.Use(tracingMiddleware())
 	e.Use(accessLogMiddleware(logger))
-	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins:     opts.CORSAllowOrigins,
-		AllowCredentials: opts.CORSAllowCredentials,
-		AllowMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-API-Key", echo.HeaderXRequestID},
-		ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After"},
-		MaxAge:           600,
-	}))
+	// No configured origin means no CORS at all (Echo would turn an empty
+	// list into "*"); "*" with credentials would let any site act as the
+	// logged-in operator.
+	if len(opts.CORSAllowOrigins) > 0 {
+		if opts.CORSAllowCredentials && slices.Contains(opts.CORSAllowOrigins, "*") {
+			return nil, errors.New("server.cors: allow_credentials cannot be combined with the origin \"*\"")
+		}
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     opts.CORSAllowOrigins,
+			AllowCredentials: opts.CORSAllowCredentials,
+			AllowMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-API-Key", echo.HeaderXRequestID},
+			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After"},
+			MaxAge:           600,
+		}))
+	}
 	if opts.Metrics != nil {
 		e.Use(opts.Metrics.Middleware())
 	}
@@ -149,7 +163,8 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Skipper: func(c echo.Context) bool { return !isLogIngest(c) }, Limit: fmt.Sprintf("%dB", max(opts.LogBodyLimitBytes, opts.BodyLimitBytes)),
 	}))
-	e.Use(utf8BodyMiddleware())
+	// POST /logs decodes record by record (the log pipeline's own checks).
+	e.Use(bodyMiddleware(func(c echo.Context) bool { return !isLogIngest(c) }))
 	noParams := unvalidatedOperations(spec)
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// POST /logs validates record by record (one bad record must not

@@ -37,6 +37,8 @@ const maxTokenLen = 8 << 10
 type claims struct {
 	jwt.RegisteredClaims
 	Role string `json:"role"`
+	// Version is the operator's token version (absent: 0).
+	Version int64 `json:"ver,omitempty"`
 }
 
 // New builds a codec.
@@ -75,6 +77,7 @@ func (c *Codec) Issue(t domain.AccessToken) (string, error) {
 		"nbf":  t.IssuedAt.Unix(),
 		"jti":  t.ID,
 		"role": string(t.Role),
+		"ver":  t.Version,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString(c.o.Secret)
 	if err != nil {
@@ -106,10 +109,10 @@ func (c *Codec) Verify(token string) (domain.AccessToken, error) {
 		return domain.AccessToken{}, rejected(reason(err))
 	}
 	sub, err := strconv.ParseInt(cl.Subject, 10, 64)
-	if err != nil || sub <= 0 || cl.ID == "" || cl.Role == "" {
+	if err != nil || sub <= 0 || cl.ID == "" || cl.Role == "" || cl.Version < 0 {
 		return domain.AccessToken{}, rejected("claims")
 	}
-	out := domain.AccessToken{ID: cl.ID, Subject: sub, Role: domain.Role(cl.Role), ExpiresAt: cl.ExpiresAt.Time}
+	out := domain.AccessToken{ID: cl.ID, Subject: sub, Role: domain.Role(cl.Role), ExpiresAt: cl.ExpiresAt.Time, Version: cl.Version}
 	if cl.IssuedAt != nil {
 		out.IssuedAt = cl.IssuedAt.Time
 	}

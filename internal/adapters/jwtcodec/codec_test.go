@@ -36,11 +36,22 @@ func TestRoundTrip(t *testing.T) {
 	assert.True(t, in.ExpiresAt.Equal(out.ExpiresAt))
 }
 
+func TestTokenVersionRoundTrips(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	tok, err := codec().Issue(domain.AccessToken{ID: "jti-v", Subject: 7, Role: domain.RoleAdmin,
+		IssuedAt: now, ExpiresAt: now.Add(time.Minute), Version: 3})
+	require.NoError(t, err)
+	back, err := codec().Verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), back.Version)
+}
+
 func TestIssuedClaims(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	tok, err := codec().Issue(domain.AccessToken{ID: "jti-1", Subject: 7, Role: domain.RoleAdmin,
-		IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute)})
+		IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute), Version: 3})
 	require.NoError(t, err)
 
 	parts := strings.Split(tok, ".")
@@ -57,6 +68,7 @@ func TestIssuedClaims(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"iss": "ezapi", "aud": "ezapi-api", "sub": "7", "jti": "jti-1", "role": "admin",
 		"iat": float64(1_800_000_000), "nbf": float64(1_800_000_000), "exp": float64(1_800_000_900),
+		"ver": float64(3),
 	}, payload)
 }
 

@@ -29,13 +29,14 @@ type operatorRow struct {
 	CreatedAt    time.Time  `db:"created_at"`
 	UpdatedAt    time.Time  `db:"updated_at"`
 	LastLoginAt  *time.Time `db:"last_login_at"`
+	TokenVersion int64      `db:"token_version"`
 }
 
 func toDomainOperator(r operatorRow) domain.Operator {
 	return domain.Operator{
 		ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash,
 		Role: domain.Role(r.Role), Status: domain.OperatorStatus(r.Status),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastLoginAt: r.LastLoginAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastLoginAt: r.LastLoginAt, TokenVersion: r.TokenVersion,
 	}
 }
 
@@ -43,11 +44,11 @@ func toRowOperator(o domain.Operator) operatorRow {
 	return operatorRow{
 		ID: o.ID, Username: o.Username, PasswordHash: o.PasswordHash,
 		Role: string(o.Role), Status: string(o.Status),
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, LastLoginAt: o.LastLoginAt,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, LastLoginAt: o.LastLoginAt, TokenVersion: o.TokenVersion,
 	}
 }
 
-const operatorColumns = `id, username, password_hash, role, status, created_at, updated_at, last_login_at`
+const operatorColumns = `id, username, password_hash, role, status, created_at, updated_at, last_login_at, token_version`
 
 // Create implements ports.OperatorRepository.
 func (r *OperatorRepository) Create(ctx context.Context, op domain.Operator) (domain.Operator, error) {
@@ -101,7 +102,8 @@ func (r *OperatorRepository) List(ctx context.Context, page domain.Page) ([]doma
 
 // Update implements ports.OperatorRepository.
 func (r *OperatorRepository) Update(ctx context.Context, op domain.Operator) (domain.Operator, error) {
-	const q = `UPDATE operators SET password_hash = :password_hash, role = :role, status = :status, updated_at = :updated_at
+	const q = `UPDATE operators SET password_hash = :password_hash, role = :role, status = :status, updated_at = :updated_at,
+    token_version = :token_version
 WHERE id = :id RETURNING ` + operatorColumns
 	var row operatorRow
 	if err := namedGet(ctx, conn(ctx, r.db), &row, q, toRowOperator(op)); err != nil {

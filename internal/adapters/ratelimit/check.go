@@ -14,11 +14,20 @@ type Limiter struct {
 	// OnFallback and OnReject feed the metrics (may be nil).
 	OnFallback func()
 	OnReject   func(rule string)
+	// ownRule lists the roles with a principal rule of their own: the
+	// general principal rules skip them.
+	ownRule map[string]bool
 }
 
 // New builds a limiter; replicas scales the local fallback (limit ÷ replicas).
 func New(rules []Rule, backend Backend, replicas int) *Limiter {
-	return &Limiter{rules: rules, backend: backend, fallback: NewMemory(), replicas: max(replicas, 1)}
+	l := &Limiter{rules: rules, backend: backend, fallback: NewMemory(), replicas: max(replicas, 1), ownRule: map[string]bool{}}
+	for _, r := range rules {
+		if r.Role != "" && r.Scope == ScopePrincipal {
+			l.ownRule[r.Role] = true
+		}
+	}
+	return l
 }
 
 // Subject is what a request is limited by.
@@ -26,6 +35,11 @@ type Subject struct {
 	IP        string // already reduced to the /64 for IPv6
 	Principal string // "" when unauthenticated
 	Endpoint  string // method and route template
+	// Role is the principal's role ("" when unauthenticated).
+	Role string
+	// Probe marks health and metrics endpoints: only rules whose Match
+	// names them apply (a load balancer's checks all come from one address).
+	Probe bool
 }
 
 // Check returns the most restrictive verdict of the rules that apply, and
@@ -35,6 +49,15 @@ func (l *Limiter) Check(ctx context.Context, s Subject) (Decision, string) {
 	refused := ""
 	for _, r := range l.rules {
 		if r.Match != "" && !strings.HasPrefix(endpointPath(s.Endpoint), r.Match) {
+			continue
+		}
+		if r.Match == "" && s.Probe {
+			continue
+		}
+		if r.Role != "" && r.Role != s.Role {
+			continue
+		}
+		if r.Role == "" && r.Scope == ScopePrincipal && l.ownRule[s.Role] {
 			continue
 		}
 		var key string

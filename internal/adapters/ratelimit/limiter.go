@@ -40,8 +40,13 @@ type Rule struct {
 	Limit     int
 	Window    time.Duration
 	Burst     int
-	// Match restricts the rule to route templates with this prefix ("" = all).
+	// Match restricts the rule to route templates with this prefix ("" = all
+	// but the health and metrics endpoints).
 	Match string
+	// Role restricts the rule to principals of this role ("" = any). A
+	// principal rule with a role replaces the general principal rules for
+	// that role (the balancer fleet shares one credential).
+	Role string
 }
 
 // Decision is a rule's verdict for one request.

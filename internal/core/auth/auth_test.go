@@ -161,19 +161,72 @@ func TestThrottle(t *testing.T) {
 	now := time.Unix(1000, 0)
 	th := auth.NewThrottle(5, time.Minute)
 	for i := range 5 {
-		blocked, _ := th.Blocked("alice", now)
-		require.False(t, blocked, "attempt %d", i)
-		th.Fail("alice", now.Add(time.Duration(i)*time.Second))
+		_, _, ok := th.Reserve("alice", now.Add(time.Duration(i)*time.Second))
+		require.True(t, ok, "attempt %d", i)
 	}
-	blocked, wait := th.Blocked("alice", now.Add(5*time.Second))
-	assert.True(t, blocked)
+	_, wait, ok := th.Reserve("alice", now.Add(5*time.Second))
+	assert.False(t, ok)
 	assert.Equal(t, 55*time.Second, wait, "until the oldest failure leaves the window")
-	blocked, _ = th.Blocked("bob", now)
-	assert.False(t, blocked, "keys are independent")
-	blocked, _ = th.Blocked("alice", now.Add(61*time.Second))
-	assert.False(t, blocked, "the window slides")
-	th.Fail("carol", now)
-	th.Reset("carol")
-	blocked, _ = th.Blocked("carol", now)
-	assert.False(t, blocked)
+	_, _, ok = th.Reserve("bob", now)
+	assert.True(t, ok, "keys are independent")
+	_, _, ok = th.Reserve("alice", now.Add(61*time.Second))
+	assert.True(t, ok, "the window slides")
+	r, _, _ := th.Reserve("carol", now)
+	r.Cancel()
+	assert.Equal(t, 2, th.Len(), "alice, bob; carol's cancelled reservation left nothing")
+}
+
+func TestThrottleReservesAtomically(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	th := auth.NewThrottle(5, time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	for range 40 {
+		wg.Go(func() {
+			if _, _, ok := th.Reserve("victim", now); ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 5, admitted, "40 concurrent attempts: exactly the limit is admitted")
+}
+
+func TestThrottleBackoffDoubles(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	th := auth.NewThrottle(2, time.Minute).WithBackoff(4 * time.Minute)
+	for range 2 {
+		_, _, ok := th.Reserve("u", now)
+		require.True(t, ok)
+	}
+	var waits []time.Duration
+	at := now
+	for range 4 {
+		_, wait, ok := th.Reserve("u", at)
+		require.False(t, ok)
+		waits = append(waits, wait)
+		at = at.Add(wait) // retry the moment the lockout ends: the failures are still fresh enough to trip again
+		for range 2 {
+			th.Reserve("u", at)
+		}
+	}
+	assert.Equal(t, []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute}, waits)
+}
+
+func TestThrottleMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	th := auth.NewThrottle(1, time.Minute)
+	for i := range 100_050 {
+		th.Reserve(fmt.Sprintf("spray-%d", i), now)
+	}
+	assert.LessOrEqual(t, th.Len(), 100_000, "a username spray cannot grow the table without bound")
+	// Once the window has passed, new keys are admitted again.
+	_, _, ok := th.Reserve("later", now.Add(2*time.Minute))
+	assert.True(t, ok)
 }

@@ -53,7 +53,9 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, c string) (domain.P
 	if err != nil {
 		return domain.Principal{}, unauthenticatedIfMissing(err)
 	}
-	if op.Status != domain.OperatorActive {
+	// A token issued before the operator's last password change, disable
+	// or "log out everywhere" carries an older version.
+	if op.Status != domain.OperatorActive || tok.Version != op.TokenVersion {
 		return domain.Principal{}, errBadCredential
 	}
 	return domain.Principal{

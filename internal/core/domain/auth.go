@@ -53,6 +53,8 @@ type AccessToken struct {
 	Role      Role
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Version is the operator's token version at issue time.
+	Version int64
 }
 
 type principalKey struct{}

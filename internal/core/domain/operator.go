@@ -24,6 +24,10 @@ type Operator struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastLoginAt  *time.Time
+	// TokenVersion is carried by every access token issued to the
+	// operator; bumping it (password change, disable, log out everywhere)
+	// invalidates every token issued before.
+	TokenVersion int64
 }
 
 // Password length bounds.

@@ -130,10 +130,14 @@ func (s *Service) Update(ctx context.Context, id int64, patch domain.OperatorPat
 		if patch.Status != nil && *patch.Status != op.Status {
 			changes["status"] = map[string]any{"from": op.Status, "to": *patch.Status}
 			op.Status = *patch.Status
+			// Disabling ends every session for good: a later re-enable
+			// does not bring the old tokens back.
+			op.TokenVersion++
 		}
 		if patch.Password != nil {
 			changes["password"] = domain.Redacted
 			op.PasswordHash = newHash
+			op.TokenVersion++
 		}
 		stillAdmin := op.Role == domain.RoleAdmin && op.Status == domain.OperatorActive
 		if !stillAdmin && isLastAdmin(admins, id) {
@@ -150,6 +154,29 @@ func (s *Service) Update(ctx context.Context, id int64, patch domain.OperatorPat
 	}
 	s.cache.Invalidate()
 	return out, nil
+}
+
+// RevokeSessions ends every session of operator id ("log out
+// everywhere"): access tokens issued before stop working.
+func (s *Service) RevokeSessions(ctx context.Context, id int64) error {
+	now := s.clock.Now()
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		op, err := s.repo.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		op.TokenVersion++
+		op.UpdatedAt = now
+		if _, err := s.repo.Update(ctx, op); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "operator.revoke_sessions", "operator", idString(id), nil))
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.Invalidate()
+	return nil
 }
 
 // Delete removes an operator.

@@ -1883,6 +1883,9 @@ type ServerInterface interface {
 	// Login Log in as an operator
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
+	// LogoutEverywhere End every session of the calling operator
+	// (POST /auth/logout-everywhere)
+	LogoutEverywhere(ctx echo.Context) error
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx echo.Context) error
@@ -2392,6 +2395,15 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Login(ctx)
+	return err
+}
+
+// LogoutEverywhere converts echo context to params.
+func (w *ServerInterfaceWrapper) LogoutEverywhere(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LogoutEverywhere(ctx)
 	return err
 }
 
@@ -3077,6 +3089,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/version", wrapper.GetVersion, options.OperationMiddlewares["getVersion"]...)
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
 	router.GET(options.BaseURL+"/auth/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.POST(options.BaseURL+"/auth/logout-everywhere", wrapper.LogoutEverywhere, options.OperationMiddlewares["logoutEverywhere"]...)
 	router.GET(options.BaseURL+"/admin/operators", wrapper.ListOperators, options.OperationMiddlewares["listOperators"]...)
 	router.POST(options.BaseURL+"/admin/operators", wrapper.CreateOperator, options.OperationMiddlewares["createOperator"]...)
 	router.DELETE(options.BaseURL+"/admin/operators/:id", wrapper.DeleteOperator, options.OperationMiddlewares["deleteOperator"]...)
@@ -5430,6 +5443,84 @@ type Login429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhereRequestObject struct {
+}
+
+type LogoutEverywhereResponseObject interface {
+	VisitLogoutEverywhereResponse(w http.ResponseWriter) error
+}
+
+type LogoutEverywhere204Response struct {
+}
+
+func (response LogoutEverywhere204Response) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type LogoutEverywhere401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere401ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhere422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere422ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutEverywhere429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LogoutEverywhere429ApplicationProblemPlusJSONResponse) VisitLogoutEverywhereResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -9015,6 +9106,9 @@ type StrictServerInterface interface {
 	// Login Log in as an operator
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// LogoutEverywhere End every session of the calling operator
+	// (POST /auth/logout-everywhere)
+	LogoutEverywhere(ctx context.Context, request LogoutEverywhereRequestObject) (LogoutEverywhereResponseObject, error)
 	// GetMe The calling principal
 	// (GET /auth/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -9793,6 +9887,29 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(LoginResponseObject); ok {
 		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// LogoutEverywhere operation middleware
+func (sh *strictHandler) LogoutEverywhere(ctx echo.Context) error {
+	var request LogoutEverywhereRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LogoutEverywhere(ctx.Request().Context(), request.(LogoutEverywhereRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LogoutEverywhere")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LogoutEverywhereResponseObject); ok {
+		return validResponse.VisitLogoutEverywhereResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10831,205 +10948,208 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2KnYtJUvyJbFSW3XS6WQm00kn7TjTs93OkSASkjCmADYAWlanUrW/9gH2IfbB5klO",
-	"4QN4k0CRuthJul01NR2LJG7fFd/1kxfwWcwZYUp6/U9ejAWeEUUE/PU8EZIL/a+QyEDQWFHOvL73Nsa/",
-	"JQQF8BiNBZ8hjGJBbihPJIrxhDySaMjIrRqYd4Ztz/eo/vS3hIiF53sMz4jX98xjz/dkMCUzrKea4dvX",
-	"hE3U1Oufdnu+pxaxflMqQdnE+/zZ916Fq0u6IJInIiCIhtlcMVbTfCoaer4nyG8JFST0+kokpDjtmIsZ",
-	"Vvo9ps5OPN+bUUZnyczrd7M1UKbIhAhYxGs6o2p1He/whCBJfydVO47gu+LMIRnjJFJe/7Tjl5Zx3NPL",
-	"wLdmGaedTs2iPuv9yZgzSQB83+HwgvyWEAnrDDhThME/cRxHNMB6yUex4KOIzP79n1Kv/1NhXf8myNjr",
-	"e//nKEeRI/NUHr0zX5lJyydwOSVImGlRyIlEjCs0wyqYIjUlSC9D4EC1vc++95yzcUSDe19fMMVsAmuB",
-	"6SWaUzVF5JZKRdkESYUVgQW+5GJEw5Cwe1+hICFhiuLokUSCRyQ/SxxFfI7UlErEYyJgEbDYH7l6yRMW",
-	"3udaf+RIJsEUiZT+DriAVd5QSUcRQYqbpcaCsoDGODqEtb4n4oYG5APDN5hGeBSRez1hMou5wIJGC5Qw",
-	"bNcpibghT5EgSixQhBURsNRLzt9gtrCkJO9znRdYEQQcg4TpwvBYEQGkxJLZiAjEx0iSgLNQIsrQ8EK/",
-	"1Xqm3wK2OyU4tPxcDwd8q5Vxr3yJDh6Xv39BZpgyzYA3+UaSBnPky615V7/9geFETbmgv5N7RfM3VErN",
-	"GbhAlN3giIYFCl065Z9//rn1LFFT/TDAiji3lYkzs6tY8IBIqTHxBVNULe5zcz+TKGppwUNCNEoUkmSG",
-	"Ye1RtEi32wZg2cH0XM8CveBLfk3YhRU6oEAIzZMUNRIIw0sDpd9alZV/fd87PUN/+/nyKZKEhYgqhCUa",
-	"PrMQht320XcECyLQVdLpHAfFAeEXAji+dKi+R25jKogcYFWS7SFWpKXojLi+gUEH5udPHmFazP7qmem9",
-	"jy5FJNcmfi1vtTRYaTX5OHz0TxIoPfGzJKTqWaCMqlU+QRo6lZNl4kh/yddtRIPRrQyvzdY2w1JTm+/J",
-	"hVRkVr83uw0aVi//BVNi4UIAA+tPHrnFs1hzee+aLNqBIJoyHFDA6TmsQ+bCielPNgCykfxmbWFI9epw",
-	"9K6wZqMXsiSyQsn8vbLpIKKEqQGNHTTtN4eaVZQG5oOVcVKpWvs8hf56OIIKjLX2aU7ZT+GzPFJ55tIy",
-	"i1uvxIbX1OicS7isyKz8j1oYG7TK0NvDQmD4u3C5qBvoR3Kr7E1m5UBgIeXRXJv6DkeYBUT8lWChRsQg",
-	"nBt/xjiSxF/aeTAlwbXUhFm635ydODB0yqUyd4XSu73TU8fLlEmlV2YRpPB+t/cErgvZ346vJcOxnHI1",
-	"uCFCWjqtvgd1XAhc+HL9xpZPvrBwx0LWAeG9wiqRq+hVPOS1p1p3iivPIzxZlV7fY4VHWBJk14xmlCUS",
-	"FLORXekjiUBwkzB9SQurBmwhwlINJCGsOWNrBMu18NsJYOaQiit3gpCy0CqRS7DDLKR6f835gx3refql",
-	"i0sYMRNupAY05t3XZFEWbPYi357EqnXCXWNrDJQxDtxoGCejiAaDGQ9J5HxBZpi/7mBSU4ilk8++l8Th",
-	"hsfgEhz54peWao4iW55fhGYJBqWVrMGPHKYriBIShWm0So0/TxfGvJB+mt+XtSiLbohbTxTCCJBUbQo4",
-	"G9PJwPzue4wPYsFvaGhUwAq1IB9vIngSD5qLf54oMoCP3AAnEdGSOpPv6+D+3r58qd8tfnyDo4TUIJTL",
-	"hiN5lOgfEJ5gTf5wwLBkBEvW7C1Q9Iag9Iykj/TCEkVCNJ8ShgTBYI/LtNJrLz30j47jS2KpBMGzNfqZ",
-	"YxdLFji7FkRD9K///h+UjokAWWExKcV+8k56Xt8z9NrqdXonrc6TVueswEpy3JwTOpmqZcCCjc5xrS1S",
-	"TxHKBRTJhlyG8wroCqSVImZ+Uk3o6BWLk011liXcXMtx9Kt/0W/+qEXs/hF32SZco9fkoMpsq911ptVu",
-	"p1MyrnZqQVoDsCYw2V7SGWh+hg28MgNohWtGmf2ruyoJ7Rj7UMxTIf7ltfIknBD1jgjKwyIPZ5xpmISY",
-	"RloszThT02jhZDjPQTjZHRWM5Zvo9iWAbgJHuaISrPv6jWZfP2ZvO/SFTbX/rbSJJVgtKQKFw3BBzBz3",
-	"D2Sx3VGD5ZuEAxqXsXXp5lGz75xqup3OKg6nk8CWKufpWYbReCLHTCPA30GcIfBa5Ckie/5xIsu6RsgT",
-	"rZ84mZmxF29rHttSEjiusk2Q87eEK2wsVnJj95zviXg2iFIb9yrjX/ut2vrbJdqArVeTwRsww21HCVau",
-	"DUQ8c6+yJNpqpZufDaiaDlg/5JYIM8O3g2uykE2WUbeEFPlirBQRWjv8f78+a/2CW793Wucf83+2B62P",
-	"nzr+2fHnf6u9C9VBVbONLSUJZ0qLvDllIZ9vgblUKwaDWNCAaK4ymCl+XcEdGpxjzi6uKQsbiacf9IsW",
-	"hjxRejVuEm6wmeaw6x/9338H+HV7j10A3EnI2m3s/1C3vczLJI65UHIwpkVT14jziGBWfiNhYN+VNe+Z",
-	"q0TNS4rzaBBMOS1ZL1xv3tAlk1L20mak9Na6MLajphhLOeeiLB6zH/2SQOr0ltSGngOJBI9q8Sdbsn5X",
-	"X2glERsxoV4zJpSN6xe3BCusPs/0Zryl8hXTgTV5FY7upHN+trxY35sLqshbFi2MoURrVYnigxFmpUuZ",
-	"nWcVlUZYkkEiIlecjzkENOYCDTUEsKKjiAyfoqlSMeIC/ivbZQj3OidPXDoN55OIDCJuXKsOI69ZqkSK",
-	"o+Ek4iMcDWFqNQXDryK3aIxnNFosTeg07dvpYsEBMOs3VzdD7/Rsf1paruyu++6DNTq8MW9vr93FgnJh",
-	"vdwZNnTqrugFhtoqadQFqdGMq6aUkHPVJnaK9KvUTnH3ZgZL4tbIYIFUTeA2qMY65bch8vLFYDnqzwyC",
-	"4KXFUzRLpEIjgigDZB0nKhGk5OFYe6HYEneasOHSQQArdh9sJcP8nsSEhYQFi78SHOmlrHgsBIUQidVz",
-	"eobSZyjMhkEjQtkEhXzO0AxfE+Mosp55lLApTLN4ijBinLWyETgj9n2qUEgmAockLJiyC0wzt2XnHgmK",
-	"I6SCGHV7j9uddqfd7Z8dPz5HAWeMBAoJMk4kCV3QibDS6x7MZGnITvuJ71B91mg3qVUGjJ96//XxBpm1",
-	"s7AIPz9xF8BeEqyx72WEJ7sYj/X3YDUGOx46wNEcLyQyr8vDJetxGA+CCCchGQSCSzlIjbJe39NiT+83",
-	"HkAw4UAqLshghINronVpT5CQSqedubiTD3HqBanaD2fk7djr//ppVZ+pc1Y4dLhP9aD9WH1mjMzTczOT",
-	"+MgOrcWyGeDQN/+OIi1SBZnxG2K4R4QnVsIVd5jaWYq/dV2nRkkUvkgpoEyqY/2sTBhFxloy2RAp8YSU",
-	"XzZ7ohJlOFqHwGbGfDgXxlYyFnBjr4P5Os63wrhcKCYVFpu6RVcJ2rIsjeWWL3m+l3GyCv+OHn5gwxVL",
-	"p/yk2ztunzbiLQWfdQ6kTrvb7niNOUvut15ak58CwAWzH4grxqlslSwTx3MIlkHPX31/YVj+NVmgGdby",
-	"AGnWC9HzTxGZxWqBZgQziTADVS+zOq4GqtVaLMtrsHZnPXV5DYkkS1NH0WZT36kJs4KB5YiwjXu/gemz",
-	"gZcXB2SQMOXyRH/QPxvvpz5rsH8gQeIIByREI+OmjrBUSHAF1w4kFY0iNOfiWlaqT81cz7tFo1EpExIO",
-	"RovVXQ1N0OAQ2PcQhzPK+iYkMw00RDS0EZlwfQFkMwPqTWsZYF8sCVHPDNV1MmOYsrk3vTK+JxZkTG/L",
-	"/EJet/4x6l3+dv565m1jf66AR5UNunyaHUtvGhXMLh9JlIaPeH69h7npRecHsijcce50QZsHmfhekgrb",
-	"mj18gPecUSk5kvipVLfgTklihUH6JZZdBFTxjJZwoMSulhlfia0UvPU5QaV73Swe5geyMDe7cFXsWFtM",
-	"zcllgc3uIA8TywkC4WAor1v/+q//HR4+RXKq7ymcQfy3yd9IM4vatTI2DTPWC6zY1D7c0OnmvqgLOqev",
-	"gmJkgmK0XkQhoj/HD/OvKU6kIiau9oZfk9CpK2Vov6ohcplJzSXZ8/57JGMNUXsnDxIh9J8GXZFB17KM",
-	"qVSzcua3hDfwu9FeDoBGtFJ/Y5NSrsnikUQRHZNGsY4u3AElLN2j69Rf0xvCiHTEgK5qqfy68X3TORWf",
-	"fIdVMHVc8yHgH0V8ggQJuAjlU0RwMNUXBUiZ0GSLOENUSaTJ6UASgoav+eQCXh8ellStdYiafbOC8L53",
-	"25rwlv3t14//lJy1L/D8jb14mB28YhMi1QWRYKNyJWnElsUs2yNhXwguryFifI4OAj6bUaVIeKg1gd8S",
-	"kpTsEUWXYmJyVoisHhlHguBwkc4wImMuSGESCNoCRnTYrgig15Ayi290lhf2g4oDdaV1xIZYC/spzFuB",
-	"NPvgcBnY/07J/MvzuhwLV/aVBjxXhKGvZmHgYErCRu59p5W3lH1RZ3XXpxERjXg7TFjJcp+n8Y6QBg36",
-	"k9YyHkHGY0CkuQngkSRMuRnvWi/hVlec1AxS46cxMczN9euySbDanes8wU2VeVdUU69g869w7tYhQyz4",
-	"LFbbI0Ia6TrYMsVnVQUrJAtoKUFDxMcm0tZ8+NQkJ+eIgKhCFFIPx9TakY0AWnIQNY8BGwQ8JOvjLc7P",
-	"z+uOZp0XWamx2g5vUpuqM8zN5QNbDr4tpS7l1LSWwwHDreNyW3C1Gk62Jetaz64aaHo7MZmdEiiqyKj+",
-	"dl3DjDZlQPUTVqdl1GR11HKczblMA+PD+sTCOrrfH3U3oegGySdVZFzeyvJpuyhomU4L1JLtsoI5UPYF",
-	"QlGcZpM8qmST2NcGQSSunZtARZcLdHO2sQcrJZhnapVns+jX5t11xsFmhjQzXMGWBvndLsPi7Lp1/PK3",
-	"81/Ua+w0ee0tF6tg4Modpma/S+vbzOhktlppd5pl2FB/XjXWJzOUMZHvyehkV1e9r9cZ9qyNqF0NzCFS",
-	"SRQTAXmeiuRGbjXFCkmiEOOMPEWpKZVxU7mjofl0KQDXaXK5u9mLQbdLlS+4hLFb1laVe5Es9GZ4gaY8",
-	"CrecewmO2UL8EkTK57MOurtfuwuo+0Xv2yWW4zIvykSCs9dtP3yTSteNg4zrtYs7zautimJeNXUaeogi",
-	"yhmCrwwrkQ0NnNaC7riS5Q5THw0z9a6t/zUsu6/qc37vKHi6HkiVEm+9vloZ8Lz+/M1nmwHgzxgCfRfZ",
-	"2FYbMFnYgG/+Mp270KqC1KpQYHV7znOuOK8lqK0efTF/fBNtJSOdYhb3FD4lsxEJQxOSLIjADDanpkRU",
-	"c8y9SBBgvV9egJSTGYpxqtm//FJYehqTbv67LinG9woLXDWKmsqQ1pCl1wlVIZ+awC/O8hgI/XO7SXhD",
-	"Glm/n2vIBjZPqQaRvvrtFDGyTe6AbOBY/LiXG0b5RtmA+RRujrCzLWk33fE+aC7Djy9OdiU4FqEXzigD",
-	"TfaGRHqjnu/dUDKv4Ebv0oKJqyezjxim5la6Jd5aX1jsY10sz1L8KBfpXSIrEil9EzxFGGYKkRsiFllR",
-	"USqRDHhMQqS408e8g2rUhE6dAeVW6hYv55XB5WkpvtVr5svn6Pzk9DGyJf6QqXYC6lRVGZRcFYWgU3QF",
-	"0195fdQgbNWacZtTWSHM1kFnaY2gqoIiBn4xVtOyEn2U1Q9xLbFsyixEfHb/dv7L8T9O//74svtT7+fj",
-	"FycXp5dn//n4w5Oa+NV0hJNOp9HlWFEVLYUEW4NA6ujXCvAY08h9xgrCBav8P29jwi5JRGZQ3RPeRTT0",
-	"bQShwIG+iVCJTPGofAkno/F5b3x8+vjx6PgkxGf4OCDnvfOwQzrk5PHxmXMlNstlSZW/eIUEGRNBGMwN",
-	"rqWFnlbTYIqL+tvyCiDRqn90RH7HMW2H5CYtTSmP8nPxGhYXNIfsr4vFSPNvHCEMeW7a6gFnBWDgOjfD",
-	"8pqEJtqp+6//+t/xMT4fHqZhsHDojDOgG0lUecOFT5ylCws5butz2lYdPduYUleT1+qDRFcy0HaIK92w",
-	"2NFmrt8yT6oNRF4T+5mnmu0trHI/+WPbKGrbVyEqiiZLcxlK+hkF5TblQp2iLG4yK1iUnWpB88vQfzMl",
-	"MD2VfSiBGYf44krgEobURAeOMGMV2nwJacpqGMPUerhMDqyGAVNTwWMaQJ1OnIBPzPyjZT1k+j8QHEtm",
-	"lNFWEFHzHZ0IfGNAah55KbvQz6lUSUi5yZxQMID5R4vcxoJI6Vz8BcEhdUfq3UOaiyBYupJ601pxUO9b",
-	"aE5vysThcIEOIDcGcpfkNFH6X4OQzxnEveNiQp8mpcN2s1QZGBvKyamB+XfzHLg16ShLsWyr94T9Knca",
-	"b1YbHnAJ0MujVvRa0vjTmEtFQgSDtBvwKGZw0y7cveeSNXDj2/EFkQsWVMVCrq0hGvDEtsmoyS4suXVK",
-	"Vx19wsaPE2KF0RTLaeFY8l2Gianrv+xVb5QUtWnQbZ4LlW0/22x5KU6ANL/mGsMB8DsTSeOGEFe7FIky",
-	"yTmFFLOlouN8jiJudVsehTZB55qQWEIKjtZ7D7BCMy4VGl6ThWzP8O2gNKyJ3d0okumz8+hKefiuYqJL",
-	"BrqNi9f4Xqm6XgFO5BYHCgyjE6A5pncT0d/JwDz56Bwrz6vejyEu/Wa02DLQ5V5tIWANTOT6PdZO1yBP",
-	"afUWA2j6SKIxFVKhYIoFDhRU3BxzAVx3wij0KKDLtxbVOrn+6fwX4b5cg1f3zo2bqxn5aw2cebpEdYrE",
-	"Gv3WGiWz8AeXddLFy4qrrAyAKFu9Nth3TTSEJIEgak9xEOVF1u11H7r3yk6/qP69gm9NJdRa0fR+wYKq",
-	"8uPphxsU0iwXNHfVr7bB5YOiXuJqZ2SeAhsohqPPp1ihCxJSCSEaWtGdO1XW0BYz37B6OLmNQQFtuj6r",
-	"I6bVw9EooZHKI+fTVTiXSNlAa25u4wow5uqQVHgMpSrldCdWx6OQ6KEIBAgM8KSkaWyRwswTNeK3UBgi",
-	"4hO3Dgm1Ipoesc2koQzNiML99KjbbuavB64+NvN8B81yBa2Wx1zZnAvnXXiW48PKGfoFUnSxBlNUY8Oa",
-	"r6slKPZaBXbrWqwVu9tAe67b2UPR1e2KrtaS/n4qEXy1RVk3TJBfWx2yfqxtneVqb2uoJsbNCr3W0eND",
-	"6df7K/26XXT4GkzYpDjsqpDPYr4QZiH8hQ5UOV7xEAWYMa5si8u210B0bVZ2tp4Wv+EytPWbe6gHu996",
-	"sBWUsmnt1zok/yqqwW4npKoPadOCrrWqXpUb/RnUdrsmi6doqElkaCu3ZeWkllJPTbbxeu2lrkrseg/6",
-	"Sm3Xpq7vort8SYXdwnu+nIt6VwrbF6zP+q3WZN21DquD5kqnuxpGU2o0hGgo0/gZ048I3I2y4FvIop7A",
-	"wWBAvFQVZBm/Nrr8dGp6wkB5mQvuyHTGN5NBRYLtmizi+0lWzp2aDcbOyG1VmUpbWNmKlQZoml58CL/i",
-	"Al28fI6Oj4/P0ZQn4ijEC7e7VwOvOhu5OsN346xgUehAvaklJo3qyMbIDrJhzmyeI7uEHCsH4LS5aFTT",
-	"lO0wnI4Fn22YQGrdRQ6hPG9ufs3Q32F4VXzL3Ixseb7ZFwxlF+Y6mL8bQ9grNuYOk3JCo3AA85Z8g71O",
-	"76zV7bZ6vctOpw//+8VzVz6xN9v82+NxD58HXXdA2cBZWnPCu+3eWdsZVrlDLc6C29ms0y9uuLSc1ZOD",
-	"NmFBooXUew3PTIH5gSyeJcpVrymrtmw8vgdDqUy9M5QHIKePZrYUWhrHMPxH69m7V60fyGKITKtvYNN6",
-	"XPNn6nvqe9mb+QGYZYEKA92k3Qtc2/g67zZuiyz2iyUV0d9+vjRm9OG7t+8v0RFO1PQI0haG/hXDa7eO",
-	"qzbfvgJPEhyv1sRMJ+xsV1OlYtNOnFrsXa6Mw5TgEYojzEhq+n/xiz4e9Pr1GzTBiszxop8HaBbaCILk",
-	"hN5SRpxesQArHPFJQnzzy7/++38y0Sp4YmJ2TMC4RAdXNuJcXnmHcFtWU0JFod6d9K/Y2JRahtrDdk7j",
-	"LMkcFAFnMpmZEpaZVdmHASM+QRQKa1HO2lfsir2AMHVgq4hKNKxq2j5EB2mkt1lbgIWwpVyuWBbmHprc",
-	"XioRjiRHJJhyEhYQ0mr9rVffDzMHYYqcVyxLWeaJkjQkxpGo7/oCBwodJOya8Tmz/Rz/9d//g046Jz6a",
-	"C84maEbUlIf211P/io14uECKcxRhMbGvd499pMWNYDiC6Gd9lPrJaaej9yXnRJjaNeDzwTNyxdJgYjnF",
-	"MTH4FdGA2ObxloKexTiYklYPeAjo+1mo8Xw+b2N43OZicmS/lUevXz1/8eP7F/BNHrHtQWSy2XSKiIXa",
-	"vymj0rf6mDAcU80f2532sYm6mAJPOQJ34RFOQsNKJwT+Y0hPs+7Q63uvqVTQsBq+FHhGFHgCf/1kmMRv",
-	"CRGLnEfgUu/ArH//nnq3r5vTdO/NZmygRrhHW+4Xng9Z1wa6ZrylBW43WtbWfJOBytzrBVNAk1gBjxwD",
-	"g9QkpKVTxvyX5rUi33G+azWIqrltObzaaUHF2HxSl3KUI+8RVErwGryYuuo/Qtt44ENAOb1OJ7MvMmOd",
-	"KHDEf9rYzHzdtd3gIUwBJM6yaI/xBEQMMSfnI0bmmolCtExbU/iJWYxrjmzRR9/hMLWlwCfd+k8+MGzF",
-	"NgnNR8f1H73kYkTD0ARKnPTO67+45PwNZqlTzxiZZTKbYbGw9xlgUFoqlTevQQ89EX71DAv76Hu3rZiI",
-	"GZWWC8LvfUFwCMNahmeFo6zkeX8h6mX6zh1CvtTZwQH8csuG9rcFuGdRhEpaSAFcGQBWIZY+skDzPdve",
-	"t3wy74kyJogJvSHMjI8OrEFNGh8CXKslwoIUIgcCzDijAY6umOEXSLMUo6vkhj8u05GxtGbBp0gQlQhb",
-	"SHo+5RFBMxy3r9gPoGyYJejJsgqpfTR0N8kYgg41IzMuFkPExRUbQqzA0IcvnI03zDdKJGQIdcrB7jk0",
-	"ekYZed8lZeQF6HzHw0UDvG3UAcTY/2r6f0BAyUCfitfXB/jZ34IobJOQz+X7lbWofjGyvCwiQCY/SeaX",
-	"+spZcq/JNLHgAZFguH/BFFWLPXGFD7EkQu3EGMC2XmTn9jpU4ObLMnQ5BxdJQqSNQ1SSROP2ChVpgfzG",
-	"DtxI8c0CMZsh2bJf9dvSWQolidYqLRY0PjLRZX8WpUUfTLr3Ananv6wit32SCz0uVX1hsZI1R66E1AKC",
-	"r2J2sUXvTgKiGK1x1ukshVv0rGfY2qkLUf95LESvU7jX2Pb6jfDP1Wa4kZTo7pkE0lBqBxXYR0/REIAF",
-	"AjwNgA6+ejHRaUAEzzkbR9RYe/dANebAcqPdgTF5HW5EQVXS4egTDT8btI2IImukBNh1bI+XtI0cOjjp",
-	"nB+ihEVESjQMsAxwSP4D1DEfzac0mCITzg/64WyV6r6HaTOqayBQ7CQliVLXX9TB9E9crT/1WsKvHgVP",
-	"6r/4kauXPGHhl8JZc5QZzm6Dqn6F1sKgnJO1+z6SKXoa66NEJ50TpHhOLZlys4p7fyGqwO7vVCWo0pfN",
-	"Iv9wGLc7Av2FqO2wJ1MVypykRjl8FYJiGLsbf7w3ZRf1tRjnRTBNi05ZVj30hRlHETwouB5QwhK4NfjA",
-	"R3miEDBcGJIt1JSyySqCFoNJd1FJ0nCMQv3IxiqFK6D1ni+e1SRkFvfAsfehZcAtfSeO7VYujtL43ko3",
-	"ioHvD6YG7P6vlIWOaFXeg6yq8gbOg2/pXpo24Fp7KQUX6Td1I/0CcgmusDjvmFfg8QWSgT9X6UX/vKOA",
-	"qrwAX5MFGpGIswm0rs/LNT9Fw6wp3TBtXGVy4dP2jEgPMJTXraGVYs1vza/00BkB7yKklhOCfl2utPsx",
-	"I9fUqFpKKDnrbHhNLmRM3fMdudDk7493Qb57WfdFLbWA8AgX+yhyhkZkiqOx5qIOAVrBDZpJT2gZa/Na",
-	"9soweBSWVVepeF4Q46mt4zpHtjRaQ35gSnkYhnBpIxjuWDFcQ0qXdg+wQf+PTEW7I/aFaVhcFG5pCMoO",
-	"mmAqY9ZrgG+ztzaVi1+VmlWqbrtW18qO5U/pAuAFcKe4lf+2il3ZsxVHgMuE/zaPpdpaGcmThzxsigcR",
-	"xpPJFOkH8VRgmRUd6ZeqSuRllT0c0WBj2/1yFtQ9ayZ5TeVKveTBQl9poc/DczdG7GrGWWuhv0wrq5vU",
-	"MgTfp0mhI2IMTamtvsoCXyKaB0P5vRvKd0cdvzJmqxq2nXthHJfFu+aD4uU0de8A/7uweFfyFM1QGKHg",
-	"gkkzWBHjAoVkxtdwmXKO716M2VkC7Ya27K1E7P1QyoM9e+/27JywHkmUqnU+0qob4gJltuQdxbWN2m/l",
-	"6X2Vl51iobJv/MKzUlFu7aWnlJL057z5lI8AHZh6habdfQEJl7BpFRNLSSJN4qNW0sCqTDpPi4WSTY1U",
-	"qiSSU9w7PauKmipVAtyBt2f2XZN31SJJq5vfs7JCfRveqUqVAb/MvcpVZvIPZ/r9sobZLEyqRGM7EFUN",
-	"j6+9l12QG1t5QoNxTBmODHE5zK0QFUAZGFtNeUHEWdYFB7DOYWuFyKoV2qu7vZnPwgdN3GEC1SezfxTa",
-	"SjcHvMuSesEo5eTuL25NgL1c0nVSSxSEpKSKD5QOxpA8jANNhmaL7SumhUSa0mkzOanM8jjRfEpM2NWU",
-	"wMiI3FLINRWIcdVGzyDc//SK2TFAuuBi71qcrwj+sg6UV+98NE4EDI6VIrNYyStmV3DSOzdxh8MLosSi",
-	"BbM4szugV/eeLH4BF4IECk25kASNoJzYQmuKMdSnKJr4oK5sY3FUaih+z9eOZwBuKwPNHC4J9JpPJpAS",
-	"dL/sYWvatRUBvP6vH0vKFqRqIywrbtZ6egf5mvxzy/M17Zk6DFWGlTfkLk0qeTs4B5x+nhoff14loOD9",
-	"b38BQJQyEwMcRVqqZcGX9Uevf9YbCaxu5HtHWfr90ZRgoUbE1M102/7T0sp/zV7dgRnklXe943E36ISn",
-	"pDd6gk+Cs/E5eRx2cWfUC47DE3I6Pus87j7pnR/jk9FpcBY+Jk/G551u7/jk9Ozxk/OOVl+nXCrLMKIR",
-	"6LTYy1unQTulssqrH6cFCfICHd3OSa+Yyt5tn7R7zZnP6gE14kBOBSLgIvz6NYg9JGtmJSC0FsaFza7M",
-	"ikVQhaaax2hsMp3gLJKX6hEvYXr2rD8tgELjuynquN568F36UqNQuWLP4F1T7DcMu1stXfxt2TbsQa83",
-	"a/wpjRijHAUzfE9/cqC7fVRjpIAKeBLhUg0YdJD3Yh+2h+aRiRDL8ktmiVRGGz1Eil+xvC53G73AwRRl",
-	"PzwCUwePEriT4QnWLBgI2lq5s2o0iI+vGFXS1kqB8FAExVRsrX3oGqg35NJFzU3U4s9OYqhQYvzXTx4s",
-	"ZrCaOCZtv5dBWjltqa9L4Q3ImPf6Xta8Pq2e1/38sdQmvtiNpnDq+acb2mCWiq/fs/klhcWfyav9dRhj",
-	"RhkVbMIqCqaX9DeHucXlxy5S3Z/Vjb3H9K2dwFftka6EUuc+SP4yL6D9APuKzKvtAH8Xrui3LDLNG8em",
-	"lZ4pQGJsXllx4iAiWGjtIS3Ha96u8kPvQTbv7IbeRiLeC3n8UZ3QX1gipvlVO0vEqel/WlXW4+0NETiK",
-	"rGfbmE+t0cBHSayoNQkTrRvn3U0fyfQLzMIrZqu7ttHQTLcY9q07otAQlUqUxG00DMlE4JCEw76mQM5a",
-	"gaDKVBMqvH0AlRbB8xjyOTO+kGfvXiGpaBSBPTpW0lK2bKNhwrK5r9g7LtVEkPc/vU4HQAfGSqzVcb3J",
-	"087xoUsd/wtRtmXsHdJT2pR2lZzMkwWCGBlzTu3tccr3Tg2p3PGqP6Rn315rZ/2eKGiCj6bpCWeukqxa",
-	"4Rob61JqYEXlgVJVGqQhr797mocR6zcg61bj9Qwv0JhG+sPRIkuwdtWxaZ5xaEapLaVY7CvRtKziQzLj",
-	"QzLjPo0zOyQkOu0yGRWaRppax7omC/DomRpR6CDPL+zbl4eHbZTldCB4fMUgD95482zJYneu8BBRJhXB",
-	"ITo46fXQlAhyWG1m2THrcKk5mDfjTE2jhVfu/HXaKTfv8nqd406r0211uqV63GmJEuo95CI+GE22NpoU",
-	"cgsPMhkYjVs2uuCwIWEXdEb99/YBK3oh+poTx3DLyrp3FltNukJTUtp8iEjZOSIlR4nNgN+0io4GcUUJ",
-	"HWfhHCdo9yrjqyw3QBVM30VAHQS+dPiAOhV2nI3x5i5MOEOj5A6RKSQ7ImpOCMtyC1iYpRI8teXCwowD",
-	"oYPvX7x+cfmiMqdgRwVgZzvOpqL7zonkIYng65DmqcFnW9Zdktt3WwfARKSaaO80IlVr+MOJwEHW8HqI",
-	"Djr6Tm1dg4fQP8MGslZVAtiROkvze/3js07zKh/ZAr4ceT6UJvj26Davg5ATrqMWQkMCjugN+b3axGU1",
-	"rl6ng+ZTGpG0fxyE5kIfGHpD2uhHUHdMVFpugKVEOnWz1zDnHWK2noARWVkFfGUDdxPjaVehpxuRTU2P",
-	"EZ9sZXrU35mCSWBJF8DkIYnG8BVTAdA2/DvuohAvpNv8+Jo3jeKyTUbKrGub/h+VrUTuZuhrsthb+5mG",
-	"JtjGw0E0S4WRtFfoalm3xzRmaKuVLXkKLi/fpU6YIMJSpi20snZZ5oZW1RTGfDqAT51dhnq3t57vHcP/",
-	"n8D/n97ebtBQyIrxNR17oNXoN25ffs0n9fbliE/SWmoPaVnrxOlPGoXSZBPNPCub1QBHXmXa+udaG/Xf",
-	"3r/9EUEvRw2c4Ws+MUHKw0Lz1YhPoO3qSF9Sh36qxqJup9M5bF8xCBY0MNUMPetXgjhLuX8fCfJPEugf",
-	"00J6WBAUUamgY9wVoywkt1kPNCpMcziZNqQzoyLOSNqBJXd9krCNfqZqesVgqTi47iPTJ1ERvZFU7YZx",
-	"tMYQ8FkqnfJuG+lYV6y4wmwcRBnKXalPEU53jCN9xou0J8yB6d42NFb/cIDVEPYwzHnA8BAFPGFKQpoF",
-	"ChNDcEQDWKsr2GayXTHB52ZrKN/ZbwlJ9LZgzVm+Ua/T06NJziF5Q03JQq//ipnX0QFGgcASgjpRxKVR",
-	"mODhYRs9Q+MkisyfNskI9g1t9a6YgpK9EWcTOCvMzHLMO9CDkiewTaOUnXaOAZBXrJR9BB1vxEJfkUC/",
-	"meOFRBKPictH8QraBVpJv+Ut6NdPWch4Ra5AgIMpCbPWsh3fM6rrgMbGV9HutLvd4/a5s9Vr//hUf5EB",
-	"utxutNvpd0/7x512t3f8i+enMr1/0vO9Yg/cJ92eXxDS/ce2hXUx2LQivrTcGLcL0rcoVvvHflH09L1O",
-	"92/f/ePkl5+67x//59mPvTfH705+Or04e//40vMzKchDYiV5uUGPUmMFK+6ddHwvFa1L4a2tXqd30uo8",
-	"aXXOQNg0lhzfgQXsnm+ar/nEINoFkfpMK9TylDUgJ2cAMdbr9L6KVaXkbtkF+g/7y1dv6O2uC84otgTd",
-	"JA8MvqqMZNQYB2koMy5IocArcMiCyIMO15pdQmtPKvPunvuIR1n/nU1S/sDwDaamX/5SWU3AFITtdvi4",
-	"qDKggyxn5rChwmD6tJqrXt5Kv7oEtXnl3nNqrikLm/dG0ov8QX/xkKNTOJGHDJ3VHkspOmeVO80PjsKd",
-	"8KBRXcU39sq8fTqLfvNWDeaUhXwOl0VohURZnKhBLGhABjERg5ni116/1z71DX30vWCK0w5JPFH67Uxb",
-	"ODt+cpKHPq3XNOy3yzN1tY6QxJDfNxgnDFrJyswUkj4pqxHZz4rzaBBMOdWTLT27oeaYrQKwURMnfdpf",
-	"qocTQPqhBORWTZoslTSlvIKt2PzSpCMT5MZBr/A0QBglklTUfEQMz/RtRU3JrLL+Y07cD8Ufv0CXpO2Q",
-	"pjrBpgKcnbtnEdDVSD98CMmoamq0IbC/laSanfWDCvH8ZNNeRRtLznsgiz9sUs0eGw9tLzmzxO21l7x3",
-	"2VsrxOSgjmIyuK2TlyeDV7lgtom9dzrl9Gt+cwMBrPRSf7Svq2E6aPFquPaU5tAeHOo7SYWFkqkVnMqq",
-	"09L/GZgSiH9kh1J6lA8X1ZWLalwgyZTu898cHvz0WY1HaIhjOrgmCwhYJywQCzAxYoUEmJmgvl60gJQ2",
-	"qOOARji4RjMsr0nYRsMRlmSQiGh4xaC+xIigqVLxgTx8imJBb8DNEXEew2d6uIiy61bEAxwhDUXKAFOk",
-	"8V6k7VLTRqnZNtrQ9WhghxwwouZcXEtYNmfVWQ8pSu3UcMkckSas61ZEb0grr1uER0FIxp6zTXHWnym7",
-	"bVub+YwyWujSxGPCMG3NMBRmszRsfiwWnti0bVO69S90N85O/qGWxH2nRcQ50m/GK1yaQsN6EiVCeygo",
-	"sfNNd1cYVl95qyHVuRfit4Fv8PwBAyruvluD/1u5BN+NYGZkXhDOmZN7h6yFraTo/RDSQ/7C15W/sA+x",
-	"C7FF1XHQJv6ZFEOTQKmGihEQECAIDqZAfmkklS1RTyViXF0xuHNSNkFJDH0dpomCP02pidPOMYKMtzmV",
-	"pKJIxIVZ4x1ivZ6BVgVOw/RIcbMxpAQej2nw1ZSKWLv2H7lCJnzsIIWDXwaBb+KxloqHsAysh+vrTGSz",
-	"bxfsrdmlPEoknpBKHHyvjz00ya1TnohogQSPolYSS3RNYoVGRlhEfIJiGpOIMvI07we/GikO0zkD9D/o",
-	"J+/1mv7Y8d9weRyMFmsnSIOTU/OfyZPKmqgWuI+Giud7IV5sELO8bdz4XRqECvB3ENNbRpDgcxQTkRob",
-	"HwKMq+UUHCbiJuI0z8nwzdmVqvJWBAwBd7AaJnCLBQuO0tz26sL7F2SUUK03mrpIUyynKGEhgaZCE834",
-	"IAoBBJac4xjCWWeIMmMY5YxcsTcfXl++OnrxjxfPfSQ5RONiPYKJoAWegtGM3rbRRcI0fzEJQpq1ySll",
-	"kytmu0M8NSbqAEcRmmPNgmyFDiQg+s4l8y6I3un7dKN3Kvj0TOvjALOiyozP9SGB7G9/9TbNfQXAvUyi",
-	"SMNqwYI07cNoPzKHTy7zWODC4wULikqXwWN7U6iuYv9eI0HqHLi7VlH5LDUIYCuRkfa3Zc/+His8wpKg",
-	"G2kg5yOeqBG/BdOy1ho0I8gLgzcDZ86VssLv1ZD8u33lDsFop3jFxtwFx7+nheZs4D1sWXNJw5ktYouE",
-	"Mc0fR5Rhsbib7MDvYFbKjKQ3p9JcZywP/MkbESyIeJaoqZ5H6xo4pj+QRfaLnhsuJC5/4qVmzeax53uJ",
-	"iLy+dwSWCbui5Q/S1EYf5AE1/zQl1gpHWthcu+DnM5tz+OtsQSYEDWWye9RKr4bCWNCrYc1IOLAZIAem",
-	"QST0MSt8nzfTWx3kgkekNdK347QbGnSJSRQ3WyqTS9UMSx15Vqf5kObOPXuV3WTzddtDoKLo3JXt1fQ+",
-	"19CXqShOq5UHWOGITxLSXko0dO8/gdsRH5cGkfoKmM36KM/9M08LI2dlIx0rg7Iuxe0VO/0XB0lbuq+O",
-	"8TwvJOYj8F6ZTCNTMT0FTLuU7eka5yXBKhEEjSM8kWhGhYAEI8VL4xTXNDZfVB05TkKq4BrGx1b3miXK",
-	"4EwFlsAnFcOVpWx5UabEe5G2WOAY5gULY06ZVbr0CCFWGMURZkVUyHn/6hDPCtHuWX2l7AMfIAkXSpCN",
-	"VCoaFI8MNNvPHz///wAAAP//",
+	"7H3rbhs5muirEHUWiI0tybJ8SexggZNOJzOZTjppx5me7XaORFVREsclsppkWVYHAfbXPsA+xD7YPMkB",
+	"P5J1kVhS6WIn6TYwmI5VVbx994/f5VMQ8UnKGWFKBuefghQLPCGKCPjreSYkF/pfMZGRoKminAXnwdsU",
+	"/5YRFMFjNBR8gjBKBbmhPJMoxSPySKI+I7eqZ97pt4MwoPrT3zIiZkEYMDwhwXlgHgdhIKMxmWA91QTf",
+	"viZspMbB+clhNwzULNVvSiUoGwWfP4fBq3hxSRdE8kxEBNE4nyvFalxMReMgDAT5LaOCxMG5EhkpTzvk",
+	"YoKVfo+p0+MgDCaU0Uk2Cc4P8zVQpsiICFjEazqhanEd7/CIIEl/J3U7TuC78swxGeIsUcH5SSesLOOo",
+	"q5eBb80yTjqdFYv6rPcnU84kAfB9h+ML8ltGJKwz4kwRBv/EaZrQCOslH6SCDxIy+fd/Sr3+T6V1/Zsg",
+	"w+A8+D8HBYocmKfy4J35ykxaPYHLMUHCTItiTiRiXKEJVtEYqTFBehkCR6odfA6D55wNExrd+/qiMWYj",
+	"WAtML9GUqjEit1QqykZIKqwILPAlFwMax4Td+woFiQlTFCePJBI8IcVZ4iThU6TGVCKeEgGLgMX+yNVL",
+	"nrH4Ptf6I0cyi8ZIOPrb4wJWeUMlHSQEKW6WmgrKIpriZB/W+p6IGxqRDwzfYJrgQULu9YTJJOUCC5rM",
+	"UMawXack4oY8RYIoMUMJVkTAUi85f4PZzJKSvM91XmBFEHAMEruF4aEiAkiJZZMBEYgPkSQRZ7FElKH+",
+	"hX6r9Uy/BWx3THBs+bkeDvhWK+dexRI9PK54/4JMMGWaAa/zjSQN5iiWu+Jd/fYHhjM15oL+Tu4Vzd9Q",
+	"KTVn4AJRdoMTGpcodO6Uf/7559azTI31wwgr4t1WLs7MrlLBIyKlxsQXTFE1u8/N/UySpKUFD4nRIFNI",
+	"kgmGtSfJzG23DcCyg+m5nkV6wZf8mrALK3RAgRCaJylqJBCGl3pKv7UoK//6vntyiv728+VTJAmLEVUI",
+	"S9R/ZiEMuz1H3xEsiEBXWadzFJUHhF8I4PjcoYYBuU2pILKHVUW2x1iRlqIT4vsGBu2Znz8FhGkx+2tg",
+	"pg8++hSRQpv4tbrVymCV1RTj8ME/SaT0xM+ymKpnkTKqVvUEaexVTuaJw/1SrNuIBqNbGV6br22Cpaa2",
+	"MJAzqchk9d7sNmhcv/wXTImZDwEMrD8F5BZPUs3lg2sya0eCaMrwQAG7c1iGzKUT05+sAWQj+c3a4pjq",
+	"1eHkXWnNRi9kWWKFkvl7YdNRQglTPZp6aDpsDjWrKPXMBwvjOKm68rmD/nI4ggqMtfZpTjl08JkfqTpz",
+	"ZZnlrddiw2tqdM45XFZkUv3HShgbtMrRO8BCYPi7ZFysGuhHcqusJbNwILCQ6mi+TX2HE8wiIv5KsFAD",
+	"YhDOjz9DnEgSzu08GpPoWmrCrNg3p8ceDB1zqYytUHm3e3LieZkyqfTKLIKU3j/sPgFzIf/b87VkOJVj",
+	"rno3REhLp/V2UMeHwKUvl29s/uRLC/csZBkQ3iusMrmIXuVDXnqqq05x4XmCR4vS63us8ABLguya0YSy",
+	"TIJiNrArfSQRCG4Su5e0sGrAFhIsVU8SwpoztkawXAq/rQBmDqm8ci8IKYutEjkHO8xiqvfXnD/YsZ67",
+	"L31cwoiZeC01oDHvviazqmCzhnx7lKrWMfeNrTFQpjjyo2GaDRIa9SY8Jon3BZlj/rKDca4QSyefwyBL",
+	"4zWPwSc4isXPLdUcRb68sAzNCgwqK1mCHwVMFxAlJgrTZJEafx7PjHvBfVrYy1qUJTfErycKYQSIU5si",
+	"zoZ01DO/hwHjvVTwGxobFbBGLSjGGwmepb3m4p9nivTgIz/ASUK0pM7l+zK4v7cvX+p3yx/f4CQjKxDK",
+	"58ORPMn0DwiPsCZ/OGBYMoIla/YWKXpDkDsjGSK9sEyRGE3HhCFBMPjjcq30OnCH/tFzfFkqlSB4skQ/",
+	"8+xizgNn14JojP713/+D3JgIkBUW4yj2U3DcDc4DQ6+tbqd73Oo8aXVOS6ykwM0poaOxmgcs+Og8Zm2Z",
+	"espQLqFIPuQ8nBdAVyIth5jFSTWho1cszdbVWeZwcynH0a/+Rb/5oxaxu0fceZ/wCr2mAFXuWz1c5lo9",
+	"7HQqztXOSpCuAFgTmGwu6Qw0P8MGXpkBtMI1ocz+dbgoCe0Yu1DMnRD/8lp5Fo+IekcE5XGZhzPONExi",
+	"TBMtliacqXEy8zKc5yCc7I5KzvJ1dPsKQNeBo1xQCZZ9/Uazrx/ztz36wrra/0baxBys5hSB0mH4IGaO",
+	"+wcy2+yowfNN4h5Nq9g6Z3ms2HdBNYedziIOu0lgS7XzdC3DaDyRZ6YB4G8vzRF4KfKUkb34OJNVXSPm",
+	"mdZPvMzM+Is3dY9tKAk8pmwT5Pwt4wobj5Vc+3ouDEQ66SXOx73I+Jd+qzb+do42YOv1ZPAG3HCbUYKV",
+	"az2RTvyrrIi2ldItzAdUTQdcPeSGCDPBt71rMpNNlrFqCQ75UqwUEVo7/H+/Pmv9glu/d1pnH4t/tnut",
+	"j5864enR539baQutgqpmGxtKEs6UFnlTymI+3QBzqVYMeqmgEdFcpTdR/LqGOzQ4x4JdXFMWNxJPP+gX",
+	"LQx5pvRq/CTcYDPNYXd+8H//HeB32H3sA+BWQtZuY/eHuqkxL7M05ULJ3pCWXV0DzhOCWfWNjIF/V654",
+	"z5gSK15SnCe9aMxpxXvhe/OGzrmU8pfWI6W39gpjM2pKsZRTLqriMf8xrAikTndObeh6kEjwZCX+5EvW",
+	"72qDVhKxFhPqNmNC+bhheUuwwvrzdJbxhspXSnvW5VU6uuPO2en8YsNgKqgib1kyM44SrVVlivcGmFWM",
+	"MjvPIioNsCS9TCS+OB9zCGjIBeprCGBFBwnpP0VjpVLEBfxXtqsQ7naOn/h0Gs5HCekl3Fytepy8ZqkS",
+	"KY76o4QPcNKHqdUYHL+K3KIhntBkNjeh17Vvp0sFB8As39yqGbonp7vT0gpld9l3H6zT4Y15e3PtLhWU",
+	"C3vLnWNDZ5WJXmKorYpGXZIazbiqo4SCqzbxU7ivnJ/i7t0MlsStk8ECqZ7AbVCNvZTfhMirhsF81J8Z",
+	"BMFLs6dokkmFBgRRBsg6zFQmSOWGY6lBsSHuNGHDlYMAVuw/2FqG+T1JCYsJi2Z/JTjRS1m4sRAUQiQW",
+	"z+kZcs9QnA+DBoSyEYr5lKEJvibmosjezKOMjWGa2VOEEeOslY/AGbHvU4ViMhI4JnHJlV1imoUvu7iR",
+	"oDhBKkrRYfdxu9PutA/PT48en6GIM0YihQQZZpLEPugkWOl19yayMmSn/ST0qD5LtBvnlQHnp97/6niD",
+	"3NtZWkRYnLgPYC8J1tj3MsGjbZzH+nvwGoMfD+3hZIpnEpnX5f6c9zhOe1GCs5j0IsGl7DmnbHAeaLGn",
+	"95v2IJiwJxUXpDfA0TXRunQgSEyl189c3smH1N2C1O2HM/J2GJz/+mlRn1l1WeHR4T6tBu3H+jNjZOrO",
+	"zUwSIju0FstmgP3Q/DtJtEgVZMJviOEeCR5ZCVfeofOzlH879J0aJUn8wlFAlVSH+lmVMMqMteKyIVLi",
+	"Eam+bPZEJcpxdBUCmxmL4XwYW8tY4Bp7GcyXcb4FxuVDMamwWPdadJGgLcvSWG75UhAGOSerud/Rw/ds",
+	"uGLllJ8cdo/aJ414S+nOugBSp33Y7gSNOUtxbz23ptABwAezH4gvxqnqlawSx3MIlkHPX31/YVj+NZmh",
+	"CdbyAGnWC9HzTxGZpGqGJgQziTADVS/3Oi4Gqq30WFbXYP3OeurqGjJJ5qZOkvWmvlMXZg0DKxBhk+v9",
+	"Bq7PBre8OCK9jCnfTfQH/bO5/dRnDf4PJEia4IjEaGCuqRMsFRJcgdmBpKJJgqZcXMta9anZ1fN20WhU",
+	"yozEvcFscVd9EzTYB/bdx/GEsnMTkukCDRGNbUQmmC+AbGZAvWktA+yLFSEamKEOvcwYpmx+m14b35MK",
+	"MqS3VX4hr1v/GHQvfzt7PQk28T/XwKPOB109zY6lN40KZpePJHLhI0G4+oa5qaHzA5mVbJw7XdD6QSZh",
+	"kDlhu2IPH+A9b1RKgSShk+oW3I4kFhhkWGHZZUCVz2gOByrsap7xVdhK6ba+ICi31/XiYX4gM2PZxYti",
+	"x/piVpxcHtjsD/IwsZwgEPb68rr1r//63/7+UyTH2k7hDOK/Tf6Gyyxqr5SxLsxYL7BmU7u4hnab+6JX",
+	"0AV9lRQjExSj9SIKEf0Ffph/jXEmFTFxtTf8msReXSlH+0UNkctcas7JnvffI5lqiFqbPMqE0H8adEUG",
+	"XasyplbNKpjfHN7A70Z72QMa0Ur9jU1KuSazRxIldEgaxTr6cAeUMLdH36m/pjeEEemJAV3UUvl1Y3vT",
+	"OxUffYdVNPaY+RDwjxI+QoJEXMTyKSI4GmtDAVImNNkizhBVEmly2pOEoP5rPrqA1/v7FVVrGaLm3ywg",
+	"fBjctka8ZX/79eM/JWftCzx9Yw0Ps4NXbESkuiASfFS+JI3Usph5fyTsC4HxGiPGp2gv4pMJVYrE+1oT",
+	"+C0jWcUfUb5SzEzOCpH1I+NEEBzP3AwDMuSClCaBoC1gRPvtmgB6DSmz+EZneWE/qDlQX1pHaoi1tJ/S",
+	"vDVIswsOl4P975RMvzyvK7BwYV8u4LkmDH0xCwNHYxI3ut73enkr2RervO76NBKiEW+LCWtZ7nMX7whp",
+	"0KA/aS3jEWQ8RkQaSwAPJGHKz3iX3hJuZOI4N8iKexoTw9xcv666BOuvc70nuK4y74tq6pZ8/jWXu6uQ",
+	"IRV8kqrNEcFFuvY2TPFZVMFKyQJaStAY8aGJtDUfPjXJyQUiIKoQhdTDIbV+ZCOA5i6ImseA9SIek+Xx",
+	"FmdnZ6uOZtktslJDtRneOJ+qN8zNdwc2H3xbSV0qqGkphwOGu4rLbcDVVnCyDVnXcnbVQNPbislslUBR",
+	"R0arresVzGhdBrR6wvq0jBVZHSs5zvpcpoHzYXli4Sq63x11N6HoBskndWRc3cr8afsoaJ5OS9SS77KG",
+	"OVD2BUJRvG6TIqpkndjXBkEkvp2bQEXfFej6bGMHXkpwz6xUns2iX5t3lzkHmznSzHAlXxrkd/sci5Pr",
+	"1tHL385+Ua+x1+W1s1yskoOruDA1+51b33pOJ7PVWr/TJMeG1ee1wvtkhjIu8h05nezq6vf1OseepRG1",
+	"i4E5RCqJUiIgz1ORwsmtxlghSRRinJGnyLlSGTeVOxq6T+cCcL0ul7ubvRx0O1f5gksYu2V9VcUtkoXe",
+	"BM/QmCfxhnPPwTFfSFiBSPV8lkF3e7O7hLpf1N6usByfe1FmEi57/f7DN066rh1kvFq7uNO82roo5kVX",
+	"p6GHJKGcIfjKsBLZ0MFpPegek6y4MA1RP1fv2vpf/er11eqc3zsKnl4NpFqJt1xfrQ14Xn7+5rP1APBn",
+	"DIG+i2xsqw2YLGzAt3Cezn1oVUNqdSiwuD3vOdec1xzUFo++nD++jraSk045i3sMn5LJgMSxCUkWRGAG",
+	"m1NjIuo55k4kCLDeLy9AqskM5TjV/F9hJSzdxaSb/y5LigmD0gIXnaKmMqR1ZOl1QlXIpybwi7MiBkL/",
+	"3G4S3uAi63djhqzh85Sql2jTb6uIkU1yB2SDi8WPO7EwqhZlA+ZTshxhZxvSrtvxLmgux48vTnYVOJah",
+	"F08oA032hiR6o0EY3FAyreFG71zBxMWT2UUMU3Mv3RxvXV1Y7OOqWJ65+FEunC2RF4mUoQmeIgwzhcgN",
+	"EbO8qCiVSEY8JTFS3HvHvIVq1IROvQHlVuqWjfPa4HJXim/RzHz5HJ0dnzxGtsQfMtVOQJ2qK4NSqKIQ",
+	"dIquYPqr4Bw1CFu1btzmVFYKs/XQmasRVFdQxMAvxWpcVaIP8vohviVWXZmliM/Dv539cvSPk78/vjz8",
+	"qfvz0Yvji5PL0/98/OHJivhVN8Jxp9PIOFZUJXMhwdYh4C76tQI8xDTxn7GCcMG6+5+3KWGXJCETqO4J",
+	"7yIahzaCUOBIWyJUIlM8qljC8WB41h0enTx+PDg6jvEpPorIWfcs7pAOOX58dOpdic1ymVPlL14hQYZE",
+	"EAZzw9XSTE+radDhov62ugJItDo/OCC/45S2Y3LjSlPKg+JcgobFBc0hh8tiMVz+jSeEochNWzzgvAAM",
+	"mHMTLK9JbKKdDv/1X/87PMJn/X0XBguHzjgDupFEVTdc+sRburCU47Y8p23xomcTV+pi8trqINGFDLQt",
+	"4krXLHa03tVvlSetDEReEvtZpJrtLKxyN/ljmyhqm1chKosmS3M5SoY5BRU+5VKdojxuMi9YlJ9qSfPL",
+	"0X89JdCdyi6UwJxDfHElcA5DVkQHDjBjNdp8BWmqahjD1N5wmRxYDQOmxoKnNII6nTiDOzHzj5a9IdP/",
+	"geBYMqGMtqKEmu/oSOAbA1LzKHDsQj+nUmUx5SZzQsEA5h8tcpsKIqV38RcEx9QfqXcPaS6CYOlL6nW1",
+	"4qDet9Cc3pSJw/EM7UFuDOQuyXGm9L96MZ8yiHvH5YQ+TUr77WapMjA2lJNTPfPv5jlwS9JR5mLZFu2E",
+	"3Sp3Gm8WGx5wCdArolb0Wlz8acqlIjGCQdoNeBQzuGkX7t9zxRu4tnV8QeSMRXWxkEtriEY8s20yVmQX",
+	"Vq51KqaOPmFzjxNjhdEYy3HpWIpdxpmp6z9/q94oKWrdoNsiFyrffr7Z6lK8AGlu5hrHAfA7E0njhxBX",
+	"2xSJMsk5pRSzuaLjfIoSbnVbnsQ2QeeakFRCCo7We/ewQhMuFepfk5lsT/BtrzKsid1dK5Lps/foKnn4",
+	"vmKicw66tYvXhEGlul4JTuQWRwocoyOgOaZ3k9DfSc88+egdq8ir3o0jzn0zmG0Y6HKvvhDwBmZy+R5X",
+	"TtcgT2nRigE0fSTRkAqpUDTGAkcKKm4OuQCuO2IUehTQeatFtY6vfzr7RfiNa7jVvXPn5mJG/lIHZ5Eu",
+	"UZ8isUS/tU7JPPzB55308bLyKmsDIKperzX2vSIaQpJIELWjOIjqIlftdRe698JOv6j+vYBvTSXUUtH0",
+	"fsaiuvLj7sM1CmlWC5r76lfb4PJeWS/xtTMyT4ENlMPRp2Os0AWJqYQQDa3oTr0qa2yLma9ZPZzcpqCA",
+	"Nl2f1RFd9XA0yGiiish5twrvEinrac3N71wBxlwfkgqPoVSlHG/F6ngSEz0UgQCBHh5VNI0NUph5pgb8",
+	"FgpDJHzk1yGhVkTTI7aZNJShCVH43B1128/89cD1x2aeb6FZLqDV/JgLm/PhvA/PCnxYOMOwRIo+1mCK",
+	"aqxZ83WxBMVOq8BuXIu1ZndraM+rdvZQdHWzoqsrSX83lQi+2qKsaybIL60OuXqsTS/L1c7WUE+M6xV6",
+	"XUWPD6Vf76/062bR4UswYZ3isItCPo/5QpjF8BfaU9V4xX0UYca4si0u20ED0bVe2dnVtPgNl6FdvbmH",
+	"erC7rQdbQynr1n5dheRfRTXYzYRU/SGtW9B1papXd43+DGq7XZPZU9TXJNK3ldvyclJzqacm23i59rKq",
+	"SuzyG/SF2q5Nr77L1+VzKuwGt+fzuah3pbB9wfqs32pN1m3rsHpornK6i2E0lUZDiMbSxc+YfkRw3ShL",
+	"dwt51BNcMBgQz1UFmcevtYyfzoqeMFBe5oJ7Mp3xzahXk2C7JIv4fpKVi0vNBmPn5LaoTLkWVrZipQGa",
+	"ppcQwq+4QBcvn6Ojo6MzNOaZOIjxzH/dq4FXn41cn+G7dlawKHWgXtcT46I68jHyg2yYM1vkyM4hx8IB",
+	"eH0uGtU0ZXscp0PBJ2smkNrrIo9QnjZ3v+bo73G8Kr5hbka+vNDsC4ayC/MdzN+NI+wVG3KPSzmjSdyD",
+	"eSt3g91O97R1eNjqdi87nXP43y+Bv/KJtWyLb4+GXXwWHfoDynre0pojftjunra9YZVb1OIsXTubdYbl",
+	"DVeWs3hy0CYsyrSQeq/hmSswP5DZs0z56jXl1ZbNje9eXypT7wwVAcju0cSWQnNxDP1/tJ69e9X6gcz6",
+	"yLT6BjatxzV/urun8yB/szgAsyxQYaCbtH+BSxtfF93GbZHF83JJRfS3ny+NG73/7u37S3SAMzU+gLSF",
+	"fnjF8NKt47rNt6/gJgmOV2tiphN2vquxUqlpJ04t9s5XxmFK8ASlCWbEuf5f/KKPB71+/QaNsCJTPDsv",
+	"AjRLbQRBckJvKSNOr1iEFU74KCOh+eVf//0/uWgVPDMxOyZgXKK9KxtxLq+CfbCW1ZhQUap3J8MrNjSl",
+	"lqH2sJ3TXJbkFxQRZzKbmBKWuVc5hAETPkIUCmtRztpX7Iq9gDB1YKuIStSva9reR3su0tusLcJC2FIu",
+	"VywPc49Nbi+VCCeSIxKNOYlLCGm1/tar7/v5BaFDziuWpyzzTEkaE3ORqG19gSOF9jJ2zfiU2X6O//rv",
+	"/0HHneMQTQVnIzQhasxj++tJeMUGPJ4hxTlKsBjZ1w+PQqTFjWA4gehnfZT6yUmno/clp0SY2jVw54Mn",
+	"5Iq5YGI5xikx+JXQiNjm8ZaCnqU4GpNWF3gI6Pt5qPF0Om1jeNzmYnRgv5UHr189f/Hj+xfwTRGxHUBk",
+	"stm0Q8RS7V/HqLRVnxKGU6r5Y7vTPjJRF2PgKQdwXXiAs9iw0hGB/xjS06w7Ds6D11QqaFgNXwo8IQpu",
+	"An/9ZJjEbxkRs4JH4ErvwLx//456ty+b03TvzWdsoEb4R5vvF14MuaoN9Irx5ha42Wh5W/N1BqpyrxdM",
+	"AU1iBTxyCAxSk5CWTjnzn5vXinzP+S7VIOrmtuXwVk4LKsb6k/qUowJ5D6BSQtDgRXdV/xHaxgMfAsrp",
+	"djq5f5EZ70SJI/7TxmYW617ZDR7CFEDizIv2FI9AxBBzciFiZKqZKETLtDWFH5vF+ObIF33wHY6dLwU+",
+	"OVz9yQeGrdgmsfnoaPVHL7kY0Dg2gRLH3bPVX1xy/gYzd6lnnMwym0ywmFl7BhiUlkrVzWvQQ0+EXwPD",
+	"wj6GwW0rJWJCpeWC8Pu5IDiGYS3Ds8JR1vK8vxD10r1zh5CvdHbwAL/asqH9bQHuWZKgihZSAlcOgEWI",
+	"uUcWaGFg2/tWT+Y9UcYFMaI3hJnx0Z51qElzhwBmtURYkFLkQIQZZzTCyRUz/AJplmJ0lcLxx6UbGUvr",
+	"FnyKBFGZsIWkp2OeEDTBafuK/QDKhlmCniyvkHqO+v4mGX3QoSZkwsWsj7i4Yn2IFeiH8IW38Yb5RomM",
+	"9KFOOfg9+0bPqCLvu6yKvACd73g8a4C3jTqAGP/fiv4fEFDS06cSnOsD/BxuQBS2Scjnqn1lPapfjCwv",
+	"ywiQy0+S30t95Sy522SaVPCISHDcv2CKqtmOuMKHVBKhtmIM4Fsvs3NrDpW4+bwMnc/BRZIQaeMQlSTJ",
+	"sL1ARVogv7EDN1J880DMZkg2f6/6bekspZJES5UWC5oQmeiyP4vSog/G7b2E3e6XReS2Twqhx6VaXVis",
+	"4s2RCyG1gOCLmF1u0buVgChHa5x2OnPhFl17M2z91KWo/yIWotsp2TW2vX4j/PO1GW4kJQ53TAIulNpD",
+	"BfbRU9QHYIEAdwHQ0VcvJjoNiOA5Z8OEGm/vDqjGHFjhtNszLq/9tSioTjocfKLxZ4O2CVFkiZQAv47t",
+	"8eLayKG9487ZPspYQqRE/QjLCMfkP0AdC9F0TKMxMuH8oB9OFqnue5g2p7oGAsVOUpEoq/qLepj+sa/1",
+	"p15L/NWj4PHqL37k6iXPWPylcNYcZY6zm6BqWKO1MCjnZP2+j6RDT+N9lOi4c4wUL6glV24Wce8vRJXY",
+	"/Z2qBHX6slnkHw7jtkegvxC1GfbkqkKVk6xQDl/FoBim/sYf703ZRW0W46IIpmnRKauqhzaYcZLAg9LV",
+	"A8pYBlZDCHyUZwoBw4Uh2UyNKRstImg5mHQblcSFY5TqRzZWKXwBrfdseNaTkFncA8fehZYBVvpWHNuv",
+	"XBy4+N7aaxQD3x9MDdjdm5Sljmh1twd5VeU1Lg++JbvUNeBaapTCFek3ZZF+AbkEJiwuOuaVeHyJZODP",
+	"RXrRP28poGoN4GsyQwOScDaC1vVFueanqJ83peu7xlUmF961Z0R6gL68bvWtFGtuNb/SQ+cEvI2Qmk8I",
+	"+nW+0u7HnFydU7WSUHLaWdNMLmVM3bONXGry98czkO9e1n1RTy0gPMLlPoqcoQEZ42SouahHgNZwg2bS",
+	"E1rG2ryWnTIMnsRV1VUqXhTEeGrruE6RLY3WkB+YUh6GIVzaCIY7VgyXkNKl3QNsMPwjU9H2iH1hGhaX",
+	"hZsLQdlCE3QyZrkG+DZ/a125+FWpWZXqtkt1rfxY/pRXALwEbodbxW+L2JU/W7gI8Lnw3xaxVBsrI0Xy",
+	"UIBN8SDCeDYaI/0gHQss86Ij55WqEkVZ5QAnNFrbdz+fBXXPmklRU7lWL3nw0Nd66Ivw3LURu55xrvTQ",
+	"X7rK6ia1DMH3Lil0QIyjyfnq6zzwFaJ5cJTfu6N8e9QJa2O26mHbuRfGcVm2NR8UL6+rewv434XHu5an",
+	"aIbCCIUrGJfBihgXKCYTvoTLVHN8d+LMzhNo1/RlbyRi74dSHvzZO/dnF4T1SCKn1oVIq26IC5T7krcU",
+	"1zZqv1Wk99UaO+VCZd+4wbNQUW6p0VNJSfpzWj7VI0B7pl6haXdfQsI5bFrExEqSSJP4qIU0sDqXztNy",
+	"oWRTI5UqieQYd09O66KmKpUAt+DtuX/X5F21SNY6LOysvFDfmjZVpTLgl7GrfGUm/3Cu3y/rmM3DpCo0",
+	"tgVRreDxK+2yC3JjK09oMA4pw4khLo+7FaICKANnqykviDjLu+AA1nl8rRBZtUB7q6w381n8oIl7XKD6",
+	"ZHaPQhvp5oB3eVIvOKW83P3FrQmwl3O6jvNEQUiKU3ygdDCG5GEcaTI0W2xfMS0kXEqnzeSkMs/jRNMx",
+	"MWFXYwIjI3JLIddUIMZVGz2DcP+TK2bHAOmCy71rcbEi+MteoLx6F6JhJmBwrBSZpEpeMbuC4+6ZiTvs",
+	"XxAlZi2YxZvdAb26d+Txi7gQJFJozIUkaADlxGZaU0yhPkXZxQd1ZRuLo0pD8Xs2O54BuK0MNHP4JNBr",
+	"PhpBStD9soeNaddWBAjOf/1YUbYgVRthWWNZ6+k95Gvyzy3Pt7THM9UCRjwdE0GW0CEw6zJVIXPv7q7j",
+	"I5wkmtXnKfzlZE/98IpVZcIeZ8gEO1oRIJ2Y6OvFtaGrfU+ppL8fIsqiJIspG10xuNtnQKeG4N3sbfSs",
+	"4ASRM5BihJ0pj2Kek3z7ir1lyaxw1qMxvtHSCQ5LnpfY5Hw1hRFREh13u2jPBP9eMaoMHWtVUqszhMUp",
+	"p0whyqQiON6voWmeqRfF2TeRbjYlH4uEao5SBoctSJCfP6jAkJa2RQ7hl1V6XrDYagkWLm6T88i2Gvf1",
+	"z4QpzV1IXCIBU4qkzrf4htylV7HoiOhhVT+PLV3lhTJKATDtL8CLKsm5DgB5/PFGEMgrUByMCRZqQEzp",
+	"WP/1l6su/tf81S3kYVF8OjgaHkad+IR0B0/wcXQ6PCOP40PcGXSjo/iYnAxPO48Pn3TPjvDx4CQ6jR+T",
+	"J8OzzmH36Pjk9PGTs4624MZcKiszkwGYdTgougdCR7Gq1acfu5ocRY2aw85xt1zN4bB93O42l7+LB9RI",
+	"CHt16IiL+OtXoneQr5xXQdFSiAubYJzXS6EKjbWY1dhkmiFaJK+U5J7D9PzZ+bgECo3vpq7pcgfad+6l",
+	"RtGi5bbZ21aZWDPydLF697fl3rMHvdyz96f04w0KFMzx3f3kQXf7aIWfDopASoQrZZDQXj/H4H67bx6Z",
+	"IMk8xWqSSWUMsn2k+BUrStO30QscjVH+wyPw9vEkA7cEHmHNgoGg7UVPXpAJ8aFW26QtFwQR0gjqCdl2",
+	"E9A4U2/Ip7oZZ4zFn63EUKnK/q+fAlhMbzF3UtqWRz1XPHCutVHpDSgaEZwHNqq0KCB5+Pljucl+pSFT",
+	"6dSLT9d0Q871H7hnD6SDxZ8psOPr8EcOcipYh1WUvI/uN4/H0RfKUaa6P2skxw4zGLcCX31QRi2UOvdB",
+	"8pdFDfkH2NckH24G+LuIxgA/jBbSQ9NN0tTgMQ6cvD53lBAstPbgKlKbt+tCMXYgm7eOxNhEIt4LefxR",
+	"4zC+sER0KYZbS8SxaQFcV9nm7Q0ROElscIfxPFqnQYiyVFF7K0K0blw0+H0k3ReYxVfMFjhuo76ZbtY/",
+	"t762Uk9gKlGWtlE/JiOBYxL3zzUFctaKBFWmoFbp7T0oNgqX7zGfMnMd+OzdKyQVTRLwVqZKWsqWbdTP",
+	"WD73FXvHpRoJ8v6n124AtGcuSrQ6rjd50jnyelL/QpTtmnyH9OT6Mi+Sk3kyQxAmZs6pvTlOhcGJIZU7",
+	"XvUHd/btpVcN3xOFaUJiNHYnnN8W5gU7l1wzzGXH1hTfqBRmAg+6/u5pyTkvCYHEc43XEzxDQ5roDwez",
+	"vMaAr5RT86RbM8rKaqLl1ipNK4s+5PM+5PPu0jmzRU6u1y+TU6HpJat1rGsyg5s1UyYN7RUptuf25f5+",
+	"G+VpTeYm8IpBKQhzoW2rdvvT5fvuXgztHXe7aEwE2a93s2yZeDvXHy+YcKbGySyoNr876VT71wXdzlGn",
+	"1TlsdQ4rJeldlR4aPKTjPjhNNnaalNJr93IZmAxb9sp5vyFhl3RG/ffmMVt6IdrMSVOwsvIGtuVuq77o",
+	"LEebD0FZWwdlFSixHvCbFpLSIK6pIuWtHeUF7U5lfJ3nBqiCaVsE1EHgS/sPqFPjx1kbb+7ChdM3Sm4f",
+	"mVrKA6KmhLA8vYbFeTbNU1sxL845ENr7/sXrF5cvatNqtlQAtvbjrCu675xIHvJovg5p7hw+m7Luity+",
+	"21IYJkTMJDy4ADyt4fdHAkd5z/c+2utom9peDe5DCxkby11XDGNL6qzMH5wfnXaaF7rJF/DlyPOhOse3",
+	"R7dFKZCCcD3lQBoScEJvyO/1Li6rcXU7HTQd04S4FooQuAmtkOgNaaMfQd0xUWmFA5YS6dXNXsOcd4jZ",
+	"egJGZG0h/IUN3E2Ys12Fnm5A1nU9Jny0ketRf2dqhoEnXQCThzwyw1dMTLHteXl0iGI8k37342veNIrL",
+	"9tmpsq5NWuDUdtO5m6GvyWxnHZgaumAbDwfRLDVO0m6pseuqPbqYoY1WNndTcHn5zl3CRAmW0sUz5x3j",
+	"jIVW1xfJfNqDT72Ntrq3t0EYHMH/H8P/n9zertFTy4rxJU2roNvuN+5ffs1Hq/3LCR+5coIPmYnLxOlP",
+	"WSkzRDPP2n5NwJEXmbb+eaWP+m/v3/6IoJ2pBk7/NR+ZIOV+qf9wwkfQeXigjdR+6NRYdNjpdPbbVwyC",
+	"BQ1MNUPPW/Ygzhz3P0eC/JNE+kdXSxILghIqFTRNvGKUxeQ2bwNIhemPKF1PRjMq4oy4JkTF1SeJ2+hn",
+	"qsZXDJaKo+tzZFqFKqI34tRuGEdrDBGfOOlUNJxxY12x8grzcRBlqLhKfYqw2zFO9BnPXFukPdPAsG+8",
+	"/nEPqz7soV/wgP4+injGlIRMIxRnhuCIBrBWV7BN5rxigk/N1lCxs98ykultwZrzlLtup6tHk5xD/pIa",
+	"k5le/xUzr6M9jCKBJQR1ooRLozDBw/02eoaGWZKYP22eHewbOkteMQVVqxPORnBWmJnlmHegDSvPYJtG",
+	"KTvpHAEgr1glAQ+aPomZNpFAv5nimUQSD4nvjuIVdMy0kn5DK+jXT3nIeE2uAORCxXl35U4YGNW1R1Nz",
+	"V9HutA8Pj9pn3m7H50cn+osc0NWOu4ed88OT86NO+7B79EsQOpl+ftwNg3Ib6CeH3bAkpM8f2y7u5WDT",
+	"mvjSam/oQ5C+ZbF6fhSWRc950Dn823f/OP7lp8P3j//z9Mfum6N3xz+dXJy+f3wZhLkU5DGxkrzao0qp",
+	"oYIVd487YeBE61x4a6vb6R63Ok9anVMQNo0lx3fgAbtnS/M1HxlEuyBSn2mNWu5YA/JyBhBj3U73q1iV",
+	"I3fLLtB/2F++ekfv4bLgjHJX3HXywOCr2khGjXGQhjLhgpRqHAOHLIk8aPKu2SV0t6WyaHC7i3iU5d/Z",
+	"PP0PDN9gCgF685VlAVMQttvhw7LKgPbynJn9hgqDaVVsTD1XVHlZFXbzyr3n1FxTFjdvD6YX+YP+4iFH",
+	"p3QiDxk6i23GHDrnxWvND57atfCgUWnRN9Zk3jydRb95q3pTymI+BWMRuoFRlmaqlwoakV5KRG+i+HVw",
+	"3m2fhIY+zoNojF2TMJ4p/XauLZwePTkuQp+Waxr22/mZDrWOkKWQ39cbZgy6KcvcFeKeVNWI/GfFedKL",
+	"xpzqyeae3VBzzFYBWKuPmT7tL9XGDCD9UAV1oz5llkqaUl7JV2x+adKUDHLjoF2+CxBGmSQ1ZU8RwxNt",
+	"ragxmdSWQC2I+6H+6RdoFLYZ0tQn2NSAs3P3LAIae+mHDyEZdX291gT2t5JUs7V+UCOen6zbrmttyXkP",
+	"ZPGHTarZYe+tzSVnnri91Mh7l7+1QEwe6igng9tSkUUyeN0VzCax995LOf1a2NxBACu91B/tyjR0g5ZN",
+	"w6WnNIUO+VDiTCoslHRecCrrTkv/p2eqgP6RL5TcUT4YqguGaloiSUf3xW+eG3z3bMWNUB+ntHdNZhCw",
+	"TlgkZuBixAoJcDNBiclkBiltUMcBDXB0jSZYXpO4jfoDLEkvE0n/ikF9iQFBY6XSPbn/FKWC3sA1R8J5",
+	"Cp/p4RLKrlsJj3CCNBQpA0yR5vbCdQx2vYLzbbSh8VfPDtljRE25uJawbM7qsx4cSm3Vc8wckSas61ZC",
+	"b0irqFuEB1FMhoG3U3feoiy3tq3PfEIZLTUq4ylhmLYmGGoTWho2P5YLT6zbucxt/QvZxvnJP9SSuO+0",
+	"iLRA+vV4hU9TaFhPokJoDwUltrZ0t4VhvclbD6nOvRC/DXyD5w8YUGP7bgz+b8UIvhvBzMi0JJzzS+4t",
+	"shY2kqL3Q0gP+QtfV/7CLsQuxBbVx0Gb+GdSDk0CpRoqRkBAgCA4GgP5uUgq26WBSsS4umJgc1I2QlkK",
+	"rU3GmYI/TamJk86RqSY8pZLUFIm4MGu8Q6zXM9C6wGmYHiluNoaUwMMhjb6aUhFL1/4jV8iEj+05OIRV",
+	"EIQmHmuueAjLwbq/vM5EPvtmwd6aXcqDTOIRqcXB9/rYY5PcOuaZSGZI8CRpZalE1yRVaGCERcJHKKUp",
+	"SSgjT/MkSU+kOEznDdD/oJ+812v6Y8d/g/HYG8yWTuCCk537z+RJ5X2ES9xHQyUIgxjP1ohZ3jRu/C4d",
+	"QiX4e4jpLSNI8ClKiXDOxocA43o5BYeJuIk4LXIyQnN2laq8NQFDwB2shgncYsaiA5fbXl/z/oIMMqr1",
+	"RlMXaYzlGGUsJtBXa6QZH0QhgMCSU5xCOOsEUWYco5yRK/bmw+vLVwcv/vHieYgkh2hcrEcwEbTAUzCa",
+	"0Ns2usiY5i8mQUizNjmGeve2Ov7TopI+mmLNgmyFDiQg+s4n8y6I3ul7t9E7FXx6puVxgHlRZcan+pBA",
+	"9re/ep/mrgLgXmZJomE1Y5FL+zDajyzgU8g8FvnweMaistJl8NhaCvVV7N9rJHCXA3fXLa2YZQUC2Epk",
+	"pP1t+bO/xwoPsCToRhrIhYhnasBvwbWstQbNCIrC4M3AWXClvPB7PST/bl+5QzDaKV6xIffB8e+u0JwN",
+	"vIctay5pOLNFbJExpvnjgDIsZneTHfgdzEqZkfTmVJrrjNWBPwUDggURzzI11vNoXQOn9Acyy3/Rc4NB",
+	"4rtPvNSs2TwOwiATSXAeHIBnwq5o/gOX2hiCPKDmn6bEWulIS5trl+75zOY893Wu9Qf0VMrtqIVeDaWx",
+	"oFfDkpFwZDNA9kyPVGjlV/q+6Ce5OMgFT0hroK1j1xAQGiVlipstVcmlboa5plSL03xwuXPPXuWWbLFu",
+	"ewhUlC93ZXsxvc839KUTxa5aeYQVTvgoI+25REP//jOwjviwMojUJmA+66Mi9888LY2cl430rAzKupS3",
+	"V25RUx7EVt/yjPG8KCQWmm46JtPIVEx3gGlXsj1947wkWGWCoGGCRxJNqBCQYGT7AuUALg00NF/UHTnO",
+	"YqrADONDq3tNMmVwpgZL4JOa4apStrooU+K9TFss8gzzwjb0kXnDoRgrjNIEszIqFLx/cYhnpWj3vL5S",
+	"/kEIkASDEmQjlYpG5SMDzfbzx8//PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
