@@ -749,29 +749,44 @@ type CreateBindingRequest struct {
 
 // CreateKeyRequest defines model for CreateKeyRequest.
 type CreateKeyRequest struct {
-	AllowedIps    *[]string     `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string     `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
-	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
-	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+	AllowedIps       *[]string       `json:"allowed_ips,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	BudgetUsd        *float64        `json:"budget_usd,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName `json:"group,omitempty"`
-	Name        string          `json:"name"`
-	QuotaTokens *int64          `json:"quota_tokens,omitempty"`
-	RpmLimit    *int32          `json:"rpm_limit,omitempty"`
-	TpmLimit    *int32          `json:"tpm_limit,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  string          `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList `json:"namespaces,omitempty"`
+	QuotaTokens *int64         `json:"quota_tokens,omitempty"`
+	RpmLimit    *int32         `json:"rpm_limit,omitempty"`
+	TpmLimit    *int32         `json:"tpm_limit,omitempty"`
 }
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    string          `json:"name"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             string                     `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
 }
 
 // CreateModelRequest defines model for CreateModelRequest.
@@ -901,11 +916,14 @@ type Key struct {
 	AllowedIps []string `json:"allowed_ips"`
 
 	// AllowedModels Binding keys the key may use; empty means all.
-	AllowedModels []string                     `json:"allowed_models"`
-	BudgetPeriod  BudgetPeriod                 `json:"budget_period"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd"`
-	CreatedAt     time.Time                    `json:"created_at"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at"`
+	AllowedModels []string                   `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod               `json:"budget_period"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd"`
+	CreatedAt     time.Time                  `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string                       `json:"default_namespace"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at"`
 
 	// GraceUntil Until when the token replaced by the last rotation still works.
 	GraceUntil nullable.Nullable[time.Time] `json:"grace_until,omitempty"`
@@ -918,6 +936,9 @@ type Key struct {
 	IssuedBy string `json:"issued_by"`
 	MasterId int64  `json:"master_id"`
 	Name     string `json:"name"`
+
+	// Namespaces Model namespaces the key may use, inside its master's; empty means the master's.
+	Namespaces []string `json:"namespaces"`
 
 	// Prefix Example: sk-Xb2Tq9Lm
 	Prefix      string                   `json:"prefix"`
@@ -1049,12 +1070,18 @@ type LoginRequest struct {
 
 // Master defines model for Master.
 type Master struct {
-	CreatedAt time.Time    `json:"created_at"`
-	Group     string       `json:"group"`
-	Id        int64        `json:"id"`
-	Limits    MasterLimits `json:"limits"`
-	Name      string       `json:"name"`
-	Status    MasterStatus `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string       `json:"default_namespace"`
+	Group            string       `json:"group"`
+	Id               int64        `json:"id"`
+	Limits           MasterLimits `json:"limits"`
+	Name             string       `json:"name"`
+
+	// Namespaces Model namespaces the master's keys may use; empty means all.
+	Namespaces []string     `json:"namespaces"`
+	Status     MasterStatus `json:"status"`
 
 	// TokenPrefix Example: mk-3Fq9ZtLa
 	TokenPrefix string    `json:"token_prefix"`
@@ -1071,14 +1098,33 @@ type MasterCreated struct {
 
 // MasterLimits defines model for MasterLimits.
 type MasterLimits struct {
+	// AllowedModels Binding keys a tenant's keys may be limited to; empty means all. A tenant's key names a subset (all of them when it names none).
+	AllowedModels []string     `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod `json:"budget_period"`
+
 	// DefaultRpm Requests per minute for keys that set none; 0 means no limit.
 	DefaultRpm int32 `json:"default_rpm"`
 
 	// DefaultTpm Tokens per minute for keys that set none; 0 means no limit.
 	DefaultTpm int32 `json:"default_tpm"`
 
+	// MaxBudgetUsd Cap on a tenant key's `budget_usd` per `budget_period`; when set, every key the tenant creates has a budget. `null` means no cap.
+	MaxBudgetUsd nullable.Nullable[float64] `json:"max_budget_usd"`
+
+	// MaxKeyTtlSeconds Longest lifetime of a key a tenant creates or extends (its `expires_at` is at most this far from now); 0 means no cap.
+	MaxKeyTtlSeconds int64 `json:"max_key_ttl_seconds"`
+
 	// MaxKeys Most non-revoked keys the master may hold; 0 means no limit.
 	MaxKeys int32 `json:"max_keys"`
+
+	// MaxQuotaTokens Cap on a tenant key's `quota_tokens`; when set, every key the tenant creates has a quota (the cap when it names none). `null` means no cap.
+	MaxQuotaTokens nullable.Nullable[int64] `json:"max_quota_tokens"`
+
+	// MaxRpm Cap on the `rpm_limit` a tenant may give its keys (a key that sets none gets `default_rpm`, else this); 0 means no cap.
+	MaxRpm int32 `json:"max_rpm"`
+
+	// MaxTpm Cap on the `tpm_limit` a tenant may give its keys; 0 means no cap.
+	MaxTpm int32 `json:"max_tpm"`
 }
 
 // MasterList defines model for MasterList.
@@ -1134,6 +1180,9 @@ type ModelList struct {
 
 // ModelNamespace defines model for ModelNamespace.
 type ModelNamespace = string
+
+// NamespaceList Model namespaces; empty means all.
+type NamespaceList = []ModelNamespace
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1364,15 +1413,19 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps    *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	AllowedIps       *[]string                    `json:"allowed_ips,omitempty"`
+	AllowedModels    *[]string                    `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod                `json:"budget_period,omitempty"`
+	BudgetUsd        nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
+	DefaultNamespace *ModelNamespace              `json:"default_namespace,omitempty"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName          `json:"group,omitempty"`
-	Name        *string                  `json:"name,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  *string         `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList           `json:"namespaces,omitempty"`
 	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens,omitempty"`
 	RpmLimit    nullable.Nullable[int32] `json:"rpm_limit,omitempty"`
 	Status      *UpdateKeyRequestStatus  `json:"status,omitempty"`
@@ -1384,14 +1437,25 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    *string         `json:"name,omitempty"`
-	Status  *MasterStatus   `json:"status,omitempty"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             *string                    `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
+	Status     *MasterStatus  `json:"status,omitempty"`
 }
 
 // UpdateModelRequest The namespace and name (the binding key) cannot change.

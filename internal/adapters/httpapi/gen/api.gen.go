@@ -753,29 +753,44 @@ type CreateBindingRequest struct {
 
 // CreateKeyRequest defines model for CreateKeyRequest.
 type CreateKeyRequest struct {
-	AllowedIps    *[]string     `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string     `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
-	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
-	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+	AllowedIps       *[]string       `json:"allowed_ips,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	BudgetUsd        *float64        `json:"budget_usd,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName `json:"group,omitempty"`
-	Name        string          `json:"name"`
-	QuotaTokens *int64          `json:"quota_tokens,omitempty"`
-	RpmLimit    *int32          `json:"rpm_limit,omitempty"`
-	TpmLimit    *int32          `json:"tpm_limit,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  string          `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList `json:"namespaces,omitempty"`
+	QuotaTokens *int64         `json:"quota_tokens,omitempty"`
+	RpmLimit    *int32         `json:"rpm_limit,omitempty"`
+	TpmLimit    *int32         `json:"tpm_limit,omitempty"`
 }
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    string          `json:"name"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             string                     `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
 }
 
 // CreateModelRequest defines model for CreateModelRequest.
@@ -905,11 +920,14 @@ type Key struct {
 	AllowedIps []string `json:"allowed_ips"`
 
 	// AllowedModels Binding keys the key may use; empty means all.
-	AllowedModels []string                     `json:"allowed_models"`
-	BudgetPeriod  BudgetPeriod                 `json:"budget_period"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd"`
-	CreatedAt     time.Time                    `json:"created_at"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at"`
+	AllowedModels []string                   `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod               `json:"budget_period"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd"`
+	CreatedAt     time.Time                  `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string                       `json:"default_namespace"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at"`
 
 	// GraceUntil Until when the token replaced by the last rotation still works.
 	GraceUntil nullable.Nullable[time.Time] `json:"grace_until,omitempty"`
@@ -922,6 +940,9 @@ type Key struct {
 	IssuedBy string `json:"issued_by"`
 	MasterId int64  `json:"master_id"`
 	Name     string `json:"name"`
+
+	// Namespaces Model namespaces the key may use, inside its master's; empty means the master's.
+	Namespaces []string `json:"namespaces"`
 
 	// Prefix Example: sk-Xb2Tq9Lm
 	Prefix      string                   `json:"prefix"`
@@ -1053,12 +1074,18 @@ type LoginRequest struct {
 
 // Master defines model for Master.
 type Master struct {
-	CreatedAt time.Time    `json:"created_at"`
-	Group     string       `json:"group"`
-	Id        int64        `json:"id"`
-	Limits    MasterLimits `json:"limits"`
-	Name      string       `json:"name"`
-	Status    MasterStatus `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string       `json:"default_namespace"`
+	Group            string       `json:"group"`
+	Id               int64        `json:"id"`
+	Limits           MasterLimits `json:"limits"`
+	Name             string       `json:"name"`
+
+	// Namespaces Model namespaces the master's keys may use; empty means all.
+	Namespaces []string     `json:"namespaces"`
+	Status     MasterStatus `json:"status"`
 
 	// TokenPrefix Example: mk-3Fq9ZtLa
 	TokenPrefix string    `json:"token_prefix"`
@@ -1075,14 +1102,33 @@ type MasterCreated struct {
 
 // MasterLimits defines model for MasterLimits.
 type MasterLimits struct {
+	// AllowedModels Binding keys a tenant's keys may be limited to; empty means all. A tenant's key names a subset (all of them when it names none).
+	AllowedModels []string     `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod `json:"budget_period"`
+
 	// DefaultRpm Requests per minute for keys that set none; 0 means no limit.
 	DefaultRpm int32 `json:"default_rpm"`
 
 	// DefaultTpm Tokens per minute for keys that set none; 0 means no limit.
 	DefaultTpm int32 `json:"default_tpm"`
 
+	// MaxBudgetUsd Cap on a tenant key's `budget_usd` per `budget_period`; when set, every key the tenant creates has a budget. `null` means no cap.
+	MaxBudgetUsd nullable.Nullable[float64] `json:"max_budget_usd"`
+
+	// MaxKeyTtlSeconds Longest lifetime of a key a tenant creates or extends (its `expires_at` is at most this far from now); 0 means no cap.
+	MaxKeyTtlSeconds int64 `json:"max_key_ttl_seconds"`
+
 	// MaxKeys Most non-revoked keys the master may hold; 0 means no limit.
 	MaxKeys int32 `json:"max_keys"`
+
+	// MaxQuotaTokens Cap on a tenant key's `quota_tokens`; when set, every key the tenant creates has a quota (the cap when it names none). `null` means no cap.
+	MaxQuotaTokens nullable.Nullable[int64] `json:"max_quota_tokens"`
+
+	// MaxRpm Cap on the `rpm_limit` a tenant may give its keys (a key that sets none gets `default_rpm`, else this); 0 means no cap.
+	MaxRpm int32 `json:"max_rpm"`
+
+	// MaxTpm Cap on the `tpm_limit` a tenant may give its keys; 0 means no cap.
+	MaxTpm int32 `json:"max_tpm"`
 }
 
 // MasterList defines model for MasterList.
@@ -1138,6 +1184,9 @@ type ModelList struct {
 
 // ModelNamespace defines model for ModelNamespace.
 type ModelNamespace = string
+
+// NamespaceList Model namespaces; empty means all.
+type NamespaceList = []ModelNamespace
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1368,15 +1417,19 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps    *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	AllowedIps       *[]string                    `json:"allowed_ips,omitempty"`
+	AllowedModels    *[]string                    `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod                `json:"budget_period,omitempty"`
+	BudgetUsd        nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
+	DefaultNamespace *ModelNamespace              `json:"default_namespace,omitempty"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName          `json:"group,omitempty"`
-	Name        *string                  `json:"name,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  *string         `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList           `json:"namespaces,omitempty"`
 	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens,omitempty"`
 	RpmLimit    nullable.Nullable[int32] `json:"rpm_limit,omitempty"`
 	Status      *UpdateKeyRequestStatus  `json:"status,omitempty"`
@@ -1388,14 +1441,25 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
+	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
+	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    *string         `json:"name,omitempty"`
-	Status  *MasterStatus   `json:"status,omitempty"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             *string                    `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
+	Status     *MasterStatus  `json:"status,omitempty"`
 }
 
 // UpdateModelRequest The namespace and name (the binding key) cannot change.
@@ -10831,205 +10895,213 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2KnYtJUvyJbFSW3XS6WQm00kn7TjTs93OkSASkjCmADYAWlanUrW/9gH2IfbB5klO",
-	"4QN4k0CRuthJul01NR2LJG7fFd/1kxfwWcwZYUp6/U9ejAWeEUUE/PU8EZIL/a+QyEDQWFHOvL73Nsa/",
-	"JQQF8BiNBZ8hjGJBbihPJIrxhDySaMjIrRqYd4Ztz/eo/vS3hIiF53sMz4jX98xjz/dkMCUzrKea4dvX",
-	"hE3U1Oufdnu+pxaxflMqQdnE+/zZ916Fq0u6IJInIiCIhtlcMVbTfCoaer4nyG8JFST0+kokpDjtmIsZ",
-	"Vvo9ps5OPN+bUUZnyczrd7M1UKbIhAhYxGs6o2p1He/whCBJfydVO47gu+LMIRnjJFJe/7Tjl5Zx3NPL",
-	"wLdmGaedTs2iPuv9yZgzSQB83+HwgvyWEAnrDDhThME/cRxHNMB6yUex4KOIzP79n1Kv/1NhXf8myNjr",
-	"e//nKEeRI/NUHr0zX5lJyydwOSVImGlRyIlEjCs0wyqYIjUlSC9D4EC1vc++95yzcUSDe19fMMVsAmuB",
-	"6SWaUzVF5JZKRdkESYUVgQW+5GJEw5Cwe1+hICFhiuLokUSCRyQ/SxxFfI7UlErEYyJgEbDYH7l6yRMW",
-	"3udaf+RIJsEUiZT+DriAVd5QSUcRQYqbpcaCsoDGODqEtb4n4oYG5APDN5hGeBSRez1hMou5wIJGC5Qw",
-	"bNcpibghT5EgSixQhBURsNRLzt9gtrCkJO9znRdYEQQcg4TpwvBYEQGkxJLZiAjEx0iSgLNQIsrQ8EK/",
-	"1Xqm3wK2OyU4tPxcDwd8q5Vxr3yJDh6Xv39BZpgyzYA3+UaSBnPky615V7/9geFETbmgv5N7RfM3VErN",
-	"GbhAlN3giIYFCl065Z9//rn1LFFT/TDAiji3lYkzs6tY8IBIqTHxBVNULe5zcz+TKGppwUNCNEoUkmSG",
-	"Ye1RtEi32wZg2cH0XM8CveBLfk3YhRU6oEAIzZMUNRIIw0sDpd9alZV/fd87PUN/+/nyKZKEhYgqhCUa",
-	"PrMQht320XcECyLQVdLpHAfFAeEXAji+dKi+R25jKogcYFWS7SFWpKXojLi+gUEH5udPHmFazP7qmem9",
-	"jy5FJNcmfi1vtTRYaTX5OHz0TxIoPfGzJKTqWaCMqlU+QRo6lZNl4kh/yddtRIPRrQyvzdY2w1JTm+/J",
-	"hVRkVr83uw0aVi//BVNi4UIAA+tPHrnFs1hzee+aLNqBIJoyHFDA6TmsQ+bCielPNgCykfxmbWFI9epw",
-	"9K6wZqMXsiSyQsn8vbLpIKKEqQGNHTTtN4eaVZQG5oOVcVKpWvs8hf56OIIKjLX2aU7ZT+GzPFJ55tIy",
-	"i1uvxIbX1OicS7isyKz8j1oYG7TK0NvDQmD4u3C5qBvoR3Kr7E1m5UBgIeXRXJv6DkeYBUT8lWChRsQg",
-	"nBt/xjiSxF/aeTAlwbXUhFm635ydODB0yqUyd4XSu73TU8fLlEmlV2YRpPB+t/cErgvZ346vJcOxnHI1",
-	"uCFCWjqtvgd1XAhc+HL9xpZPvrBwx0LWAeG9wiqRq+hVPOS1p1p3iivPIzxZlV7fY4VHWBJk14xmlCUS",
-	"FLORXekjiUBwkzB9SQurBmwhwlINJCGsOWNrBMu18NsJYOaQiit3gpCy0CqRS7DDLKR6f835gx3refql",
-	"i0sYMRNupAY05t3XZFEWbPYi357EqnXCXWNrDJQxDtxoGCejiAaDGQ9J5HxBZpi/7mBSU4ilk8++l8Th",
-	"hsfgEhz54peWao4iW55fhGYJBqWVrMGPHKYriBIShWm0So0/TxfGvJB+mt+XtSiLbohbTxTCCJBUbQo4",
-	"G9PJwPzue4wPYsFvaGhUwAq1IB9vIngSD5qLf54oMoCP3AAnEdGSOpPv6+D+3r58qd8tfnyDo4TUIJTL",
-	"hiN5lOgfEJ5gTf5wwLBkBEvW7C1Q9Iag9Iykj/TCEkVCNJ8ShgTBYI/LtNJrLz30j47jS2KpBMGzNfqZ",
-	"YxdLFji7FkRD9K///h+UjokAWWExKcV+8k56Xt8z9NrqdXonrc6TVueswEpy3JwTOpmqZcCCjc5xrS1S",
-	"TxHKBRTJhlyG8wroCqSVImZ+Uk3o6BWLk011liXcXMtx9Kt/0W/+qEXs/hF32SZco9fkoMpsq911ptVu",
-	"p1MyrnZqQVoDsCYw2V7SGWh+hg28MgNohWtGmf2ruyoJ7Rj7UMxTIf7ltfIknBD1jgjKwyIPZ5xpmISY",
-	"RloszThT02jhZDjPQTjZHRWM5Zvo9iWAbgJHuaISrPv6jWZfP2ZvO/SFTbX/rbSJJVgtKQKFw3BBzBz3",
-	"D2Sx3VGD5ZuEAxqXsXXp5lGz75xqup3OKg6nk8CWKufpWYbReCLHTCPA30GcIfBa5Ckie/5xIsu6RsgT",
-	"rZ84mZmxF29rHttSEjiusk2Q87eEK2wsVnJj95zviXg2iFIb9yrjX/ut2vrbJdqArVeTwRsww21HCVau",
-	"DUQ8c6+yJNpqpZufDaiaDlg/5JYIM8O3g2uykE2WUbeEFPlirBQRWjv8f78+a/2CW793Wucf83+2B62P",
-	"nzr+2fHnf6u9C9VBVbONLSUJZ0qLvDllIZ9vgblUKwaDWNCAaK4ymCl+XcEdGpxjzi6uKQsbiacf9IsW",
-	"hjxRejVuEm6wmeaw6x/9338H+HV7j10A3EnI2m3s/1C3vczLJI65UHIwpkVT14jziGBWfiNhYN+VNe+Z",
-	"q0TNS4rzaBBMOS1ZL1xv3tAlk1L20mak9Na6MLajphhLOeeiLB6zH/2SQOr0ltSGngOJBI9q8Sdbsn5X",
-	"X2glERsxoV4zJpSN6xe3BCusPs/0Zryl8hXTgTV5FY7upHN+trxY35sLqshbFi2MoURrVYnigxFmpUuZ",
-	"nWcVlUZYkkEiIlecjzkENOYCDTUEsKKjiAyfoqlSMeIC/ivbZQj3OidPXDoN55OIDCJuXKsOI69ZqkSK",
-	"o+Ek4iMcDWFqNQXDryK3aIxnNFosTeg07dvpYsEBMOs3VzdD7/Rsf1paruyu++6DNTq8MW9vr93FgnJh",
-	"vdwZNnTqrugFhtoqadQFqdGMq6aUkHPVJnaK9KvUTnH3ZgZL4tbIYIFUTeA2qMY65bch8vLFYDnqzwyC",
-	"4KXFUzRLpEIjgigDZB0nKhGk5OFYe6HYEneasOHSQQArdh9sJcP8nsSEhYQFi78SHOmlrHgsBIUQidVz",
-	"eobSZyjMhkEjQtkEhXzO0AxfE+Mosp55lLApTLN4ijBinLWyETgj9n2qUEgmAockLJiyC0wzt2XnHgmK",
-	"I6SCGHV7j9uddqfd7Z8dPz5HAWeMBAoJMk4kCV3QibDS6x7MZGnITvuJ71B91mg3qVUGjJ96//XxBpm1",
-	"s7AIPz9xF8BeEqyx72WEJ7sYj/X3YDUGOx46wNEcLyQyr8vDJetxGA+CCCchGQSCSzlIjbJe39NiT+83",
-	"HkAw4UAqLshghINronVpT5CQSqedubiTD3HqBanaD2fk7djr//ppVZ+pc1Y4dLhP9aD9WH1mjMzTczOT",
-	"+MgOrcWyGeDQN/+OIi1SBZnxG2K4R4QnVsIVd5jaWYq/dV2nRkkUvkgpoEyqY/2sTBhFxloy2RAp8YSU",
-	"XzZ7ohJlOFqHwGbGfDgXxlYyFnBjr4P5Os63wrhcKCYVFpu6RVcJ2rIsjeWWL3m+l3GyCv+OHn5gwxVL",
-	"p/yk2ztunzbiLQWfdQ6kTrvb7niNOUvut15ak58CwAWzH4grxqlslSwTx3MIlkHPX31/YVj+NVmgGdby",
-	"AGnWC9HzTxGZxWqBZgQziTADVS+zOq4GqtVaLMtrsHZnPXV5DYkkS1NH0WZT36kJs4KB5YiwjXu/gemz",
-	"gZcXB2SQMOXyRH/QPxvvpz5rsH8gQeIIByREI+OmjrBUSHAF1w4kFY0iNOfiWlaqT81cz7tFo1EpExIO",
-	"RovVXQ1N0OAQ2PcQhzPK+iYkMw00RDS0EZlwfQFkMwPqTWsZYF8sCVHPDNV1MmOYsrk3vTK+JxZkTG/L",
-	"/EJet/4x6l3+dv565m1jf66AR5UNunyaHUtvGhXMLh9JlIaPeH69h7npRecHsijcce50QZsHmfhekgrb",
-	"mj18gPecUSk5kvipVLfgTklihUH6JZZdBFTxjJZwoMSulhlfia0UvPU5QaV73Swe5geyMDe7cFXsWFtM",
-	"zcllgc3uIA8TywkC4WAor1v/+q//HR4+RXKq7ymcQfy3yd9IM4vatTI2DTPWC6zY1D7c0OnmvqgLOqev",
-	"gmJkgmK0XkQhoj/HD/OvKU6kIiau9oZfk9CpK2Vov6ohcplJzSXZ8/57JGMNUXsnDxIh9J8GXZFB17KM",
-	"qVSzcua3hDfwu9FeDoBGtFJ/Y5NSrsnikUQRHZNGsY4u3AElLN2j69Rf0xvCiHTEgK5qqfy68X3TORWf",
-	"fIdVMHVc8yHgH0V8ggQJuAjlU0RwMNUXBUiZ0GSLOENUSaTJ6UASgoav+eQCXh8ellStdYiafbOC8L53",
-	"25rwlv3t14//lJy1L/D8jb14mB28YhMi1QWRYKNyJWnElsUs2yNhXwguryFifI4OAj6bUaVIeKg1gd8S",
-	"kpTsEUWXYmJyVoisHhlHguBwkc4wImMuSGESCNoCRnTYrgig15Ayi290lhf2g4oDdaV1xIZYC/spzFuB",
-	"NPvgcBnY/07J/MvzuhwLV/aVBjxXhKGvZmHgYErCRu59p5W3lH1RZ3XXpxERjXg7TFjJcp+n8Y6QBg36",
-	"k9YyHkHGY0CkuQngkSRMuRnvWi/hVlec1AxS46cxMczN9euySbDanes8wU2VeVdUU69g869w7tYhQyz4",
-	"LFbbI0Ia6TrYMsVnVQUrJAtoKUFDxMcm0tZ8+NQkJ+eIgKhCFFIPx9TakY0AWnIQNY8BGwQ8JOvjLc7P",
-	"z+uOZp0XWamx2g5vUpuqM8zN5QNbDr4tpS7l1LSWwwHDreNyW3C1Gk62Jetaz64aaHo7MZmdEiiqyKj+",
-	"dl3DjDZlQPUTVqdl1GR11HKczblMA+PD+sTCOrrfH3U3oegGySdVZFzeyvJpuyhomU4L1JLtsoI5UPYF",
-	"QlGcZpM8qmST2NcGQSSunZtARZcLdHO2sQcrJZhnapVns+jX5t11xsFmhjQzXMGWBvndLsPi7Lp1/PK3",
-	"81/Ua+w0ee0tF6tg4Modpma/S+vbzOhktlppd5pl2FB/XjXWJzOUMZHvyehkV1e9r9cZ9qyNqF0NzCFS",
-	"SRQTAXmeiuRGbjXFCkmiEOOMPEWpKZVxU7mjofl0KQDXaXK5u9mLQbdLlS+4hLFb1laVe5Es9GZ4gaY8",
-	"CrecewmO2UL8EkTK57MOurtfuwuo+0Xv2yWW4zIvykSCs9dtP3yTSteNg4zrtYs7zautimJeNXUaeogi",
-	"yhmCrwwrkQ0NnNaC7riS5Q5THw0z9a6t/zUsu6/qc37vKHi6HkiVEm+9vloZ8Lz+/M1nmwHgzxgCfRfZ",
-	"2FYbMFnYgG/+Mp270KqC1KpQYHV7znOuOK8lqK0efTF/fBNtJSOdYhb3FD4lsxEJQxOSLIjADDanpkRU",
-	"c8y9SBBgvV9egJSTGYpxqtm//FJYehqTbv67LinG9woLXDWKmsqQ1pCl1wlVIZ+awC/O8hgI/XO7SXhD",
-	"Glm/n2vIBjZPqQaRvvrtFDGyTe6AbOBY/LiXG0b5RtmA+RRujrCzLWk33fE+aC7Djy9OdiU4FqEXzigD",
-	"TfaGRHqjnu/dUDKv4Ebv0oKJqyezjxim5la6Jd5aX1jsY10sz1L8KBfpXSIrEil9EzxFGGYKkRsiFllR",
-	"USqRDHhMQqS408e8g2rUhE6dAeVW6hYv55XB5WkpvtVr5svn6Pzk9DGyJf6QqXYC6lRVGZRcFYWgU3QF",
-	"0195fdQgbNWacZtTWSHM1kFnaY2gqoIiBn4xVtOyEn2U1Q9xLbFsyixEfHb/dv7L8T9O//74svtT7+fj",
-	"FycXp5dn//n4w5Oa+NV0hJNOp9HlWFEVLYUEW4NA6ujXCvAY08h9xgrCBav8P29jwi5JRGZQ3RPeRTT0",
-	"bQShwIG+iVCJTPGofAkno/F5b3x8+vjx6PgkxGf4OCDnvfOwQzrk5PHxmXMlNstlSZW/eIUEGRNBGMwN",
-	"rqWFnlbTYIqL+tvyCiDRqn90RH7HMW2H5CYtTSmP8nPxGhYXNIfsr4vFSPNvHCEMeW7a6gFnBWDgOjfD",
-	"8pqEJtqp+6//+t/xMT4fHqZhsHDojDOgG0lUecOFT5ylCws5butz2lYdPduYUleT1+qDRFcy0HaIK92w",
-	"2NFmrt8yT6oNRF4T+5mnmu0trHI/+WPbKGrbVyEqiiZLcxlK+hkF5TblQp2iLG4yK1iUnWpB88vQfzMl",
-	"MD2VfSiBGYf44krgEobURAeOMGMV2nwJacpqGMPUerhMDqyGAVNTwWMaQJ1OnIBPzPyjZT1k+j8QHEtm",
-	"lNFWEFHzHZ0IfGNAah55KbvQz6lUSUi5yZxQMID5R4vcxoJI6Vz8BcEhdUfq3UOaiyBYupJ601pxUO9b",
-	"aE5vysThcIEOIDcGcpfkNFH6X4OQzxnEveNiQp8mpcN2s1QZGBvKyamB+XfzHLg16ShLsWyr94T9Knca",
-	"b1YbHnAJ0MujVvRa0vjTmEtFQgSDtBvwKGZw0y7cveeSNXDj2/EFkQsWVMVCrq0hGvDEtsmoyS4suXVK",
-	"Vx19wsaPE2KF0RTLaeFY8l2Gianrv+xVb5QUtWnQbZ4LlW0/22x5KU6ANL/mGsMB8DsTSeOGEFe7FIky",
-	"yTmFFLOlouN8jiJudVsehTZB55qQWEIKjtZ7D7BCMy4VGl6ThWzP8O2gNKyJ3d0okumz8+hKefiuYqJL",
-	"BrqNi9f4Xqm6XgFO5BYHCgyjE6A5pncT0d/JwDz56Bwrz6vejyEu/Wa02DLQ5V5tIWANTOT6PdZO1yBP",
-	"afUWA2j6SKIxFVKhYIoFDhRU3BxzAVx3wij0KKDLtxbVOrn+6fwX4b5cg1f3zo2bqxn5aw2cebpEdYrE",
-	"Gv3WGiWz8AeXddLFy4qrrAyAKFu9Nth3TTSEJIEgak9xEOVF1u11H7r3yk6/qP69gm9NJdRa0fR+wYKq",
-	"8uPphxsU0iwXNHfVr7bB5YOiXuJqZ2SeAhsohqPPp1ihCxJSCSEaWtGdO1XW0BYz37B6OLmNQQFtuj6r",
-	"I6bVw9EooZHKI+fTVTiXSNlAa25u4wow5uqQVHgMpSrldCdWx6OQ6KEIBAgM8KSkaWyRwswTNeK3UBgi",
-	"4hO3Dgm1Ipoesc2koQzNiML99KjbbuavB64+NvN8B81yBa2Wx1zZnAvnXXiW48PKGfoFUnSxBlNUY8Oa",
-	"r6slKPZaBXbrWqwVu9tAe67b2UPR1e2KrtaS/n4qEXy1RVk3TJBfWx2yfqxtneVqb2uoJsbNCr3W0eND",
-	"6df7K/26XXT4GkzYpDjsqpDPYr4QZiH8hQ5UOV7xEAWYMa5si8u210B0bVZ2tp4Wv+EytPWbe6gHu996",
-	"sBWUsmnt1zok/yqqwW4npKoPadOCrrWqXpUb/RnUdrsmi6doqElkaCu3ZeWkllJPTbbxeu2lrkrseg/6",
-	"Sm3Xpq7vort8SYXdwnu+nIt6VwrbF6zP+q3WZN21DquD5kqnuxpGU2o0hGgo0/gZ048I3I2y4FvIop7A",
-	"wWBAvFQVZBm/Nrr8dGp6wkB5mQvuyHTGN5NBRYLtmizi+0lWzp2aDcbOyG1VmUpbWNmKlQZoml58CL/i",
-	"Al28fI6Oj4/P0ZQn4ijEC7e7VwOvOhu5OsN346xgUehAvaklJo3qyMbIDrJhzmyeI7uEHCsH4LS5aFTT",
-	"lO0wnI4Fn22YQGrdRQ6hPG9ufs3Q32F4VXzL3Ixseb7ZFwxlF+Y6mL8bQ9grNuYOk3JCo3AA85Z8g71O",
-	"76zV7bZ6vctOpw//+8VzVz6xN9v82+NxD58HXXdA2cBZWnPCu+3eWdsZVrlDLc6C29ms0y9uuLSc1ZOD",
-	"NmFBooXUew3PTIH5gSyeJcpVrymrtmw8vgdDqUy9M5QHIKePZrYUWhrHMPxH69m7V60fyGKITKtvYNN6",
-	"XPNn6nvqe9mb+QGYZYEKA92k3Qtc2/g67zZuiyz2iyUV0d9+vjRm9OG7t+8v0RFO1PQI0haG/hXDa7eO",
-	"qzbfvgJPEhyv1sRMJ+xsV1OlYtNOnFrsXa6Mw5TgEYojzEhq+n/xiz4e9Pr1GzTBiszxop8HaBbaCILk",
-	"hN5SRpxesQArHPFJQnzzy7/++38y0Sp4YmJ2TMC4RAdXNuJcXnmHcFtWU0JFod6d9K/Y2JRahtrDdk7j",
-	"LMkcFAFnMpmZEpaZVdmHASM+QRQKa1HO2lfsir2AMHVgq4hKNKxq2j5EB2mkt1lbgIWwpVyuWBbmHprc",
-	"XioRjiRHJJhyEhYQ0mr9rVffDzMHYYqcVyxLWeaJkjQkxpGo7/oCBwodJOya8Tmz/Rz/9d//g046Jz6a",
-	"C84maEbUlIf211P/io14uECKcxRhMbGvd499pMWNYDiC6Gd9lPrJaaej9yXnRJjaNeDzwTNyxdJgYjnF",
-	"MTH4FdGA2ObxloKexTiYklYPeAjo+1mo8Xw+b2N43OZicmS/lUevXz1/8eP7F/BNHrHtQWSy2XSKiIXa",
-	"vymj0rf6mDAcU80f2532sYm6mAJPOQJ34RFOQsNKJwT+Y0hPs+7Q63uvqVTQsBq+FHhGFHgCf/1kmMRv",
-	"CRGLnEfgUu/ArH//nnq3r5vTdO/NZmygRrhHW+4Xng9Z1wa6ZrylBW43WtbWfJOBytzrBVNAk1gBjxwD",
-	"g9QkpKVTxvyX5rUi33G+azWIqrltObzaaUHF2HxSl3KUI+8RVErwGryYuuo/Qtt44ENAOb1OJ7MvMmOd",
-	"KHDEf9rYzHzdtd3gIUwBJM6yaI/xBEQMMSfnI0bmmolCtExbU/iJWYxrjmzRR9/hMLWlwCfd+k8+MGzF",
-	"NgnNR8f1H73kYkTD0ARKnPTO67+45PwNZqlTzxiZZTKbYbGw9xlgUFoqlTevQQ89EX71DAv76Hu3rZiI",
-	"GZWWC8LvfUFwCMNahmeFo6zkeX8h6mX6zh1CvtTZwQH8csuG9rcFuGdRhEpaSAFcGQBWIZY+skDzPdve",
-	"t3wy74kyJogJvSHMjI8OrEFNGh8CXKslwoIUIgcCzDijAY6umOEXSLMUo6vkhj8u05GxtGbBp0gQlQhb",
-	"SHo+5RFBMxy3r9gPoGyYJejJsgqpfTR0N8kYgg41IzMuFkPExRUbQqzA0IcvnI03zDdKJGQIdcrB7jk0",
-	"ekYZed8lZeQF6HzHw0UDvG3UAcTY/2r6f0BAyUCfitfXB/jZ34IobJOQz+X7lbWofjGyvCwiQCY/SeaX",
-	"+spZcq/JNLHgAZFguH/BFFWLPXGFD7EkQu3EGMC2XmTn9jpU4ObLMnQ5BxdJQqSNQ1SSROP2ChVpgfzG",
-	"DtxI8c0CMZsh2bJf9dvSWQolidYqLRY0PjLRZX8WpUUfTLr3Ananv6wit32SCz0uVX1hsZI1R66E1AKC",
-	"r2J2sUXvTgKiGK1x1ukshVv0rGfY2qkLUf95LESvU7jX2Pb6jfDP1Wa4kZTo7pkE0lBqBxXYR0/REIAF",
-	"AjwNgA6+ejHRaUAEzzkbR9RYe/dANebAcqPdgTF5HW5EQVXS4egTDT8btI2IImukBNh1bI+XtI0cOjjp",
-	"nB+ihEVESjQMsAxwSP4D1DEfzac0mCITzg/64WyV6r6HaTOqayBQ7CQliVLXX9TB9E9crT/1WsKvHgVP",
-	"6r/4kauXPGHhl8JZc5QZzm6Dqn6F1sKgnJO1+z6SKXoa66NEJ50TpHhOLZlys4p7fyGqwO7vVCWo0pfN",
-	"Iv9wGLc7Av2FqO2wJ1MVypykRjl8FYJiGLsbf7w3ZRf1tRjnRTBNi05ZVj30hRlHETwouB5QwhK4NfjA",
-	"R3miEDBcGJIt1JSyySqCFoNJd1FJ0nCMQv3IxiqFK6D1ni+e1SRkFvfAsfehZcAtfSeO7VYujtL43ko3",
-	"ioHvD6YG7P6vlIWOaFXeg6yq8gbOg2/pXpo24Fp7KQUX6Td1I/0CcgmusDjvmFfg8QWSgT9X6UX/vKOA",
-	"qrwAX5MFGpGIswm0rs/LNT9Fw6wp3TBtXGVy4dP2jEgPMJTXraGVYs1vza/00BkB7yKklhOCfl2utPsx",
-	"I9fUqFpKKDnrbHhNLmRM3fMdudDk7493Qb57WfdFLbWA8AgX+yhyhkZkiqOx5qIOAVrBDZpJT2gZa/Na",
-	"9soweBSWVVepeF4Q46mt4zpHtjRaQ35gSnkYhnBpIxjuWDFcQ0qXdg+wQf+PTEW7I/aFaVhcFG5pCMoO",
-	"mmAqY9ZrgG+ztzaVi1+VmlWqbrtW18qO5U/pAuAFcKe4lf+2il3ZsxVHgMuE/zaPpdpaGcmThzxsigcR",
-	"xpPJFOkH8VRgmRUd6ZeqSuRllT0c0WBj2/1yFtQ9ayZ5TeVKveTBQl9poc/DczdG7GrGWWuhv0wrq5vU",
-	"MgTfp0mhI2IMTamtvsoCXyKaB0P5vRvKd0cdvzJmqxq2nXthHJfFu+aD4uU0de8A/7uweFfyFM1QGKHg",
-	"gkkzWBHjAoVkxtdwmXKO716M2VkC7Ya27K1E7P1QyoM9e+/27JywHkmUqnU+0qob4gJltuQdxbWN2m/l",
-	"6X2Vl51iobJv/MKzUlFu7aWnlJL057z5lI8AHZh6habdfQEJl7BpFRNLSSJN4qNW0sCqTDpPi4WSTY1U",
-	"qiSSU9w7PauKmipVAtyBt2f2XZN31SJJq5vfs7JCfRveqUqVAb/MvcpVZvIPZ/r9sobZLEyqRGM7EFUN",
-	"j6+9l12QG1t5QoNxTBmODHE5zK0QFUAZGFtNeUHEWdYFB7DOYWuFyKoV2qu7vZnPwgdN3GEC1SezfxTa",
-	"SjcHvMuSesEo5eTuL25NgL1c0nVSSxSEpKSKD5QOxpA8jANNhmaL7SumhUSa0mkzOanM8jjRfEpM2NWU",
-	"wMiI3FLINRWIcdVGzyDc//SK2TFAuuBi71qcrwj+sg6UV+98NE4EDI6VIrNYyStmV3DSOzdxh8MLosSi",
-	"BbM4szugV/eeLH4BF4IECk25kASNoJzYQmuKMdSnKJr4oK5sY3FUaih+z9eOZwBuKwPNHC4J9JpPJpAS",
-	"dL/sYWvatRUBvP6vH0vKFqRqIywrbtZ6egf5mvxzy/M17Zk6DFWGlTfkLk0qeTs4B5x+nhoff14loOD9",
-	"b38BQJQyEwMcRVqqZcGX9Uevf9YbCaxu5HtHWfr90ZRgoUbE1M102/7T0sp/zV7dgRnklXe943E36ISn",
-	"pDd6gk+Cs/E5eRx2cWfUC47DE3I6Pus87j7pnR/jk9FpcBY+Jk/G551u7/jk9Ozxk/OOVl+nXCrLMKIR",
-	"6LTYy1unQTulssqrH6cFCfICHd3OSa+Yyt5tn7R7zZnP6gE14kBOBSLgIvz6NYg9JGtmJSC0FsaFza7M",
-	"ikVQhaaax2hsMp3gLJKX6hEvYXr2rD8tgELjuynquN568F36UqNQuWLP4F1T7DcMu1stXfxt2TbsQa83",
-	"a/wpjRijHAUzfE9/cqC7fVRjpIAKeBLhUg0YdJD3Yh+2h+aRiRDL8ktmiVRGGz1Eil+xvC53G73AwRRl",
-	"PzwCUwePEriT4QnWLBgI2lq5s2o0iI+vGFXS1kqB8FAExVRsrX3oGqg35NJFzU3U4s9OYqhQYvzXTx4s",
-	"ZrCaOCZtv5dBWjltqa9L4Q3ImPf6Xta8Pq2e1/38sdQmvtiNpnDq+acb2mCWiq/fs/klhcWfyav9dRhj",
-	"RhkVbMIqCqaX9DeHucXlxy5S3Z/Vjb3H9K2dwFftka6EUuc+SP4yL6D9APuKzKvtAH8Xrui3LDLNG8em",
-	"lZ4pQGJsXllx4iAiWGjtIS3Ha96u8kPvQTbv7IbeRiLeC3n8UZ3QX1gipvlVO0vEqel/WlXW4+0NETiK",
-	"rGfbmE+t0cBHSayoNQkTrRvn3U0fyfQLzMIrZqu7ttHQTLcY9q07otAQlUqUxG00DMlE4JCEw76mQM5a",
-	"gaDKVBMqvH0AlRbB8xjyOTO+kGfvXiGpaBSBPTpW0lK2bKNhwrK5r9g7LtVEkPc/vU4HQAfGSqzVcb3J",
-	"087xoUsd/wtRtmXsHdJT2pR2lZzMkwWCGBlzTu3tccr3Tg2p3PGqP6Rn315rZ/2eKGiCj6bpCWeukqxa",
-	"4Rob61JqYEXlgVJVGqQhr797mocR6zcg61bj9Qwv0JhG+sPRIkuwdtWxaZ5xaEapLaVY7CvRtKziQzLj",
-	"QzLjPo0zOyQkOu0yGRWaRppax7omC/DomRpR6CDPL+zbl4eHbZTldCB4fMUgD95482zJYneu8BBRJhXB",
-	"ITo46fXQlAhyWG1m2THrcKk5mDfjTE2jhVfu/HXaKTfv8nqd406r0211uqV63GmJEuo95CI+GE22NpoU",
-	"cgsPMhkYjVs2uuCwIWEXdEb99/YBK3oh+poTx3DLyrp3FltNukJTUtp8iEjZOSIlR4nNgN+0io4GcUUJ",
-	"HWfhHCdo9yrjqyw3QBVM30VAHQS+dPiAOhV2nI3x5i5MOEOj5A6RKSQ7ImpOCMtyC1iYpRI8teXCwowD",
-	"oYPvX7x+cfmiMqdgRwVgZzvOpqL7zonkIYng65DmqcFnW9Zdktt3WwfARKSaaO80IlVr+MOJwEHW8HqI",
-	"Djr6Tm1dg4fQP8MGslZVAtiROkvze/3js07zKh/ZAr4ceT6UJvj26Davg5ATrqMWQkMCjugN+b3axGU1",
-	"rl6ng+ZTGpG0fxyE5kIfGHpD2uhHUHdMVFpugKVEOnWz1zDnHWK2noARWVkFfGUDdxPjaVehpxuRTU2P",
-	"EZ9sZXrU35mCSWBJF8DkIYnG8BVTAdA2/DvuohAvpNv8+Jo3jeKyTUbKrGub/h+VrUTuZuhrsthb+5mG",
-	"JtjGw0E0S4WRtFfoalm3xzRmaKuVLXkKLi/fpU6YIMJSpi20snZZ5oZW1RTGfDqAT51dhnq3t57vHcP/",
-	"n8D/n97ebtBQyIrxNR17oNXoN25ffs0n9fbliE/SWmoPaVnrxOlPGoXSZBPNPCub1QBHXmXa+udaG/Xf",
-	"3r/9EUEvRw2c4Ws+MUHKw0Lz1YhPoO3qSF9Sh36qxqJup9M5bF8xCBY0MNUMPetXgjhLuX8fCfJPEugf",
-	"00J6WBAUUamgY9wVoywkt1kPNCpMcziZNqQzoyLOSNqBJXd9krCNfqZqesVgqTi47iPTJ1ERvZFU7YZx",
-	"tMYQ8FkqnfJuG+lYV6y4wmwcRBnKXalPEU53jCN9xou0J8yB6d42NFb/cIDVEPYwzHnA8BAFPGFKQpoF",
-	"ChNDcEQDWKsr2GayXTHB52ZrKN/ZbwlJ9LZgzVm+Ua/T06NJziF5Q03JQq//ipnX0QFGgcASgjpRxKVR",
-	"mODhYRs9Q+MkisyfNskI9g1t9a6YgpK9EWcTOCvMzHLMO9CDkiewTaOUnXaOAZBXrJR9BB1vxEJfkUC/",
-	"meOFRBKPictH8QraBVpJv+Ut6NdPWch4Ra5AgIMpCbPWsh3fM6rrgMbGV9HutLvd4/a5s9Vr//hUf5EB",
-	"utxutNvpd0/7x512t3f8i+enMr1/0vO9Yg/cJ92eXxDS/ce2hXUx2LQivrTcGLcL0rcoVvvHflH09L1O",
-	"92/f/ePkl5+67x//59mPvTfH705+Or04e//40vMzKchDYiV5uUGPUmMFK+6ddHwvFa1L4a2tXqd30uo8",
-	"aXXOQNg0lhzfgQXsnm+ar/nEINoFkfpMK9TylDUgJ2cAMdbr9L6KVaXkbtkF+g/7y1dv6O2uC84otgTd",
-	"JA8MvqqMZNQYB2koMy5IocArcMiCyIMO15pdQmtPKvPunvuIR1n/nU1S/sDwDaamX/5SWU3AFITtdvi4",
-	"qDKggyxn5rChwmD6tJqrXt5Kv7oEtXnl3nNqrikLm/dG0ov8QX/xkKNTOJGHDJ3VHkspOmeVO80PjsKd",
-	"8KBRXcU39sq8fTqLfvNWDeaUhXwOl0VohURZnKhBLGhABjERg5ni116/1z71DX30vWCK0w5JPFH67Uxb",
-	"ODt+cpKHPq3XNOy3yzN1tY6QxJDfNxgnDFrJyswUkj4pqxHZz4rzaBBMOdWTLT27oeaYrQKwURMnfdpf",
-	"qocTQPqhBORWTZoslTSlvIKt2PzSpCMT5MZBr/A0QBglklTUfEQMz/RtRU3JrLL+Y07cD8Ufv0CXpO2Q",
-	"pjrBpgKcnbtnEdDVSD98CMmoamq0IbC/laSanfWDCvH8ZNNeRRtLznsgiz9sUs0eGw9tLzmzxO21l7x3",
-	"2VsrxOSgjmIyuK2TlyeDV7lgtom9dzrl9Gt+cwMBrPRSf7Svq2E6aPFquPaU5tAeHOo7SYWFkqkVnMqq",
-	"09L/GZgSiH9kh1J6lA8X1ZWLalwgyZTu898cHvz0WY1HaIhjOrgmCwhYJywQCzAxYoUEmJmgvl60gJQ2",
-	"qOOARji4RjMsr0nYRsMRlmSQiGh4xaC+xIigqVLxgTx8imJBb8DNEXEew2d6uIiy61bEAxwhDUXKAFOk",
-	"8V6k7VLTRqnZNtrQ9WhghxwwouZcXEtYNmfVWQ8pSu3UcMkckSas61ZEb0grr1uER0FIxp6zTXHWnym7",
-	"bVub+YwyWujSxGPCMG3NMBRmszRsfiwWnti0bVO69S90N85O/qGWxH2nRcQ50m/GK1yaQsN6EiVCeygo",
-	"sfNNd1cYVl95qyHVuRfit4Fv8PwBAyruvluD/1u5BN+NYGZkXhDOmZN7h6yFraTo/RDSQ/7C15W/sA+x",
-	"C7FF1XHQJv6ZFEOTQKmGihEQECAIDqZAfmkklS1RTyViXF0xuHNSNkFJDH0dpomCP02pidPOMYKMtzmV",
-	"pKJIxIVZ4x1ivZ6BVgVOw/RIcbMxpAQej2nw1ZSKWLv2H7lCJnzsIIWDXwaBb+KxloqHsAysh+vrTGSz",
-	"bxfsrdmlPEoknpBKHHyvjz00ya1TnohogQSPolYSS3RNYoVGRlhEfIJiGpOIMvI07we/GikO0zkD9D/o",
-	"J+/1mv7Y8d9weRyMFmsnSIOTU/OfyZPKmqgWuI+Giud7IV5sELO8bdz4XRqECvB3ENNbRpDgcxQTkRob",
-	"HwKMq+UUHCbiJuI0z8nwzdmVqvJWBAwBd7AaJnCLBQuO0tz26sL7F2SUUK03mrpIUyynKGEhgaZCE834",
-	"IAoBBJac4xjCWWeIMmMY5YxcsTcfXl++OnrxjxfPfSQ5RONiPYKJoAWegtGM3rbRRcI0fzEJQpq1ySll",
-	"kytmu0M8NSbqAEcRmmPNgmyFDiQg+s4l8y6I3un7dKN3Kvj0TOvjALOiyozP9SGB7G9/9TbNfQXAvUyi",
-	"SMNqwYI07cNoPzKHTy7zWODC4wULikqXwWN7U6iuYv9eI0HqHLi7VlH5LDUIYCuRkfa3Zc/+His8wpKg",
-	"G2kg5yOeqBG/BdOy1ho0I8gLgzcDZ86VssLv1ZD8u33lDsFop3jFxtwFx7+nheZs4D1sWXNJw5ktYouE",
-	"Mc0fR5Rhsbib7MDvYFbKjKQ3p9JcZywP/MkbESyIeJaoqZ5H6xo4pj+QRfaLnhsuJC5/4qVmzeax53uJ",
-	"iLy+dwSWCbui5Q/S1EYf5AE1/zQl1gpHWthcu+DnM5tz+OtsQSYEDWWye9RKr4bCWNCrYc1IOLAZIAem",
-	"QST0MSt8nzfTWx3kgkekNdK347QbGnSJSRQ3WyqTS9UMSx15Vqf5kObOPXuV3WTzddtDoKLo3JXt1fQ+",
-	"19CXqShOq5UHWOGITxLSXko0dO8/gdsRH5cGkfoKmM36KM/9M08LI2dlIx0rg7Iuxe0VO/0XB0lbuq+O",
-	"8TwvJOYj8F6ZTCNTMT0FTLuU7eka5yXBKhEEjSM8kWhGhYAEI8VL4xTXNDZfVB05TkKq4BrGx1b3miXK",
-	"4EwFlsAnFcOVpWx5UabEe5G2WOAY5gULY06ZVbr0CCFWGMURZkVUyHn/6hDPCtHuWX2l7AMfIAkXSpCN",
-	"VCoaFI8MNNvPHz///wAAAP//",
+	"7H3rchs3muiroPpsVaTaJkVSF1tybdVxHGfGEzn2yPJkNpEPCXaDJKIm0AHQohiXq/bXPsA+xD7YPMkp",
+	"fEDf2Gh2k6JkO1HV1ERmdwMfgO+G7/rRC/g85owwJb2zj16MBZ4TRQT860UiJBf6r5DIQNBYUc68M+9N",
+	"jH9LCArgMZoIPkcYxYLcUJ5IFOMp+UaiESO3amjeGXU936P6098SIpae7zE8J96ZZx57vieDGZljPdUc",
+	"354TNlUz7+y4P/A9tYz1m1IJyqbep0++9yqsgnRBJE9EQBANs7lirGb5VDT0fE+Q3xIqSOidKZGQ4rQT",
+	"LuZY6feYOjnyfG9OGZ0nc++sn8FAmSJTIgCIczqnqgrHWzwlSNLfSd2KI/iuOHNIJjiJlHd23PNLYBwO",
+	"NBj41oBx3Os1APVJr0/GnEkCx/ctDi/IbwmRAGfAmSIM/sRxHNEAa5APYsHHEZn/+69Sw/+xANe/CTLx",
+	"zrz/c5CjyIF5Kg/emq/MpOUduJwRJMy0KOREIsYVmmMVzJCaEaTBEDhQXe+T773gbBLR4MHhC2aYTQEW",
+	"mF6iBVUzRG6pVJRNkVRYEQDwey7GNAwJe3AIBQkJUxRH30gkeETyvcRRxBdIzahEPCYCgABgf+Tqe56w",
+	"8CFh/ZEjmQQzJFL62+MCoLyhko4jghQ3oMaCsoDGONoHWN8RcUMD8p7hG0wjPI7Ig+4wmcdcYEGjJUoY",
+	"tnBKIm7IMySIEksUYUUEgHrJ+WvMlpaU5EPCeYEVQcAxSJgChieKCCAllszHRCA+QZIEnIUSUYZGF/qt",
+	"znP9FrDdGcGh5ed6OOBbnYx75SA6eFz+/gWZY8o0A97kG0lazJGD2/Cufvs9w4macUF/Jw+K5q+plJoz",
+	"cIEou8ERDQsUurLLP/30U+d5omb6YYAVcS4rE2dmVbHgAZFSY+JLpqhaPuTifiJR1NGCh4RonCgkyRwD",
+	"7FG0TJfbhcOyg+m5ngca4Et+TdiFFTqgQAjNkxQ1EgjDS0Ol36rKyr++GxyfoL/9dPkMScJCRBXCEo2e",
+	"2xOG1Z6hbwkWRKCrpNc7DIoDwi8EcHxlU32P3MZUEDnEqiTbQ6xIR9E5cX0Dgw7Nzx89wrSY/cUz03sf",
+	"XIpIrk38Ul5qabASNPk4fPwrCZSe+HkSUvU8UEbVKu8gDZ3KySpxpL/kcBvRYHQrw2sz2OZYamrzPbmU",
+	"isyb12aXQcN68F8yJZYuBDBn/dEjt3geay7vXZNlNxBEU4bjFHC6D+uQubBj+pMNDtlIfgNbGFINHY7e",
+	"FmA2eiFLIiuUzL8riw4iSpga0thB0377U7OK0tB8UBknlaqNz9PTX3+OoAJjrX2aXfbT81kdqTxzCczi",
+	"0mux4ZwanXMFlxWZl/9oPGODVhl6e1gIDP8uXC6aBvqR3Cp7k6lsCABSHs21qG9xhFlAxF8JFmpMDMK5",
+	"8WeCI0n8lZUHMxJcS02YpfvNyZEDQ2dcKnNXKL07OD52vEyZVBoyiyCF9/uDp3BdyP7t+FoyHMsZV8Mb",
+	"IqSl0/p7UM+FwIUv1y9sdecLgDsAWXcI7xRWiayiV3GT1+5q0y5Wnkd4WpVe32GFx1gSZGFGc8oSCYrZ",
+	"2EL6jUQguEmYvqSFVQu2EGGphpIQ1p6xtTrLted3pwMzm1SE3HmElIVWiVw5O8xCqtfXnj/YsV6kX7q4",
+	"hBEz4UZqQGvefU2WZcFmL/Ldaaw6R9w1tsZAGePAjYZxMo5oMJzzkETOF2SG+es2JjWFWDr55HtJHG64",
+	"DS7BkQO/AqrZigw8v3iapTMoQbIGP/IzrSBKSBSmUZUaf5otjXkh/TS/L2tRFt0Qt54ohBEgqdoUcDah",
+	"06H53fcYH8aC39DQqIA1akE+3lTwJB62F/88UWQIH7kPnERES+pMvq8793f25Uv9bvHjGxwlpAGhXDYc",
+	"yaNE/4DwFGvyhw0GkBGArNlboOgNQekeSR9pwBJFQrSYEYYEwWCPy7TSay/d9A+O7UtiqQTB8zX6mWMV",
+	"KxY4CwuiIfrXf/8PSsdEgKwATEqxH72jgXfmGXrtDHqDo07vaad3UmAlOW4uCJ3O1OrBgo3Oca0tUk/x",
+	"lAsokg25es6VoyuQVoqY+U61oaNXLE421VlWcHMtx9Gv/kW/+aMWsbtH3FWbcINekx9VZlvtrzOt9nu9",
+	"knG113ikDQfW5ky2l3TmND/BAl6ZAbTCNafM/qtflYR2jF0o5qkQ//xaeRJOiXpLBOVhkYczzvSZhJhG",
+	"WizNOVOzaOlkOC9AONkVFYzlm+j2pQPd5BxlRSVY9/Vrzb5+zN526Aubav9baRMrZ7WiCBQ2w3ViZrt/",
+	"IMvtthos3yQc0riMrSs3j4Z151TT7/WqOJxOAkuqnWdgGUbriRwzjQF/h3GGwGuRp4js+ceJLOsaIU+0",
+	"fuJkZsZebCQmsMXhHZBvGwvblsLEcRtug9/Z4hpxPFsYsMdPvvdbwhU29jK5sXPQ90Q8H0aphb0qdtZ+",
+	"q7b+doUyYdfqifA1GAHvRodfOInsAMvTIUQ8d59HSYVo1CLyAVXbAZuH3JKq5vh2uAkTqbn75ExFD3hN",
+	"lkOloqF1SLlpJ13iYf/48KTNCu3Iss2OtRlrI/KuWffKkDtDED3YDpEj5Z0xVooIfT/6f7887/yMO7/3",
+	"Oqcf8j+7w86Hjz3/5PDTv3m75KUbMiVNgFuqYZwprS8uKAv5YgvGS7VWPYwFDYjmN8O54tc1VNEC43Ky",
+	"uKYsbMV4ftAvWgzgidLQuFG0xWLaH/vZwf/9dzj6/uBJw9lvzj7tMna/qdtawmQSx1woOZzQop14zHlE",
+	"MCu/kTBwjsiG98w9vOElxXk0DGaclkx/rjdv6Io9NntpM1J6Y/1/21FTjKVccFEWC9mPfkkV6w1WdO6B",
+	"A4kEjxrxJwNZv/vJ9xJJxEb8a1DDv1Z2LhvXLy4JIKzfz9SstKXGFNOhtRcXtu6od3qyCqzvLQRV5A2L",
+	"lkbi6CtJovhwjFnJomHnqaLSGEsyTETkCpIzm4AmXKCRPgGs6Dgio2doplSMuID/ym75hAe9o6cubZ7z",
+	"aUSGETdxCQ4PiQFVIsXRaBrxMY5GMLWagddEkVs0wXMaLVcmdPrF7HSx4HAw6xfXNMPg+GR395NcDV73",
+	"3XtrsXtt3t7+XhMLyoUNEcmwoddk3yow1E5J1y5IjXZcNaWEnKu2MfKlX6VGvvu30VkStxY6e0j1BG4j",
+	"0mxEyzZEXr4Sr4bMmkEQvLR8huaJVGhMEGWArJNEJYKU3INrr9Jb4k4bNlzaCGDF7o2tZZjfkZiwkLBg",
+	"+VeCIw1Kxd0nKMQXVffpOUqfoTAbBo0JZVMU8gVDc3xNjJfVhrWghM1gmuUzhBHjrJONwBmx71OFQjIV",
+	"OCRhwQ9UYJq5Iyh351EcIRXEqD940u11e93+2cnhk1MUcMZIoJAgk0SS0HU6EVYa7uFclobsdZ/6DtVn",
+	"jXaTmjTBc6DX3xysk7kKCkD4+Y67Dux7gjX2fR/h6V08L/p7cLmAERzt4WiBlxKZ1+X+iusljIdBhJOQ",
+	"DAPBpRymHg3vzNNiT683HkIk7lAqLshwjINronVpT5CQSqeTpriS93HqQqxbD2fkzcQ7++VjVZ9p8vQ5",
+	"dLiPzUf7oX7PGFmk+2Ym8ZEdWotlM8C+b/6OIi1SBZnzG2K4R4SnVsIVV5haYIq/9V27RkkUvkwpoEyq",
+	"E/2sTBhFxloy5hAp8ZSUXzZrohJlONqEwGbGfDgXxtYyFogBWXfm6zhfhXG5UEwqLDaNKagStGVZGsst",
+	"X/J8L+NkNc5RPXzRtJLt8tP+4LB73Iq3FAI+8kPqdfvdnteas+RBHysw+ekBuM7sB+IKECyb9MvE8QIi",
+	"zdCLV99dGJZ/TZZojrU8QJr1QurJM0TmsVqiOcFMIsxA1cvskdUoz0ZzfxkG67TRU5dhSCRZmTqKNpv6",
+	"Xu3/jea6bWJjnBbVlYSA9BHiE+NyR/A2UjOs4E8to8m2UbstIjBwQIYJU64okff6ZxOZoI8SzCtIkDjC",
+	"AQnR2ISQRFgqJLiCWw2SikYRWnBxLWu1s3ZhIXeLFKVSJiQcjpfVVY1MQO8IpMMIh3PKzky4dBoEjGho",
+	"o6XhdgS4bAbUi9Yixr5YktGeGarv5PUwZftIl9rYu7JlcSXqPkcfeGOV/nxEmaQhQVRJZCD6RpaJUn+R",
+	"PtmMOmNBJvS2zCfldeef48Hlb6fnc9emNNqVm23JJddReTd6jiWhNObM85vDUtpe8H4gy8Ld7l4B2jwy",
+	"zfeSVMloWMN7eM8ZypZjr59qM/a4U1qtCAa/JKqKB1XcoxUcKLHpVYZf4nclQnAx2kIMUM4K0s3YLMru",
+	"B7I0V96wKo+tkapha7N0CXfomIkQB0rdG8nrzr/+639H+8+QnOkLHGeQVWKywtJ8xW6j8pEmL2gAaxa1",
+	"i+CWdHGfNbAlJ8CCxmhC7TRuUMgTyhHI/DXDiVTEROvf8GsSOpXIjC6qqjOXmTqxIjXffYdkrE/UGiuC",
+	"RAj9T4PPyOBzWTrW6p85d1zBG/jdqHV7QET6tnNjU92uyfIbiSI6Ia0iqF24A9ppukbXrp/TG8KIdESW",
+	"V9V3ft36Iu6cik+/xSqYOewfkEaEIj5FggRchFqe4WCmb1CQiKXJFnEGIk+T054kBI3O+fQCXh/tl6Tc",
+	"OkTNvqkgvO/ddqa8Y3/75cOvkrPuBV68tjcys4JXbEqkuiASjHeu1K/YsphVQy2sC8GtPkSML9BewOdz",
+	"qhQJ97UO81tCkpKhpuhAT0wmnEtfSEfGkSA4XKYzjMmEC1KYBPRSYET73Zq0HH1SBvhWe3lhP6jZUFey",
+	"WGyItbCewrw1SLMLDpcd+z8oWXx+XpdjYWVdaRpFTXJLNbcLBzMStvLrO83fpZyuJneE3o2IaMS7w4S1",
+	"LPdFGkUNxRVAwdJqyDeQR601YbjD4LEkTLkZ71r36TZ3v8xC2uDAMpkR7W8GZVtpvZ+7Jlpis2uIK1Zy",
+	"UHCG1Hi9m5AhFnweq+0RIY2fH26ZOFhVwQopSFpK0FBfx1VemuGZKXmQIwKiClFIaJ5Qe9MyAmjFc9Y+",
+	"snQY8JCsj2M5PT1t2pp17nWlJmo7vEmNzc7gWZdzcDWkv5QQmVPTWg4HDLeJy23B1Ro42Zasaz27aqHp",
+	"3YnJ3Cktq46Mmq/fDcxoUwbUInasNtmrIVeskeNszmVaWCfWpys30f3uqLsNRbdIaasj4/JSVnfbRUGr",
+	"dFqglmyVNcyBss8Qo+O0q+ThNptE1LeIrnGt3AQgu3zDX5xdegfmWzAPNermZk/Ozbs7tZpm9jmw/e7G",
+	"f9HOmmjWVDAoQmUMl3V1ft05/P6305/VOXba/XaWxVqw8uXecrPpLexwpQVsZnkze1FrfJtnJNG8oQ0m",
+	"ODOU8XDsyPJmoatf13mG403pAmtcbBgpwjBTRVQdZ0WQkOJVpEXPS99YusZIJmNJFNrDUWS137m5N1Fl",
+	"39EUv/+ATruVdIJqABuRSqKYCCgmoEjurQEupVejQX6GUtM742ZnWprbV7IPnBa4+5u9mnGwcunFMeIs",
+	"wwBr9Bvln4wAuFHpCEbPzJlKonxEbohYAg6Ae88MYwhUohnWSGE+7qKR1nZG+UICHLsv0tvmPZTXds7B",
+	"WgYmTM2sNEJigBSvwskFIreKsFCiPaokGuVughGiEmGF5hyysalEE2wLMDK+2C+dzOqC1lyKC+kVq6JE",
+	"wpl3rEk594Jb/qKpc8aj8E44seo2a4UVxY82xQH4Fu2ZegGxkyc04scGKn6eHuJcmQZjlLmTRvlK9eZO",
+	"6Y1xb8LO72G7MEOOBlg01X+NCrxl5CMSSQIY0ogUaw5GNUGt2kC9FQArMihD0TIPLXO0fKtz8B0YVmFE",
+	"Vceci6QrHsF1gvDuZtqClP+s9tmS+uZyR8lEQtSU29/0Or2NbZyt00xY91rdpS4dqOoaMwIziihnCL4y",
+	"Wpds6RCzHleHCS9Xi3w0yjTQrv5rVA7UaK48c09ZSM2H1HyFcT6tzRxav//ms80O4M+YS3QfNYHszcrU",
+	"AgJ881fp3IVWNaRWhwLV5Tn3uWa/Vk6tuvXFKkabXOwy0inWEprBp2Q+JmFocnsEEZjB4tSMiHqOuRMJ",
+	"Aqz38wuQclZgMeEj+8sv5XelyV3mv+sTU8vppo22kPUWj82SGxvqSBS2rqpDmcrp1iWjdxCqpj8zsd1W",
+	"u4I4RP1zt02IYZo8txuD2gbeO6mGEZ9SdqeozW3SA2WLEJkPO7EjlW2jLdhiwQYKK9uSq6Qr3gU3yPDj",
+	"szOE0jkWTy+cUwYq/Q2J9EI937uhZFHDJ9+mBcWrO7OLOOL2/qYVrt9cePdDUzztSooIF+l1OyuiLv3i",
+	"7dZcedOi+1QiGfAYjGVbXllrlbY2dOrMGbP6QNEEW5s/lpaqrlrIvn+BTo+OnyBbAhuZaoCg6NWVCcyV",
+	"ZMgrQVcw/ZV3hlpkpliHZHsqK2TSOOgsraFZV3DPnF+M1ays3h9k9fVcIJadcoWkjv7fTn8+/OfxP55c",
+	"9v8++Onw5dHF8eXJfz55/7QhRSUd4ajXa2UqUFRFK1k/1paZhqxp1XyCaeTeYwUh+3WRDG9iwi5JROZQ",
+	"/R7eRTT0bRS/wIG+I1GJTHHVHISj8eR0MDk8fvJkfHgU4hN8GJDTwWnYIz1y9OTwxAmJTWRduWRcvEKC",
+	"TIggDOaGIImlnlbTYIqL+tsyBJBLfXZwQH7HMe2G5CYt3S4P8n3xWhbfNpvsr4sqTFNsHRb4PP28usFZ",
+	"gUS4aM6xvCahidvt/+u//ndyiE9H+6neBJsORifNZYgqL7jwibO0dyGNfX3aejVkYQsdxpGf3pyoUUky",
+	"v0Nux4bFQDcLYirzpEa3RS1HL2aT7yyDYDcp4tsoattX6SyKJktzGUr6GQXlnsNCHc8sRSAr6JntakHz",
+	"y9B/MyUw3ZVdKIEZh/jsSuAKhjTEuY8xYzXafAlpymoYw9TGapgyF/oMmJoJHtMA6tjjBKI7zB8dG+uh",
+	"/wN5IGROGe0EETXf0anAN+ZIzSMvZRf6OZUqCSk3yZEKBjB/dMhtLIiUTuAvCA6pO+b8ATJZBcHSVbcj",
+	"raUM/XCE5vSmjDIOl2gP0l8hPVnOEqX/GoZ8wSD3DBdz9jUp7XfbZcPC2FBuWQ3N3+3T3NdknK5EZVfv",
+	"CbtV7jTeVBuCcQmnl8dfaljSTIqYS0VCBIN0W/AoZnDTAu5ec8lOufHt+ILIJQvqovrX1tgPeGLbyDUU",
+	"ECh5pEtXHb3DxgUdYoXRDMtZYVvyVYaJ6Xu1Gh/WKu950/SRPN05W3622DIozgNpf801hgPgdyYm1H1C",
+	"XN2liKpJkK11VP+VL1DErW7Lo9AmyV4TEktIg9V6717qgx5dk6XszvHtsDSsyULZKCb3k3PrSqV2XMX2",
+	"V0yHW5S2K1WfLpwTucWBApPtFGiO6dVE9HcyNE8+OMfKS6fsxhCXfjNebhmy+aC2ELAGJnL9GhunW6Or",
+	"pkFj1VsMoOk3Ek2okAoFMyxwoKAi/YQL4LpTRqGHF129tajO0fXfT38W7ss1BD7cu3GzWnRnrYEzT/yr",
+	"T/Zbo99ao2QWw+ayTrp4WRHK2ii2stVrg3U3hLRJEgiidhTMVgayaa270L0rK/2s+ncF39pKqLWi6d2S",
+	"BXXtedIPNyg0X2744+rvYtOkhkW9xNXu0zwFNlBMrFrMsEIXJKQSopi0ortwqqyhbfazYXcdchuDAtoW",
+	"Pqsjpt110DihkcpzwFIonCBSNtSam9u4Aoy5PrkCHkMpdzm7E6vjUUj0UARCF4Z4SpylgNsH1/FEjfkt",
+	"1H6K+NStQ0I5qLZbbHNCKUNzovBZutVdN/PXA9dvm3l+B82yglarY1YW58J5F57l+FDZQ79Aii7WYOpm",
+	"bdgToVplaqddErbuVVCzug2056aVPTYl2K4pQSPpP0yTgvb23T9U04INK9GsLT/dPNa2rnq1MxjqWcFm",
+	"jRDacoPH1giPrREeWyM8tkZYy7G3SaBbw8g2aZ5Q1ZCzdSDMQpMQCRkShTDkfRRgxjiYV5iJS2vU+zZr",
+	"y9CMUV9xm4bmxT32S9htv4QaStm0N0ITkn8R3RK207HqN2nThgeNmlFdDMpzqH18TZbP0qQrU9k4K/e4",
+	"UoHEFJ1Zr7c3dVFYH35S6X3QNm6kGGuycv/bIvRktSTJfV1VPmP/gq+1Z8Fd+xQ4aK60u9UYtFIXW0RD",
+	"mQafmWa34KuXBcdcFjII3jlzxCvF4Vbxa6MLSa+h4ShUGbzgjoI3+GY6rKmzsqaYzMPUrMkjAlqMnZFb",
+	"VZlK+yPbiu55vQkfYhe5QBffv0CHh4enaMYTcRDipTtWQh9efVGa+kIvGxeHsVGkchszZhoSlY2RbWTL",
+	"0il5qZQV5KhsgNNgqVFNU7bD6zARfL5hg0rra3UI5UV730WG/g6vheJbplxl4PlmXTCUBcy1Mf8wVuRX",
+	"bMId/piERuEQ5i051ge9wUmn3+8MBpe93hn872fPXQDPGmbybw8nA3wa9N3RmENn6fkp73cHJ11nTPId",
+	"atUXYjYMnH5xwSVwqjsHPaiDRAupd/o8MwXmB7J8nihX2c6sG4kJl9gbSWXK3qI8ej99NLcVcdMgoNE/",
+	"O8/fvur8QJYjNCM4JFCGm+pxzT9Tx+2Zl72Zb4ABC1QYggURbgBH+mcu6O+gn5yhb+FdZMqEB4JAUDOO",
+	"bJXws2JNcPS3ny6ND2r09s27S3SAEzU7gJyfkX/F8Nql47rFd6/ADQvbqzUxgCdf1Uyp2Pv0CS58BntX",
+	"CyQyJXiE4ggzkvrNXv6stwedn79GU6zIAi/P8ujmQo96kJzQuNiI0ysWYIUjPk2Ib37513//TyZaBU9M",
+	"wJvJtpBo78qma8grbx9uy2pGqCiUPZb+FZuYViTQm8POaTyNmXcv4Ewmc1ODPXPJ+DBgxKeIQsUIyln3",
+	"il2xl5DjAWwVUYlGODZ1QylnaVj5v/8qORuhvTRNwsAWYCFsRb8rluWIhKaIAJUIR5IjEsw4CQsIabX+",
+	"zqvvRpl3PUXOK5aVKuGJggLs4IXXd32BA4X2EnbN+ILB1hFob3LUO/LRQnA2RXOiZjy0vx77V2zMwyVS",
+	"nKMIi6l9vX/oIy1uBMMRpA7ordRPjns9vS65IMKUMASHKZ6TK5ZG4ssZjonBr4gGhEngcJaCnsc4mJHO",
+	"AHgI6PtZnP5isehieNzlYnpgv5UH569evPzx3Uv4Jk938CCs3yw6RcRCb4yUUelbfUwYjqnmj91e99CE",
+	"LM2ApxyAr/0AJ6FhpVMC/zGkp1l36J1551Sq5/CG/lLgOVHgRv/lo2ESvyVELHMegUuN6UEebZaf5Hty",
+	"KRWZO6+L6+aEEJN8xhZqhHs0Ye0Q1UWsL8TZON4KgNuNhgObt7HJQGXu9ZIpoEmsgEdOgEFqEtLSKWP+",
+	"K/Nake/Y37UaRN3ctipy47SgYmw+qUs5ypH3AGpFeS1eTONcPmj5bvgQUM6g18vsi8xYJwoc8Vcb2JzD",
+	"vU5ZA+Ky/WorManPIQdXixhids5HjCw0E4VQs66m8CMDjGuODOiDb3GY2lLgk37zJ+8ZtmKbhOajw+aP",
+	"vudiTMPQRBkdDU6bv7jk/DVmqUfcGJllMp9jsbT3GWBQWiqVF6+PHnqG/eIZFvbB9247MRFzKi0XhN/P",
+	"BMEhDGsZnhWOspbn/YWo79N37vHkS53PHIdfbmnW/boO7nkUoZIWUjiu7ACqJ5Y+sofme3HiyKx/R5Qx",
+	"QUzpDWFmfLRnDWrS+BDgWi0RFqQQdhNgxhkNcHTFDL9AmqUYXSU3/HGZjoylNQs+Q4KoRNiGI4sZjwia",
+	"47h7xX4AZcOAoCfLCuWfoZG7iRwU0hrNyZyL5QhxccVGEGgz8uELZ2M6840SCRlBox2we46MnlFG3rdJ",
+	"GXnhdL7l4bIF3rbqkGfsfw398SAaa6h3xTvTG/jJ34IobBO9T+X7lbWofjayvCwiQCY/SeaX+sJZ8qDN",
+	"NLHgAZFguH/JFFXLHXGF97EkQt2JMYBtvcjO7XWowM1XZehqAjuShEgbxKskiSbdChVpgfzaDtxK8c2i",
+	"mNsh2apf9evSWQqVxtYqLfZofGRCM/8sSovemHTtBexOf6kit32SCz3uqiezWlq1ZM2RlXh0QPAqZpvQ",
+	"+dfpbWt7AVEMwTnp9VZiaAbWM2zt1IWUmTxqZNAr3GuMO6gd/hXXkGFIGynR3zEJpHkIDiqwj56hERwW",
+	"CPA0eyD44sVErwURvOBsElFj7d0B1ZgNy412e8bktb8RBdVJh4OPNPxk0DYiiqyREmDXsU0K0zbLaO+o",
+	"d7qPEhYRKdEowDLAIfkPUMd8tJjRYIZMLgzoh/Mq1X0H02ZU10Kg2ElKEqWp/76D6R+5WuNrWMIvHgWP",
+	"mr/4kavvecLCz4WzZisznN0GVf0arYVBlba8uLRFT2N9lOiod4QUz6klU26quPcXogrs/l5Vgjp92QD5",
+	"h8O4uyPQX4jaDnsyVaHMSRqUw1chKIaxu//bO1NNVV+LcV5k2bSwl2XVQ1+YcRTBg4LrASUsgVuDD3yU",
+	"JwoBw4Uh2VLNKJtWEbQYC30XlSQNxyiUhW2tUrjisR/44llPQga4R469Cy0Dbul34thu5eIgjYSudaOY",
+	"8/3BVJLe/ZWy0Dm3znuQNZ7YwHnwNd1L0z6say+l4CL9qm6kn0EuwRUW551bCjy+QDLwzyq96J/vKKBq",
+	"L8DXZInGJOJsKrX+k7cDeIZGWW/iUdq/1BSSSPuLIz3ASF53RlaKtb81v9JDZwR8FyG1mqTzy2oB7Q8Z",
+	"uaZG1VI+1Elvw2tyId3wge/IhV7Pf7wL8v3Lus9qqQWER7jYTpszNCYzHE1M/5CKAK3hBu2kp4DCMiag",
+	"facMg0dhWXWViufVZJ7ZIsgLZOsKtuQHpg6OYQiXNoLhnhXDNaR0adcAC/T/yFR0d8S+IHEEiUa5cEtD",
+	"UO6gCaYyZr0G+CZ7a1O5+EWpWaXS0Gt1rWxb/pQuAF447hS38t+q2JU9qzgCXCb8N3ks1dbKSJ485GFT",
+	"eYswnkxnSD+IZwLLrGLPWakkS16T3MMRDTa23a9mQT2wZpIXJK/VSx4t9LUW+jw8d2PErmecjRb6y7Qt",
+	"gUktQ/B9mhQ6JsbQlNrq6yzwJaJ5NJQ/uKH87qjj18Zs1Z9t70EYx2XxrvmoeDlN3Xc4//uweNfyFM1Q",
+	"GKHggkkzWBHjAoVkztdwmXKO706M2VkC7Ya27K1E7MNQyqM9e+f27JywvpEoVet8pFU3xAXKbMl3FNc2",
+	"ar+Tp/fVXnaKVf6+8gtPpRzj2ktPKSXpz3nzKW8B2jPFPsGWUoznWMGmKiaWkkTaxEdV0sDqTDrPilXG",
+	"TYFhqiSSMzw4PqmLmiqV0bwDb8/suybvqkOSTj+/Z2VVLje8U5XKan6ee5WrRusfzvT7eQ2zWZhUicbu",
+	"QFQNPL7xXnZBbmzlCX2ME8pwZIjLYW6FqADKwNhqalEhzrIWUoB1DlsrRFZVaK/p9mY+Cx81cYcJVO/M",
+	"7lFoK90c8C5L6gWjlJO7v7w1AfZyRddJLVEQkpIqPlB3G0PyMA40GZoldq+YFhJpSqfN5KQyy+NEixkx",
+	"YVczAiMjcksh11QgxlUXPYdw/+MrZscA6YKLPetxDhH8yzpQXr310SQRMDhWisxjJa+YheBocGriDkcX",
+	"RIllB2ZxZnecwybtxuIXcCFIoNCMC0nQGCqRLbWmGEN9iqKJD4oytxZHAORnunY8h+O2MtDM4ZJA53w6",
+	"hZSgh2UPW9OurQjgnf3yoaRsQao2wrLmZq2nd5CvyT+3PF/TnqnDUGdYeU3u06SS91J0nNNPM+Pjz6sE",
+	"FLz/3c9wEKXMxABHkZZqWfBl89brn/VCAqsb+d5Bln5/MCNYqDExFWPdtv+0Lvlfs1fvwAzystXe4aQf",
+	"9MJjMhg/xUfByeSUPAn7uDceBIfhETmenPSe9J8OTg/x0fg4OAmfkKeT015/cHh0fPLk6WlPq68zLpVl",
+	"GNEYdFrs5X0HoRdZWeXVj9OCBHmBjn7vaFBMZe93j7qD9synukGtOJBTgQi4CL98DWIHyZpZCQithXFh",
+	"syuzYhFUoZnmMRqbTBtFi+SlYt4rmJ49O5sVjkLjuynquN568G36UqtQuWIr8Lum2G8Ydlet+/112Tbs",
+	"Rq83a/wpjRjjHAUzfE9/cqC7fdRgpIAKeBLhUg0YtDfKMHjUHZlHJkIsyy+ZJ1IZbXQfKX7F8qL2XfQS",
+	"BzOU/fANmDp4lMCdDE+xZsFA0NbKnVWjQXxyxaiStlYKhIciKKZiG1VAy029IJcuam6iFn/uJIYK9fl/",
+	"+egBMMNq4pi0zZKGaeW0laZIhTcgY94782xIXV49r//pQ6FqbrmVU2HX8083tMGsdC54YPNLehZ/Jq/2",
+	"l2GMGWdUsAmrKJhe0t8c5haXH7tIdX9WN/YO07fudHz1HunaU+o9BMlf5gW0H8++JvNqu4O/D1f0GxaZ",
+	"zqcT04fSFCAxNq+sOHEQESy09pCW4zVv1/mhdyCb7+yG3kYiPgh5/FGd0J9ZIqb5VXeWiDPTPLiurMeb",
+	"GyJwFFnPtjGfWqOBj5JYUWsSJlo3zlsDfyPTLzALr5it7tpFIzPdcnRm3RGFbsJUoiTuolFIpgKHJByd",
+	"aQrkrBMIqkw1ocLbe1BpETyPIV8w4wt5/vYVkopGEdijYyUtZcsuGiUsm/uKveVSTQV59/fzdAC0Z6zE",
+	"Wh3XizzuHe671PG/EGX7Ld8jPaUdnavkZJ4sEcTImH3qbo9TvndsSOWeoX6f7n13rZ31O6IwjUiIZukO",
+	"Z66SrFrhGhvrSmpgTeWBUlUapE9ef/csDyPWb0DWrcbrOV6iCY30h+NllmDtqmPTPuPQjNJYSrHYV6Jt",
+	"WcXHZMbHZMZdGmfukJDotMtkVGi60God65oswaNnakShvTy/8My+PNrvoiynA8HjKwZ58MabZ0sWu3OF",
+	"R4gyqQgO0d7RYIBmRJD9ejPLHbMOVxp2eXPO1CxaeuW2ece9cts6b9A77HV6/U6vX6rHnZYood5jLuKj",
+	"0WRro0kht3Avk4HRpGOjC/ZbEnZBZ9T/3j5gRQOirzlxDLesrPVtsU+rKzQlpc3HiJQ7R6TkKLHZ4bet",
+	"oqOPuKaEjrNwjvNodyrj6yw3QBVM30VAHQS+tP+IOjV2nI3x5j5MOCOj5I6QKSQ7JmpBCMtyC1iYpRI8",
+	"s+XCwowDob3vXp6/vHxZm1NwRwXgznacTUX3vRPJYxLBlyHNU4PPtqy7JLfvtw6AiUg10d5pRKrW8EdT",
+	"gYOsW/wI7fX0ndq6Bvehf4YNZK2rBHBH6izN750dnvTaV/nIAPh85PlYmuDro9u8DkJOuI5aCC0JOKI3",
+	"5Pd6E5fVuAa9HlrMaETS/nEQmgt9YOgN6aIfQd0xUWm5AZYS6dTNzmHOe8RsPQEjsrYKeGUB9xPjaaHQ",
+	"043JpqbHiE+3Mj3q70zBJLCkC2DykERj+IqpAGgb/h32UYiX0m1+POdto7hsk5Ey69qm/0dtK5H7Gfqa",
+	"LHfWfqalCbb1cBDNUmMkHRS6WjatMY0Z2gqyFU/B5eXb1AkTRFjKtIVW1i7L3NDqmsKYT4fwqbPL0OD2",
+	"1vO9Q/j/I/j/49vbDRoKWTG+pmMPtBr9yu3L53zabF+O+DStpfaYlrVOnP5do1CabKKZZ22zGuDIVaat",
+	"f260Uf/t3ZsfEfRy1IczOudTE6Q8KjRfjfgU2q6O9SV15KdqLOr3er397hWDYEFzppqhZ/1KEGcp9z9D",
+	"gvxKAv1jWkgPC4IiKhV0jLtilIXkNuuBRoVpDifThnRmVMQZSTuw5K5PEnbRT1TNrhiAioPrM2T6JCqi",
+	"F5Kq3TCO1hgCPk+lU95tIx3rihUhzMZBlKHclfoM4XTFONJ7vEx7wuyZ7m0jY/UPh1iNYA2jnAeM9lHA",
+	"E6YkpFmgMDEER/QBa3UF20y2Kyb4wiwN5Sv7LSGJXhbAnOUbDXoDPZrkHJI31IwsNfxXzLyO9jAKBJYQ",
+	"1IkiLo3CBA/3u+g5miRRZP5pk4xg3dBW74opKNkbcTaFvcLMgGPegR6UPIFlGqXsuHcIB3nFStlH0PFG",
+	"LPUVCfSbBV5KJPGEuHwUr6BdoJX0W96CfvmYhYzX5AoEOJiRMGst2/M9o7oOaWx8Fd1et98/7J46W72e",
+	"HR7rL7KDLrcb7ffO+sdnh71uf3D4s+enMv3saOB7xR64T/sDvyCkz57YFtbFYNOa+NJyY9w+SN+iWD07",
+	"9Iui58zr9f/27T+Pfv57/92T/zz5cfD68O3R348vTt49ufT8TArykFhJXm7Qo9REAcSDo57vpaJ1Jby1",
+	"M+gNjjq9p53eCQib1pLjW7CAPfBN85xPDaJdEKn3tEYtT1kDcnIGEGOD3uCLgCold8su0H/YX754Q29/",
+	"XXBGsSXoJnlg8FVtJKPGOEhDmXNBCgVegUMWRB50uNbsElp7Upl399xFPMr672yS8nuGbzA1/fJXymoC",
+	"piBsl8MnRZUB7WU5M/stFQbTp9Vc9fJW+vUlqM0rD55Tc01Z2L43kgbyB/3FY45OYUceM3SqPZZSdM4q",
+	"d5ofHIU74UGruoqv7ZV5+3QW/eatGi4oC/kCLovQComyOFHDWNCADGMihnPFr72zQffYN/Rx5gUznHZI",
+	"4onSb2fawsnh06M89Gm9pmG/XZ2pr3WEJIb8vuEkYdBKVmamkPRJWY3IflacR8NgxqmebOXZDTXbbBWA",
+	"jZo46d3+XD2c4KQfS0Bu1aTJUklbyivYis0vbToyQW4c9ApPA4RRIklNzUfE8FzfVtSMzGvrP+bE/Vj8",
+	"8TN0SdoOaeoTbGqOs3f/LAK6GumHjyEZdU2NNjzsryWp5s76QY14frppr6KNJecDkMUfNqlmh42Htpec",
+	"WeL22kve2+ytCjE5qKOYDG7r5OXJ4HUumG1i751OOf2a395AAJBe6o92dTVMBy1eDdfu0gLag0N9J6mw",
+	"UDK1glNZt1v6P0NTAvGP7FBKt/Lxolq5qMYFkkzpPv/N4cFPnzV4hEY4psNrsoSAdcICsQQTI1ZIgJkJ",
+	"6utFS0hpgzoOaIyDazTH8pqEXTQaY0mGiYhGVwzqS4wJmikV78n9ZygW9AbcHBHnMXymh4sou+5EPMAR",
+	"0qdIGWCKNN6LtF1q2ig1W0YXuh4N7ZBDRtSCi2sJYHNWn/WQotSdGi6ZLdKEdd2J6A3p5HWL8DgIycRz",
+	"tinO+jNlt21rM59TRgtdmnhMGKadOYbCbJaGzY/FwhObtm1Kl/6Z7sbZzj/WknjotIg4R/rNeIVLU2hZ",
+	"T6JEaI8FJe58073rGdZfeetPqvcgxG8D3+D5IwbU3H23Pv6v5RJ8P4KZkUVBOGdO7jtkLWwlRR+GkB7z",
+	"F76s/IVdiF2ILaqPgzbxz6QYmgRKNVSMgIAAQXAwA/JLI6lsiXoqEePqisGdk7IpSmLo6zBLFPzTlJo4",
+	"7h0iyHhbUElqikRcGBjvEev1DLQucBqmR4qbhSEl8GRCgy+mVMRa2H/kCpnwsb30HPzyEfgmHmuleAjL",
+	"jnV/fZ2JbPbtgr01u5QHicRTUouD7/S2hya5dcYTES2R4FHUSWKJrkms0NgIi4hPUUxjElFGnuX94KuR",
+	"4jCdM0D/vX7yTsP0x47/hsvjcLxcO0EanJya/0yeVNZEtcB99Kl4vhfi5QYxy9vGjd+nQahw/g5iesMI",
+	"EnyBYiJSY+NjgHG9nILNRNxEnOY5Gb7Zu1JV3pqAIeAOVsMEbrFkwUGa215feP+CjBOq9UZTF2mG5Qwl",
+	"LCTQVGiqGR9EIYDAkgscQzjrHFFmDKOckSv2+v355auDl/98+cJHkkM0LtYjmAha4CkYzeltF10kTPMX",
+	"kyCkWZucUTa9YrY7xDNjog5wFKEF1izIVuhAAqLvXDLvguiVvksXeq+CT8+0Pg4wK6rM+EJvEsj+7hdv",
+	"09xVANz3SRTps1qyIE37MNqPzM8nl3kscOHxkgVFpcvgsb0p1Fexf6eRIHUO3F+rqHyWBgSwlchI9+uy",
+	"Z3+HFR5jSdCNNCfnI56oMb8F07LWGjQjyAuDtzvOnCtlhd/rT/If9pV7PEY7xSs24a5z/EdaaM4G3sOS",
+	"NZc0nNkitkgY0/xxTBkWy/vJDvwWZqXMSHqzK+11xvLAH70xwYKI54ma6Xm0roFj+gNZZr/oueFC4vIn",
+	"XmrWbB57vpeIyDvzDsAyYSFa/SBNbfRBHlDzpymxVtjSwuK6BT+fWZzDX2cLMiFoKJPdoyq9GgpjQa+G",
+	"NSPhwGaA7JkGkdDHrPB93kyvOsgFj0hnrG/HaTc06BKTKG6WVCaXuhlWOvJUp3mf5s49f5XdZHO47SZQ",
+	"UXTuym41vc819GUqitNq5QFWOOLThHRXEg3d60/gdsQnpUGkvgJms36T5/6Zp4WRs7KRDsigrEtxecVO",
+	"/8VB0pbu1TFe5IXEfATeK5NpZCqmpwfTLWV7usb5nmCVCIImEZ5KNKdCQIKR4qVxijBNzBd1W46TkCq4",
+	"hvGJ1b3miTI4U4Ml8EnNcGUpWwbKlHgv0hYLHMO8ZGHMKbNKlx4hxAqjOMKsiAo5768O8bwQ7Z7VV8o+",
+	"8OEk4UIJspFKRYPiloFm++nDp/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
