@@ -749,12 +749,14 @@ type CreateBindingRequest struct {
 
 // CreateKeyRequest defines model for CreateKeyRequest.
 type CreateKeyRequest struct {
-	AllowedIps       *[]string       `json:"allowed_ips,omitempty"`
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	BudgetUsd        *float64        `json:"budget_usd,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+	AllowedIps    *[]string     `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
 
 	// Group Example: default
 	Group *RouteGroupName `json:"group,omitempty"`
@@ -769,11 +771,13 @@ type CreateKeyRequest struct {
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
-	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
 	Group            *RouteGroupName            `json:"group,omitempty"`
@@ -1182,7 +1186,10 @@ type ModelList struct {
 type ModelNamespace = string
 
 // NamespaceList Model namespaces; empty means all.
-type NamespaceList = []ModelNamespace
+type NamespaceList = []NamespaceName
+
+// NamespaceName A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+type NamespaceName = string
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1413,11 +1420,13 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps       *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels    *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd        nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	DefaultNamespace *ModelNamespace              `json:"default_namespace,omitempty"`
+	AllowedIps    *[]string                  `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string                  `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod              `json:"budget_period,omitempty"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName               `json:"default_namespace,omitempty"`
 	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
@@ -1437,11 +1446,13 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
-	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
 	Group            *RouteGroupName            `json:"group,omitempty"`

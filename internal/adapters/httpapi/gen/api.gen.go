@@ -753,12 +753,14 @@ type CreateBindingRequest struct {
 
 // CreateKeyRequest defines model for CreateKeyRequest.
 type CreateKeyRequest struct {
-	AllowedIps       *[]string       `json:"allowed_ips,omitempty"`
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	BudgetUsd        *float64        `json:"budget_usd,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+	AllowedIps    *[]string     `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
 
 	// Group Example: default
 	Group *RouteGroupName `json:"group,omitempty"`
@@ -773,11 +775,13 @@ type CreateKeyRequest struct {
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
-	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
 	Group            *RouteGroupName            `json:"group,omitempty"`
@@ -1186,7 +1190,10 @@ type ModelList struct {
 type ModelNamespace = string
 
 // NamespaceList Model namespaces; empty means all.
-type NamespaceList = []ModelNamespace
+type NamespaceList = []NamespaceName
+
+// NamespaceName A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+type NamespaceName = string
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1417,11 +1424,13 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps       *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels    *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd        nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	DefaultNamespace *ModelNamespace              `json:"default_namespace,omitempty"`
+	AllowedIps    *[]string                  `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string                  `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod              `json:"budget_period,omitempty"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName               `json:"default_namespace,omitempty"`
 	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
@@ -1441,11 +1450,13 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	AllowedModels    *[]string       `json:"allowed_models,omitempty"`
-	BudgetPeriod     *BudgetPeriod   `json:"budget_period,omitempty"`
-	DefaultNamespace *ModelNamespace `json:"default_namespace,omitempty"`
-	DefaultRpm       *int32          `json:"default_rpm,omitempty"`
-	DefaultTpm       *int32          `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
 	Group            *RouteGroupName            `json:"group,omitempty"`
@@ -10957,183 +10968,184 @@ var swaggerSpec = []string{
 	"SsbVXuORNhxYmzPZXNKZ0/wEC3hlBtAK14wy+6/DqiS0Y+xCMU+F+OfXypNwQtRbIigPizyccabPJMQ0",
 	"0mJpxpmaRgsnw3kBwsmuqGAsX0e3Lx3oOucoKyrBqq9fa/b1Y/a2Q19YV/vfSJtYOqslRaCwGa4TM9v9",
 	"A1lsttVg+SbhgMZlbF26eTSsO6eaw16visPpJLCk2nn6lmG0nsgx0wjwdxBnCLwSeYrInn+cyLKuEfJE",
-	"6ydOZmbsxUZiAlscbIF8m1jYNhQmjttwG/zOFteI49nCgD1+8r3fEq6wsZfJtZ2Dvifi2SBKLexVsbPy",
-	"W7Xxt0uUCbtWT4SvwQi4HR1+4SSyAyxPhxDxzH0eJRWiUYvIB1RtB2weckOqmuG7wTpMpObukzMVPeAN",
-	"WQyUigbWIeWmnXSJR4cnR6dtVmhHlm12rM1Ya5F3zbqXhtwZgujBdogcKe+MsVJE6PvR//vleedn3Pm9",
-	"1zn7kP/ZHXQ+fOz5p0ef/s3bJS9dkylpAtxQDeNMaX1xTlnI5xswXqq16kEsaEA0vxnMFL+poYoWGJeT",
-	"xQ1lYSvG84N+0WIAT5SGxo2iLRbT/tjPD/7vv8PRH/afNJz9+uzTLmP3m7qpJUwmccyFkoMxLdqJR5xH",
-	"BLPyGwkD54hseM/cwxteUpxHg2DKacn053rzli7ZY7OX1iOlN9b/txk1xVjKORdlsZD96JdUsV5/Sefu",
-	"O5BI8KgRfzKQ9buffC+RRKzFv/o1/Gtp57Jx/eKSAML6/UzNShtqTDEdWHtxYeuOe2eny8D63lxQRd6w",
-	"aGEkjr6SJIoPRpiVLBp2nioqjbAkg0REriA5swlozAUa6hPAio4iMnyGpkrFiAv4r+yWT7jfO37q0uY5",
-	"n0RkEHETl+DwkBhQJVIcDScRH+FoCFOrKXhNFLlDYzyj0WJpQqdfzE4XCw4Hs3pxTTP0T053dz/J1eBV",
-	"3723FrvX5u3N7zWxoFzYEJEMG3pN9q0CQ+2UdO2C1GjHVVNKyLlqGyNf+lVq5Lt/G50lcWuhs4dUT+A2",
-	"Is1GtGxC5OUr8XLIrBkEwUuLZ2iWSIVGBFEGyDpOVCJIyT248iq9Ie60YcOljQBW7N7YWob5HYkJCwkL",
-	"Fn8lONKgVNx9gkJ8UXWfnqP0GQqzYdCIUDZBIZ8zNMM3xHhZbVgLStgUplk8QxgxzjrZCJwR+z5VKCQT",
-	"gUMSFvxABaaZO4Jydx7FEVJBjA77T7q9bq97eH569OQMBZwxEigkyDiRJHSdToSVhnswk6Uhe92nvkP1",
-	"WaHdpCZN8Bzo9TcH62SuggIQfr7jrgP7nmCNfd9HeLKN50V/Dy4XMIKjPRzN8UIi87rcX3K9hPEgiHAS",
-	"kkEguJSD1KPhnXta7On1xgOIxB1IxQUZjHBwQ7Qu7QkSUul00hRX8j5OXYh16+GMvBl75798rOozTZ4+",
-	"hw73sfloP9TvGSPzdN/MJD6yQ2uxbAbY983fUaRFqiAzfksM94jwxEq44gpTC0zxt0PXrlEShS9TCiiT",
-	"6lg/KxNGkbGWjDlESjwh5ZfNmqhEGY42IbCZMR/OhbG1jAViQFad+SrOV2FcLhSTCot1YwqqBG1ZlsZy",
-	"y5c838s4WY1zVA9fNK1ku/z0sH/UPWnFWwoBH/kh9bqH3Z7XmrPkQR9LMPnpAbjO7AfiChAsm/TLxPEC",
-	"Is3Qi1ffXRqWf0MWaIa1PECa9ULqyTNEZrFaoBnBTCLMQNXL7JHVKM9Gc38ZBuu00VOXYUgkWZo6itab",
-	"+l7t/43muk1iY5wW1aWEgPQR4mPjckfwNlJTrOBPLaPJplG7LSIwcEAGCVOuKJH3+mcTmaCPEswrSJA4",
-	"wgEJ0ciEkERYKiS4glsNkopGEZpzcSNrtbN2YSHbRYpSKRMSDkaL6qqGJqB3CNJhiMMZZecmXDoNAkY0",
-	"tNHScDsCXDYD6kVrEWNfLMlozwx16OT1MGX7SJfa2LuyZXEp6j5HH3hjmf58RJmkIUFUSWQg+kaWiVJ/",
-	"kT5ZjzpjQcb0rswn5U3nn6P+1W9nFzPXpjTalZttySXXUXk3eo4loTTmzPObw1LaXvB+IIvC3e5eAVo/",
-	"Ms33klTJaFjDe3jPGcqWY6+fajP2uFNarQgGvySqigdV3KMlHCix6WWGX+J3JUJwMdpCDFDOCtLNWC/K",
-	"7geyMFfesCqPrZGqYWuzdAl36JiJEAdK3RvKm86//ut/h/vPkJzqCxxnkFVissLSfMVuo/KRJi9oAGsW",
-	"tYvglnRxnzWwJSfAgsZoQu00blDIE8oRyPw1xYlUxETr3/IbEjqVyIwuqqozl5k6sSQ1332HZKxP1Bor",
-	"gkQI/U+Dz8jgc1k61uqfOXdcwhv43ah1e0BE+rZza1PdbsjiG4kiOiatIqhduAPaabpG165f0FvCiHRE",
-	"llfVd37T+iLunIpPvsUqmDrsH5BGhCI+QYIEXIRanuFgqm9QkIilyRZxBiJPk9OeJAQNL/jkEl4f7pek",
-	"3CpEzb6pILzv3XUmvGN/++XDr5Kz7iWev7Y3MrOCV2xCpLokEox3rtSv2LKYZUMtrAvBrT5EjM/RXsBn",
-	"M6oUCfe1DvNbQpKSoaboQE9MJpxLX0hHxpEgOFykM4zImAtSmAT0UmBE+92atBx9Ugb4Vnt5aT+o2VBX",
-	"slhsiLWwnsK8NUizCw6XHfs/KJl/fl6XY2FlXWkaRU1ySzW3CwdTErby6zvN36WcriZ3hN6NiGjE22LC",
-	"Wpb7Io2ihuIKoGBpNeQbyKPWmjDcYfBIEqbcjHel+3STu19mIW1wYJnMiPY3g7KttN7PXRMtsd41xBUr",
-	"2S84Q2q83k3IEAs+i9XmiJDGzw82TBysqmCFFCQtJWior+MqL83wzJQ8yBEBUYUoJDSPqb1pGQG05Dlr",
-	"H1k6CHhIVsexnJ2dNW3NKve6UmO1Gd6kxmZn8KzLObgc0l9KiMypaSWHA4bbxOU24GoNnGxD1rWaXbXQ",
-	"9LZiMlulZdWRUfP1u4EZrcuAWsSO1SZ7NeSKNXKc9blMC+vE6nTlJrrfHXW3oegWKW11ZFxeyvJuuyho",
-	"mU4L1JKtsoY5UPYZYnScdpU83GadiPoW0TWulZsAZJdv+IuzS+/AfAvmoUbd3OzJhXl3p1bTzD4Htt/d",
-	"+C/aWRPNmgoGRaiM4bKuzm46R9//dvazusBOu9/OslgLVr7cW242vYUdrrSA9SxvZi9qjW+zjCSaN7TB",
-	"BGeGMh6OHVneLHT167rIcLwpXWCFiw0jRRhmqoiqo6wIElK8irToeekbS9cYyWQkiUJ7OIqs9jsz9yaq",
-	"7Dua4vcf0Gm3lE5QDWAjUkkUEwHFBBTJvTXApfRqNMjPUGp6Z9zsTEtz+1L2gdMCd3+zVzMOli69OEac",
-	"ZRhgjX7D/JMhADcsHcHwmTlTSZSPyC0RC8ABcO+ZYQyBSjTFGinMx1001NrOMF9IgGP3RXrTvIfy2i44",
-	"WMvAhKmZlUZIDJDiZTi5QOROERZKtEeVRMPcTTBEVCKs0IxDNjaVaIxtAUbG5/ulk1le0IpLcSG9YlmU",
-	"SDjzjjUp515wy180dU55FG6FE8tus1ZYUfxoXRyAb9GeqRcQO3lCI36soeLn6SHOlWkwhpk7aZivVG/u",
-	"hN4a9ybs/B62CzPkaIBFE/3XsMBbhj4ikSSAIY1IseJgVBPUqg3UGwGwJIMyFC3z0DJHy7c6B9+BYRVG",
-	"VHXMuUi64hFcJQi3N9MWpPxntc+W1DeXO0omEqKm3P6m1+ltbO1snWbCutfqLnXpQFXXmBGYUUQ5Q/CV",
-	"0bpkS4eY9bg6THi5WuSjYaaBdvVfw3KgRnPlmXvKQmo+pOYrjPNpbebQ6v03n613AH/GXKL7qAlkb1am",
-	"FhDgm79M5y60qiG1OhSoLs+5zzX7tXRq1a0vVjFa52KXkU6xltAUPiWzEQlDk9sjiMAMFqemRNRzzJ1I",
-	"EGC9n1+AlLMCiwkf2V9+Kb8rTe4y/12dmFpON220hay2eKyX3NhQR6KwdVUdylROty4ZvYNQNf2Zie22",
-	"2hXEIeqfu21CDNPkud0Y1Nbw3kk1iPiEsq2iNjdJD5QtQmQ+7MSOVLaNtmCLBRsorGxDrpKueBfcIMOP",
-	"z84QSudYPL1wRhmo9Lck0gv1fO+WknkNn3ybFhSv7swu4ojb+5uWuH5z4d0PTfG0SykiXKTX7ayIuvSL",
-	"t1tz5U2L7lOJZMBjMJZteGWtVdra0KkzZ8zqA0UTbG3+WFqqumoh+/4FOjs+eYJsCWxkqgGColdXJjBX",
-	"kiGvBF3D9NfeOWqRmWIdku2prJBJ46CztIZmXcE9c34xVtOyen+Q1ddzgVh2yhWSOg7/dvbz0T9P/vHk",
-	"6vDv/Z+OXh5fnlyd/ueT908bUlTSEY57vVamAkVVtJT1Y22ZaciaVs3HmEbuPVYQsl8XyfAmJuyKRGQG",
-	"1e/hXURD30bxCxzoOxKVyBRXzUE4Ho3P+uOjkydPRkfHIT7FRwE565+FPdIjx0+OTp2Q2ETWpUvG5Ssk",
-	"yJgIwmBuCJJY6Gk1Daa4qL8tQwC51OcHB+R3HNNuSG7T0u3yIN8Xr2XxbbPJ/qqowjTF1mGBz9PPqxuc",
-	"FUiEi+YMyxsSmrjdw3/91/+Oj/DZcD/Vm2DTweikuQxR5QUXPnGW9i6ksa9OW6+GLGygwzjy05sTNSpJ",
-	"5lvkdqxZDHS9IKYyT2p0W9Ry9GI2+c4yCHaTIr6JorZ5lc6iaLI0l6Gkn1FQ7jks1PHMUgSygp7ZrhY0",
-	"vwz911MC013ZhRKYcYjPrgQuYUhDnPsIM1ajzZeQpqyGMUxtrIYpc6HPgKmp4DENoI49TiC6w/zRsbEe",
-	"+j+QB0JmlNFOEFHzHZ0IfGuO1DzyUnahn1OpkpBykxypYADzR4fcxYJI6QT+kuCQumPOHyCTVRAsXXU7",
-	"0lrK0A9HaE5vyijjcIH2IP0V0pPlNFH6r0HI5wxyz3AxZ1+T0n63XTYsjA3lltXA/N0+zX1FxulSVHb1",
-	"nrBb5U7jTbUhGJdwenn8pYYlzaSIuVQkRDBItwWPYgY3LeDuNZfslGvfji+JXLCgLqp/ZY39gCe2jVxD",
-	"AYGSR7p01dE7bFzQIVYYTbGcFrYlX2WYmL5Xy/FhrfKe100fydOds+Vniy2D4jyQ9tdcYzgAfmdiQt0n",
-	"xNU2RVRNgmyto/qvfI4ibnVbHoU2SfaGkFhCGqzWe/dSH/Twhixkd4bvBqVhTRbKWjG5n5xbVyq14yq2",
-	"v2Q63KC0Xan6dOGcyB0OFJhsJ0BzTK8mor+TgXnywTlWXjplN4a49JvRYsOQzQe1hYA1MJGr19g43Qpd",
-	"NQ0aq95iAE2/kWhMhVQomGKBAwUV6cdcANedMAo9vOjyrUV1jm/+fvazcF+uIfDh3o2b1aI7Kw2ceeJf",
-	"fbLfCv3WGiWzGDaXddLFy4pQ1kaxla1ea6y7IaRNkkAQtaNgtjKQTWvdhe5dWeln1b8r+NZWQq0UTe8W",
-	"LKhrz5N+uEah+XLDH1d/F5smNSjqJa52n+YpsIFiYtV8ihW6JCGVEMWkFd25U2UNbbOfNbvrkLsYFNC2",
-	"8FkdMe2ug0YJjVSeA5ZC4QSRsoHW3NzGFWDM9ckV8BhKucvpVqyORyHRQxEIXRjgCXGWAm4fXMcTNeJ3",
-	"UPsp4hO3DgnloNpusc0JpQzNiMLn6VZ33cxfD1y/beb5FpplBa2Wx6wszoXzLjzL8aGyh36BFF2swdTN",
-	"WrMnQrXK1E67JGzcq6BmdWtoz00re2xKsFlTgkbSf5gmBe3tu3+opgVrVqJZWX66eaxNXfVqZzDUs4L1",
-	"GiG05QaPrREeWyM8tkZ4bI2wkmNvkkC3gpGt0zyhqiFn60CYhSYhEjIkCmHI+yjAjHEwrzATl9ao963X",
-	"lqEZo77iNg3Ni3vsl7Dbfgk1lLJub4QmJP8iuiVspmPVb9K6DQ8aNaO6GJTnUPv4hiyepUlXprJxVu5x",
-	"qQKJKTqzWm9v6qKwOvyk0vugbdxIMdZk6f63QejJckmS+7qqfMb+BV9rz4Jt+xQ4aK60u9UYtFIXW0RD",
-	"mQafmWa34KuXBcdcFjII3jlzxEvF4Zbxa60LSa+h4ShUGbzkjoI3+HYyqKmzsqKYzMPUrMkjAlqMnZFb",
-	"VZlK+yPbiu55vQkfYhe5QJffv0BHR0dnaMoTcRDihTtWQh9efVGa+kIvaxeHsVGkchMzZhoSlY2RbWTL",
-	"0il5qZQl5KhsgNNgqVFNU7bD6zAWfLZmg0rra3UI5Xl730WG/g6vheIbplxl4PlmXTCUBcy1Mf8wVuRX",
-	"bMwd/piERuEA5i051vu9/mnn8LDT71/1eufwv589dwE8a5jJvz0a9/FZcOiOxhw4S89P+GG3f9p1xiRv",
-	"Uau+ELNh4PSLCy6BU9056EEdJFpIvdPnmSkwP5DF80S5ynZm3UhMuMTeUCpT9hbl0fvpo5mtiJsGAQ3/",
-	"2Xn+9lXnB7IYoinBIYEy3FSPa/6ZOm7PvezNfAMMWKDCECyIcAM41D9zQX8H/eQcfQvvIlMmPBAEgppx",
-	"ZKuEnxdrgqO//XRlfFDDt2/eXaEDnKjpAeT8DP1rhlcuHdctvnsNbljYXq2JATz5qqZKxd6nT3DhM9i7",
-	"XCCRKcEjFEeYkdRv9vJnvT3o4uI1mmBF5nhxnkc3F3rUg+SExsVGnF6zACsc8UlCfPPLv/77fzLRKnhi",
-	"At5MtoVEe9c2XUNee/twW1ZTQkWh7LH0r9nYtCKB3hx2TuNpzLx7AWcymZka7JlLxocBIz5BFCpGUM66",
-	"1+yavYQcD2CriEo0xLGpG0o5S8PK//1XydkQ7aVpEga2AAthK/pdsyxHJDRFBKhEOJIckWDKSVhASKv1",
-	"d159N8y86ylyXrOsVAlPFBRgBy+8vusLHCi0l7AbxucMto5Ae5Pj3rGP5oKzCZoRNeWh/fXEv2YjHi6Q",
-	"4hxFWEzs64dHPtLiRjAcQeqA3kr95KTX0+uScyJMCUNwmOIZuWZpJL6c4pgY/IpoQJgEDmcp6HmMgynp",
-	"9IGHgL6fxenP5/MuhsddLiYH9lt5cPHqxcsf372Eb/J0Bw/C+s2iU0Qs9MZIGZW+1ceE4Zhq/tjtdY9M",
-	"yNIUeMoB+NoPcBIaVjoh8B9Depp1h965d0Gleg5v6C8FnhEFbvRfPhom8VtCxCLnEbjUmB7k0Xr5Sb4n",
-	"F1KRmfO6uGpOCDHJZ2yhRrhHE9YOUV3E6kKcjeMtAbjZaDiweRvrDFTmXi+ZAprECnjkGBikJiEtnTLm",
-	"vzSvFfmO/V2pQdTNbasiN04LKsb6k7qUoxx5D6BWlNfixTTO5YOW74YPAeX0e73MvsiMdaLAEX+1gc05",
-	"3KuUNSAu26+2EpP6HHJwtYghZud8xMhcM1EINetqCj82wLjmyIA++BaHqS0FPjls/uQ9w1Zsk9B8dNT8",
-	"0fdcjGgYmiij4/5Z8xdXnL/GLPWIGyOzTGYzLBb2PgMMSkul8uL10UPPsF88w8I++N5dJyZiRqXlgvD7",
-	"uSA4hGEtw7PCUdbyvL8Q9X36zj2efKnzmePwyy3Nul/XwT2PIlTSQgrHlR1A9cTSR/bQfC9OHJn174gy",
-	"JogJvSXMjI/2rEFNGh8CXKslwoIUwm4CzDijAY6umeEXSLMUo6vkhj8u05GxtGbBZ0gQlQjbcGQ+5RFB",
-	"Mxx3r9kPoGwYEPRkWaH8czR0N5GDQlrDGZlxsRgiLq7ZEAJthj584WxMZ75RIiFDaLQDds+h0TPKyPs2",
-	"KSMvnM63PFy0wNtWHfKM/a+hPx5EYw30rnjnegM/+RsQhW2i96l8v7IW1c9GlldFBMjkJ8n8Ul84S+63",
-	"mSYWPCASDPcvmaJqsSOu8D6WRKitGAPY1ovs3F6HCtx8WYYuJ7AjSYi0QbxKkmjcrVCRFsiv7cCtFN8s",
-	"irkdki37Vb8unaVQaWyl0mKPxkcmNPPPorTojUnXXsDu9JcqctsnudDjrnoyy6VVS9YcWYlHBwSvYrYJ",
-	"nX+d3rY2FxDFEJzTXm8phqZvPcPWTl1ImcmjRvq9wr3GuIPa4V9xDRmGtJEShzsmgTQPwUEF9tEzNITD",
-	"AgGeZg8EX7yY6LUgghecjSNqrL2fWa6Yzc4NfnvGXLa/FvXVSZaDjzT8ZFA+IoqskDBgE7INDtMWzWjv",
-	"uHe2jxIWESnRMMAywCH5D1DlfDSf0mCKTB4N6JazKsV+B9NmFNtCGNlJStKoqXe/Q2Acu9rqa1jCLx59",
-	"j5u/+JGr73nCwg3xfWucNVuZ4ewmqOrXaDwMKrzlhaktehrLpUTHvWOkeE4tmWJUxb2/EFUQFfeqTtTp",
-	"2gbIPxzGbY9AfyFqM+zJ1IwyJ2lQLF+FoFTG7t5x70wlVn2lxnmBZtP+XpbVFn3ZxlEEDwpuC5SwBCSD",
-	"D3yUJwoBw4Uh2UJNKZtUEbQYR72NOpOGchRKyrZWR1yx3A98aa0nIQPcI8f+3BoKWAe24vZuxeQgjcCu",
-	"dd8Y3PjBVLDe/VW20LG3zmuRNbxYw2nxNd2H0/6vKy/D4Jr9qm7Cn0GmwdUZ5x1jCvKhQDLwzyq96J+3",
-	"FG61F+8bskAjEnE2kVp3ytsQPEPDrCfyMO2bagpYpH3NkR5gKG86QysB29/WX+mhMwLeRsAtJwf9sly4",
-	"+0NGrqkxt5SHddpb83peSHN84Lt5ocf0H+9i/geXk4DwCBfbeHOGRmSKo7HpW1IRoDXcoJ30FFDQxgTS",
-	"75Rh8Cgsq71S8byKzTNbfHmObD3DlvzA1N8xDOHKRk7cs1K5gpSu7Bpggf4fmYq2R+xLEkeQ4JQLtzT0",
-	"ZQtNMJUxqzXAN9lb68rFL0rNKpWkXqlrZdvyp3Q98MJxp7iV/1bFruxZxQHhch28yWO4NlZG8qQlD5uK",
-	"X4TxZDJF+kE8FVhmlYLOS6Vg8lroHo5osLbPYDn76oE1k7wQeq1e8sfzDOzMup+HBa+N2PWMs9G6f5W2",
-	"QzApbQi+T5NRR8QYqVI7f531vkQ0j0b2Bzeyb486fm2sWP3Z9h6EcVwV75qPipfTTL7F+d+HtbyWp2iG",
-	"wggF902aOYsYFygkM76Cy5Rzi3diCM8Sd9e0g28kYh+GUh5t4buTydaenRPWNxKlap2PtOqGuECZLXlL",
-	"cW2zBTp5WmHtZadYXfArv/BUykCuvPSUUqH+nDef8hagPVNkFGwpxViQJWyqYmIpOaVNXFYl/azOpPOs",
-	"WN3cFDamSiI5xf2T07porVL5zi14e2bfNfleHZJ0DvN7VlZdc807Vamc5+e5V7lqw/7hTL9fSIhVica2",
-	"IKoGHt94L7skt7bihT7GMWU4MsTlMLdCRAFlYGw1NbAQZ1nrKsA6h60VorIqtNd0ezOfhY+auMMEqndm",
-	"9yi0kW4OeJclE4NRysndX96ZwH65pOukligIZ0kVH6j3jSFpGQeaDM0Su9dMC4k0ldRmkFKZ5Y+i+ZSY",
-	"kK0pgZERuaOQ4yoQ46qLnkOawck1s2OAdMHFXvk4hwj+ZR0or976aJwIGBwrRWaxktfMQnDcPzMxi8NL",
-	"osSiA7M4s0ouYJN2Y/ELuBAkUGjKhSRoBBXQFlpTjKEuRtHEB8WgW4sjAPIzXTuew3FbGWjmcEmgCz6Z",
-	"QCrSw7KHjWnXViLwzn/5UFK2IEUcYVlzs9bTO8jX5L1bnq9pz9R/qDOsvCb3aVLJezg6zumnqfHx59UJ",
-	"Ct7/7mc4iFJGZICjSEu1LHCzeev1z3ohgdWNfO8gS/s/mBIs1IiYSrVu239aD/2v2atbMIO8XLZ3ND4M",
-	"euEJ6Y+e4uPgdHxGnoSHuDfqB0fhMTkZn/aeHD7tnx3h49FJcBo+IU/HZ73D/tHxyemTp2c9rb5OuVSW",
-	"YUQj0Gmxl/c7hB5oZZVXP04LIeSFQQ57x/1iCv1h97jbb898qhvUigM5FYiAi/DL1yB2kCSalZ7QWhgX",
-	"NqszK1JBFZpqHqOxybRvtEheKiK+hOnZs/Np4Sg0vptikqutB9+mL7UKlSu2IN82tX/NsLtqvfGvy7Zh",
-	"N3q1WeNPacQY5SiY4Xv6kwPd7aMGIwVU3pMIl2rPoL1hhsHD7tA8MhFiWW7KLJHKaKP7SPFrlhfT76KX",
-	"OJii7IdvwNTBowTuZHiCNQsGgrZW7qwKDuLja0aVtDVaIDwUQREX2yADWn3qBbl0UXMTtfizlRgq9AX4",
-	"5aMHwAyqCWvSNmkapBXblpoxFd6ATH3v3LMhdXnVvsNPHwrVesstpAq7nn+6pg1mqWPCA5tf0rP4M3m1",
-	"vwxjzCijgnVYRcH0kv7mMLe4/NhFqvuzurF3mPq11fHVe6RrT6n3ECR/lRfufjz7mqytzQ7+PlzRb1hk",
-	"Oq6OTf9LU/jE2LyyoshBRLDQ2kNaBti8XeeH3oFs3toNvYlEfBDy+KM6ob+Q/KqtJeLUNC2uKyfy5pYI",
-	"HEXWs23Mp9Zo4KMkVtSahInWjfOWxN/I9AvMwmtmq8p20dBMtxieW3dEoYsxlSiJu2gYkonAIQmH55oC",
-	"OesEgipTxajw9h5UeATPY8jnzPhCnr99haSiUQT26FhJS9myi4YJy+a+Zm+5VBNB3v39Ih0A7RkrsVbH",
-	"9SJPekf7LnX8L0TZPs/3SE9pJ+kqOZknCwQxMmafupvjlO+dGFK5Z6jfp3vfXWln/Y4oTCMSomm6w5mr",
-	"JKuSuMLGupQaWFO1oFQNB+mT1989y8OI9RuQsavxeoYXaEwj/eFokSVnu+rntM84NKM0lnAs9rNoW87x",
-	"MZnxMZlxl8aZLRISnXaZjApN91utY92QBXj0TG0qtJfnF57bl4f7XZTldCB4fM0gh95482ypZHeu8BBR",
-	"JhXBIdo77vfRlAiyX29m2TLrcKlRmDfjTE2jhVdu13fSK7fL8/q9o16nd9jpHZbqgKflTaj3mIv4aDTZ",
-	"2GhSyC3cy2RgNO7Y6IL9loRd0Bn1vzcPWNGA6GtOHMMtK2u5W+wP6wpNSWnzMSJl64iUHCXWO/y2FXj0",
-	"EdeU33EW3XEe7U5lfJ3lBqiC6bsIqIPAl/YfUafGjrM23tyHCWdolNwhMgVsR0TNCWFZbgELs1SCZ7bU",
-	"WJhxILT33cuLl1cva3MKtlQAtrbjrCu6751IHpMIvqyCOpuy7pLcvt86ACYi1UR7pxGpWsMfTgQOsi71",
-	"Q7TX03dq6xrch74dNpC1rhLAltRZmt87Pzrtta/ykQHw+cjzsTTB10e3eR2EnHAdtRBaEnBEb8nv9SYu",
-	"q3H1ez00n9KIpH3rIDQX+s/QW9JFP4K6Y6LScgMsJdKpm13AnPeI2XoCRmRt9fHKAu4nxtNCoacbkXVN",
-	"jxGfbGR61N+ZgklgSRfA5CGJxvAVUz3QNho8OkQhXki3+fGCt43iss1Nyqxrk74jtS1M7mfoG7LYWdub",
-	"libY1sNBNEuNkbRf6KbZtMY0ZmgjyJY8BVdXb1MnTBBhKdPWXVmbLnNDq2tGYz4dwKfO7kb9uzvP947g",
-	"/4/h/0/u7tZoZGTF+IpOQdDi9Cu3L1/wSbN9OeKTtJbaY1rWKnH6d41CabKJZp61TXKAI1eZtv650Ub9",
-	"t3dvfkTQQ1IfzvCCT0yQ8rDQ9DXiE2j3OtKX1KGfqrHosNfr7XevGQQLmjPVDD3rk4I4S7n/ORLkVxLo",
-	"H9NCelgQFFGpoFPdNaMsJHdZ7zUqTFM6mTbCM6Mizkja+SV3fZKwi36ianrNAFQc3Jwj059REb2QVO2G",
-	"cbTGEPBZKp3yLh/pWNesCGE2DqIM5a7UZwinK8aR3uNF2otmz3SNGxqrfzjAaghrGOY8YLiPAp4wJSHN",
-	"AoWJITiiD1irK9hmsl0zwedmaShf2W8JSfSyAOYs36jf6+vRJOeQvKGmZKHhv2bmdbSHUSCwhKBOFHFp",
-	"FCZ4uN9Fz9E4iSLzT5tkBOuGdn7XTEG534izCewVZgYc8w70vuQJLNMoZSe9IzjIa1bKPoJOO2Khr0ig",
-	"38zxQiKJx8Tlo3gFbQqtpN/wFvTLxyxkvCZXIMDBlIRZS9ue7xnVdUBj46vo9rqHh0fdM2eL2fOjE/1F",
-	"dtDlNqeHvfPDk/OjXvewf/Sz56cy/fy473vF3rtPD/t+QUifP7Gts4vBpjXxpeWGvIcgfYti9fzIL4qe",
-	"c693+Ldv/3n8898P3z35z9Mf+6+P3h7//eTy9N2TK8/PpCAPiZXk5cZASo0VQNw/7vleKlqXwls7/V7/",
-	"uNN72umdgrBpLTm+BQvYA980L/jEINolkXpPa9TylDUgJ2cAMdbv9b8IqFJyt+wC/Yf95Ys39B6uCs4o",
-	"tiJdJw8MvqqNZNQYB2koMy5IocArcMiCyIPO2ppdQktRKvOuoruIR1n9nU1Sfs/wLaamT/9SWU3AFITt",
-	"cvi4qDKgvSxnZr+lwmD6w5qrXt7Cv74EtXnlwXNqbigL2/dk0kD+oL94zNEp7Mhjhk61t1OKzlnlTvOD",
-	"o3AnPGhVV/G1vTJvns6i37xTgzllIZ/DZRFaMFEWJ2oQCxqQQUzEYKb4jXfe7574hj7OvWCK085MPFH6",
-	"7UxbOD16epyHPq3WNOy3yzMdah0hiSG/bzBOGLSwlZkpJH1SViOynxXn0SCYcqonW3p2S802WwVgreZR",
-	"erc/V+8oOOnHEpAbNXiyVNKW8gq2YvNLm25OkBsHPcrTAGGUSFJT8xExPNO3FTUls9r6jzlxPxZ//Awd",
-	"ljZDmvoEm5rj7N0/i4COSPrhY0hGXUOkNQ/7a0mq2Vo/qBHPT9ftc7S25HwAsvjDJtXssPHQ5pIzS9xe",
-	"ecl7m71VISYHdRSTwW2dvDwZvM4Fs0nsvdMpp1/z2xsIANIr/dGurobpoMWr4cpdmkNbcqjvJBUWSqZW",
-	"cCrrdkv/Z2BKIP6RHUrpVj5eVCsX1bhAkind5785PPjpswaP0BDHdHBDFhCwTlggFmBixAoJMDNBfb1o",
-	"ASltUMcBjXBwg2ZY3pCwi4YjLMkgEdHwmkF9iRFBU6XiPbn/DMWC3oKbI+I8hs/0cBFlN52IBzhC+hQp",
-	"A0yRxnuRtlpNm6xmy+hC16OBHXLAiJpzcSMBbM7qsx5SlNqq4ZLZIk1YN52I3pJOXrcIj4KQjD1ne+Ss",
-	"P1N227Y28xlltNCliceEYdqZYSjMZmnY/FgsPLFu26Z06Z/pbpzt/GMtiYdOi4hzpF+PV7g0hZb1JEqE",
-	"9lhQYuub7rZnWH/lrT+p3oMQvw18g+ePGFBz9934+L+WS/D9CGZG5gXhnDm5t8ha2EiKPgwhPeYvfFn5",
-	"C7sQuxBbVB8HbeKfSTE0CZRqqBgBAQGC4GAK5JdGUtkS9VQixtU1gzsnZROUxNDXYZoo+KcpNXHSO0KQ",
-	"8TanktQUibg0MN4j1usZaF3gNEyPFDcLQ0rg8ZgGX0ypiJWw/8gVMuFje+k5+OUj8E081lLxEJYd6/7q",
-	"OhPZ7JsFe2t2KQ8SiSekFgff6W0PTXLrlCciWiDBo6iTxBLdkFihkREWEZ+gmMYkoow8y3vJVyPFYTpn",
-	"gP57/eSdhumPHf8Nl8fBaLFygjQ4OTX/mTyprIlqgfvoU/F8L8SLNWKWN40bv0+DUOH8HcT0hhEk+BzF",
-	"RKTGxscA43o5BZuJuIk4zXMyfLN3paq8NQFDwB2shgncYsGCgzS3vb7w/iUZJVTrjaYu0hTLKUpYSKCp",
-	"0EQzPohCAIEl5ziGcNYZoswYRjkj1+z1+4urVwcv//nyhY8kh2hcrEcwEbTAUzCa0bsuukyY5i8mQUiz",
-	"NjmlbHLNbHeIZ8ZEHeAoQnOsWZCt0IEERN+5ZN4l0St9ly70XgWfnml1HGBWVJnxud4kkP3dL96muasA",
-	"uO+TKNJntWBBmvZhtB+Zn08u81jgwuMFC4pKl8Fje1Oor2L/TiNB6hy4v1ZR+SwNCGArkZHu12XP/g4r",
-	"PMKSoFtpTs5HPFEjfgemZa01aEaQFwZvd5w5V8oKv9ef5D/sK/d4jHaKV2zMXef4j7TQnA28hyVrLmk4",
-	"s0VskTCm+eOIMiwW95Md+C3MSpmR9GZX2uuM5YE/eiOCBRHPEzXV82hdA8f0B7LIftFzw4XE5U+80qzZ",
-	"PPZ8LxGRd+4dgGXCQrT8QZra6IM8oOZPU2KtsKWFxXULfj6zOIe/zhZkQtBQJrtHVXo1FMaCXg0rRsKB",
-	"zQDZMw0ioY9Z4fu8mV51kEsekc5I347TbmjQJSZR3CypTC51Myx15KlO8z7NnXv+KrvJ5nDbTaCi6NyV",
-	"3Wp6n2voq1QUp9XKA6xwxCcJ6S4lGrrXn8DtiI9Lg0h9Bcxm/SbP/TNPCyNnZSMdkEFZl+Lyip3+i4Ok",
-	"Ld2rY7zIC4n5CLxXJtPIVExPD6ZbyvZ0jfM9wSoRBI0jPJFoRoWABCPFS+MUYRqbL+q2HCchVXAN42Or",
-	"e80SZXCmBkvgk5rhylK2DJQp8V6kLRY4hnnJwphTZpUuPUKIFUZxhFkRFXLeXx3ieSHaPauvlH3gw0nC",
-	"hRJkI5WKBsUtA83204dP/z8AAP//",
+	"6ydOZmbsxUZiAlsctEa+DO9SBr+JgW1DWeK4DLdB72xtsvXigDt+8r3fEq6wMZfJtX2Dvifi2SBKDexV",
+	"qbPyW7Xxt0uECbtWT4OvwQa4HRl+4RSyPZKnI4h45j6OkgLRqEPkA6q2AzYPuSFRzfDdYB0WUnPzyVmK",
+	"HvCGLAZKRQPrjnKTTrrEo8OTo9M2K7QjyzY71mastai7Zt1LQ+4MQfRgO0SOlHXGWCki9O3o//3yvPMz",
+	"7vze65x9yP/sDjofPvb806NP/+btkpWuyZM0P9lQCeNMaW1xTlnI5xvwXap16kEsaEA0uxnMFL+poYoW",
+	"GJeTxQ1lYSvN7gf9osUAnigNjRtFWyym/bGfH/zff4ejP+w/aTj79fVTu4zdb+qmdjCZxDEXSg7GtGgl",
+	"HnEeEczKbyQMXCOy4T1zC294SXEeDYIppyXDn+vNW7pkjc1eWo+U3ljv32bUFGMp51yUxUL2o1/SxHr9",
+	"JY2770AiwaNG/MlA1u9+8r1EErEW/+rX8K+lncvG9YtLAgjr9zM1Km2oMMV0YK3Fha077p2dLgPre3NB",
+	"FXnDooWROPpCkig+GGFWsmfYeaqoNMKSDBIRuULkzCagMRdoqE8AKzqKyPAZmioVIy7gv7JbPuF+7/ip",
+	"S5nnfBKRQcRNVILDP2JAlUhxNJxEfISjIUytpuAzUeQOjfGMRoulCZ1eMTtdLDgczOrFNc3QPznd3fUk",
+	"14JXfffe2utem7c3v9bEgnJhA0QybOg1WbcKDLVTUrULUqMdV00pIeeqbUx86Vepie/+LXSWxK19zh5S",
+	"PYHbeDQbz7IJkZdvxMsBs2YQBC8tnqFZIhUaEUQZIOs4UYkgJefgypv0hrjThg2XNgJYsXtjaxnmdyQm",
+	"LCQsWPyV4EiDUnH2CQrRRdV9eo7SZyjMhkEjQtkEhXzO0AzfEONjtUEtKGFTmGbxDGHEOOtkI3BG7PtU",
+	"oZBMBA5JWPACFZhm7gbKnXkUR0gFMTrsP+n2ur3u4fnp0ZMzFHDGSKCQIONEktB1OhFWGu7BTJaG7HWf",
+	"+g7VZ4V2kxo0wW+g198cqpM5CgpA+PmOuw7se4I19n0f4ck2fhf9PThcwASO9nA0xwuJzOtyf8nxEsaD",
+	"IMJJSAaB4FIOUn+Gd+5psafXGw8gDncgFRdkMMLBDdG6tCdISKXTRVNcyfs4dSDWrYcz8mbsnf/ysarP",
+	"NPn5HDrcx+aj/VC/Z4zM030zk/jIDq3Fshlg3zd/R5EWqYLM+C0x3CPCEyvhiitMDTDF3w5du0ZJFL5M",
+	"KaBMqmP9rEwYRcZasuUQKfGElF82a6ISZTjahMBmxnw4F8bWMhaIAFl15qs4X4VxuVBMKizWjSioErRl",
+	"WRrLLV/yfC/jZDWuUT180bSS7fLTw/5R96QVbymEe+SH1Osedntea86Sh3wsweSnB+A6sx+IKzywbNAv",
+	"E8cLiDNDL159d2lY/g1ZoBnW8gBp1guJJ88QmcVqgWYEM4kwA1UvM0dWYzwbjf1lGKzLRk9dhiGRZGnq",
+	"KFpv6nu1/jea6zaJjHEaVJfSAdJHiI+Nwx3B20hNsYI/tYwmm8bstoi/wAEZJEy5YkTe659NXII+SjCv",
+	"IEHiCAckRCMTQBJhqZDgCm41SCoaRWjOxY2s1c7aBYVsFydKpUxIOBgtqqsamnDeIUiHIQ5nlJ2bYOk0",
+	"BBjR0MZKw+0IcNkMqBetRYx9sSSjPTPUoZPXw5Tt41xqI+/KlsWlmPscfeCNZfrzEWWShgRRJZGB6BtZ",
+	"Jkr9RfpkPeqMBRnTuzKflDedf476V7+dXcxcm9JoV262JZc8R+Xd6DmWhNKIM89vDkppe8H7gSwKd7t7",
+	"BWj9uDTfS1Ilo2EN7+E9ZyBbjr1+qs3Y405ptSIY/JKoKh5UcY+WcKDEppcZfonflQjBxWgLEUA5K0g3",
+	"Y70Yux/Iwlx5w6o8tkaqhq3NkiXcgWMmPhwodW8obzr/+q//He4/Q3KqL3CcQU6JyQlLsxW7jcpHmrqg",
+	"AaxZ1C5CW9LFfdawlpwACxqjCbTTuEEhSyhHIPPXFCdSEROrf8tvSOhUIjO6qKrOXGbqxJLUfPcdkrE+",
+	"UWusCBIh9D8NPiODz2XpWKt/5txxCW/gd6PW7QER6dvOrU10uyGLbySK6Ji0ip924Q5op+kaXbt+QW8J",
+	"I9IRV15V3/lN64u4cyo++RarYOqwf0ASEYr4BAkScBFqeYaDqb5BQRqWJlvEGYg8TU57khA0vOCTS3h9",
+	"uF+ScqsQNfumgvC+d9eZ8I797ZcPv0rOupd4/treyMwKXrEJkeqSSDDeuRK/Ystilg21sC4Et/oQMT5H",
+	"ewGfzahSJNzXOsxvCUlKhpqiAz0xeXAufSEdGUeC4HCRzjAiYy5IYRLQS4ER7XdrknL0SRngW+3lpf2g",
+	"ZkNdqWKxIdbCegrz1iDNLjhcduz/oGT++XldjoWVdaVJFDWpLdXMLhxMSdjKr+80f5cyuprcEXo3IqIR",
+	"b4sJa1nuizSGGkorgIKl1ZBvIItaa8Jwh8EjSZhyM96V7tNN7n6ZhbTBgWXyItrfDMq20no/d020xHrX",
+	"EFekZL/gDKnxejchQyz4LFabI0IaPT/YMG2wqoIVEpC0lKChvo6rvDDDM1PwIEcERBWikM48pvamZQTQ",
+	"kuesfVzpIOAhWR3HcnZ21rQ1q9zrSo3VZniTGpudobMu5+ByQH8pHTKnppUcDhhuE5fbgKs1cLINWddq",
+	"dtVC09uKyWyVlFVHRs3X7wZmtC4DahE7Vpvq1ZAp1shx1ucyLawTq5OVm+h+d9TdhqJbJLTVkXF5Kcu7",
+	"7aKgZTotUEu2yhrmQNlniNFx2lXycJt14ulbRNe4Vm7ij12+4S/OLr0D8y2Yhxp1c7MnF+bdnVpNM/sc",
+	"2H53479oZ000ayoYFKEuhsu6OrvpHH3/29nP6gI77X47y2EtWPlyb7nZ9BZ2uNIC1rO8mb2oNb7NMpJo",
+	"3tAGE5wZyng4dmR5s9DVr+siw/GmbIEVLjaMFGGYqSKqjrISSEjxKtKi56VvLF1jJJORJArt4Siy2u/M",
+	"3Juosu9oit9/QKfdUjpBNYCNSCVRTASUElAk99YAl9Kr0SA/Q6npnXGzMy3N7UvZB04L3P3NXs04WLr0",
+	"4hhxlmGANfoN80+GANywdATDZ+ZMJVE+IrdELAAHwL1nhjEEKtEUa6QwH3fRUGs7w3whAY7dF+lN8x7K",
+	"a7vgYC0DE6ZmVhohMUCKl+HkApE7RVgo0R5VEg1zN8EQUYmwQjMOudhUojG25RcZn++XTmZ5QSsuxYX0",
+	"imVRIuHMO9aknHvBLX/R1DnlUbgVTiy7zVphRfGjdXEAvkV7plpA7OQJjfixhoqfp4c4V6bBGGbupGG+",
+	"Ur25E3pr3Juw83vYLsyQowEWTfRfwwJvGfqIRJIAhjQixYqDUU1QqzZQbwTAkgzKULTMQ8scLd/qHHwH",
+	"hlUYUdUx5yLpikdwlSDc3kxbkPKf1T5bUt9c7iiZSIiacvubXqe3sbWzdZoJ615ru9SlA1VdY0ZgRhHl",
+	"DMFXRuuSLR1i1uPqMOHlapGPhpkG2tV/DcuBGs11Z+4pC6n5kJqvMM6ntZlDq/fffLbeAfwZc4nuoyKQ",
+	"vVmZSkCAb/4ynbvQqobU6lCgujznPtfs19KpVbe+WMNonYtdRjrFSkJT+JTMRiQMTW6PIAIzWJyaElHP",
+	"MXciQYD1fn4BUs4KLCZ8ZH/5pfyuNLnL/Hd1Ymo53bTRFrLa4rFWanhDEYny+448h1kZtC66IGOlGZiP",
+	"cCWcKn9P3wBSXW+IMAvNNeIbqR8U4+C62+xqfuxV/c/UfLfuJH36UO/9mYlLt5ohxFDqn7ttwiPTxL/d",
+	"GAPX8DxKNYj4hLKtIk43SW2ULcJ7PuzEBla267Zg6QX7LaxsQ46YrngXnCzDj8/OzErnWDy9cEYZXEdu",
+	"SaQX6vneLSXzGh7/Ni2FXt2ZXcRAt/eVLUms5pLBH5pigZfSW7hITQVZ+XfpF2/m5rqetgugEsmAx2Do",
+	"2/C6XatwtqFTZ76b1WWK5uPa3Le0yHbVuvf9C3R2fPIE2eLdyNQxNGy6psBhruBDTgy6humvvXPUIqvG",
+	"OlPbU1khC8hBZ2n1z7pSgeb8Yqym5avJQVYZ0AVi2aFYSEg5/NvZz0f/PPnHk6vDv/d/Onp5fHlydfqf",
+	"T94/bUivSUc47vVamTkUVdFSxpK1w6bhdvpaMcY0cu+xgnSDuiiMNzFhVyQiM6jbD+8iGvo2A0HgQN/v",
+	"qESmLGwOwvFofNYfH508eTI6Og7xKT4KyFn/LOyRHjl+cnTqhMQm4S5dkC5fIUHGRBAGc0OAx0JPq2kw",
+	"xUX9bRkCyAM/Pzggv+OYdkNymxadlwf5vngty4abTfZXRUSm6cEO70GeOl/d4Ky0I1ySZ1jekNDEHB/+",
+	"67/+d3yEz4b7qc4Hmw4GM81liCovuPCJsyh5IQV/dcp9NdxiAx3GkVvfnGRSSZDfIi9lzTKm6wVglXlS",
+	"o8ullqMXM+F3lv2wm/T2TRS1zeuLFkWTpbkMJf2MgnKvZ6ECaZbekJUizXa1oPll6L+eEpjuyi6UwIxD",
+	"fHYlcAlDGmL0R5ixGm2+hDRlNYxhauNMTIkOfQZMTQWPaQAV+HECkSnmj46NU9H/gRwWMqOMdoKImu/o",
+	"ROBbc6TmkZeyC/2cSpWElJvETgUDmD865C4WREon8JcEh9QdL/8AWbiCYOmqOZJWgYZOPkJzelMAGocL",
+	"tAepu5BaLaeJ0n8NQj5nkDeHi/UGNCntd9tl8sLYUChaDczf7VP0V2TLLkWUV+8Ju1XuNN5UW5lxCaeX",
+	"x45qWNIskJhLRUIEg3Rb8ChmcNMC7l5zyca69u34ksgFC+oyElZ2Bwh4YhvgNRQ/KHnTS1cdvcPGfR5i",
+	"hdEUy2lhW/JVhonp2LUc29YqZ3vd1Jc8VTtbfrbYMijOA2l/zTWGA+B3Jp7VfUJcbVP+1ST31jrZ/8rn",
+	"KOJWt+VRaBN8bwiJJaTwar13L/WfD2/IQnZn+G5QGtZk0KwVT/zJuXWlMkGuNgFLBroNyvKV6mYXzonc",
+	"4UCBuXkCNMf0aiL6OxmYJx+cY+VlX3ZjiEu/GS02DDd9UFsIWAMTuXqNjdOt0FXTgLfqLQbQ9BuJxlRI",
+	"hYIpFjhQUEt/zAVw3Qmj0H2MLt9aVOf45u9nPwv35RqCNu7duFktGLTSwJknLdYnKq7Qb61RMou/c1kn",
+	"XbysCGVtBF7Z6rXGuhvC8SQJBFE7CsQrA9m01l3o3pWVflb9u4JvbSXUStH0bsGCusZC6YdrlMgvtypy",
+	"daaxKV6Dol7ialRqngIbKCaFzadYoUsSUgkRWFrRnTtV1tC2KVqzLxC5i0EBbQuf1RHTvkBolNBI5flr",
+	"KRROECkbaM3NbVwBxlyfGAKPoQi9nG7F6ngUEj0UgbCLAZ4QZxnj9oGBPFEjfgd1qyI+ceuQUMqq7Rbb",
+	"fFbK0IwofJ5uddfN/PXA9dtmnm+hWVbQannMyuJcOO/CsxwfKnvoF0jRxRpMza81uzlUK2TttL/Dxl0W",
+	"ala3hvbctLLHdgqbtVNoJP0Haa/Q3rz7h2q3sGYRnZWVs5vH2tRTr3YGQz0nWK+FQ1tm8NjU4bGpw2NT",
+	"h8emDqsY9iapfyv42DptH6r6cR4bh1loUjkht6MQQL2PAswYB+MKM1FpjVrfeg0lmjHqK24w0by4x04P",
+	"u+30UEMp63Z1aELyL6LPw2YqVv0mrduqoVExqotAeQ5Vm2/I4lmaLmZqMmeFKpdqp5hyOavV9qb+D6uD",
+	"TypdG9pGjRQjTZZufxsEniwXU7mvm8pn7LzwtXZb2LbDgoPmSrtbjUArdd9FNJRp6Jlp0gueellwy2UB",
+	"g+CbM0e8VNZuGb/Wuo/0GhqlQn3ES+4o1YNvJ4OaCjEryuA8TLWdPB6gxdgZuVWVqbSvs61Fn2cp+BC5",
+	"yAW6/P4FOjo6OkNTnoiDEC/ckRL68OrL6dSXqFm7rI2NIZWbGDHTgKhsjGwjWxZ9yYu8LCFHZQOc5kqN",
+	"apqyHT6HseCzNTtrWk+rQyjP23suMvR3+CwU3zBZLAPPN+uCoSxgro35h7Ehv2Jj7vDGJDQKBzBvya3e",
+	"7/VPO4eHnX7/qtc7h//97LlL91m7TP7t0biPz4JDdyzmwFk0f8IPu/3TrjMieYsq+4WIDQOnX1xwCZzq",
+	"zkHv7CDRQuqdPs9MgfmBLJ4nylVwNOujYoIl9oZSmYK9KI/dTx/NbC3fNARo+M/O87evOj+QxRBNCQ4J",
+	"FBCnelzzz9Rte+5lb+YbYMACFYZgQYQbwKH+mQv6O+gn5+hbeBeZAueBIBDSjCNb3/y8WM0c/e2nK+OB",
+	"Gr598+4KHeBETQ8g42foXzO8cum4bvHda3DCwvZqTQzgyVc1VSr2Pn2CC5/B3uXSjkwJHqE4woykXrOX",
+	"P+vtQRcXr9EEKzLHi/M8trnQWx8kJzRcNuL0mgVY4YhPEuKbX/713/+TiVbBExPuZnItJNq7tska8trb",
+	"h9uymhIqCgWbpX/NxqaJCnQVsXMaP2Pm2ws4k8nMVI/PHDI+DBjxCaJQ64Jy1r1m1+wlZHgAW4XkNRyb",
+	"iqeUszSo/N9/lZwN0V6aJGFgC7AQthbhNcsyREJT/oBKhCPJEQmmnIQFhLRaf+fVd8PMt54i5zXLiqzw",
+	"REHpePDB67u+wIFCewm7YXzOYOsINGY57h37aC44m6AZUVMe2l9P/Gs24uECKc5RhMXEvn545CMtbgTD",
+	"ESQO6K3UT056Pb0uOSfCFF8EdymekWuWxuHLKY6Jwa+IBoRJ4HCWgp7HOJiSTh94COj7WZT+fD7vYnjc",
+	"5WJyYL+VBxevXrz88d1L+CZPdvAgqN8sOkXEQlePlFHpW31MGI6p5o/dXvfIBCxNgaccgKf9ACehYaUT",
+	"Av8xpKdZd+idexdUqufwhv5S4BlR4ET/5aNhEr8lRCxyHoFLDfVBHq2XneR7ciEVmTmvi6vmhACTfMYW",
+	"aoR7NGHtENVFrC4h2jjeEoCbjYYDm7WxzkBl7vWSKaBJrIBHjoFBahLS0ilj/kvzWpHv2N+VGkTd3Lae",
+	"c+O0oGKsP6lLOcqR9wCqXHktXkyjXD5o+W74EFBOv9fL7IvMWCcKHPFXG9acw71KWQPisp12KxGpzyED",
+	"V4sYYnbOR4zMNROFQLOupvBjA4xrjgzog29xmNpS4JPD5k/eM2zFNgnNR0fNH33PxYiGoYkxOu6fNX9x",
+	"xflrzFJ/uDEyy2Q2w2Jh7zPAoLRUKi9eHz10O/vFMyzsg+/ddWIiZlRaLgi/nwuCQxjWMjwrHGUtz/sL",
+	"Ud+n79zjyZd6tjkOv9yMrft1HdzzKEIlLaRwXNkBVE8sfWQPzffixFET4B1RxgQxobeEmfHRnjWoSeND",
+	"gGu1RFiQQtBNgBlnNMDRNTP8AmmWYnSV3PDHZToyltYs+AwJohJhW6XMpzwiaIbj7jX7AZQNA4KeLCvx",
+	"f46G7vZ3UAJsOCMzLhZDxMU1G0KYzdCHL5wt9cw3SiRkCC2CwO45NHpGGXnfJmXkhdP5loeLFnjbqref",
+	"sf81dPaDWKyB3hXvXG/gJ38DorDt/z6V71fWovrZyPKqiACZ/CSZX+oLZ8n9NtPEggdEguH+JVNULXbE",
+	"Fd7Hkgi1FWMA23qRndvrUIGbV+p0LKWvI0mItCG8SpJo3K1QkRbIr+3ArRTfLIa5HZIt+1W/Lp2lUCNt",
+	"pdJij8ZHJjDzz6K06I1J117A7vSXKnLbJ7nQ465KOMtFYUvWHFmJRgcEr2K2CZx/nd62NhcQxRCc015v",
+	"KYambz3D1k5dSJjJo0b6vcK9xriD2uFfcQ0ZhrSREoc7JoE0C8FBBfbRMzSEwwIBnuYOBF+8mOi1IIIX",
+	"nI0jaqy9n1mumM3ODX57xly2vxb11UmWg480/GRQPiKKrJAwYBOyrRnT5tJo77h3to8SFhEp0TDAMsAh",
+	"+Q9Q5Xw0n9JgikwWDeiWsyrFfgfTZhTbQhjZSUrSKCvZZV3mlYiFqsA4ri7VwBJ+8eh73PzFj1x9zxMW",
+	"bojvW+Os2coMZzdBVb9G42FQmy4vqW3R01guJTruHSPFc2rJFKMq7v2FqIKouFd1ok7XNkD+4TBuewT6",
+	"C1GbYU+mZpQ5SYNi+SoEpTJ2d717Z2rI6is1zktLm8b9sqy2QMW7KIIHBbcFSlgCksEHPsoThYDhwpBs",
+	"oaaUTaoIWgyj3kadSUM5CsVwW6sjrlDuB7601pOQAe6RY39uDQWsA1txe7dicpBGYNe6bwxu/GBqb+/+",
+	"KlvoNVzntchadazhtPia7sNp59qVl2FwzX5VN+HPINPg6lwonlqQDwWSgX9W6UX/vKVwq71435AFGpGI",
+	"s4nUulPeQOEZGmbdnIdpx1dTviLtyI70AEN50xlaCdj+tv5KD50R8DYCbjk36JflkuMfMnJNjbmlNKzT",
+	"3prX80KS4wPfzQvdsf94F/M/uJwEhEe42ICcMzQiUxyNTceVigCt4QbtpKeAcjYmkH6nDINHYVntlYrn",
+	"NWye2dLLc2SrGbbkB6b6jmEIVzZy4p6VyhWkdGXXAAv0/8hUtD1iX5I4ggSnXLiloS9baIKpjFmtAb7J",
+	"3lpXLn5RalapIPVKXSvblj+l64EXjjvFrfy3KnZlzyoOCJfr4E0ew7WxMpInLXnY1PsijCeTKdIP4qnA",
+	"MqsTdF4qBJNXQvdwRIO1fQbL2VcPrJnkZdBr9ZI/nmdgZ9b9PCx4bcSuZ5yN1v2rtBmCSWlD8H2ajDoi",
+	"xkiV2vnrrPclonk0sj+4kX171PFrY8Xqz7b3IIzjqnjXfFS8nGbyLc7/PqzltTxFMxRGKLhv0sxZxLhA",
+	"IZnxFVymnFu8E0N4lri7ph18IxH7MJTyaAvfnUy29uycsL6RKFXrfKRVN8QFymzJW4prmy3QydMKay87",
+	"xdqCX/mFp1IEcuWlp5QK9ee8+ZS3AO2ZEqNgSynGgixhUxUTS8kpbeKyKulndSadZ8Xa5qasMVUSySnu",
+	"n5zWRWuVinduwdsz+67J9+qQpHOY37Oy2ppr3qlKxTw/z73KVRn2D2f6/UJCrEo0tgVRNfD4xnvZJbm1",
+	"FS/0MY4pw5EhLoe5FSIKKANjq6mBhTjLGlcB1jlsrRCVVaG9ptub+Sx81MQdJlC9M7tHoY10c8C7LJkY",
+	"jFJO7v7yzgT2yyVdJ7VEQThLqvhAtW8MScs40GRolti9ZlpIpKmkNoOUyix/FM2nxIRsTQmMjMgdhRxX",
+	"gRhXXfQc0gxOrpkdA6QLLnb5xzlE8C/rQHn11kfjRMDgWCkyi5W8ZhaC4/6ZiVkcXhIlFh2YxZlVcgGb",
+	"tBuLX8CFIIFCUy4kQSOogLbQmmIMdTGKJj4oBd1aHAGQn+na8RyO28pAM4dLAl3wyQRSkR6WPWxMu7YS",
+	"gXf+y4eSsgUp4gjLmpu1nt5Bvibv3fJ8TXum/kOdYeU1uU+TSt7B0XFOP02Njz+vTlDw/nc/w0GUMiID",
+	"HEVaqmWBm81br3/WCwmsbuR7B1na/8GUYKFGxBSqddv+02rof81e3YIZ5MWyvaPxYdALT0h/9BQfB6fj",
+	"M/IkPMS9UT84Co/Jyfi09+Twaf/sCB+PToLT8Al5Oj7rHfaPjk9Onzw962n1dcqlsgwjGoFOi7282yF0",
+	"QCurvPpxWgghLwxy2DvuF1PoD7vH3X575lPdoFYcyKlABFyEX74GsYMk0az0hNbCuLBZnVmRCqrQVPMY",
+	"jU2meaNF8lIJ8SVMz56dTwtHofHdFJNcbT34Nn2pVahcsXn6tqn9a4bdVauNf122DbvRq80af0ojxihH",
+	"wQzf058c6G4fNRgpoPKeRLhUewbtDTMMHnaH5pGJEMtyU2aJVEYb3UeKX7O8lH4XvcTBFGU/fAOmDh4l",
+	"cCfDE6xZMBC0tXJnVXAQH18zqqSt0QLhoQiKuNj2GNDoUy/IpYuam6jFn63EUKErwC8fPQBmUE1Yk7ZF",
+	"0yCt2LbUiqnwBmTqe+eeDanLq/YdfvpQqNZbbiBV2PX80zVtMEv9Eh7Y/JKexZ/Jq/1lGGNGGRWswyoK",
+	"ppf0N4e5xeXHLlLdn9WNvcPUr62Or94jXXtKvYcg+au8cPfj2ddkbW128Pfhin7DItNvdWy6X5rCJ8bm",
+	"lRVFDiKChdYe0jLA5u06P/QOZPPWbuhNJOKDkMcf1Qn9heRXbS0Rp6ZlcV05kTe3ROAosp5tYz61RgMf",
+	"JbGi1iRMtG6cNyT+RqZfYBZeM1tVtouGZrrF8Ny6Iwo9jKlESdxFw5BMBA5JODzXFMhZJxBUmSpGhbf3",
+	"oMIjeB5DPmfGF/L87SskFY0isEfHSlrKll00TFg29zV7y6WaCPLu7xfpAGjPWIm1Oq4XedI72nep438h",
+	"ynZ5vkd6SvtIV8nJPFkgiJEx+9TdHKd878SQyj1D/T7d++5KO+t3RGEakRBN0x3OXCVZlcQVNtal1MCa",
+	"qgWlajhIn7z+7lkeRqzfgIxdjdczvEBjGukPR4ssOdtVP6d9xqEZpbGEY7GfRdtyjo/JjI/JjLs0zmyR",
+	"kOi0y2RUaHrfah3rhizAo2dqU6G9PL/w3L483O+iLKcDweNrBjn0xptnSyW7c4WHiDKpCA7R3nG/j6ZE",
+	"kP16M8uWWYdLfcK8GWdqGi28crO+k165W57X7x31Or3DTu+wVAc8LW9CvcdcxEejycZGk0Ju4V4mA6Nx",
+	"x0YX7Lck7ILOqP+9ecCKBkRfc+IYbllZw91id1hXaEpKm48RKVtHpOQosd7ht63Ao4+4pvyOs+iO82h3",
+	"KuPrLDdAFUzfRUAdBL60/4g6NXactfHmPkw4Q6PkDpEpYDsiak4Iy3ILWJilEjyzpcbCjAOhve9eXry8",
+	"elmbU7ClArC1HWdd0X3vRPKYRPBlFdTZlHWX5Pb91gEwEakm2juNSNUa/nAicJD1qB+ivZ6+U1vX4D70",
+	"7bCBrHWVALakztL83vnRaa99lY8MgM9Hno+lCb4+us3rIOSE66iF0JKAI3pLfq83cVmNq9/rofmURiTt",
+	"WwehudB/ht6SLvoR1B0TlZYbYCmRTt3sAua8R8zWEzAia6uPVxZwPzGeFgo93Yisa3qM+GQj06P+zhRM",
+	"Aku6ACYPSTSGr5jqgbbR4NEhCvFCus2PF7xtFJdtblJmXZv0HaltYXI/Q9+Qxc7a3rQ0wbYeDqJZaoyk",
+	"/UI3zaY1pjFDG0G25Cm4unqbOmGCCEuZtu7K2nSZG1pdMxrz6QA+dXY36t/deb53BP9/DP9/cne3RiMj",
+	"K8ZXdAqCFqdfuX35gk+a7csRn6S11B7TslaJ079rFEqTTTTzrG2SAxy5yrT1z4026r+9e/Mjgh6S+nCG",
+	"F3xigpSHhaavEZ9Au9eRvqQO/VSNRYe9Xm+/e80gWNCcqWboWZ8UxFnK/c+RIL+SQP+YFtLDgqCISgWd",
+	"6q4ZZSG5y3qvUWGa0sm0EZ4ZFXFG0s4vueuThF30E1XTawag4uDmHJn+jIrohaRqN4yjNYaAz1LplHf5",
+	"SMe6ZkUIs3EQZSh3pT5DOF0xjvQeL9JeNHuma9zQWP3DAVZDWMMw5wHDfRTwhCkJaRYoTAzBEX3AWl3B",
+	"NpPtmgk+N0tD+cp+S0iilwUwZ/lG/V5fjyY5h+QNNSULDf81M6+jPYwCgSUEdaKIS6MwwcP9LnqOxkkU",
+	"mX/aJCNYN7Tzu2YKyv1GnE1grzAz4Jh3oPclT2CZRik76R3BQV6zUvYRdNoRC31FAv1mjhcSSTwmLh/F",
+	"K2hTaCX9hregXz5mIeM1uQIBDqYkzFra9nzPqK4DGhtfRbfXPTw86p45W8yeH53oL7KDLrc5PeydH56c",
+	"H/W6h/2jnz0/lennx33fK/befXrY9wtC+vyJbZ1dDDatiS8tN+Q9BOlbFKvnR35R9Jx7vcO/ffvP45//",
+	"fvjuyX+e/th/ffT2+O8nl6fvnlx5fiYFeUisJC83BlJqrADi/nHP91LRuhTe2un3+sed3tNO7xSETWvJ",
+	"8S1YwB74pnnBJwbRLonUe1qjlqesATk5A4ixfq//RUCVkrtlF+g/7C9fvKH3cFVwRrEV6Tp5YPBVbSSj",
+	"xjhIQ5lxQQoFXoFDFkQedNbW7BJailKZdxXdRTzK6u9skvJ7hm8xNX36l8pqAqYgbJfDx0WVAe1lOTP7",
+	"LRUG0x/WXPXyFv71JajNKw+eU3NDWdi+J5MG8gf9xWOOTmFHHjN0qr2dUnTOKneaHxyFO+FBq7qKr+2V",
+	"efN0Fv3mnRrMKQv5HC6L0IKJsjhRg1jQgAxiIgYzxW+88373xDf0ce4FU5x2ZuKJ0m9n2sLp0dPjPPRp",
+	"taZhv12e6VDrCEkM+X2DccKgha3MTCHpk7Iakf2sOI8GwZRTPdnSs1tqttkqAGs1j9K7/bl6R8FJP5aA",
+	"3KjBk6WStpRXsBWbX9p0c4LcOOhRngYIo0SSmpqPiOGZvq2oKZnV1n/Mifux+ONn6LC0GdLUJ9jUHGfv",
+	"/lkEdETSDx9DMuoaIq152F9LUs3W+kGNeH66bp+jtSXnA5DFHzapZoeNhzaXnFni9spL3tvsrQoxOaij",
+	"mAxu6+TlyeB1LphNYu+dTjn9mt/eQACQXumPdnU1TActXg1X7tIc2pJDfSepsFAytYJTWbdb+j8DUwLx",
+	"j+xQSrfy8aJauajGBZJM6T7/zeHBT581eISGOKaDG7KAgHXCArEAEyNWSICZCerrRQtIaYM6DmiEgxs0",
+	"w/KGhF00HGFJBomIhtcM6kuMCJoqFe/J/WcoFvQW3BwR5zF8poeLKLvpRDzAEdKnSBlgijTei7TVatpk",
+	"NVtGF7oeDeyQA0bUnIsbCWBzVp/1kKLUVg2XzBZpwrrpRPSWdPK6RXgUhGTsOdsjZ/2Zstu2tZnPKKOF",
+	"Lk08JgzTzgxDYTZLw+bHYuGJdds2pUv/THfjbOcfa0k8dFpEnCP9erzCpSm0rCdRIrTHghJb33S3PcP6",
+	"K2/9SfUehPht4Bs8f8SAmrvvxsf/tVyC70cwMzIvCOfMyb1F1sJGUvRhCOkxf+HLyl/YhdiF2KL6OGgT",
+	"/0yKoUmgVEPFCAgIEAQHUyC/NJLKlqinEjGurhncOSmboCSGvg7TRME/TamJk94Rgoy3OZWkpkjEpYHx",
+	"HrFez0DrAqdheqS4WRhSAo/HNPhiSkWshP1HrpAJH9tLz8EvH4Fv4rGWioew7Fj3V9eZyGbfLNhbs0t5",
+	"kEg8IbU4+E5ve2iSW6c8EdECCR5FnSSW6IbECo2MsIj4BMU0JhFl5FneS74aKQ7TOQP03+sn7zRMf+z4",
+	"b7g8DkaLlROkwcmp+c/kSWVNVAvcR5+K53shXqwRs7xp3Ph9GoQK5+8gpjeMIMHnKCYiNTY+BhjXyynY",
+	"TMRNxGmek+GbvStV5a0JGALuYDVM4BYLFhykue31hfcvySihWm80dZGmWE5RwkICTYUmmvFBFAIILDnH",
+	"MYSzzhBlxjDKGblmr99fXL06ePnPly98JDlE42I9gomgBZ6C0YzeddFlwjR/MQlCmrXJKWWTa2a7Qzwz",
+	"JuoARxGaY82CbIUOJCD6ziXzLole6bt0ofcq+PRMq+MAs6LKjM/1JoHs737xNs1dBcB9n0SRPqsFC9K0",
+	"D6P9yPx8cpnHAhceL1hQVLoMHtubQn0V+3caCVLnwP21ispnaUAAW4mMdL8ue/Z3WOERlgTdSnNyPuKJ",
+	"GvE7MC1rrUEzgrwweLvjzLlSVvi9/iT/YV+5x2O0U7xiY+46x3+kheZs4D0sWXNJw5ktYouEMc0fR5Rh",
+	"sbif7MBvYVbKjKQ3u9JeZywP/NEbESyIeJ6oqZ5H6xo4pj+QRfaLnhsuJC5/4pVmzeax53uJiLxz7wAs",
+	"Exai5Q/S1EYf5AE1f5oSa4UtLSyuW/DzmcU5/HW2IBOChjLZParSq6EwFvRqWDESDmwGyJ5pEAl9zArf",
+	"5830qoNc8oh0Rvp2nHZDgy4xieJmSWVyqZthqSNPdZr3ae7c81fZTTaH224CFUXnruxW0/tcQ1+lojit",
+	"Vh5ghSM+SUh3KdHQvf4Ebkd8XBpE6itgNus3ee6feVoYOSsb6YAMyroUl1fs9F8cJG3pXh3jRV5IzEfg",
+	"vTKZRqZienow3VK2p2uc7wlWiSBoHOGJRDMqBCQYKV4apwjT2HxRt+U4CamCaxgfW91rliiDMzVYAp/U",
+	"DFeWsmWgTIn3Im2xwDHMSxbGnDKrdOkRQqwwiiPMiqiQ8/7qEM8L0e5ZfaXsAx9OEi6UIBupVDQobhlo",
+	"tp8+fPr/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
