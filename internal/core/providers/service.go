@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,10 +191,17 @@ func (s *Service) Update(ctx context.Context, id int64, patch Patch) (domain.Pro
 		if err != nil {
 			return nil, err
 		}
-		oldURL := p.BaseURL
+		oldURL, oldDest := p.BaseURL, destination(p)
 		apply(&p, patch)
 		if err := s.normalize(ctx, &p, p.BaseURL != oldURL); err != nil {
 			return nil, err
+		}
+		// The stored secret goes wherever base_url points: moving it to another
+		// host needs the secret again, so holding write access to providers is
+		// not enough to send someone else's key to one's own server.
+		if destination(p) != oldDest && p.APIKeyMask != "" && !patch.APIKey.Set {
+			return nil, domain.NewValidationError("api_key",
+				"is required when base_url moves to another host (or scheme, port or default endpoint)")
 		}
 		ids, err := s.groups.Ensure(ctx, []string{p.Group})
 		if err != nil {
@@ -214,10 +222,37 @@ func (s *Service) Update(ctx context.Context, id int64, patch Patch) (domain.Pro
 		if out, err = s.repo.Update(ctx, p, patch.APIKey.Set, ct); err != nil {
 			return nil, err
 		}
+		d := details(out, patch.APIKey.Set)
+		if out.BaseURL != oldURL {
+			d["base_url"] = map[string]any{"from": redactURL(oldURL), "to": redactURL(out.BaseURL)}
+		}
 		return []changes.Change{{Action: "provider.update", ResourceType: "provider", ResourceID: idString(id),
-			Details: details(out, patch.APIKey.Set), Section: domain.SectionProviders, Op: domain.OpUpsert}}, nil
+			Details: d, Section: domain.SectionProviders, Op: domain.OpUpsert}}, nil
 	})
 	return out, err
+}
+
+// destination names where a provider's secret is sent: the scheme, host and
+// port of base_url, or the type's own endpoint when base_url is empty.
+func destination(p domain.Provider) string {
+	if p.BaseURL == "" {
+		return "type:" + p.Type
+	}
+	u, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return "url:" + p.BaseURL
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// redactURL is base_url as the audit shows it: a password in the user info
+// is replaced (the upstream key itself never appears).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
 }
 
 func apply(p *domain.Provider, patch Patch) {

@@ -229,6 +229,61 @@ func TestCreateEncryptsTheKeyAndRecordsOneChange(t *testing.T) {
 	})
 }
 
+// A developer must not be able to send a provider's stored key to a host of
+// their choosing: moving base_url elsewhere needs the key in the request.
+func TestMovingBaseURLNeedsTheKey(t *testing.T) {
+	t.Parallel()
+	cases := map[string]providers.Patch{
+		"another_host":         {BaseURL: domain.SetTo("https://attacker.example.com/v1")},
+		"another_port":         {BaseURL: domain.SetTo("https://api.openai.com:8443/v1")},
+		"downgrade_to_http":    {BaseURL: domain.SetTo("http://api.openai.com/v1")},
+		"cleared_to_type_url":  {BaseURL: domain.Cleared[string]()},
+		"userinfo_host_change": {BaseURL: domain.SetTo("https://api.openai.com@attacker.example.com/v1")},
+	}
+	for name, patch := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(fakes.Guard{})
+			before, err := f.svc.Create(ctx, valid())
+			require.NoError(t, err)
+			_, err = f.svc.Update(ctx, before.ID, patch)
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, "api_key", ve.Fields[0].Field)
+			got, err := f.svc.Get(ctx, before.ID)
+			require.NoError(t, err)
+			assert.Equal(t, before, got, "nothing changed")
+			assert.Len(t, f.changes.Recorded(), 1)
+		})
+	}
+	t.Run("a_provider_without_a_key_moves_freely", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newFixture(fakes.Guard{})
+		p := valid()
+		p.APIKey = ""
+		before, err := f.svc.Create(ctx, p)
+		require.NoError(t, err)
+		_, err = f.svc.Update(ctx, before.ID, providers.Patch{BaseURL: domain.SetTo("https://other.example.com")})
+		require.NoError(t, err)
+	})
+	t.Run("the_audit_records_base_url_before_and_after", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newFixture(fakes.Guard{})
+		before, err := f.svc.Create(ctx, valid())
+		require.NoError(t, err)
+		_, err = f.svc.Update(ctx, before.ID, providers.Patch{BaseURL: domain.SetTo("https://user:pw@proxy.example.com/v1"),
+			APIKey: domain.SetTo("sk-live-fedcba9876543210")})
+		require.NoError(t, err)
+		last := f.audit.Entries[len(f.audit.Entries)-1]
+		assert.Equal(t, map[string]any{"from": "https://api.openai.com/v1", "to": "https://user:xxxxx@proxy.example.com/v1"}, last.Changes["base_url"])
+		assert.Equal(t, domain.Redacted, last.Changes["api_key"])
+		f.assertNoKeyInAudit(t, key, "sk-live-fedcba9876543210")
+	})
+}
+
 func TestUpdateIsPartial(t *testing.T) {
 	t.Parallel()
 	const newKey = "sk-live-fedcba9876543210"
@@ -241,10 +296,15 @@ func TestUpdateIsPartial(t *testing.T) {
 	}{
 		{"leaves_unset_fields_unchanged", nil, providers.Patch{Weight: ptr(5)},
 			func(p domain.Provider) domain.Provider { p.Weight = 5; return p }, key},
-		{"clears_base_url_when_set_to_null", nil, providers.Patch{BaseURL: domain.Cleared[string]()},
-			func(p domain.Provider) domain.Provider { p.BaseURL = ""; return p }, key},
-		{"replaces_base_url", nil, providers.Patch{BaseURL: domain.SetTo("https://proxy.example.com")},
-			func(p domain.Provider) domain.Provider { p.BaseURL = "https://proxy.example.com"; return p }, key},
+		{"clears_base_url_when_set_to_null_with_the_key", nil, providers.Patch{BaseURL: domain.Cleared[string](), APIKey: domain.SetTo(newKey)},
+			func(p domain.Provider) domain.Provider { p.BaseURL, p.APIKeyMask = "", mask(newKey); return p }, newKey},
+		{"replaces_base_url_host_with_the_key", nil, providers.Patch{BaseURL: domain.SetTo("https://proxy.example.com"), APIKey: domain.SetTo(newKey)},
+			func(p domain.Provider) domain.Provider {
+				p.BaseURL, p.APIKeyMask = "https://proxy.example.com", mask(newKey)
+				return p
+			}, newKey},
+		{"changes_base_url_path_on_the_same_host_without_the_key", nil, providers.Patch{BaseURL: domain.SetTo("https://API.openai.com/v2")},
+			func(p domain.Provider) domain.Provider { p.BaseURL = "https://API.openai.com/v2"; return p }, key},
 		{"clears_google_location_to_the_vertex_default",
 			func(p *domain.Provider) { p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj", "us-east1" },
 			providers.Patch{GoogleLocation: domain.Cleared[string]()},
