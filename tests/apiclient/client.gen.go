@@ -839,8 +839,17 @@ type CreateProviderRequest struct {
 	Name     string          `json:"name"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     ProviderType    `json:"type"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   ProviderTypeInput `json:"type"`
+	Weight *int32            `json:"weight,omitempty"`
 }
 
 // CreateServiceTokenRequest defines model for CreateServiceTokenRequest.
@@ -1302,6 +1311,15 @@ type ProviderStatus string
 // ProviderType defines model for ProviderType.
 type ProviderType string
 
+// ProviderTypeInput A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+//
+// Example: openai
+type ProviderTypeInput = ProviderType
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	Checks map[string]DependencyHealth `json:"checks"`
@@ -1511,8 +1529,17 @@ type UpdateProviderRequest struct {
 	Name     *string         `json:"name,omitempty"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     *ProviderType   `json:"type,omitempty"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   *ProviderTypeInput `json:"type,omitempty"`
+	Weight *int32             `json:"weight,omitempty"`
 }
 
 // UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).

@@ -70,8 +70,9 @@ func (s *Service) normalize(ctx context.Context, p *domain.Provider, checkURL bo
 	if p.Name == "" || len(p.Name) > 128 {
 		v.Add("name", "must be 1 to 128 characters")
 	}
-	if !slices.Contains(domain.ProviderTypes, p.Type) {
-		v.Add("type", "must be one of "+strings.Join(domain.ProviderTypes, ", "))
+	var reason string
+	if p.Type, reason = domain.NormalizeProviderType(p.Type); reason != "" {
+		v.Add("type", reason)
 	}
 	p.BaseURL = strings.TrimSpace(p.BaseURL)
 	switch {
