@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,14 @@ type Patch struct {
 	AutoBan        *bool
 }
 
+var (
+	// googleProject is a project id, optionally domain-scoped (legacy).
+	googleProject = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	// googleLocation is global, a multi-region, or a region (us-central1,
+	// europe-west4, northamerica-northeast1, …).
+	googleLocation = regexp.MustCompile(`^(?:global|us|eu|[a-z]+-[a-z]+[0-9]{1,2})$`)
+)
+
 func vertexFamily(t string) bool { return t == "vertex" || t == "vertex-express" }
 
 // normalize fills defaults and checks every field rule; the address check
@@ -87,13 +96,22 @@ func (s *Service) normalize(ctx context.Context, p *domain.Provider, checkURL bo
 			v.Fields = append(v.Fields, ve.Fields...)
 		}
 	}
+	p.GoogleProject, p.GoogleLocation = strings.TrimSpace(p.GoogleProject), strings.TrimSpace(p.GoogleLocation)
 	if vertexFamily(p.Type) {
-		if strings.TrimSpace(p.GoogleProject) == "" {
+		if p.GoogleProject == "" {
 			v.Add("google_project", "is required for type "+p.Type)
 		}
-		if strings.TrimSpace(p.GoogleLocation) == "" {
+		if p.GoogleLocation == "" {
 			p.GoogleLocation = "global"
 		}
+	}
+	// Both end up in upstream URLs (…/projects/{project}/locations/{location}/…):
+	// only their real formats may pass, never a path.
+	if p.GoogleProject != "" && !googleProject.MatchString(p.GoogleProject) {
+		v.Add("google_project", "not a Google Cloud project id (6 to 30 lower-case letters, digits or '-', starting with a letter; optionally domain-scoped as example.com:my-project)")
+	}
+	if p.GoogleLocation != "" && !googleLocation.MatchString(p.GoogleLocation) {
+		v.Add("google_location", "not a Google Cloud location (global, us, eu or a region such as us-central1)")
 	}
 	if p.Group == "" {
 		p.Group = domain.DefaultGroup

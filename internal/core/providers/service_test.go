@@ -83,7 +83,7 @@ func TestCreateRejectsInvalidProviders(t *testing.T) {
 		field string
 	}{
 		{"rejects_a_blank_name", func(p *domain.Provider) { p.Name = "  " }, "name"},
-		{"rejects_an_unknown_type", func(p *domain.Provider) { p.Type = "openrouter" }, "type"},
+		{"rejects_an_unknown_type", func(p *domain.Provider) { p.Type = "midjourney" }, "type"},
 		{"compatible_requires_a_base_url", func(p *domain.Provider) { p.Type, p.BaseURL = "compatible", " " }, "base_url"},
 		{"vertex_requires_a_google_project", func(p *domain.Provider) { p.Type = "vertex" }, "google_project"},
 		{"vertex_express_requires_a_google_project", func(p *domain.Provider) { p.Type = "vertex-express" }, "google_project"},
@@ -284,6 +284,78 @@ func TestMovingBaseURLNeedsTheKey(t *testing.T) {
 	})
 }
 
+func TestGoogleFieldsHaveTheirRealFormats(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, project, location, field string
+	}{
+		{"plain_project_and_region", "my-project-123", "us-central1", ""},
+		{"domain_scoped_project", "example.com:my-project", "europe-west4", ""},
+		{"multi_region", "proj-01", "eu", ""},
+		{"long_region_name", "proj-01", "northamerica-northeast1", ""},
+		{"path_traversal_location", "proj-01", "../../169.254.169.254", "google_location"},
+		{"slash_in_location", "proj-01", "us-central1/x", "google_location"},
+		{"upper_case_location", "proj-01", "US-CENTRAL1", "google_location"},
+		{"path_traversal_project", "../../169.254.169.254", "global", "google_project"},
+		{"project_too_short", "abc", "global", "google_project"},
+		{"project_starting_with_digit", "1project", "global", "google_project"},
+		{"project_ending_with_hyphen", "project-", "global", "google_project"},
+		{"project_with_query", "proj-01?x=1", "global", "google_project"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(fakes.Guard{})
+			p := valid()
+			p.Type, p.GoogleProject, p.GoogleLocation = "vertex", tc.project, tc.location
+			_, err := f.svc.Create(context.Background(), p)
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Fields[0].Field)
+		})
+	}
+}
+
+func TestProviderTypesAreNormalized(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want, field string
+		baseURL         string
+	}{
+		{" OpenAI ", "openai", "", ""},
+		{"Vertex-Express", "", "google_project", ""},
+		{"DeepSeek", "compatible", "", "https://api.deepseek.com/v1"},
+		{"ollama", "compatible", "", "https://ollama.example.com/v1"},
+		{"deepseek", "", "base_url", ""},
+		{"azure", "", "type", "https://x.openai.azure.com"},
+		{"custom", "", "type", "https://x.example.com"},
+		{"suno", "", "type", "https://x.example.com"},
+		{"", "", "type", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(fakes.Guard{})
+			p := valid()
+			p.Type, p.BaseURL = tc.in, tc.baseURL
+			got, err := f.svc.Create(context.Background(), p)
+			if tc.field == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got.Type)
+				assert.Contains(t, domain.ProviderTypes, got.Type, "only a type the balancer knows is stored")
+				return
+			}
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Fields[0].Field)
+		})
+	}
+}
+
 func TestUpdateIsPartial(t *testing.T) {
 	t.Parallel()
 	const newKey = "sk-live-fedcba9876543210"
@@ -306,13 +378,13 @@ func TestUpdateIsPartial(t *testing.T) {
 		{"changes_base_url_path_on_the_same_host_without_the_key", nil, providers.Patch{BaseURL: domain.SetTo("https://API.openai.com/v2")},
 			func(p domain.Provider) domain.Provider { p.BaseURL = "https://API.openai.com/v2"; return p }, key},
 		{"clears_google_location_to_the_vertex_default",
-			func(p *domain.Provider) { p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj", "us-east1" },
+			func(p *domain.Provider) { p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj-01", "us-east1" },
 			providers.Patch{GoogleLocation: domain.Cleared[string]()},
 			func(p domain.Provider) domain.Provider { p.GoogleLocation = "global"; return p }, key},
 		{"switching_to_vertex_defaults_the_location", nil,
-			providers.Patch{Type: ptr("vertex"), GoogleProject: domain.SetTo("proj")},
+			providers.Patch{Type: ptr("vertex"), GoogleProject: domain.SetTo("proj-01")},
 			func(p domain.Provider) domain.Provider {
-				p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj", "global"
+				p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj-01", "global"
 				return p
 			}, key},
 		{"replaces_the_key_and_its_mask", nil, providers.Patch{APIKey: domain.SetTo(newKey)},
@@ -372,7 +444,7 @@ func TestUpdateRejectsInvalidChanges(t *testing.T) {
 			providers.Patch{BaseURL: domain.Cleared[string]()}, "base_url"},
 		{"a_new_base_url_goes_through_the_guard", nil,
 			providers.Patch{BaseURL: domain.SetTo("http://127.0.0.1:8080")}, "base_url"},
-		{"vertex_cannot_lose_its_project", func(p *domain.Provider) { p.Type, p.GoogleProject = "vertex", "proj" },
+		{"vertex_cannot_lose_its_project", func(p *domain.Provider) { p.Type, p.GoogleProject = "vertex", "proj-01" },
 			providers.Patch{GoogleProject: domain.Cleared[string]()}, "google_project"},
 		{"models_cannot_become_empty", nil, providers.Patch{Models: &[]string{}}, "models"},
 		{"type_must_stay_known", nil, providers.Patch{Type: ptr("nope")}, "type"},
