@@ -89,6 +89,7 @@ func TestProviders(t *testing.T) {
 			"scheme_not_http":             {`{"name":"c5","type":"compatible","base_url":"ftp://example.com/","models":["m"]}`, "base_url"},
 			"too_many_models":             {`{"name":"c6","type":"openai","models":["a","b","c","d","e","f"]}`, "models"},
 			"duplicate_model":             {`{"name":"c7","type":"openai","models":["a","a"]}`, "models.1"},
+			"unknown_type":                {`{"name":"c8","type":"skynet","models":["m"]}`, "type"},
 		}
 		for name, tc := range cases {
 			t.Run(name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestProviders(t *testing.T) {
 
 	t.Run("createProvider400_contract_violations_change_nothing", func(t *testing.T) {
 		cases := map[string][]byte{
-			"unknown_type":    []byte(`{"name":"b1","type":"skynet","models":["m"]}`),
+			"empty_type":      []byte(`{"name":"b1","type":"","models":["m"]}`),
 			"negative_weight": []byte(`{"name":"b2","type":"openai","models":["m"],"weight":-1}`),
 			"empty_models":    []byte(`{"name":"b3","type":"openai","models":[]}`),
 			"huge_name":       []byte(`{"name":"` + strings.Repeat("n", 10<<10) + `","type":"openai","models":["m"]}`),
