@@ -185,6 +185,13 @@ func TestTenantCannotLiftCaps(t *testing.T) {
 		exp := k.ExpiresAt.MustGet()
 		assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), exp, time.Hour)
 
+		// A budget without a period takes the master's period.
+		res = rawJSON(t, f.env, http.MethodPost, "/keys", f.masterToken, []byte(`{"name":"budgeted","budget_usd":3}`))
+		require.Equal(t, http.StatusCreated, res.StatusCode)
+		var budgeted apiclient.KeyCreated
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&budgeted))
+		assert.Equal(t, apiclient.BudgetPeriodMonthly, budgeted.Key.BudgetPeriod)
+
 		// Its own key: a tenant may move a limit anywhere inside the caps.
 		res = rawJSON(t, f.env, http.MethodPatch, fmt.Sprintf("/keys/%d", k.Id), f.masterToken, []byte(`{"rpm_limit":100,"quota_tokens":1000}`))
 		require.Equal(t, http.StatusOK, res.StatusCode)

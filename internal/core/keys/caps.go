@@ -31,9 +31,11 @@ func fillFromCaps(k *domain.Key, m domain.Master, now time.Time) {
 		q := *m.MaxQuotaTokens
 		k.QuotaTokens = &q
 	}
-	if m.MaxBudgetUSD != nil && k.BudgetUSD == nil {
-		b := *m.MaxBudgetUSD
-		k.BudgetUSD = &b
+	if m.MaxBudgetUSD != nil {
+		if k.BudgetUSD == nil {
+			b := *m.MaxBudgetUSD
+			k.BudgetUSD = &b
+		}
 		if k.BudgetPeriod == "" {
 			k.BudgetPeriod = m.BudgetPeriod
 		}
