@@ -753,25 +753,44 @@ type CreateKeyRequest struct {
 	AllowedModels *[]string     `json:"allowed_models,omitempty"`
 	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
 	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
-	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName `json:"group,omitempty"`
-	Name        string          `json:"name"`
-	QuotaTokens *int64          `json:"quota_tokens,omitempty"`
-	RpmLimit    *int32          `json:"rpm_limit,omitempty"`
-	TpmLimit    *int32          `json:"tpm_limit,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  string          `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList `json:"namespaces,omitempty"`
+	QuotaTokens *int64         `json:"quota_tokens,omitempty"`
+	RpmLimit    *int32         `json:"rpm_limit,omitempty"`
+	TpmLimit    *int32         `json:"tpm_limit,omitempty"`
 }
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    string          `json:"name"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             string                     `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
 }
 
 // CreateModelRequest defines model for CreateModelRequest.
@@ -820,8 +839,17 @@ type CreateProviderRequest struct {
 	Name     string          `json:"name"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     ProviderType    `json:"type"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   ProviderTypeInput `json:"type"`
+	Weight *int32            `json:"weight,omitempty"`
 }
 
 // CreateServiceTokenRequest defines model for CreateServiceTokenRequest.
@@ -901,11 +929,14 @@ type Key struct {
 	AllowedIps []string `json:"allowed_ips"`
 
 	// AllowedModels Binding keys the key may use; empty means all.
-	AllowedModels []string                     `json:"allowed_models"`
-	BudgetPeriod  BudgetPeriod                 `json:"budget_period"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd"`
-	CreatedAt     time.Time                    `json:"created_at"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at"`
+	AllowedModels []string                   `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod               `json:"budget_period"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd"`
+	CreatedAt     time.Time                  `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string                       `json:"default_namespace"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at"`
 
 	// GraceUntil Until when the token replaced by the last rotation still works.
 	GraceUntil nullable.Nullable[time.Time] `json:"grace_until,omitempty"`
@@ -918,6 +949,9 @@ type Key struct {
 	IssuedBy string `json:"issued_by"`
 	MasterId int64  `json:"master_id"`
 	Name     string `json:"name"`
+
+	// Namespaces Model namespaces the key may use, inside its master's; empty means the master's.
+	Namespaces []string `json:"namespaces"`
 
 	// Prefix Example: sk-Xb2Tq9Lm
 	Prefix      string                   `json:"prefix"`
@@ -1049,12 +1083,18 @@ type LoginRequest struct {
 
 // Master defines model for Master.
 type Master struct {
-	CreatedAt time.Time    `json:"created_at"`
-	Group     string       `json:"group"`
-	Id        int64        `json:"id"`
-	Limits    MasterLimits `json:"limits"`
-	Name      string       `json:"name"`
-	Status    MasterStatus `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string       `json:"default_namespace"`
+	Group            string       `json:"group"`
+	Id               int64        `json:"id"`
+	Limits           MasterLimits `json:"limits"`
+	Name             string       `json:"name"`
+
+	// Namespaces Model namespaces the master's keys may use; empty means all.
+	Namespaces []string     `json:"namespaces"`
+	Status     MasterStatus `json:"status"`
 
 	// TokenPrefix Example: mk-3Fq9ZtLa
 	TokenPrefix string    `json:"token_prefix"`
@@ -1071,14 +1111,33 @@ type MasterCreated struct {
 
 // MasterLimits defines model for MasterLimits.
 type MasterLimits struct {
+	// AllowedModels Binding keys a tenant's keys may be limited to; empty means all. A tenant's key names a subset (all of them when it names none).
+	AllowedModels []string     `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod `json:"budget_period"`
+
 	// DefaultRpm Requests per minute for keys that set none; 0 means no limit.
 	DefaultRpm int32 `json:"default_rpm"`
 
 	// DefaultTpm Tokens per minute for keys that set none; 0 means no limit.
 	DefaultTpm int32 `json:"default_tpm"`
 
+	// MaxBudgetUsd Cap on a tenant key's `budget_usd` per `budget_period`; when set, every key the tenant creates has a budget. `null` means no cap.
+	MaxBudgetUsd nullable.Nullable[float64] `json:"max_budget_usd"`
+
+	// MaxKeyTtlSeconds Longest lifetime of a key a tenant creates or extends (its `expires_at` is at most this far from now); 0 means no cap.
+	MaxKeyTtlSeconds int64 `json:"max_key_ttl_seconds"`
+
 	// MaxKeys Most non-revoked keys the master may hold; 0 means no limit.
 	MaxKeys int32 `json:"max_keys"`
+
+	// MaxQuotaTokens Cap on a tenant key's `quota_tokens`; when set, every key the tenant creates has a quota (the cap when it names none). `null` means no cap.
+	MaxQuotaTokens nullable.Nullable[int64] `json:"max_quota_tokens"`
+
+	// MaxRpm Cap on the `rpm_limit` a tenant may give its keys (a key that sets none gets `default_rpm`, else this); 0 means no cap.
+	MaxRpm int32 `json:"max_rpm"`
+
+	// MaxTpm Cap on the `tpm_limit` a tenant may give its keys; 0 means no cap.
+	MaxTpm int32 `json:"max_tpm"`
 }
 
 // MasterList defines model for MasterList.
@@ -1134,6 +1193,12 @@ type ModelList struct {
 
 // ModelNamespace defines model for ModelNamespace.
 type ModelNamespace = string
+
+// NamespaceList Model namespaces; empty means all.
+type NamespaceList = []NamespaceName
+
+// NamespaceName A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+type NamespaceName = string
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1245,6 +1310,15 @@ type ProviderStatus string
 
 // ProviderType defines model for ProviderType.
 type ProviderType string
+
+// ProviderTypeInput A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+//
+// Example: openai
+type ProviderTypeInput = ProviderType
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -1364,15 +1438,21 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps    *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	AllowedIps    *[]string                  `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string                  `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod              `json:"budget_period,omitempty"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName               `json:"default_namespace,omitempty"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName          `json:"group,omitempty"`
-	Name        *string                  `json:"name,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  *string         `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList           `json:"namespaces,omitempty"`
 	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens,omitempty"`
 	RpmLimit    nullable.Nullable[int32] `json:"rpm_limit,omitempty"`
 	Status      *UpdateKeyRequestStatus  `json:"status,omitempty"`
@@ -1384,14 +1464,27 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    *string         `json:"name,omitempty"`
-	Status  *MasterStatus   `json:"status,omitempty"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             *string                    `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
+	Status     *MasterStatus  `json:"status,omitempty"`
 }
 
 // UpdateModelRequest The namespace and name (the binding key) cannot change.
@@ -1436,8 +1529,17 @@ type UpdateProviderRequest struct {
 	Name     *string         `json:"name,omitempty"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     *ProviderType   `json:"type,omitempty"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   *ProviderTypeInput `json:"type,omitempty"`
+	Weight *int32             `json:"weight,omitempty"`
 }
 
 // UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).
@@ -7506,6 +7608,8 @@ type CreateMasterResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -7537,6 +7641,11 @@ func (r CreateMasterResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateMasterResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateMasterResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7787,6 +7896,8 @@ type UpdateMasterResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -7823,6 +7934,11 @@ func (r UpdateMasterResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r UpdateMasterResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateMasterResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -13387,6 +13503,13 @@ func ParseCreateMasterResponse(rsp *http.Response) (*CreateMasterResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13711,6 +13834,13 @@ func ParseUpdateMasterResponse(rsp *http.Response) (*UpdateMasterResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

@@ -118,7 +118,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, developer := env.CreateOperator(t, admin, "matrix-dev", apiclient.OperatorRoleDeveloper)
 	_, viewer := env.CreateOperator(t, admin, "matrix-viewer", apiclient.OperatorRoleViewer)
 	_, balancer := env.CreateServiceToken(t, admin, "matrix-balancer", apiclient.ServiceTokenRoleBalancer)
-	_, master := env.CreateMaster(t, "matrix-tenant")
+	masterID, master := env.CreateMaster(t, "matrix-tenant")
 	// Another tenant's objects, for the "master acting on another master's
 	// resource" column.
 	otherMaster, otherToken := env.CreateMaster(t, "matrix-other-tenant")
@@ -229,4 +229,31 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("authorization matrix: %d cells (operations × principals)", cells)
+
+	// The master column once more, for every key-writing operation a master
+	// may call, with a body that moves the key out of its master's route
+	// group: allowed to write keys does not mean allowed to lift the
+	// master's caps (issue 13 item 2; the full attack list is caps_test.go).
+	opKey := rawJSON(t, env, http.MethodPost, "/admin/masters/"+itoa(masterID)+"/keys", admin, []byte(`{"name":"operator-issued"}`))
+	require.Equal(t, http.StatusCreated, opKey.StatusCode)
+	var issued apiclient.KeyCreated
+	require.NoError(t, json.NewDecoder(opKey.Body).Decode(&issued))
+	lifting := map[string]string{"createKey": `{"name":"lift","group":"premium"}`, "updateKey": `{"group":"premium"}`}
+	for _, path := range paths {
+		for method, op := range spec.Paths.Value(path).Operations() {
+			body, ok := lifting[op.OperationID]
+			if !ok {
+				continue
+			}
+			t.Run(op.OperationID+"/master_lifting_caps", func(t *testing.T) {
+				cells++
+				url := strings.Replace(path, "{id}", itoa(issued.Key.Id), 1)
+				p := problemOf(t, rawJSON(t, env, method, url, master, []byte(body)), http.StatusForbidden)
+				require.NotNil(t, p.Errors)
+				assert.Equal(t, "group", (*p.Errors)[0].Field)
+			})
+			delete(lifting, op.OperationID)
+		}
+	}
+	assert.Empty(t, lifting, "operations named here must exist in the spec")
 }

@@ -37,7 +37,7 @@ func TestProviders(t *testing.T) {
 		require.Equal(t, http.StatusCreated, res.StatusCode(), string(res.Body))
 		p := res.JSON201
 		id = p.Id
-		assert.Equal(t, "sk-l…fXYZ", p.ApiKey)
+		assert.Equal(t, "…fXYZ", p.ApiKey)
 		assert.NotContains(t, string(res.Body), secret)
 		assert.Equal(t, "default", p.Group)
 		assert.Positive(t, p.GroupId)
@@ -63,7 +63,7 @@ func TestProviders(t *testing.T) {
 		res, err := env.Client.GetProviderWithResponse(ctx, id, as)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, res.StatusCode())
-		assert.Equal(t, "sk-l…fXYZ", res.JSON200.ApiKey)
+		assert.Equal(t, "…fXYZ", res.JSON200.ApiKey)
 		assert.NotContains(t, string(res.Body), secret)
 	})
 
@@ -89,6 +89,7 @@ func TestProviders(t *testing.T) {
 			"scheme_not_http":             {`{"name":"c5","type":"compatible","base_url":"ftp://example.com/","models":["m"]}`, "base_url"},
 			"too_many_models":             {`{"name":"c6","type":"openai","models":["a","b","c","d","e","f"]}`, "models"},
 			"duplicate_model":             {`{"name":"c7","type":"openai","models":["a","a"]}`, "models.1"},
+			"unknown_type":                {`{"name":"c8","type":"skynet","models":["m"]}`, "type"},
 		}
 		for name, tc := range cases {
 			t.Run(name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestProviders(t *testing.T) {
 
 	t.Run("createProvider400_contract_violations_change_nothing", func(t *testing.T) {
 		cases := map[string][]byte{
-			"unknown_type":    []byte(`{"name":"b1","type":"skynet","models":["m"]}`),
+			"empty_type":      []byte(`{"name":"b1","type":"","models":["m"]}`),
 			"negative_weight": []byte(`{"name":"b2","type":"openai","models":["m"],"weight":-1}`),
 			"empty_models":    []byte(`{"name":"b3","type":"openai","models":[]}`),
 			"huge_name":       []byte(`{"name":"` + strings.Repeat("n", 10<<10) + `","type":"openai","models":["m"]}`),
@@ -140,7 +141,7 @@ func TestProviders(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
 		assert.Equal(t, int32(7), res.JSON200.Weight)
-		assert.Equal(t, "sk-n…9876", res.JSON200.ApiKey)
+		assert.Equal(t, "…9876", res.JSON200.ApiKey)
 		assert.Equal(t, []string{"gpt-4o", "gpt-4o-mini"}, res.JSON200.Models, "untouched fields stay")
 
 		cleared := mustPatchProvider(t, env, admin, id, `{"api_key":null}`)

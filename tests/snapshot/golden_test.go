@@ -86,16 +86,17 @@ func goldenData() ports.SnapshotData {
 		},
 		Ciphertexts: map[int64][]byte{1: []byte("ct-1"), 2: []byte("ct-2")},
 		Masters: []domain.Master{
-			{ID: 7, Name: "acme", Group: "default", Status: domain.MasterActive, MaxKeys: 50, DefaultRPM: 600, DefaultTPM: 200000},
+			{ID: 7, Name: "acme", Group: "default", Status: domain.MasterActive, MaxKeys: 50, DefaultRPM: 600, DefaultTPM: 200000,
+				MaxRPM: 1200, BudgetPeriod: domain.BudgetMonthly, MaxBudgetUSD: ptr(100.0), DefaultNamespace: "default"},
 		},
 		Keys: []domain.Key{
 			{ID: 31, MasterID: 7, Name: "prod-backend", TokenHash: domain.HashToken(goldenToken),
 				PrevTokenHash: domain.HashToken(goldenPrevToken), PrevExpiresAt: ptr(goldenNow.Add(24 * time.Hour)),
 				Group: "default", AllowedModels: []string{"default.gpt-4o"}, AllowedIPs: []string{"203.0.113.0/24"},
 				RPMLimit: 0, TPMLimit: 50000, BudgetUSD: ptr(25.0), BudgetPeriod: domain.BudgetMonthly,
-				ExpiresAt: &keyExpiry, Status: domain.KeyActive},
+				ExpiresAt: &keyExpiry, Status: domain.KeyActive, DefaultNamespace: "default"},
 			{ID: 30, MasterID: 7, Name: "ci-pipeline", TokenHash: domain.HashToken(goldenCIToken), Group: "default",
-				Status: domain.KeyRevoked, BudgetPeriod: domain.BudgetNone},
+				Status: domain.KeyRevoked, BudgetPeriod: domain.BudgetNone, DefaultNamespace: "default"},
 		},
 		Models: []domain.Model{
 			{ID: 5, Namespace: "default", Name: "gpt-4o", Kind: domain.ModelChat, ContextWindow: ptr(128000),

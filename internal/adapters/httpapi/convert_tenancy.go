@@ -18,16 +18,39 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 func toMaster(m domain.Master) gen.Master {
 	return gen.Master{
 		Id: m.ID, Name: m.Name, Group: m.Group, Status: gen.MasterStatus(m.Status), TokenPrefix: m.TokenPrefix,
-		Limits:    gen.MasterLimits{MaxKeys: int32(m.MaxKeys), DefaultRpm: int32(m.DefaultRPM), DefaultTpm: int32(m.DefaultTPM)},
+		Limits: gen.MasterLimits{MaxKeys: int32(m.MaxKeys), DefaultRpm: int32(m.DefaultRPM), DefaultTpm: int32(m.DefaultTPM),
+			MaxRpm: int32(m.MaxRPM), MaxTpm: int32(m.MaxTPM), MaxQuotaTokens: nullableOf(m.MaxQuotaTokens),
+			MaxBudgetUsd: nullableOf(m.MaxBudgetUSD), BudgetPeriod: gen.BudgetPeriod(m.BudgetPeriod),
+			MaxKeyTtlSeconds: m.MaxKeyTTLSeconds, AllowedModels: nonNilStrings(m.AllowedModels)},
+		Namespaces: nonNilStrings(m.Namespaces), DefaultNamespace: m.DefaultNamespace,
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 	}
 }
 
+func fromCreateMaster(b gen.CreateMasterRequest) domain.Master {
+	m := domain.Master{Name: b.Name, Group: deref(b.Group),
+		MaxKeys: int(deref(b.MaxKeys)), DefaultRPM: int(deref(b.DefaultRpm)), DefaultTPM: int(deref(b.DefaultTpm)),
+		MaxRPM: int(deref(b.MaxRpm)), MaxTPM: int(deref(b.MaxTpm)), MaxQuotaTokens: field(b.MaxQuotaTokens).Value,
+		MaxBudgetUSD: field(b.MaxBudgetUsd).Value, MaxKeyTTLSeconds: deref(b.MaxKeyTtlSeconds),
+		AllowedModels: deref(b.AllowedModels), Namespaces: deref(b.Namespaces), DefaultNamespace: deref(b.DefaultNamespace)}
+	if b.BudgetPeriod != nil {
+		m.BudgetPeriod = domain.BudgetPeriod(*b.BudgetPeriod)
+	}
+	return m
+}
+
 func fromUpdateMaster(r gen.UpdateMasterRequest) masters.Patch {
-	p := masters.Patch{Name: r.Name, Group: r.Group, MaxKeys: intPtr(r.MaxKeys), DefaultRPM: intPtr(r.DefaultRpm), DefaultTPM: intPtr(r.DefaultTpm)}
+	p := masters.Patch{Name: r.Name, Group: r.Group, MaxKeys: intPtr(r.MaxKeys), DefaultRPM: intPtr(r.DefaultRpm), DefaultTPM: intPtr(r.DefaultTpm),
+		MaxRPM: intPtr(r.MaxRpm), MaxTPM: intPtr(r.MaxTpm), MaxQuotaTokens: field(r.MaxQuotaTokens),
+		MaxBudgetUSD: field(r.MaxBudgetUsd), MaxKeyTTLSeconds: r.MaxKeyTtlSeconds, AllowedModels: r.AllowedModels,
+		Namespaces: r.Namespaces, DefaultNamespace: r.DefaultNamespace}
 	if r.Status != nil {
 		s := domain.MasterStatus(*r.Status)
 		p.Status = &s
+	}
+	if r.BudgetPeriod != nil {
+		bp := domain.BudgetPeriod(*r.BudgetPeriod)
+		p.BudgetPeriod = &bp
 	}
 	return p
 }
@@ -40,6 +63,7 @@ func toKey(k domain.Key, now time.Time) gen.Key {
 		QuotaTokens: nullableOf(k.QuotaTokens), BudgetUsd: nullableOf(k.BudgetUSD),
 		BudgetPeriod: gen.BudgetPeriod(k.BudgetPeriod), ExpiresAt: nullableTime(k.ExpiresAt),
 		Status: gen.KeyStatus(k.EffectiveStatus(now)), IssuedBy: k.IssuedBy,
+		Namespaces: nonNilStrings(k.Namespaces), DefaultNamespace: k.DefaultNamespace,
 		Usage:      gen.KeyUsage{Tokens: k.UsedTokens, CostUsd: k.UsedUSD},
 		GraceUntil: nullableTime(k.GraceUntil(now)),
 		CreatedAt:  k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
@@ -57,6 +81,7 @@ func fromCreateKey(r gen.CreateKeyRequest) keys.Input {
 	in := keys.Input{
 		Name: r.Name, Group: deref(r.Group), AllowedModels: deref(r.AllowedModels), AllowedIPs: deref(r.AllowedIps),
 		QuotaTokens: r.QuotaTokens, BudgetUSD: r.BudgetUsd, ExpiresAt: r.ExpiresAt,
+		Namespaces: deref(r.Namespaces), DefaultNamespace: deref(r.DefaultNamespace),
 	}
 	if r.RpmLimit != nil {
 		in.RPMLimit = int(*r.RpmLimit)
@@ -75,6 +100,7 @@ func fromUpdateKey(r gen.UpdateKeyRequest) keys.Patch {
 		Name: r.Name, Group: r.Group, AllowedModels: r.AllowedModels, AllowedIPs: r.AllowedIps,
 		RPMLimit: fieldInt(r.RpmLimit), TPMLimit: fieldInt(r.TpmLimit), QuotaTokens: field(r.QuotaTokens),
 		BudgetUSD: field(r.BudgetUsd), ExpiresAt: field(r.ExpiresAt),
+		Namespaces: r.Namespaces, DefaultNamespace: r.DefaultNamespace,
 	}
 	if r.BudgetPeriod != nil {
 		bp := domain.BudgetPeriod(*r.BudgetPeriod)

@@ -142,6 +142,7 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 	var pe *ProblemError
 	var he *echo.HTTPError
 	var ve *domain.ValidationError
+	var fe *domain.ForbiddenFieldError
 	var rl *domain.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
@@ -156,6 +157,8 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 		}
 	case errors.As(err, &ve):
 		detail, fields = ve.Error(), ve.Fields
+	case errors.As(err, &fe):
+		detail, fields = fe.Error(), fe.Fields
 	default:
 		// Domain errors are wrapped with context written for the caller.
 		detail = err.Error()

@@ -13,8 +13,7 @@ import (
 // CreateMaster implements gen.StrictServerInterface.
 func (a *API) CreateMaster(ctx context.Context, req gen.CreateMasterRequestObject) (gen.CreateMasterResponseObject, error) {
 	b := req.Body
-	m, tok, err := a.masters.Create(ctx, domain.Master{Name: b.Name, Group: deref(b.Group),
-		MaxKeys: int(deref(b.MaxKeys)), DefaultRPM: int(deref(b.DefaultRpm)), DefaultTPM: int(deref(b.DefaultTpm))})
+	m, tok, err := a.masters.Create(ctx, fromCreateMaster(*b))
 	if err != nil {
 		return nil, err
 	}

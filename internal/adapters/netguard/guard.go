@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"code.dny.dev/ssrf"
+
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/ports"
 )
@@ -33,6 +35,9 @@ type Guard struct {
 	allowPrivate bool
 	lookup       LookupFunc
 	timeout      time.Duration
+	// iana checks addresses only (any port, any network: the URL rules
+	// above handle those).
+	iana *ssrf.Guardian
 }
 
 var _ ports.AddressGuard = (*Guard)(nil)
@@ -52,7 +57,8 @@ func New(allowPrivate bool, resolver *net.Resolver, timeout time.Duration, opts 
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	g := &Guard{allowPrivate: allowPrivate, lookup: resolver.LookupIPAddr, timeout: timeout}
+	g := &Guard{allowPrivate: allowPrivate, lookup: resolver.LookupIPAddr, timeout: timeout,
+		iana: ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())}
 	for _, o := range opts {
 		o(g)
 	}
@@ -101,7 +107,7 @@ func (g *Guard) CheckUpstreamURL(ctx context.Context, rawURL string) error {
 
 func (g *Guard) checkHost(ctx context.Context, host string) error {
 	if addr, err := netip.ParseAddr(host); err == nil {
-		if kind := forbidden(addr); kind != "" {
+		if kind := g.forbidden(addr); kind != "" {
 			return reject("host is " + kind + " address; private destinations are not allowed")
 		}
 		return nil
@@ -127,7 +133,7 @@ func (g *Guard) checkHost(ctx context.Context, host string) error {
 		if !ok {
 			return reject("host does not resolve")
 		}
-		if kind := forbidden(addr); kind != "" {
+		if kind := g.forbidden(addr); kind != "" {
 			return reject(fmt.Sprintf("host resolves to %s address (%s); private destinations are not allowed", kind, addr.Unmap()))
 		}
 	}
@@ -154,18 +160,17 @@ func endsInNumber(name string) bool {
 	return true
 }
 
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
-	ipv4Compat  = netip.MustParsePrefix("::/96")
-	nat64       = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour   = netip.MustParsePrefix("2002::/16")
-)
-
 // forbidden names the kind of internal address addr is ("a loopback", …) or
-// returns "" when it is a public unicast address.
-func forbidden(addr netip.Addr) string {
+// returns "" when it may be dialled. The decision is code.dny.dev/ssrf's,
+// generated from the IANA IPv4 and IPv6 Special-Purpose Address Registries
+// (and, for IPv6, everything outside global unicast 2000::/3: NAT64
+// 64:ff9b::/96 and 64:ff9b:1::/48, site-local fec0::/10, ULA, …); the kinds
+// below only word the refusal.
+func (g *Guard) forbidden(addr netip.Addr) string {
 	addr = addr.Unmap().WithZone("")
+	if g.iana.SafeAddr(addr) == nil {
+		return ""
+	}
 	switch {
 	case addr.IsUnspecified():
 		return "an unspecified"
@@ -173,30 +178,13 @@ func forbidden(addr netip.Addr) string {
 		return "a loopback"
 	case addr.IsLinkLocalUnicast():
 		return "a link-local (cloud metadata)"
-	case addr.IsLinkLocalMulticast(), addr.IsInterfaceLocalMulticast(), addr.IsMulticast():
+	case addr.IsMulticast():
 		return "a multicast"
 	case addr.IsPrivate():
 		return "a private"
-	case sharedCGNAT.Contains(addr):
-		return "a shared (CGNAT)"
-	case thisNetwork.Contains(addr), ipv4Compat.Contains(addr):
-		return "a reserved"
-	case !addr.IsGlobalUnicast():
-		return "a non-unicast" // e.g. 255.255.255.255
+	default:
+		return "a special-purpose (IANA registry)"
 	}
-	// IPv6 prefixes that embed an IPv4 address the packet may end up at.
-	b := addr.As16()
-	switch {
-	case nat64.Contains(addr):
-		if kind := forbidden(netip.AddrFrom4([4]byte(b[12:16]))); kind != "" {
-			return kind + " (NAT64)"
-		}
-	case sixToFour.Contains(addr):
-		if kind := forbidden(netip.AddrFrom4([4]byte(b[2:6]))); kind != "" {
-			return kind + " (6to4)"
-		}
-	}
-	return ""
 }
 
 func reject(reason string) error { return domain.NewValidationError(field, reason) }

@@ -23,29 +23,31 @@ var _ ports.KeyRepository = (*KeyRepository)(nil)
 func NewKeyRepository(db *sqlx.DB) *KeyRepository { return &KeyRepository{db: db} }
 
 type keyRow struct {
-	ID            int64          `db:"id"`
-	MasterID      int64          `db:"master_id"`
-	Name          string         `db:"name"`
-	Prefix        string         `db:"prefix"`
-	TokenHash     string         `db:"token_hash"`
-	PrevTokenHash *string        `db:"prev_token_hash"`
-	PrevExpiresAt *time.Time     `db:"prev_expires_at"`
-	Group         string         `db:"group_name"`
-	AllowedModels pq.StringArray `db:"allowed_models"`
-	AllowedIPs    pq.StringArray `db:"allowed_ips"`
-	RPMLimit      int            `db:"rpm_limit"`
-	TPMLimit      int            `db:"tpm_limit"`
-	QuotaTokens   *int64         `db:"quota_tokens"`
-	BudgetUSD     *float64       `db:"budget_usd"`
-	BudgetPeriod  string         `db:"budget_period"`
-	ExpiresAt     *time.Time     `db:"expires_at"`
-	Status        string         `db:"status"`
-	IssuedBy      string         `db:"issued_by"`
-	UsedTokens    int64          `db:"used_tokens"`
-	UsedUSD       float64        `db:"used_usd"`
-	RevokedAt     *time.Time     `db:"revoked_at"`
-	CreatedAt     time.Time      `db:"created_at"`
-	UpdatedAt     time.Time      `db:"updated_at"`
+	ID               int64          `db:"id"`
+	MasterID         int64          `db:"master_id"`
+	Name             string         `db:"name"`
+	Prefix           string         `db:"prefix"`
+	TokenHash        string         `db:"token_hash"`
+	PrevTokenHash    *string        `db:"prev_token_hash"`
+	PrevExpiresAt    *time.Time     `db:"prev_expires_at"`
+	Group            string         `db:"group_name"`
+	AllowedModels    pq.StringArray `db:"allowed_models"`
+	AllowedIPs       pq.StringArray `db:"allowed_ips"`
+	RPMLimit         int            `db:"rpm_limit"`
+	TPMLimit         int            `db:"tpm_limit"`
+	QuotaTokens      *int64         `db:"quota_tokens"`
+	BudgetUSD        *float64       `db:"budget_usd"`
+	BudgetPeriod     string         `db:"budget_period"`
+	ExpiresAt        *time.Time     `db:"expires_at"`
+	Namespaces       pq.StringArray `db:"namespaces"`
+	DefaultNamespace string         `db:"default_namespace"`
+	Status           string         `db:"status"`
+	IssuedBy         string         `db:"issued_by"`
+	UsedTokens       int64          `db:"used_tokens"`
+	UsedUSD          float64        `db:"used_usd"`
+	RevokedAt        *time.Time     `db:"revoked_at"`
+	CreatedAt        time.Time      `db:"created_at"`
+	UpdatedAt        time.Time      `db:"updated_at"`
 }
 
 func toDomainKey(r keyRow) domain.Key {
@@ -57,6 +59,7 @@ func toDomainKey(r keyRow) domain.Key {
 		BudgetPeriod: domain.BudgetPeriod(r.BudgetPeriod), ExpiresAt: r.ExpiresAt, Status: domain.KeyStatus(r.Status),
 		IssuedBy: r.IssuedBy, UsedTokens: r.UsedTokens, UsedUSD: r.UsedUSD, RevokedAt: r.RevokedAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Namespaces: []string(r.Namespaces), DefaultNamespace: r.DefaultNamespace,
 	}
 }
 
@@ -68,6 +71,7 @@ func toRowKey(k domain.Key) keyRow {
 		RPMLimit: k.RPMLimit, TPMLimit: k.TPMLimit, QuotaTokens: k.QuotaTokens, BudgetUSD: k.BudgetUSD,
 		BudgetPeriod: string(k.BudgetPeriod), ExpiresAt: k.ExpiresAt, Status: string(k.Status), IssuedBy: k.IssuedBy,
 		UsedTokens: k.UsedTokens, UsedUSD: k.UsedUSD, RevokedAt: k.RevokedAt, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
+		Namespaces: pq.StringArray(nonNil(k.Namespaces)), DefaultNamespace: k.DefaultNamespace,
 	}
 }
 
@@ -80,14 +84,16 @@ func nonNil(s []string) []string {
 
 const keyColumns = `id, master_id, name, prefix, token_hash, prev_token_hash, prev_expires_at, group_name, allowed_models,
 allowed_ips, rpm_limit, tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, used_tokens,
-used_usd, revoked_at, created_at, updated_at`
+used_usd, revoked_at, created_at, updated_at, namespaces, default_namespace`
 
 // Create implements ports.KeyRepository.
 func (r *KeyRepository) Create(ctx context.Context, k domain.Key) (domain.Key, error) {
 	const q = `INSERT INTO keys (master_id, name, prefix, token_hash, group_name, allowed_models, allowed_ips, rpm_limit,
-  tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, created_at, updated_at)
+  tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, created_at, updated_at,
+  namespaces, default_namespace)
 VALUES (:master_id, :name, :prefix, :token_hash, :group_name, :allowed_models, :allowed_ips, :rpm_limit, :tpm_limit,
-  :quota_tokens, :budget_usd, :budget_period, :expires_at, :status, :issued_by, :created_at, :updated_at)
+  :quota_tokens, :budget_usd, :budget_period, :expires_at, :status, :issued_by, :created_at, :updated_at,
+  :namespaces, :default_namespace)
 RETURNING ` + keyColumns
 	var row keyRow
 	if err := namedGet(ctx, conn(ctx, r.db), &row, q, toRowKey(k)); err != nil {
@@ -135,7 +141,7 @@ func (r *KeyRepository) Update(ctx context.Context, k domain.Key) (domain.Key, e
   prev_expires_at = :prev_expires_at, group_name = :group_name, allowed_models = :allowed_models,
   allowed_ips = :allowed_ips, rpm_limit = :rpm_limit, tpm_limit = :tpm_limit, quota_tokens = :quota_tokens,
   budget_usd = :budget_usd, budget_period = :budget_period, expires_at = :expires_at, status = :status,
-  revoked_at = :revoked_at, updated_at = :updated_at
+  namespaces = :namespaces, default_namespace = :default_namespace, revoked_at = :revoked_at, updated_at = :updated_at
 WHERE id = :id RETURNING ` + keyColumns
 	var row keyRow
 	if err := namedGet(ctx, conn(ctx, r.db), &row, q, toRowKey(k)); err != nil {

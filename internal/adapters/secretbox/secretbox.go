@@ -191,14 +191,17 @@ func aad(header, additionalData []byte) []byte {
 	return append(append(b, header...), additionalData...)
 }
 
-// Mask shortens a secret for display: "sk-1…f3a9" for 12+ characters, "…a9"
-// for 6–11, "…" for 1–5 and "" for none.
+// Mask shortens a secret for display, never showing more than a quarter of
+// its characters: "sk-1…f3a9" for 32+ characters, the last 4 for 16–31, the
+// last 2 for 8–15, "…" for 1–7 and "" for none.
 func Mask(secret string) string {
 	r := []rune(secret)
 	switch n := len(r); {
-	case n >= 12:
+	case n >= 32:
 		return string(r[:4]) + "…" + string(r[n-4:])
-	case n >= 6:
+	case n >= 16:
+		return "…" + string(r[n-4:])
+	case n >= 8:
 		return "…" + string(r[n-2:])
 	case n > 0:
 		return "…"

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -283,19 +284,23 @@ func TestMask(t *testing.T) {
 	}{
 		{"empty_is_empty", "", ""},
 		{"one_char_is_ellipsis", "a", "…"},
-		{"five_chars_is_ellipsis", "abcde", "…"},
-		{"six_chars_show_last_two", "abcdef", "…ef"},
-		{"eleven_chars_show_last_two", "abcdefghijk", "…jk"},
-		{"twelve_chars_show_both_ends", "abcdefghijkl", "abcd…ijkl"},
-		{"api_key", "sk-1234567890abcdef3a9", "sk-1…f3a9"},
-		{"multibyte_runes_are_not_split", "ключключключ", "ключ…ключ"},
-		{"multibyte_short_counts_runes", "日本語テキスト", "…スト"},
-		{"five_multibyte_runes_is_ellipsis", "日本語テキ", "…"},
+		{"seven_chars_is_ellipsis", "abcdefg", "…"},
+		{"eight_chars_show_last_two", "abcdefgh", "…gh"},
+		{"twelve_chars_show_only_two", "abcdefghijkl", "…kl"},
+		{"sixteen_chars_show_last_four", "abcdefghijklmnop", "…mnop"},
+		{"short_api_key_shows_last_four", "sk-1234567890abcdef3a9", "…f3a9"},
+		{"long_api_key_shows_both_ends", "sk-proj-1234567890abcdefghijklmnopqrstf3a9", "sk-p…f3a9"},
+		{"multibyte_runes_are_not_split", strings.Repeat("ключ", 8), "ключ…ключ"},
+		{"multibyte_short_counts_runes", "日本語テキストです", "…です"},
+		{"seven_multibyte_runes_is_ellipsis", "日本語テキスト", "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tt.want, secretbox.Mask(tt.in))
+			got := secretbox.Mask(tt.in)
+			assert.Equal(t, tt.want, got)
+			shown := utf8.RuneCountInString(strings.ReplaceAll(got, "…", ""))
+			assert.LessOrEqual(t, 4*shown, utf8.RuneCountInString(tt.in), "at most a quarter of the secret is shown")
 		})
 	}
 }

@@ -66,6 +66,45 @@ func (e *ValidationError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// ForbiddenFieldError is an ErrForbidden naming the fields the caller may
+// not set that way (e.g. a tenant lifting a cap of its master).
+type ForbiddenFieldError struct {
+	Fields []FieldError
+}
+
+// NewForbiddenField builds a ForbiddenFieldError for one field.
+func NewForbiddenField(field, message string) *ForbiddenFieldError {
+	return &ForbiddenFieldError{Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// Add appends a field and returns the receiver for chaining.
+func (e *ForbiddenFieldError) Add(field, message string) *ForbiddenFieldError {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: message})
+	return e
+}
+
+// OrNil returns nil when no field was added.
+func (e *ForbiddenFieldError) OrNil() error {
+	if e == nil || len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *ForbiddenFieldError) Error() string {
+	if len(e.Fields) == 0 {
+		return "forbidden"
+	}
+	msg := e.Fields[0].Field + ": " + e.Fields[0].Message
+	if n := len(e.Fields) - 1; n > 0 {
+		msg += " (and " + strconv.Itoa(n) + " more)"
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrForbidden) hold.
+func (e *ForbiddenFieldError) Unwrap() error { return ErrForbidden }
+
 // RateLimitedError is an ErrRateLimited that says when to try again.
 type RateLimitedError struct {
 	Reason     string

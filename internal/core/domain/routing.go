@@ -126,6 +126,23 @@ type Model struct {
 	UpdatedAt          time.Time
 }
 
+// ValidNamespace reports whether s is a model namespace name (lower-case
+// letters, digits, '_' and '-', 1 to 64, as in the API's ModelNamespace).
+func ValidNamespace(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '_' || r == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Key is the binding key, namespace.name.
 func (m Model) Key() string { return BindingKey(m.Namespace, m.Name) }
 

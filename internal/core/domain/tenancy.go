@@ -7,17 +7,30 @@ import (
 // Master is a tenant: it holds client keys and a master token for
 // self-service.
 type Master struct {
-	ID          int64
-	Name        string
-	Group       string
-	Status      MasterStatus
-	MaxKeys     int
-	DefaultRPM  int
-	DefaultTPM  int
-	TokenHash   string
-	TokenPrefix string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID         int64
+	Name       string
+	Group      string
+	Status     MasterStatus
+	MaxKeys    int
+	DefaultRPM int
+	DefaultTPM int
+	// Caps bound what the tenant may set on keys with its master token
+	// (0, nil or empty: no cap); see docs/security.md.
+	MaxRPM           int
+	MaxTPM           int
+	MaxQuotaTokens   *int64
+	MaxBudgetUSD     *float64
+	BudgetPeriod     BudgetPeriod // the period of MaxBudgetUSD
+	MaxKeyTTLSeconds int64
+	AllowedModels    []string
+	// Namespaces the master's callers may use (empty: all) and the one of
+	// unqualified model names.
+	Namespaces       []string
+	DefaultNamespace string
+	TokenHash        string
+	TokenPrefix      string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // KeyStatus is a client key's state.
@@ -64,13 +77,17 @@ type Key struct {
 	BudgetUSD     *float64
 	BudgetPeriod  BudgetPeriod
 	ExpiresAt     *time.Time
-	Status        KeyStatus
-	IssuedBy      string
-	UsedTokens    int64
-	UsedUSD       float64
-	RevokedAt     *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Namespaces narrow the master's (empty: the master's);
+	// DefaultNamespace is the namespace of unqualified model names.
+	Namespaces       []string
+	DefaultNamespace string
+	Status           KeyStatus
+	IssuedBy         string
+	UsedTokens       int64
+	UsedUSD          float64
+	RevokedAt        *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // EffectiveStatus is the status at now: an active key past its expiry is

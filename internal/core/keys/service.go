@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,28 +54,34 @@ type Input struct {
 	BudgetUSD     *float64
 	BudgetPeriod  domain.BudgetPeriod
 	ExpiresAt     *time.Time
+	// Namespaces narrow the master's (empty: the master's).
+	Namespaces       []string
+	DefaultNamespace string
 }
 
 // Patch is a partial update; Field values may clear nullable fields.
 type Patch struct {
-	Name          *string
-	Group         *string
-	AllowedModels *[]string
-	AllowedIPs    *[]string
-	RPMLimit      domain.Field[int]
-	TPMLimit      domain.Field[int]
-	QuotaTokens   domain.Field[int64]
-	BudgetUSD     domain.Field[float64]
-	BudgetPeriod  *domain.BudgetPeriod
-	ExpiresAt     domain.Field[time.Time]
-	Status        *domain.KeyStatus
+	Name             *string
+	Group            *string
+	AllowedModels    *[]string
+	AllowedIPs       *[]string
+	RPMLimit         domain.Field[int]
+	TPMLimit         domain.Field[int]
+	QuotaTokens      domain.Field[int64]
+	BudgetUSD        domain.Field[float64]
+	BudgetPeriod     *domain.BudgetPeriod
+	ExpiresAt        domain.Field[time.Time]
+	Status           *domain.KeyStatus
+	Namespaces       *[]string
+	DefaultNamespace *string
 }
 
 var groupPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // validate checks a key's settings; expiry is checked only when it changed.
-func (s *Service) validate(ctx context.Context, k *domain.Key, now time.Time, expiryChanged bool) error {
+func (s *Service) validate(ctx context.Context, k *domain.Key, m domain.Master, now time.Time, expiryChanged bool) error {
 	v := &domain.ValidationError{}
+	validateNamespaces(v, k, m)
 	k.Name = strings.TrimSpace(k.Name)
 	if k.Name == "" || len(k.Name) > 128 {
 		v.Add("name", "must be 1 to 128 characters")
@@ -130,6 +137,43 @@ func (s *Service) validate(ctx context.Context, k *domain.Key, now time.Time, ex
 	return v.OrNil()
 }
 
+// validateNamespaces keeps a key's namespaces inside its master's (for
+// every caller: a key only narrows its master) and its default namespace
+// inside what the key may use.
+func validateNamespaces(v *domain.ValidationError, k *domain.Key, m domain.Master) {
+	ns := make([]string, 0, len(k.Namespaces))
+	for i, n := range k.Namespaces {
+		switch {
+		case !domain.ValidNamespace(n):
+			v.Add(fmt.Sprintf("namespaces.%d", i), "not a namespace name")
+		case len(m.Namespaces) > 0 && !slices.Contains(m.Namespaces, n):
+			v.Add(fmt.Sprintf("namespaces.%d", i), fmt.Sprintf("%q is not one of the master's namespaces", n))
+		case !slices.Contains(ns, n):
+			ns = append(ns, n)
+		}
+	}
+	k.Namespaces = ns
+	allowed := k.Namespaces
+	if len(allowed) == 0 {
+		allowed = m.Namespaces
+	}
+	if k.DefaultNamespace == "" {
+		k.DefaultNamespace = m.DefaultNamespace
+		if len(allowed) > 0 && !slices.Contains(allowed, k.DefaultNamespace) {
+			k.DefaultNamespace = allowed[0]
+		}
+	}
+	if k.DefaultNamespace == "" {
+		k.DefaultNamespace = domain.DefaultNamespace
+	}
+	switch {
+	case !domain.ValidNamespace(k.DefaultNamespace):
+		v.Add("default_namespace", "not a namespace name")
+	case len(allowed) > 0 && !slices.Contains(allowed, k.DefaultNamespace):
+		v.Add("default_namespace", "must be one of the namespaces the key may use")
+	}
+}
+
 // parseCIDR accepts a CIDR or a single address (as /32 or /128) and returns
 // the masked prefix.
 func parseCIDR(s string) (netip.Prefix, error) {
@@ -158,7 +202,8 @@ func details(k domain.Key) map[string]any {
 	return map[string]any{"name": k.Name, "master_id": k.MasterID, "prefix": k.Prefix, "group": k.Group,
 		"status": k.Status, "issued_by": k.IssuedBy, "allowed_models": k.AllowedModels, "allowed_ips": k.AllowedIPs,
 		"rpm_limit": k.RPMLimit, "tpm_limit": k.TPMLimit, "quota_tokens": k.QuotaTokens, "budget_usd": k.BudgetUSD,
-		"budget_period": k.BudgetPeriod, "expires_at": k.ExpiresAt}
+		"budget_period": k.BudgetPeriod, "expires_at": k.ExpiresAt, "namespaces": k.Namespaces,
+		"default_namespace": k.DefaultNamespace}
 }
 
 // Create issues a key. A master principal issues for itself (masterID is
@@ -189,13 +234,22 @@ func (s *Service) Create(ctx context.Context, masterID int64, in Input) (domain.
 			MasterID: masterID, Name: in.Name, Prefix: tok.Prefix, TokenHash: tok.Hash, Group: in.Group,
 			AllowedModels: in.AllowedModels, AllowedIPs: in.AllowedIPs, RPMLimit: in.RPMLimit, TPMLimit: in.TPMLimit,
 			QuotaTokens: in.QuotaTokens, BudgetUSD: in.BudgetUSD, BudgetPeriod: in.BudgetPeriod, ExpiresAt: in.ExpiresAt,
+			Namespaces: in.Namespaces, DefaultNamespace: in.DefaultNamespace,
 			Status: domain.KeyActive, IssuedBy: issuer(p), CreatedAt: now, UpdatedAt: now,
 		}
 		if k.Group == "" {
 			k.Group = m.Group
 		}
-		if err := s.validate(ctx, &k, now, true); err != nil {
+		if p.IsMaster() {
+			fillFromCaps(&k, m, now)
+		}
+		if err := s.validate(ctx, &k, m, now, true); err != nil {
 			return nil, err
+		}
+		if p.IsMaster() {
+			if err := checkTenant(k, nil, m, allChanged, now); err != nil {
+				return nil, err
+			}
 		}
 		if m.MaxKeys > 0 {
 			n, err := s.repo.CountLive(ctx, masterID)
@@ -269,7 +323,16 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (domain.Key, er
 		if k.Status == domain.KeyRevoked {
 			return nil, fmt.Errorf("key %d is revoked; revocation is final: %w", id, domain.ErrConflict)
 		}
+		old := k
+		m, err := s.masters.Get(ctx, k.MasterID)
+		if err != nil {
+			return nil, err
+		}
 		setIf(&k.Name, p.Name)
+		if p.Namespaces != nil {
+			k.Namespaces = *p.Namespaces
+		}
+		setIf(&k.DefaultNamespace, p.DefaultNamespace)
 		setIf(&k.Group, p.Group)
 		if p.AllowedModels != nil {
 			k.AllowedModels = *p.AllowedModels
@@ -305,8 +368,13 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (domain.Key, er
 			}
 			k.Status = *p.Status
 		}
-		if err := s.validate(ctx, &k, now, p.ExpiresAt.Set); err != nil {
+		if err := s.validate(ctx, &k, m, now, p.ExpiresAt.Set); err != nil {
 			return nil, err
+		}
+		if principalIsMaster(ctx) {
+			if err := checkTenant(k, &old, m, p.changed(), now); err != nil {
+				return nil, err
+			}
 		}
 		k.UpdatedAt = now
 		if out, err = s.repo.Update(ctx, k); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,6 +37,16 @@ type Patch struct {
 	MaxKeys    *int
 	DefaultRPM *int
 	DefaultTPM *int
+	// Caps; Field values may clear the nullable ones.
+	MaxRPM           *int
+	MaxTPM           *int
+	MaxQuotaTokens   domain.Field[int64]
+	MaxBudgetUSD     domain.Field[float64]
+	BudgetPeriod     *domain.BudgetPeriod
+	MaxKeyTTLSeconds *int64
+	AllowedModels    *[]string
+	Namespaces       *[]string
+	DefaultNamespace *string
 }
 
 var (
@@ -61,17 +72,76 @@ func validate(m *domain.Master) error {
 	default:
 		v.Add("status", "must be active or suspended")
 	}
-	for f, n := range map[string]int{"max_keys": m.MaxKeys, "default_rpm": m.DefaultRPM, "default_tpm": m.DefaultTPM} {
+	for f, n := range map[string]int{"max_keys": m.MaxKeys, "default_rpm": m.DefaultRPM, "default_tpm": m.DefaultTPM,
+		"max_rpm": m.MaxRPM, "max_tpm": m.MaxTPM} {
 		if n < 0 {
 			v.Add(f, "must be ≥ 0")
 		}
 	}
+	// A key that sets no limit gets the default: it must be inside the cap.
+	if m.MaxRPM > 0 && m.DefaultRPM > m.MaxRPM {
+		v.Add("default_rpm", fmt.Sprintf("must not exceed max_rpm (%d)", m.MaxRPM))
+	}
+	if m.MaxTPM > 0 && m.DefaultTPM > m.MaxTPM {
+		v.Add("default_tpm", fmt.Sprintf("must not exceed max_tpm (%d)", m.MaxTPM))
+	}
+	if m.MaxQuotaTokens != nil && *m.MaxQuotaTokens < 1 {
+		v.Add("max_quota_tokens", "must be ≥ 1")
+	}
+	if m.MaxBudgetUSD != nil && *m.MaxBudgetUSD < 0 {
+		v.Add("max_budget_usd", "must be ≥ 0")
+	}
+	switch m.BudgetPeriod {
+	case "":
+		m.BudgetPeriod = domain.BudgetNone
+	case domain.BudgetNone, domain.BudgetDaily, domain.BudgetMonthly:
+	default:
+		v.Add("budget_period", "must be none, daily or monthly")
+	}
+	if m.MaxKeyTTLSeconds < 0 {
+		v.Add("max_key_ttl_seconds", "must be ≥ 0")
+	}
+	m.AllowedModels = dedupe(m.AllowedModels)
+	for i, name := range m.AllowedModels {
+		if name == "" || len(name) > 200 {
+			v.Add(fmt.Sprintf("allowed_models.%d", i), "must be 1 to 200 characters")
+		}
+	}
+	m.Namespaces = dedupe(m.Namespaces)
+	for i, ns := range m.Namespaces {
+		if !domain.ValidNamespace(ns) {
+			v.Add(fmt.Sprintf("namespaces.%d", i), "not a namespace name")
+		}
+	}
+	if m.DefaultNamespace == "" {
+		m.DefaultNamespace = domain.DefaultNamespace
+	}
+	switch {
+	case !domain.ValidNamespace(m.DefaultNamespace):
+		v.Add("default_namespace", "not a namespace name")
+	case len(m.Namespaces) > 0 && !slices.Contains(m.Namespaces, m.DefaultNamespace):
+		v.Add("default_namespace", "must be one of namespaces")
+	}
 	return v.OrNil()
+}
+
+// dedupe drops repeated entries, keeping the first occurrence's order.
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func details(m domain.Master) map[string]any {
 	return map[string]any{"name": m.Name, "group": m.Group, "status": m.Status, "max_keys": m.MaxKeys,
-		"default_rpm": m.DefaultRPM, "default_tpm": m.DefaultTPM, "token_prefix": m.TokenPrefix}
+		"default_rpm": m.DefaultRPM, "default_tpm": m.DefaultTPM, "token_prefix": m.TokenPrefix,
+		"max_rpm": m.MaxRPM, "max_tpm": m.MaxTPM, "max_quota_tokens": m.MaxQuotaTokens, "max_budget_usd": m.MaxBudgetUSD,
+		"budget_period": m.BudgetPeriod, "max_key_ttl_seconds": m.MaxKeyTTLSeconds, "allowed_models": m.AllowedModels,
+		"namespaces": m.Namespaces, "default_namespace": m.DefaultNamespace}
 }
 
 // Create adds a tenant; its master token is returned here only.
@@ -140,6 +210,19 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (domain.Master,
 		setIf(&m.MaxKeys, p.MaxKeys)
 		setIf(&m.DefaultRPM, p.DefaultRPM)
 		setIf(&m.DefaultTPM, p.DefaultTPM)
+		setIf(&m.MaxRPM, p.MaxRPM)
+		setIf(&m.MaxTPM, p.MaxTPM)
+		if p.MaxQuotaTokens.Set {
+			m.MaxQuotaTokens = p.MaxQuotaTokens.Value
+		}
+		if p.MaxBudgetUSD.Set {
+			m.MaxBudgetUSD = p.MaxBudgetUSD.Value
+		}
+		setIf(&m.BudgetPeriod, p.BudgetPeriod)
+		setIf(&m.MaxKeyTTLSeconds, p.MaxKeyTTLSeconds)
+		setIf(&m.AllowedModels, p.AllowedModels)
+		setIf(&m.Namespaces, p.Namespaces)
+		setIf(&m.DefaultNamespace, p.DefaultNamespace)
 		if err := validate(&m); err != nil {
 			return nil, err
 		}
@@ -147,14 +230,70 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (domain.Master,
 		if out, err = s.repo.Update(ctx, m); err != nil {
 			return nil, err
 		}
-		return []changes.Change{{Action: "master.update", ResourceType: "master", ResourceID: idString(id),
-			Details: details(out), Section: domain.SectionMasters, Op: domain.OpUpsert}}, nil
+		chs := []changes.Change{{Action: "master.update", ResourceType: "master", ResourceID: idString(id),
+			Details: details(out), Section: domain.SectionMasters, Op: domain.OpUpsert}}
+		if p.Namespaces != nil || p.DefaultNamespace != nil {
+			keyChs, err := s.narrowKeyNamespaces(ctx, out, now)
+			if err != nil {
+				return nil, err
+			}
+			chs = append(chs, keyChs...)
+		}
+		return chs, nil
 	})
 	if err != nil {
 		return domain.Master{}, err
 	}
 	s.cache.Invalidate()
 	return out, nil
+}
+
+// narrowKeyNamespaces keeps every live key of m inside m's namespaces: a key
+// naming namespaces the master no longer has loses them, and a key left
+// with none of its own would widen to all of the master's, so that is
+// refused (409) instead.
+func (s *Service) narrowKeyNamespaces(ctx context.Context, m domain.Master, now time.Time) ([]changes.Change, error) {
+	live, err := s.keys.LiveIDs(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	var chs []changes.Change
+	for _, kid := range live {
+		k, err := s.keys.Get(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		ns := k.Namespaces
+		if len(m.Namespaces) > 0 && len(ns) > 0 {
+			ns = slices.DeleteFunc(slices.Clone(ns), func(n string) bool { return !slices.Contains(m.Namespaces, n) })
+			if len(ns) == 0 {
+				return nil, fmt.Errorf("key %d uses only namespaces %v, which the master would no longer allow; change the key first: %w",
+					kid, k.Namespaces, domain.ErrConflict)
+			}
+		}
+		allowed := ns
+		if len(allowed) == 0 {
+			allowed = m.Namespaces
+		}
+		def := k.DefaultNamespace
+		if len(allowed) > 0 && !slices.Contains(allowed, def) {
+			def = allowed[0]
+			if slices.Contains(allowed, m.DefaultNamespace) {
+				def = m.DefaultNamespace
+			}
+		}
+		if slices.Equal(ns, k.Namespaces) && def == k.DefaultNamespace {
+			continue
+		}
+		k.Namespaces, k.DefaultNamespace, k.UpdatedAt = ns, def, now
+		if _, err := s.keys.Update(ctx, k); err != nil {
+			return nil, err
+		}
+		chs = append(chs, changes.Change{Action: "key.update", ResourceType: "key", ResourceID: idString(kid),
+			Details: map[string]any{"reason": "master namespaces narrowed", "namespaces": ns, "default_namespace": def},
+			Section: domain.SectionKeys, Op: domain.OpUpsert})
+	}
+	return chs, nil
 }
 
 // Delete removes a master. With live keys it is refused unless cascade,

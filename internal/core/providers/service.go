@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +61,14 @@ type Patch struct {
 	AutoBan        *bool
 }
 
+var (
+	// googleProject is a project id, optionally domain-scoped (legacy).
+	googleProject = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	// googleLocation is global, a multi-region, or a region (us-central1,
+	// europe-west4, northamerica-northeast1, …).
+	googleLocation = regexp.MustCompile(`^(?:global|us|eu|[a-z]+-[a-z]+[0-9]{1,2})$`)
+)
+
 func vertexFamily(t string) bool { return t == "vertex" || t == "vertex-express" }
 
 // normalize fills defaults and checks every field rule; the address check
@@ -69,8 +79,9 @@ func (s *Service) normalize(ctx context.Context, p *domain.Provider, checkURL bo
 	if p.Name == "" || len(p.Name) > 128 {
 		v.Add("name", "must be 1 to 128 characters")
 	}
-	if !slices.Contains(domain.ProviderTypes, p.Type) {
-		v.Add("type", "must be one of "+strings.Join(domain.ProviderTypes, ", "))
+	var reason string
+	if p.Type, reason = domain.NormalizeProviderType(p.Type); reason != "" {
+		v.Add("type", reason)
 	}
 	p.BaseURL = strings.TrimSpace(p.BaseURL)
 	switch {
@@ -85,13 +96,22 @@ func (s *Service) normalize(ctx context.Context, p *domain.Provider, checkURL bo
 			v.Fields = append(v.Fields, ve.Fields...)
 		}
 	}
+	p.GoogleProject, p.GoogleLocation = strings.TrimSpace(p.GoogleProject), strings.TrimSpace(p.GoogleLocation)
 	if vertexFamily(p.Type) {
-		if strings.TrimSpace(p.GoogleProject) == "" {
+		if p.GoogleProject == "" {
 			v.Add("google_project", "is required for type "+p.Type)
 		}
-		if strings.TrimSpace(p.GoogleLocation) == "" {
+		if p.GoogleLocation == "" {
 			p.GoogleLocation = "global"
 		}
+	}
+	// Both end up in upstream URLs (…/projects/{project}/locations/{location}/…):
+	// only their real formats may pass, never a path.
+	if p.GoogleProject != "" && !googleProject.MatchString(p.GoogleProject) {
+		v.Add("google_project", "not a Google Cloud project id (6 to 30 lower-case letters, digits or '-', starting with a letter; optionally domain-scoped as example.com:my-project)")
+	}
+	if p.GoogleLocation != "" && !googleLocation.MatchString(p.GoogleLocation) {
+		v.Add("google_location", "not a Google Cloud location (global, us, eu or a region such as us-central1)")
 	}
 	if p.Group == "" {
 		p.Group = domain.DefaultGroup
@@ -190,10 +210,17 @@ func (s *Service) Update(ctx context.Context, id int64, patch Patch) (domain.Pro
 		if err != nil {
 			return nil, err
 		}
-		oldURL := p.BaseURL
+		oldURL, oldDest := p.BaseURL, destination(p)
 		apply(&p, patch)
 		if err := s.normalize(ctx, &p, p.BaseURL != oldURL); err != nil {
 			return nil, err
+		}
+		// The stored secret goes wherever base_url points: moving it to another
+		// host needs the secret again, so holding write access to providers is
+		// not enough to send someone else's key to one's own server.
+		if destination(p) != oldDest && p.APIKeyMask != "" && !patch.APIKey.Set {
+			return nil, domain.NewValidationError("api_key",
+				"is required when base_url moves to another host (or scheme, port or default endpoint)")
 		}
 		ids, err := s.groups.Ensure(ctx, []string{p.Group})
 		if err != nil {
@@ -214,10 +241,37 @@ func (s *Service) Update(ctx context.Context, id int64, patch Patch) (domain.Pro
 		if out, err = s.repo.Update(ctx, p, patch.APIKey.Set, ct); err != nil {
 			return nil, err
 		}
+		d := details(out, patch.APIKey.Set)
+		if out.BaseURL != oldURL {
+			d["base_url"] = map[string]any{"from": redactURL(oldURL), "to": redactURL(out.BaseURL)}
+		}
 		return []changes.Change{{Action: "provider.update", ResourceType: "provider", ResourceID: idString(id),
-			Details: details(out, patch.APIKey.Set), Section: domain.SectionProviders, Op: domain.OpUpsert}}, nil
+			Details: d, Section: domain.SectionProviders, Op: domain.OpUpsert}}, nil
 	})
 	return out, err
+}
+
+// destination names where a provider's secret is sent: the scheme, host and
+// port of base_url, or the type's own endpoint when base_url is empty.
+func destination(p domain.Provider) string {
+	if p.BaseURL == "" {
+		return "type:" + p.Type
+	}
+	u, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return "url:" + p.BaseURL
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// redactURL is base_url as the audit shows it: a password in the user info
+// is replaced (the upstream key itself never appears).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
 }
 
 func apply(p *domain.Provider, patch Patch) {

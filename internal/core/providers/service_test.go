@@ -83,7 +83,7 @@ func TestCreateRejectsInvalidProviders(t *testing.T) {
 		field string
 	}{
 		{"rejects_a_blank_name", func(p *domain.Provider) { p.Name = "  " }, "name"},
-		{"rejects_an_unknown_type", func(p *domain.Provider) { p.Type = "openrouter" }, "type"},
+		{"rejects_an_unknown_type", func(p *domain.Provider) { p.Type = "midjourney" }, "type"},
 		{"compatible_requires_a_base_url", func(p *domain.Provider) { p.Type, p.BaseURL = "compatible", " " }, "base_url"},
 		{"vertex_requires_a_google_project", func(p *domain.Provider) { p.Type = "vertex" }, "google_project"},
 		{"vertex_express_requires_a_google_project", func(p *domain.Provider) { p.Type = "vertex-express" }, "google_project"},
@@ -229,6 +229,133 @@ func TestCreateEncryptsTheKeyAndRecordsOneChange(t *testing.T) {
 	})
 }
 
+// A developer must not be able to send a provider's stored key to a host of
+// their choosing: moving base_url elsewhere needs the key in the request.
+func TestMovingBaseURLNeedsTheKey(t *testing.T) {
+	t.Parallel()
+	cases := map[string]providers.Patch{
+		"another_host":         {BaseURL: domain.SetTo("https://attacker.example.com/v1")},
+		"another_port":         {BaseURL: domain.SetTo("https://api.openai.com:8443/v1")},
+		"downgrade_to_http":    {BaseURL: domain.SetTo("http://api.openai.com/v1")},
+		"cleared_to_type_url":  {BaseURL: domain.Cleared[string]()},
+		"userinfo_host_change": {BaseURL: domain.SetTo("https://api.openai.com@attacker.example.com/v1")},
+	}
+	for name, patch := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(fakes.Guard{})
+			before, err := f.svc.Create(ctx, valid())
+			require.NoError(t, err)
+			_, err = f.svc.Update(ctx, before.ID, patch)
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, "api_key", ve.Fields[0].Field)
+			got, err := f.svc.Get(ctx, before.ID)
+			require.NoError(t, err)
+			assert.Equal(t, before, got, "nothing changed")
+			assert.Len(t, f.changes.Recorded(), 1)
+		})
+	}
+	t.Run("a_provider_without_a_key_moves_freely", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newFixture(fakes.Guard{})
+		p := valid()
+		p.APIKey = ""
+		before, err := f.svc.Create(ctx, p)
+		require.NoError(t, err)
+		_, err = f.svc.Update(ctx, before.ID, providers.Patch{BaseURL: domain.SetTo("https://other.example.com")})
+		require.NoError(t, err)
+	})
+	t.Run("the_audit_records_base_url_before_and_after", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		f := newFixture(fakes.Guard{})
+		before, err := f.svc.Create(ctx, valid())
+		require.NoError(t, err)
+		_, err = f.svc.Update(ctx, before.ID, providers.Patch{BaseURL: domain.SetTo("https://user:pw@proxy.example.com/v1"),
+			APIKey: domain.SetTo("sk-live-fedcba9876543210")})
+		require.NoError(t, err)
+		last := f.audit.Entries[len(f.audit.Entries)-1]
+		assert.Equal(t, map[string]any{"from": "https://api.openai.com/v1", "to": "https://user:xxxxx@proxy.example.com/v1"}, last.Changes["base_url"])
+		assert.Equal(t, domain.Redacted, last.Changes["api_key"])
+		f.assertNoKeyInAudit(t, key, "sk-live-fedcba9876543210")
+	})
+}
+
+func TestGoogleFieldsHaveTheirRealFormats(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, project, location, field string
+	}{
+		{"plain_project_and_region", "my-project-123", "us-central1", ""},
+		{"domain_scoped_project", "example.com:my-project", "europe-west4", ""},
+		{"multi_region", "proj-01", "eu", ""},
+		{"long_region_name", "proj-01", "northamerica-northeast1", ""},
+		{"path_traversal_location", "proj-01", "../../169.254.169.254", "google_location"},
+		{"slash_in_location", "proj-01", "us-central1/x", "google_location"},
+		{"upper_case_location", "proj-01", "US-CENTRAL1", "google_location"},
+		{"path_traversal_project", "../../169.254.169.254", "global", "google_project"},
+		{"project_too_short", "abc", "global", "google_project"},
+		{"project_starting_with_digit", "1project", "global", "google_project"},
+		{"project_ending_with_hyphen", "project-", "global", "google_project"},
+		{"project_with_query", "proj-01?x=1", "global", "google_project"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(fakes.Guard{})
+			p := valid()
+			p.Type, p.GoogleProject, p.GoogleLocation = "vertex", tc.project, tc.location
+			_, err := f.svc.Create(context.Background(), p)
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Fields[0].Field)
+		})
+	}
+}
+
+func TestProviderTypesAreNormalized(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want, field string
+		baseURL         string
+	}{
+		{" OpenAI ", "openai", "", ""},
+		{"Vertex-Express", "", "google_project", ""},
+		{"DeepSeek", "compatible", "", "https://api.deepseek.com/v1"},
+		{"ollama", "compatible", "", "https://ollama.example.com/v1"},
+		{"deepseek", "", "base_url", ""},
+		{"azure", "", "type", "https://x.openai.azure.com"},
+		{"custom", "", "type", "https://x.example.com"},
+		{"suno", "", "type", "https://x.example.com"},
+		{"", "", "type", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(fakes.Guard{})
+			p := valid()
+			p.Type, p.BaseURL = tc.in, tc.baseURL
+			got, err := f.svc.Create(context.Background(), p)
+			if tc.field == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got.Type)
+				assert.Contains(t, domain.ProviderTypes, got.Type, "only a type the balancer knows is stored")
+				return
+			}
+			var ve *domain.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Fields[0].Field)
+		})
+	}
+}
+
 func TestUpdateIsPartial(t *testing.T) {
 	t.Parallel()
 	const newKey = "sk-live-fedcba9876543210"
@@ -241,18 +368,23 @@ func TestUpdateIsPartial(t *testing.T) {
 	}{
 		{"leaves_unset_fields_unchanged", nil, providers.Patch{Weight: ptr(5)},
 			func(p domain.Provider) domain.Provider { p.Weight = 5; return p }, key},
-		{"clears_base_url_when_set_to_null", nil, providers.Patch{BaseURL: domain.Cleared[string]()},
-			func(p domain.Provider) domain.Provider { p.BaseURL = ""; return p }, key},
-		{"replaces_base_url", nil, providers.Patch{BaseURL: domain.SetTo("https://proxy.example.com")},
-			func(p domain.Provider) domain.Provider { p.BaseURL = "https://proxy.example.com"; return p }, key},
+		{"clears_base_url_when_set_to_null_with_the_key", nil, providers.Patch{BaseURL: domain.Cleared[string](), APIKey: domain.SetTo(newKey)},
+			func(p domain.Provider) domain.Provider { p.BaseURL, p.APIKeyMask = "", mask(newKey); return p }, newKey},
+		{"replaces_base_url_host_with_the_key", nil, providers.Patch{BaseURL: domain.SetTo("https://proxy.example.com"), APIKey: domain.SetTo(newKey)},
+			func(p domain.Provider) domain.Provider {
+				p.BaseURL, p.APIKeyMask = "https://proxy.example.com", mask(newKey)
+				return p
+			}, newKey},
+		{"changes_base_url_path_on_the_same_host_without_the_key", nil, providers.Patch{BaseURL: domain.SetTo("https://API.openai.com/v2")},
+			func(p domain.Provider) domain.Provider { p.BaseURL = "https://API.openai.com/v2"; return p }, key},
 		{"clears_google_location_to_the_vertex_default",
-			func(p *domain.Provider) { p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj", "us-east1" },
+			func(p *domain.Provider) { p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj-01", "us-east1" },
 			providers.Patch{GoogleLocation: domain.Cleared[string]()},
 			func(p domain.Provider) domain.Provider { p.GoogleLocation = "global"; return p }, key},
 		{"switching_to_vertex_defaults_the_location", nil,
-			providers.Patch{Type: ptr("vertex"), GoogleProject: domain.SetTo("proj")},
+			providers.Patch{Type: ptr("vertex"), GoogleProject: domain.SetTo("proj-01")},
 			func(p domain.Provider) domain.Provider {
-				p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj", "global"
+				p.Type, p.GoogleProject, p.GoogleLocation = "vertex", "proj-01", "global"
 				return p
 			}, key},
 		{"replaces_the_key_and_its_mask", nil, providers.Patch{APIKey: domain.SetTo(newKey)},
@@ -312,7 +444,7 @@ func TestUpdateRejectsInvalidChanges(t *testing.T) {
 			providers.Patch{BaseURL: domain.Cleared[string]()}, "base_url"},
 		{"a_new_base_url_goes_through_the_guard", nil,
 			providers.Patch{BaseURL: domain.SetTo("http://127.0.0.1:8080")}, "base_url"},
-		{"vertex_cannot_lose_its_project", func(p *domain.Provider) { p.Type, p.GoogleProject = "vertex", "proj" },
+		{"vertex_cannot_lose_its_project", func(p *domain.Provider) { p.Type, p.GoogleProject = "vertex", "proj-01" },
 			providers.Patch{GoogleProject: domain.Cleared[string]()}, "google_project"},
 		{"models_cannot_become_empty", nil, providers.Patch{Models: &[]string{}}, "models"},
 		{"type_must_stay_known", nil, providers.Patch{Type: ptr("nope")}, "type"},

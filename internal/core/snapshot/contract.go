@@ -5,6 +5,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -70,6 +71,10 @@ type KeyJSON struct {
 	// ExpiresAt is unix seconds; 0 means never. For the previous token of a
 	// rotation it is the end of the grace period.
 	ExpiresAt int64 `json:"expires_at"`
+	// Namespaces the key may use: its own, else its master's (empty: all);
+	// DefaultNamespace qualifies model names that name none.
+	Namespaces       []string `json:"namespaces"`
+	DefaultNamespace string   `json:"default_namespace"`
 	// Rotated marks the previous token of a rotation, valid until ExpiresAt.
 	Rotated bool `json:"rotated"`
 }
@@ -79,15 +84,25 @@ type MasterLimitsJSON struct {
 	MaxKeys    int `json:"max_keys"`
 	DefaultRPM int `json:"default_rpm"`
 	DefaultTPM int `json:"default_tpm"`
+	// Caps of what the tenant may set on its keys (0 / null / empty: none).
+	MaxRPM           int      `json:"max_rpm"`
+	MaxTPM           int      `json:"max_tpm"`
+	MaxQuotaTokens   *int64   `json:"max_quota_tokens"`
+	MaxBudgetUSD     *float64 `json:"max_budget_usd"`
+	BudgetPeriod     string   `json:"budget_period"`
+	MaxKeyTTLSeconds int64    `json:"max_key_ttl_seconds"`
+	AllowedModels    []string `json:"allowed_models"`
 }
 
 // MasterJSON is a value of config:masters.
 type MasterJSON struct {
-	ID     int64            `json:"id"`
-	Name   string           `json:"name"`
-	Group  string           `json:"group"`
-	Status string           `json:"status"`
-	Limits MasterLimitsJSON `json:"limits"`
+	ID               int64            `json:"id"`
+	Name             string           `json:"name"`
+	Group            string           `json:"group"`
+	Status           string           `json:"status"`
+	Limits           MasterLimitsJSON `json:"limits"`
+	Namespaces       []string         `json:"namespaces"`
+	DefaultNamespace string           `json:"default_namespace"`
 }
 
 // ModelJSON is a value of meta:models (field: the binding key).
@@ -178,12 +193,17 @@ func keyEntries(k domain.Key, m domain.Master, now time.Time) map[string]string 
 		ID: k.ID, MasterID: k.MasterID, Group: k.Group, Status: string(k.EffectiveStatus(now)),
 		MasterStatus: string(m.Status), AllowedModels: orEmpty(k.AllowedModels), AllowedIPs: orEmpty(k.AllowedIPs),
 		RPMLimit: k.RPMLimit, TPMLimit: k.TPMLimit, BudgetPeriod: string(k.BudgetPeriod),
+		Namespaces: orEmpty(k.Namespaces), DefaultNamespace: k.DefaultNamespace,
 	}
+	if len(k.Namespaces) == 0 {
+		base.Namespaces = orEmpty(m.Namespaces)
+	}
+	// A key that sets no limit gets the master's default, else its cap.
 	if base.RPMLimit == 0 {
-		base.RPMLimit = m.DefaultRPM
+		base.RPMLimit = cmp.Or(m.DefaultRPM, m.MaxRPM)
 	}
 	if base.TPMLimit == 0 {
-		base.TPMLimit = m.DefaultTPM
+		base.TPMLimit = cmp.Or(m.DefaultTPM, m.MaxTPM)
 	}
 	if k.QuotaTokens != nil {
 		base.QuotaTokens = *k.QuotaTokens
@@ -208,7 +228,10 @@ func keyEntries(k domain.Key, m domain.Master, now time.Time) map[string]string 
 
 func masterJSON(m domain.Master) string {
 	return mustJSON(MasterJSON{ID: m.ID, Name: m.Name, Group: m.Group, Status: string(m.Status),
-		Limits: MasterLimitsJSON{MaxKeys: m.MaxKeys, DefaultRPM: m.DefaultRPM, DefaultTPM: m.DefaultTPM}})
+		Limits: MasterLimitsJSON{MaxKeys: m.MaxKeys, DefaultRPM: m.DefaultRPM, DefaultTPM: m.DefaultTPM,
+			MaxRPM: m.MaxRPM, MaxTPM: m.MaxTPM, MaxQuotaTokens: m.MaxQuotaTokens, MaxBudgetUSD: m.MaxBudgetUSD,
+			BudgetPeriod: string(m.BudgetPeriod), MaxKeyTTLSeconds: m.MaxKeyTTLSeconds, AllowedModels: orEmpty(m.AllowedModels)},
+		Namespaces: orEmpty(m.Namespaces), DefaultNamespace: m.DefaultNamespace})
 }
 
 func deref(p *int) int {

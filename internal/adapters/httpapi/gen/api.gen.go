@@ -757,25 +757,44 @@ type CreateKeyRequest struct {
 	AllowedModels *[]string     `json:"allowed_models,omitempty"`
 	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
 	BudgetUsd     *float64      `json:"budget_usd,omitempty"`
-	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName `json:"group,omitempty"`
-	Name        string          `json:"name"`
-	QuotaTokens *int64          `json:"quota_tokens,omitempty"`
-	RpmLimit    *int32          `json:"rpm_limit,omitempty"`
-	TpmLimit    *int32          `json:"tpm_limit,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  string          `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList `json:"namespaces,omitempty"`
+	QuotaTokens *int64         `json:"quota_tokens,omitempty"`
+	RpmLimit    *int32         `json:"rpm_limit,omitempty"`
+	TpmLimit    *int32         `json:"tpm_limit,omitempty"`
 }
 
 // CreateMasterRequest defines model for CreateMasterRequest.
 type CreateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    string          `json:"name"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             string                     `json:"name"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
 }
 
 // CreateModelRequest defines model for CreateModelRequest.
@@ -824,8 +843,17 @@ type CreateProviderRequest struct {
 	Name     string          `json:"name"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     ProviderType    `json:"type"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   ProviderTypeInput `json:"type"`
+	Weight *int32            `json:"weight,omitempty"`
 }
 
 // CreateServiceTokenRequest defines model for CreateServiceTokenRequest.
@@ -905,11 +933,14 @@ type Key struct {
 	AllowedIps []string `json:"allowed_ips"`
 
 	// AllowedModels Binding keys the key may use; empty means all.
-	AllowedModels []string                     `json:"allowed_models"`
-	BudgetPeriod  BudgetPeriod                 `json:"budget_period"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd"`
-	CreatedAt     time.Time                    `json:"created_at"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at"`
+	AllowedModels []string                   `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod               `json:"budget_period"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd"`
+	CreatedAt     time.Time                  `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string                       `json:"default_namespace"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at"`
 
 	// GraceUntil Until when the token replaced by the last rotation still works.
 	GraceUntil nullable.Nullable[time.Time] `json:"grace_until,omitempty"`
@@ -922,6 +953,9 @@ type Key struct {
 	IssuedBy string `json:"issued_by"`
 	MasterId int64  `json:"master_id"`
 	Name     string `json:"name"`
+
+	// Namespaces Model namespaces the key may use, inside its master's; empty means the master's.
+	Namespaces []string `json:"namespaces"`
 
 	// Prefix Example: sk-Xb2Tq9Lm
 	Prefix      string                   `json:"prefix"`
@@ -1053,12 +1087,18 @@ type LoginRequest struct {
 
 // Master defines model for Master.
 type Master struct {
-	CreatedAt time.Time    `json:"created_at"`
-	Group     string       `json:"group"`
-	Id        int64        `json:"id"`
-	Limits    MasterLimits `json:"limits"`
-	Name      string       `json:"name"`
-	Status    MasterStatus `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DefaultNamespace Namespace of model names that name none.
+	DefaultNamespace string       `json:"default_namespace"`
+	Group            string       `json:"group"`
+	Id               int64        `json:"id"`
+	Limits           MasterLimits `json:"limits"`
+	Name             string       `json:"name"`
+
+	// Namespaces Model namespaces the master's keys may use; empty means all.
+	Namespaces []string     `json:"namespaces"`
+	Status     MasterStatus `json:"status"`
 
 	// TokenPrefix Example: mk-3Fq9ZtLa
 	TokenPrefix string    `json:"token_prefix"`
@@ -1075,14 +1115,33 @@ type MasterCreated struct {
 
 // MasterLimits defines model for MasterLimits.
 type MasterLimits struct {
+	// AllowedModels Binding keys a tenant's keys may be limited to; empty means all. A tenant's key names a subset (all of them when it names none).
+	AllowedModels []string     `json:"allowed_models"`
+	BudgetPeriod  BudgetPeriod `json:"budget_period"`
+
 	// DefaultRpm Requests per minute for keys that set none; 0 means no limit.
 	DefaultRpm int32 `json:"default_rpm"`
 
 	// DefaultTpm Tokens per minute for keys that set none; 0 means no limit.
 	DefaultTpm int32 `json:"default_tpm"`
 
+	// MaxBudgetUsd Cap on a tenant key's `budget_usd` per `budget_period`; when set, every key the tenant creates has a budget. `null` means no cap.
+	MaxBudgetUsd nullable.Nullable[float64] `json:"max_budget_usd"`
+
+	// MaxKeyTtlSeconds Longest lifetime of a key a tenant creates or extends (its `expires_at` is at most this far from now); 0 means no cap.
+	MaxKeyTtlSeconds int64 `json:"max_key_ttl_seconds"`
+
 	// MaxKeys Most non-revoked keys the master may hold; 0 means no limit.
 	MaxKeys int32 `json:"max_keys"`
+
+	// MaxQuotaTokens Cap on a tenant key's `quota_tokens`; when set, every key the tenant creates has a quota (the cap when it names none). `null` means no cap.
+	MaxQuotaTokens nullable.Nullable[int64] `json:"max_quota_tokens"`
+
+	// MaxRpm Cap on the `rpm_limit` a tenant may give its keys (a key that sets none gets `default_rpm`, else this); 0 means no cap.
+	MaxRpm int32 `json:"max_rpm"`
+
+	// MaxTpm Cap on the `tpm_limit` a tenant may give its keys; 0 means no cap.
+	MaxTpm int32 `json:"max_tpm"`
 }
 
 // MasterList defines model for MasterList.
@@ -1138,6 +1197,12 @@ type ModelList struct {
 
 // ModelNamespace defines model for ModelNamespace.
 type ModelNamespace = string
+
+// NamespaceList Model namespaces; empty means all.
+type NamespaceList = []NamespaceName
+
+// NamespaceName A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+type NamespaceName = string
 
 // NextCursor Cursor of the next page; null on the last page.
 type NextCursor = string
@@ -1249,6 +1314,15 @@ type ProviderStatus string
 
 // ProviderType defines model for ProviderType.
 type ProviderType string
+
+// ProviderTypeInput A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+//
+// Example: openai
+type ProviderTypeInput = ProviderType
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -1368,15 +1442,21 @@ type UpdateBindingRequest struct {
 
 // UpdateKeyRequest defines model for UpdateKeyRequest.
 type UpdateKeyRequest struct {
-	AllowedIps    *[]string                    `json:"allowed_ips,omitempty"`
-	AllowedModels *[]string                    `json:"allowed_models,omitempty"`
-	BudgetPeriod  *BudgetPeriod                `json:"budget_period,omitempty"`
-	BudgetUsd     nullable.Nullable[float64]   `json:"budget_usd,omitempty"`
-	ExpiresAt     nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	AllowedIps    *[]string                  `json:"allowed_ips,omitempty"`
+	AllowedModels *[]string                  `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod              `json:"budget_period,omitempty"`
+	BudgetUsd     nullable.Nullable[float64] `json:"budget_usd,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName               `json:"default_namespace,omitempty"`
+	ExpiresAt        nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Group Example: default
-	Group       *RouteGroupName          `json:"group,omitempty"`
-	Name        *string                  `json:"name,omitempty"`
+	Group *RouteGroupName `json:"group,omitempty"`
+	Name  *string         `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces  *NamespaceList           `json:"namespaces,omitempty"`
 	QuotaTokens nullable.Nullable[int64] `json:"quota_tokens,omitempty"`
 	RpmLimit    nullable.Nullable[int32] `json:"rpm_limit,omitempty"`
 	Status      *UpdateKeyRequestStatus  `json:"status,omitempty"`
@@ -1388,14 +1468,27 @@ type UpdateKeyRequestStatus string
 
 // UpdateMasterRequest defines model for UpdateMasterRequest.
 type UpdateMasterRequest struct {
-	DefaultRpm *int32 `json:"default_rpm,omitempty"`
-	DefaultTpm *int32 `json:"default_tpm,omitempty"`
+	AllowedModels *[]string     `json:"allowed_models,omitempty"`
+	BudgetPeriod  *BudgetPeriod `json:"budget_period,omitempty"`
+
+	// DefaultNamespace A model namespace. Left out, a master's default namespace is `default` and a key's is its master's.
+	DefaultNamespace *NamespaceName `json:"default_namespace,omitempty"`
+	DefaultRpm       *int32         `json:"default_rpm,omitempty"`
+	DefaultTpm       *int32         `json:"default_tpm,omitempty"`
 
 	// Group Example: default
-	Group   *RouteGroupName `json:"group,omitempty"`
-	MaxKeys *int32          `json:"max_keys,omitempty"`
-	Name    *string         `json:"name,omitempty"`
-	Status  *MasterStatus   `json:"status,omitempty"`
+	Group            *RouteGroupName            `json:"group,omitempty"`
+	MaxBudgetUsd     nullable.Nullable[float64] `json:"max_budget_usd,omitempty"`
+	MaxKeyTtlSeconds *int64                     `json:"max_key_ttl_seconds,omitempty"`
+	MaxKeys          *int32                     `json:"max_keys,omitempty"`
+	MaxQuotaTokens   nullable.Nullable[int64]   `json:"max_quota_tokens,omitempty"`
+	MaxRpm           *int32                     `json:"max_rpm,omitempty"`
+	MaxTpm           *int32                     `json:"max_tpm,omitempty"`
+	Name             *string                    `json:"name,omitempty"`
+
+	// Namespaces Model namespaces; empty means all.
+	Namespaces *NamespaceList `json:"namespaces,omitempty"`
+	Status     *MasterStatus  `json:"status,omitempty"`
 }
 
 // UpdateModelRequest The namespace and name (the binding key) cannot change.
@@ -1440,8 +1533,17 @@ type UpdateProviderRequest struct {
 	Name     *string         `json:"name,omitempty"`
 	Priority *int32          `json:"priority,omitempty"`
 	Status   *ProviderStatus `json:"status,omitempty"`
-	Type     *ProviderType   `json:"type,omitempty"`
-	Weight   *int32          `json:"weight,omitempty"`
+
+	// Type A provider type as sent: trimmed and lower-cased first (`OpenAI ` is `openai`). One of
+	// ProviderType, or an OpenAI-compatible alias other gateways use (`ali`, `deepseek`,
+	// `lingyiwanwu`, `minimax`, `mistral`, `moonshot`, `ollama`, `openrouter`, `perplexity`,
+	// `siliconflow`, `volcengine`, `xai`, `xinference`, `zhipu`), stored as `compatible` (base_url
+	// required). Anything else (`azure`, `custom`, ...) is refused with 422 naming `type` and why.
+	//
+	//
+	// Example: openai
+	Type   *ProviderTypeInput `json:"type,omitempty"`
+	Weight *int32             `json:"weight,omitempty"`
 }
 
 // UpstreamModels Upstream model ids the provider serves (at most `providers.max_models`).
@@ -3664,6 +3766,22 @@ func (response CreateMaster409ApplicationProblemPlusJSONResponse) VisitCreateMas
 	return err
 }
 
+type CreateMaster422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMaster422ApplicationProblemPlusJSONResponse) VisitCreateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateMaster429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4039,6 +4157,22 @@ func (response UpdateMaster409ApplicationProblemPlusJSONResponse) VisitUpdateMas
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMaster422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMaster422ApplicationProblemPlusJSONResponse) VisitUpdateMasterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10948,208 +11082,221 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbhs5muirEHUWiI0tybJ8SexggZNOJzOZTjppx5me7XaORFVREsclsppkWVYHAfbXPsA+xD7YPMkB",
-	"P5J1kVhS6WIn6TYwmI5VVbx994/f5VMQ8UnKGWFKBuefghQLPCGKCPjreSYkF/pfMZGRoKminAXnwdsU",
-	"/5YRFMFjNBR8gjBKBbmhPJMoxSPySKI+I7eqZ97pt4MwoPrT3zIiZkEYMDwhwXlgHgdhIKMxmWA91QTf",
-	"viZspMbB+clhNwzULNVvSiUoGwWfP4fBq3hxSRdE8kxEBNE4nyvFalxMReMgDAT5LaOCxMG5EhkpTzvk",
-	"YoKVfo+p0+MgDCaU0Uk2Cc4P8zVQpsiICFjEazqhanEd7/CIIEl/J3U7TuC78swxGeIsUcH5SSesLOOo",
-	"q5eBb80yTjqdFYv6rPcnU84kAfB9h+ML8ltGJKwz4kwRBv/EaZrQCOslH6SCDxIy+fd/Sr3+T6V1/Zsg",
-	"w+A8+D8HBYocmKfy4J35ykxaPYHLMUHCTItiTiRiXKEJVtEYqTFBehkCR6odfA6D55wNExrd+/qiMWYj",
-	"WAtML9GUqjEit1QqykZIKqwILPAlFwMax4Td+woFiQlTFCePJBI8IcVZ4iThU6TGVCKeEgGLgMX+yNVL",
-	"nrH4Ptf6I0cyi8ZIOPrb4wJWeUMlHSQEKW6WmgrKIpriZB/W+p6IGxqRDwzfYJrgQULu9YTJJOUCC5rM",
-	"UMawXack4oY8RYIoMUMJVkTAUi85f4PZzJKSvM91XmBFEHAMEruF4aEiAkiJZZMBEYgPkSQRZ7FElKH+",
-	"hX6r9Uy/BWx3THBs+bkeDvhWK+dexRI9PK54/4JMMGWaAa/zjSQN5iiWu+Jd/fYHhjM15oL+Tu4Vzd9Q",
-	"KTVn4AJRdoMTGpcodO6Uf/7559azTI31wwgr4t1WLs7MrlLBIyKlxsQXTFE1u8/N/UySpKUFD4nRIFNI",
-	"kgmGtSfJzG23DcCyg+m5nkV6wZf8mrALK3RAgRCaJylqJBCGl3pKv7UoK//6vntyiv728+VTJAmLEVUI",
-	"S9R/ZiEMuz1H3xEsiEBXWadzFJUHhF8I4PjcoYYBuU2pILKHVUW2x1iRlqIT4vsGBu2Znz8FhGkx+2tg",
-	"pg8++hSRQpv4tbrVymCV1RTj8ME/SaT0xM+ymKpnkTKqVvUEaexVTuaJw/1SrNuIBqNbGV6br22Cpaa2",
-	"MJAzqchk9d7sNmhcv/wXTImZDwEMrD8F5BZPUs3lg2sya0eCaMrwQAG7c1iGzKUT05+sAWQj+c3a4pjq",
-	"1eHkXWnNRi9kWWKFkvl7YdNRQglTPZp6aDpsDjWrKPXMBwvjOKm68rmD/nI4ggqMtfZpTjl08JkfqTpz",
-	"ZZnlrddiw2tqdM45XFZkUv3HShgbtMrRO8BCYPi7ZFysGuhHcqusJbNwILCQ6mi+TX2HE8wiIv5KsFAD",
-	"YhDOjz9DnEgSzu08GpPoWmrCrNg3p8ceDB1zqYytUHm3e3LieZkyqfTKLIKU3j/sPgFzIf/b87VkOJVj",
-	"rno3REhLp/V2UMeHwKUvl29s/uRLC/csZBkQ3iusMrmIXuVDXnqqq05x4XmCR4vS63us8ABLguya0YSy",
-	"TIJiNrArfSQRCG4Su5e0sGrAFhIsVU8SwpoztkawXAq/rQBmDqm8ci8IKYutEjkHO8xiqvfXnD/YsZ67",
-	"L31cwoiZeC01oDHvviazqmCzhnx7lKrWMfeNrTFQpjjyo2GaDRIa9SY8Jon3BZlj/rKDca4QSyefwyBL",
-	"4zWPwSc4isXPLdUcRb68sAzNCgwqK1mCHwVMFxAlJgrTZJEafx7PjHvBfVrYy1qUJTfErycKYQSIU5si",
-	"zoZ01DO/hwHjvVTwGxobFbBGLSjGGwmepb3m4p9nivTgIz/ASUK0pM7l+zK4v7cvX+p3yx/f4CQjKxDK",
-	"58ORPMn0DwiPsCZ/OGBYMoIla/YWKXpDkDsjGSK9sEyRGE3HhCFBMPjjcq30OnCH/tFzfFkqlSB4skQ/",
-	"8+xizgNn14JojP713/+D3JgIkBUW4yj2U3DcDc4DQ6+tbqd73Oo8aXVOS6ykwM0poaOxmgcs+Og8Zm2Z",
-	"espQLqFIPuQ8nBdAVyIth5jFSTWho1cszdbVWeZwcynH0a/+Rb/5oxaxu0fceZ/wCr2mAFXuWz1c5lo9",
-	"7HQqztXOSpCuAFgTmGwu6Qw0P8MGXpkBtMI1ocz+dbgoCe0Yu1DMnRD/8lp5Fo+IekcE5XGZhzPONExi",
-	"TBMtliacqXEy8zKc5yCc7I5KzvJ1dPsKQNeBo1xQCZZ9/Uazrx/ztz36wrra/0baxBys5hSB0mH4IGaO",
-	"+wcy2+yowfNN4h5Nq9g6Z3ms2HdBNYedziIOu0lgS7XzdC3DaDyRZ6YB4G8vzRF4KfKUkb34OJNVXSPm",
-	"mdZPvMzM+Is3dY9tKAk8pmwT5Pwt4wobj5Vc+3ouDEQ66SXOx73I+Jd+qzb+do42YOv1ZPAG3HCbUYKV",
-	"az2RTvyrrIi2ldItzAdUTQdcPeSGCDPBt71rMpNNlrFqCQ75UqwUEVo7/H+/Pmv9glu/d1pnH4t/tnut",
-	"j5864enR539baQutgqpmGxtKEs6UFnlTymI+3QBzqVYMeqmgEdFcpTdR/LqGOzQ4x4JdXFMWNxJPP+gX",
-	"LQx5pvRq/CTcYDPNYXd+8H//HeB32H3sA+BWQtZuY/eHuqkxL7M05ULJ3pCWXV0DzhOCWfWNjIF/V654",
-	"z5gSK15SnCe9aMxpxXvhe/OGzrmU8pfWI6W39gpjM2pKsZRTLqriMf8xrAikTndObeh6kEjwZCX+5EvW",
-	"72qDVhKxFhPqNmNC+bhheUuwwvrzdJbxhspXSnvW5VU6uuPO2en8YsNgKqgib1kyM44SrVVlivcGmFWM",
-	"MjvPIioNsCS9TCS+OB9zCGjIBeprCGBFBwnpP0VjpVLEBfxXtqsQ7naOn/h0Gs5HCekl3Fytepy8ZqkS",
-	"KY76o4QPcNKHqdUYHL+K3KIhntBkNjeh17Vvp0sFB8As39yqGbonp7vT0gpld9l3H6zT4Y15e3PtLhWU",
-	"C3vLnWNDZ5WJXmKorYpGXZIazbiqo4SCqzbxU7ivnJ/i7t0MlsStk8ECqZ7AbVCNvZTfhMirhsF81J8Z",
-	"BMFLs6dokkmFBgRRBsg6zFQmSOWGY6lBsSHuNGHDlYMAVuw/2FqG+T1JCYsJi2Z/JTjRS1m4sRAUQiQW",
-	"z+kZcs9QnA+DBoSyEYr5lKEJvibmosjezKOMjWGa2VOEEeOslY/AGbHvU4ViMhI4JnHJlV1imoUvu7iR",
-	"oDhBKkrRYfdxu9PutA/PT48en6GIM0YihQQZZpLEPugkWOl19yayMmSn/ST0qD5LtBvnlQHnp97/6niD",
-	"3NtZWkRYnLgPYC8J1tj3MsGjbZzH+nvwGoMfD+3hZIpnEpnX5f6c9zhOe1GCs5j0IsGl7DmnbHAeaLGn",
-	"95v2IJiwJxUXpDfA0TXRunQgSEyl189c3smH1N2C1O2HM/J2GJz/+mlRn1l1WeHR4T6tBu3H+jNjZOrO",
-	"zUwSIju0FstmgP3Q/DtJtEgVZMJviOEeCR5ZCVfeofOzlH879J0aJUn8wlFAlVSH+lmVMMqMteKyIVLi",
-	"Eam+bPZEJcpxdBUCmxmL4XwYW8tY4Bp7GcyXcb4FxuVDMamwWPdadJGgLcvSWG75UhAGOSerud/Rw/ds",
-	"uGLllJ8cdo/aJ414S+nOugBSp33Y7gSNOUtxbz23ptABwAezH4gvxqnqlawSx3MIlkHPX31/YVj+NZmh",
-	"CdbyAGnWC9HzTxGZpGqGJgQziTADVS/3Oi4Gqq30WFbXYP3OeurqGjJJ5qZOkvWmvlMXZg0DKxBhk+v9",
-	"Bq7PBre8OCK9jCnfTfQH/bO5/dRnDf4PJEia4IjEaGCuqRMsFRJcgdmBpKJJgqZcXMta9anZ1fN20WhU",
-	"yozEvcFscVd9EzTYB/bdx/GEsnMTkukCDRGNbUQmmC+AbGZAvWktA+yLFSEamKEOvcwYpmx+m14b35MK",
-	"MqS3VX4hr1v/GHQvfzt7PQk28T/XwKPOB109zY6lN40KZpePJHLhI0G4+oa5qaHzA5mVbJw7XdD6QSZh",
-	"kDlhu2IPH+A9b1RKgSShk+oW3I4kFhhkWGHZZUCVz2gOByrsap7xVdhK6ba+ICi31/XiYX4gM2PZxYti",
-	"x/piVpxcHtjsD/IwsZwgEPb68rr1r//63/7+UyTH2k7hDOK/Tf6Gyyxqr5SxLsxYL7BmU7u4hnab+6JX",
-	"0AV9lRQjExSj9SIKEf0Ffph/jXEmFTFxtTf8msReXSlH+0UNkctcas7JnvffI5lqiFqbPMqE0H8adEUG",
-	"XasyplbNKpjfHN7A70Z72QMa0Ur9jU1KuSazRxIldEgaxTr6cAeUMLdH36m/pjeEEemJAV3UUvl1Y3vT",
-	"OxUffYdVNPaY+RDwjxI+QoJEXMTyKSI4GmtDAVImNNkizhBVEmly2pOEoP5rPrqA1/v7FVVrGaLm3ywg",
-	"fBjctka8ZX/79eM/JWftCzx9Yw0Ps4NXbESkuiASfFS+JI3Usph5fyTsC4HxGiPGp2gv4pMJVYrE+1oT",
-	"+C0jWcUfUb5SzEzOCpH1I+NEEBzP3AwDMuSClCaBoC1gRPvtmgB6DSmz+EZneWE/qDlQX1pHaoi1tJ/S",
-	"vDVIswsOl4P975RMvzyvK7BwYV8u4LkmDH0xCwNHYxI3ut73enkr2RervO76NBKiEW+LCWtZ7nMX7whp",
-	"0KA/aS3jEWQ8RkQaSwAPJGHKz3iX3hJuZOI4N8iKexoTw9xcv666BOuvc70nuK4y74tq6pZ8/jWXu6uQ",
-	"IRV8kqrNEcFFuvY2TPFZVMFKyQJaStAY8aGJtDUfPjXJyQUiIKoQhdTDIbV+ZCOA5i6ImseA9SIek+Xx",
-	"FmdnZ6uOZtktslJDtRneOJ+qN8zNdwc2H3xbSV0qqGkphwOGu4rLbcDVVnCyDVnXcnbVQNPbislslUBR",
-	"R0arresVzGhdBrR6wvq0jBVZHSs5zvpcpoHzYXli4Sq63x11N6HoBskndWRc3cr8afsoaJ5OS9SS77KG",
-	"OVD2BUJRvG6TIqpkndjXBkEkvp2bQEXfFej6bGMHXkpwz6xUns2iX5t3lzkHmznSzHAlXxrkd/sci5Pr",
-	"1tHL385+Ua+x1+W1s1yskoOruDA1+51b33pOJ7PVWr/TJMeG1ee1wvtkhjIu8h05nezq6vf1OseepRG1",
-	"i4E5RCqJUiIgz1ORwsmtxlghSRRinJGnyLlSGTeVOxq6T+cCcL0ul7ubvRx0O1f5gksYu2V9VcUtkoXe",
-	"BM/QmCfxhnPPwTFfSFiBSPV8lkF3e7O7hLpf1N6usByfe1FmEi57/f7DN066rh1kvFq7uNO82roo5kVX",
-	"p6GHJKGcIfjKsBLZ0MFpPegek6y4MA1RP1fv2vpf/er11eqc3zsKnl4NpFqJt1xfrQ14Xn7+5rP1APBn",
-	"DIG+i2xsqw2YLGzAt3Cezn1oVUNqdSiwuD3vOdec1xzUFo++nD++jraSk045i3sMn5LJgMSxCUkWRGAG",
-	"m1NjIuo55k4kCLDeLy9AqskM5TjV/F9hJSzdxaSb/y5LigmD0gIXnaKmMqR1ZOl1QlXIpybwi7MiBkL/",
-	"3G4S3uAi63djhqzh85Sql2jTb6uIkU1yB2SDi8WPO7EwqhZlA+ZTshxhZxvSrtvxLmgux48vTnYVOJah",
-	"F08oA032hiR6o0EY3FAyreFG71zBxMWT2UUMU3Mv3RxvXV1Y7OOqWJ65+FEunC2RF4mUoQmeIgwzhcgN",
-	"EbO8qCiVSEY8JTFS3HvHvIVq1IROvQHlVuqWjfPa4HJXim/RzHz5HJ0dnzxGtsQfMtVOQJ2qK4NSqKIQ",
-	"dIquYPqr4Bw1CFu1btzmVFYKs/XQmasRVFdQxMAvxWpcVaIP8vohviVWXZmliM/Dv539cvSPk78/vjz8",
-	"qfvz0Yvji5PL0/98/OHJivhVN8Jxp9PIOFZUJXMhwdYh4C76tQI8xDTxn7GCcMG6+5+3KWGXJCETqO4J",
-	"7yIahzaCUOBIWyJUIlM8qljC8WB41h0enTx+PDg6jvEpPorIWfcs7pAOOX58dOpdic1ymVPlL14hQYZE",
-	"EAZzw9XSTE+radDhov62ugJItDo/OCC/45S2Y3LjSlPKg+JcgobFBc0hh8tiMVz+jSeEochNWzzgvAAM",
-	"mHMTLK9JbKKdDv/1X/87PMJn/X0XBguHzjgDupFEVTdc+sRburCU47Y8p23xomcTV+pi8trqINGFDLQt",
-	"4krXLHa03tVvlSetDEReEvtZpJrtLKxyN/ljmyhqm1chKosmS3M5SoY5BRU+5VKdojxuMi9YlJ9qSfPL",
-	"0X89JdCdyi6UwJxDfHElcA5DVkQHDjBjNdp8BWmqahjD1N5wmRxYDQOmxoKnNII6nTiDOzHzj5a9IdP/",
-	"geBYMqGMtqKEmu/oSOAbA1LzKHDsQj+nUmUx5SZzQsEA5h8tcpsKIqV38RcEx9QfqXcPaS6CYOlL6nW1",
-	"4qDet9Cc3pSJw/EM7UFuDOQuyXGm9L96MZ8yiHvH5YQ+TUr77WapMjA2lJNTPfPv5jlwS9JR5mLZFu2E",
-	"3Sp3Gm8WGx5wCdArolb0Wlz8acqlIjGCQdoNeBQzuGkX7t9zxRu4tnV8QeSMRXWxkEtriEY8s20yVmQX",
-	"Vq51KqaOPmFzjxNjhdEYy3HpWIpdxpmp6z9/q94oKWrdoNsiFyrffr7Z6lK8AGlu5hrHAfA7E0njhxBX",
-	"2xSJMsk5pRSzuaLjfIoSbnVbnsQ2QeeakFRCCo7We/ewQhMuFepfk5lsT/BtrzKsid1dK5Lps/foKnn4",
-	"vmKicw66tYvXhEGlul4JTuQWRwocoyOgOaZ3k9DfSc88+egdq8ir3o0jzn0zmG0Y6HKvvhDwBmZy+R5X",
-	"TtcgT2nRigE0fSTRkAqpUDTGAkcKKm4OuQCuO2IUehTQeatFtY6vfzr7RfiNa7jVvXPn5mJG/lIHZ5Eu",
-	"UZ8isUS/tU7JPPzB55308bLyKmsDIKperzX2vSIaQpJIELWjOIjqIlftdRe698JOv6j+vYBvTSXUUtH0",
-	"fsaiuvLj7sM1CmlWC5r76lfb4PJeWS/xtTMyT4ENlMPRp2Os0AWJqYQQDa3oTr0qa2yLma9ZPZzcpqCA",
-	"Nl2f1RFd9XA0yGiiish5twrvEinrac3N71wBxlwfkgqPoVSlHG/F6ngSEz0UgQCBHh5VNI0NUph5pgb8",
-	"FgpDJHzk1yGhVkTTI7aZNJShCVH43B1128/89cD1x2aeb6FZLqDV/JgLm/PhvA/PCnxYOMOwRIo+1mCK",
-	"aqxZ83WxBMVOq8BuXIu1ZndraM+rdvZQdHWzoqsrSX83lQi+2qKsaybIL60OuXqsTS/L1c7WUE+M6xV6",
-	"XUWPD6Vf76/062bR4UswYZ3isItCPo/5QpjF8BfaU9V4xX0UYca4si0u20ED0bVe2dnVtPgNl6FdvbmH",
-	"erC7rQdbQynr1n5dheRfRTXYzYRU/SGtW9B1papXd43+DGq7XZPZU9TXJNK3ldvyclJzqacm23i59rKq",
-	"SuzyG/SF2q5Nr77L1+VzKuwGt+fzuah3pbB9wfqs32pN1m3rsHpornK6i2E0lUZDiMbSxc+YfkRw3ShL",
-	"dwt51BNcMBgQz1UFmcevtYyfzoqeMFBe5oJ7Mp3xzahXk2C7JIv4fpKVi0vNBmPn5LaoTLkWVrZipQGa",
-	"ppcQwq+4QBcvn6Ojo6MzNOaZOIjxzH/dq4FXn41cn+G7dlawKHWgXtcT46I68jHyg2yYM1vkyM4hx8IB",
-	"eH0uGtU0ZXscp0PBJ2smkNrrIo9QnjZ3v+bo73G8Kr5hbka+vNDsC4ayC/MdzN+NI+wVG3KPSzmjSdyD",
-	"eSt3g91O97R1eNjqdi87nXP43y+Bv/KJtWyLb4+GXXwWHfoDynre0pojftjunra9YZVb1OIsXTubdYbl",
-	"DVeWs3hy0CYsyrSQeq/hmSswP5DZs0z56jXl1ZbNje9eXypT7wwVAcju0cSWQnNxDP1/tJ69e9X6gcz6",
-	"yLT6BjatxzV/urun8yB/szgAsyxQYaCbtH+BSxtfF93GbZHF83JJRfS3ny+NG73/7u37S3SAMzU+gLSF",
-	"fnjF8NKt47rNt6/gJgmOV2tiphN2vquxUqlpJ04t9s5XxmFK8ASlCWbEuf5f/KKPB71+/QaNsCJTPDsv",
-	"AjRLbQRBckJvKSNOr1iEFU74KCOh+eVf//0/uWgVPDMxOyZgXKK9KxtxLq+CfbCW1ZhQUap3J8MrNjSl",
-	"lqH2sJ3TXJbkFxQRZzKbmBKWuVc5hAETPkIUCmtRztpX7Iq9gDB1YKuIStSva9reR3su0tusLcJC2FIu",
-	"VywPc49Nbi+VCCeSIxKNOYlLCGm1/tar7/v5BaFDziuWpyzzTEkaE3ORqG19gSOF9jJ2zfiU2X6O//rv",
-	"/0HHneMQTQVnIzQhasxj++tJeMUGPJ4hxTlKsBjZ1w+PQqTFjWA4gehnfZT6yUmno/clp0SY2jVw54Mn",
-	"5Iq5YGI5xikx+JXQiNjm8ZaCnqU4GpNWF3gI6Pt5qPF0Om1jeNzmYnRgv5UHr189f/Hj+xfwTRGxHUBk",
-	"stm0Q8RS7V/HqLRVnxKGU6r5Y7vTPjJRF2PgKQdwXXiAs9iw0hGB/xjS06w7Ds6D11QqaFgNXwo8IQpu",
-	"An/9ZJjEbxkRs4JH4ErvwLx//456ty+b03TvzWdsoEb4R5vvF14MuaoN9Irx5ha42Wh5W/N1BqpyrxdM",
-	"AU1iBTxyCAxSk5CWTjnzn5vXinzP+S7VIOrmtuXwVk4LKsb6k/qUowJ5D6BSQtDgRXdV/xHaxgMfAsrp",
-	"djq5f5EZ70SJI/7TxmYW617ZDR7CFEDizIv2FI9AxBBzciFiZKqZKETLtDWFH5vF+ObIF33wHY6dLwU+",
-	"OVz9yQeGrdgmsfnoaPVHL7kY0Dg2gRLH3bPVX1xy/gYzd6lnnMwym0ywmFl7BhiUlkrVzWvQQ0+EXwPD",
-	"wj6GwW0rJWJCpeWC8Pu5IDiGYS3Ds8JR1vK8vxD10r1zh5CvdHbwAL/asqH9bQHuWZKgihZSAlcOgEWI",
-	"uUcWaGFg2/tWT+Y9UcYFMaI3hJnx0Z51qElzhwBmtURYkFLkQIQZZzTCyRUz/AJplmJ0lcLxx6UbGUvr",
-	"FnyKBFGZsIWkp2OeEDTBafuK/QDKhlmCniyvkHqO+v4mGX3QoSZkwsWsj7i4Yn2IFeiH8IW38Yb5RomM",
-	"9KFOOfg9+0bPqCLvu6yKvACd73g8a4C3jTqAGP/fiv4fEFDS06cSnOsD/BxuQBS2Scjnqn1lPapfjCwv",
-	"ywiQy0+S30t95Sy522SaVPCISHDcv2CKqtmOuMKHVBKhtmIM4Fsvs3NrDpW4+bwMnc/BRZIQaeMQlSTJ",
-	"sL1ARVogv7EDN1J880DMZkg2f6/6bekspZJES5UWC5oQmeiyP4vSog/G7b2E3e6XReS2Twqhx6VaXVis",
-	"4s2RCyG1gOCLmF1u0buVgChHa5x2OnPhFl17M2z91KWo/yIWotsp2TW2vX4j/PO1GW4kJQ53TAIulNpD",
-	"BfbRU9QHYIEAdwHQ0VcvJjoNiOA5Z8OEGm/vDqjGHFjhtNszLq/9tSioTjocfKLxZ4O2CVFkiZQAv47t",
-	"8eLayKG9487ZPspYQqRE/QjLCMfkP0AdC9F0TKMxMuH8oB9OFqnue5g2p7oGAsVOUpEoq/qLepj+sa/1",
-	"p15L/NWj4PHqL37k6iXPWPylcNYcZY6zm6BqWKO1MCjnZP2+j6RDT+N9lOi4c4wUL6glV24Wce8vRJXY",
-	"/Z2qBHX6slnkHw7jtkegvxC1GfbkqkKVk6xQDl/FoBim/sYf703ZRW0W46IIpmnRKauqhzaYcZLAg9LV",
-	"A8pYBlZDCHyUZwoBw4Uh2UyNKRstImg5mHQblcSFY5TqRzZWKXwBrfdseNaTkFncA8fehZYBVvpWHNuv",
-	"XBy4+N7aaxQD3x9MDdjdm5Sljmh1twd5VeU1Lg++JbvUNeBaapTCFek3ZZF+AbkEJiwuOuaVeHyJZODP",
-	"RXrRP28poGoN4GsyQwOScDaC1vVFueanqJ83peu7xlUmF961Z0R6gL68bvWtFGtuNb/SQ+cEvI2Qmk8I",
-	"+nW+0u7HnFydU7WSUHLaWdNMLmVM3bONXGry98czkO9e1n1RTy0gPMLlPoqcoQEZ42SouahHgNZwg2bS",
-	"E1rG2ryWnTIMnsRV1VUqXhTEeGrruE6RLY3WkB+YUh6GIVzaCIY7VgyXkNKl3QNsMPwjU9H2iH1hGhaX",
-	"hZsLQdlCE3QyZrkG+DZ/a125+FWpWZXqtkt1rfxY/pRXALwEbodbxW+L2JU/W7gI8Lnw3xaxVBsrI0Xy",
-	"UIBN8SDCeDYaI/0gHQss86Ij55WqEkVZ5QAnNFrbdz+fBXXPmklRU7lWL3nw0Nd66Ivw3LURu55xrvTQ",
-	"X7rK6ia1DMH3Lil0QIyjyfnq6zzwFaJ5cJTfu6N8e9QJa2O26mHbuRfGcVm2NR8UL6+rewv434XHu5an",
-	"aIbCCIUrGJfBihgXKCYTvoTLVHN8d+LMzhNo1/RlbyRi74dSHvzZO/dnF4T1SCKn1oVIq26IC5T7krcU",
-	"1zZqv1Wk99UaO+VCZd+4wbNQUW6p0VNJSfpzWj7VI0B7pl6haXdfQsI5bFrExEqSSJP4qIU0sDqXztNy",
-	"oWRTI5UqieQYd09O66KmKpUAt+DtuX/X5F21SNY6LOysvFDfmjZVpTLgl7GrfGUm/3Cu3y/rmM3DpCo0",
-	"tgVRreDxK+2yC3JjK09oMA4pw4khLo+7FaICKANnqykviDjLu+AA1nl8rRBZtUB7q6w381n8oIl7XKD6",
-	"ZHaPQhvp5oB3eVIvOKW83P3FrQmwl3O6jvNEQUiKU3ygdDCG5GEcaTI0W2xfMS0kXEqnzeSkMs/jRNMx",
-	"MWFXYwIjI3JLIddUIMZVGz2DcP+TK2bHAOmCy71rcbEi+MteoLx6F6JhJmBwrBSZpEpeMbuC4+6ZiTvs",
-	"XxAlZi2YxZvdAb26d+Txi7gQJFJozIUkaADlxGZaU0yhPkXZxQd1ZRuLo0pD8Xs2O54BuK0MNHP4JNBr",
-	"PhpBStD9soeNaddWBAjOf/1YUbYgVRthWWNZ6+k95Gvyzy3Pt7THM9UCRjwdE0GW0CEw6zJVIXPv7q7j",
-	"I5wkmtXnKfzlZE/98IpVZcIeZ8gEO1oRIJ2Y6OvFtaGrfU+ppL8fIsqiJIspG10xuNtnQKeG4N3sbfSs",
-	"4ASRM5BihJ0pj2Kek3z7ir1lyaxw1qMxvtHSCQ5LnpfY5Hw1hRFREh13u2jPBP9eMaoMHWtVUqszhMUp",
-	"p0whyqQiON6voWmeqRfF2TeRbjYlH4uEao5SBoctSJCfP6jAkJa2RQ7hl1V6XrDYagkWLm6T88i2Gvf1",
-	"z4QpzV1IXCIBU4qkzrf4htylV7HoiOhhVT+PLV3lhTJKATDtL8CLKsm5DgB5/PFGEMgrUByMCRZqQEzp",
-	"WP/1l6su/tf81S3kYVF8OjgaHkad+IR0B0/wcXQ6PCOP40PcGXSjo/iYnAxPO48Pn3TPjvDx4CQ6jR+T",
-	"J8OzzmH36Pjk9PGTs4624MZcKiszkwGYdTgougdCR7Gq1acfu5ocRY2aw85xt1zN4bB93O42l7+LB9RI",
-	"CHt16IiL+OtXoneQr5xXQdFSiAubYJzXS6EKjbWY1dhkmiFaJK+U5J7D9PzZ+bgECo3vpq7pcgfad+6l",
-	"RtGi5bbZ21aZWDPydLF697fl3rMHvdyz96f04w0KFMzx3f3kQXf7aIWfDopASoQrZZDQXj/H4H67bx6Z",
-	"IMk8xWqSSWUMsn2k+BUrStO30QscjVH+wyPw9vEkA7cEHmHNgoGg7UVPXpAJ8aFW26QtFwQR0gjqCdl2",
-	"E9A4U2/Ip7oZZ4zFn63EUKnK/q+fAlhMbzF3UtqWRz1XPHCutVHpDSgaEZwHNqq0KCB5+Pljucl+pSFT",
-	"6dSLT9d0Q871H7hnD6SDxZ8psOPr8EcOcipYh1WUvI/uN4/H0RfKUaa6P2skxw4zGLcCX31QRi2UOvdB",
-	"8pdFDfkH2NckH24G+LuIxgA/jBbSQ9NN0tTgMQ6cvD53lBAstPbgKlKbt+tCMXYgm7eOxNhEIt4LefxR",
-	"4zC+sER0KYZbS8SxaQFcV9nm7Q0ROElscIfxPFqnQYiyVFF7K0K0blw0+H0k3ReYxVfMFjhuo76ZbtY/",
-	"t762Uk9gKlGWtlE/JiOBYxL3zzUFctaKBFWmoFbp7T0oNgqX7zGfMnMd+OzdKyQVTRLwVqZKWsqWbdTP",
-	"WD73FXvHpRoJ8v6n124AtGcuSrQ6rjd50jnyelL/QpTtmnyH9OT6Mi+Sk3kyQxAmZs6pvTlOhcGJIZU7",
-	"XvUHd/btpVcN3xOFaUJiNHYnnN8W5gU7l1wzzGXH1hTfqBRmAg+6/u5pyTkvCYHEc43XEzxDQ5roDwez",
-	"vMaAr5RT86RbM8rKaqLl1ipNK4s+5PM+5PPu0jmzRU6u1y+TU6HpJat1rGsyg5s1UyYN7RUptuf25f5+",
-	"G+VpTeYm8IpBKQhzoW2rdvvT5fvuXgztHXe7aEwE2a93s2yZeDvXHy+YcKbGySyoNr876VT71wXdzlGn",
-	"1TlsdQ4rJeldlR4aPKTjPjhNNnaalNJr93IZmAxb9sp5vyFhl3RG/ffmMVt6IdrMSVOwsvIGtuVuq77o",
-	"LEebD0FZWwdlFSixHvCbFpLSIK6pIuWtHeUF7U5lfJ3nBqiCaVsE1EHgS/sPqFPjx1kbb+7ChdM3Sm4f",
-	"mVrKA6KmhLA8vYbFeTbNU1sxL845ENr7/sXrF5cvatNqtlQAtvbjrCu675xIHvJovg5p7hw+m7Luity+",
-	"21IYJkTMJDy4ADyt4fdHAkd5z/c+2utom9peDe5DCxkby11XDGNL6qzMH5wfnXaaF7rJF/DlyPOhOse3",
-	"R7dFKZCCcD3lQBoScEJvyO/1Li6rcXU7HTQd04S4FooQuAmtkOgNaaMfQd0xUWmFA5YS6dXNXsOcd4jZ",
-	"egJGZG0h/IUN3E2Ys12Fnm5A1nU9Jny0ketRf2dqhoEnXQCThzwyw1dMTLHteXl0iGI8k37342veNIrL",
-	"9tmpsq5NWuDUdtO5m6GvyWxnHZgaumAbDwfRLDVO0m6pseuqPbqYoY1WNndTcHn5zl3CRAmW0sUz5x3j",
-	"jIVW1xfJfNqDT72Ntrq3t0EYHMH/H8P/n9zertFTy4rxJU2roNvuN+5ffs1Hq/3LCR+5coIPmYnLxOlP",
-	"WSkzRDPP2n5NwJEXmbb+eaWP+m/v3/6IoJ2pBk7/NR+ZIOV+qf9wwkfQeXigjdR+6NRYdNjpdPbbVwyC",
-	"BQ1MNUPPW/Ygzhz3P0eC/JNE+kdXSxILghIqFTRNvGKUxeQ2bwNIhemPKF1PRjMq4oy4JkTF1SeJ2+hn",
-	"qsZXDJaKo+tzZFqFKqI34tRuGEdrDBGfOOlUNJxxY12x8grzcRBlqLhKfYqw2zFO9BnPXFukPdPAsG+8",
-	"/nEPqz7soV/wgP4+injGlIRMIxRnhuCIBrBWV7BN5rxigk/N1lCxs98ykultwZrzlLtup6tHk5xD/pIa",
-	"k5le/xUzr6M9jCKBJQR1ooRLozDBw/02eoaGWZKYP22eHewbOkteMQVVqxPORnBWmJnlmHegDSvPYJtG",
-	"KTvpHAEgr1glAQ+aPomZNpFAv5nimUQSD4nvjuIVdMy0kn5DK+jXT3nIeE2uAORCxXl35U4YGNW1R1Nz",
-	"V9HutA8Pj9pn3m7H50cn+osc0NWOu4ed88OT86NO+7B79EsQOpl+ftwNg3Ib6CeH3bAkpM8f2y7u5WDT",
-	"mvjSam/oQ5C+ZbF6fhSWRc950Dn823f/OP7lp8P3j//z9Mfum6N3xz+dXJy+f3wZhLkU5DGxkrzao0qp",
-	"oYIVd487YeBE61x4a6vb6R63Ok9anVMQNo0lx3fgAbtnS/M1HxlEuyBSn2mNWu5YA/JyBhBj3U73q1iV",
-	"I3fLLtB/2F++ekfv4bLgjHJX3HXywOCr2khGjXGQhjLhgpRqHAOHLIk8aPKu2SV0t6WyaHC7i3iU5d/Z",
-	"PP0PDN9gCgF685VlAVMQttvhw7LKgPbynJn9hgqDaVVsTD1XVHlZFXbzyr3n1FxTFjdvD6YX+YP+4iFH",
-	"p3QiDxk6i23GHDrnxWvND57atfCgUWnRN9Zk3jydRb95q3pTymI+BWMRuoFRlmaqlwoakV5KRG+i+HVw",
-	"3m2fhIY+zoNojF2TMJ4p/XauLZwePTkuQp+Waxr22/mZDrWOkKWQ39cbZgy6KcvcFeKeVNWI/GfFedKL",
-	"xpzqyeae3VBzzFYBWKuPmT7tL9XGDCD9UAV1oz5llkqaUl7JV2x+adKUDHLjoF2+CxBGmSQ1ZU8RwxNt",
-	"ragxmdSWQC2I+6H+6RdoFLYZ0tQn2NSAs3P3LAIae+mHDyEZdX291gT2t5JUs7V+UCOen6zbrmttyXkP",
-	"ZPGHTarZYe+tzSVnnri91Mh7l7+1QEwe6igng9tSkUUyeN0VzCax995LOf1a2NxBACu91B/tyjR0g5ZN",
-	"w6WnNIUO+VDiTCoslHRecCrrTkv/p2eqgP6RL5TcUT4YqguGaloiSUf3xW+eG3z3bMWNUB+ntHdNZhCw",
-	"TlgkZuBixAoJcDNBiclkBiltUMcBDXB0jSZYXpO4jfoDLEkvE0n/ikF9iQFBY6XSPbn/FKWC3sA1R8J5",
-	"Cp/p4RLKrlsJj3CCNBQpA0yR5vbCdQx2vYLzbbSh8VfPDtljRE25uJawbM7qsx4cSm3Vc8wckSas61ZC",
-	"b0irqFuEB1FMhoG3U3feoiy3tq3PfEIZLTUq4ylhmLYmGGoTWho2P5YLT6zbucxt/QvZxvnJP9SSuO+0",
-	"iLRA+vV4hU9TaFhPokJoDwUltrZ0t4VhvclbD6nOvRC/DXyD5w8YUGP7bgz+b8UIvhvBzMi0JJzzS+4t",
-	"shY2kqL3Q0gP+QtfV/7CLsQuxBbVx0Gb+GdSDk0CpRoqRkBAgCA4GgP5uUgq26WBSsS4umJgc1I2QlkK",
-	"rU3GmYI/TamJk86RqSY8pZLUFIm4MGu8Q6zXM9C6wGmYHiluNoaUwMMhjb6aUhFL1/4jV8iEj+05OIRV",
-	"EIQmHmuueAjLwbq/vM5EPvtmwd6aXcqDTOIRqcXB9/rYY5PcOuaZSGZI8CRpZalE1yRVaGCERcJHKKUp",
-	"SSgjT/MkSU+kOEznDdD/oJ+812v6Y8d/g/HYG8yWTuCCk537z+RJ5X2ES9xHQyUIgxjP1ohZ3jRu/C4d",
-	"QiX4e4jpLSNI8ClKiXDOxocA43o5BYeJuIk4LXIyQnN2laq8NQFDwB2shgncYsaiA5fbXl/z/oIMMqr1",
-	"RlMXaYzlGGUsJtBXa6QZH0QhgMCSU5xCOOsEUWYco5yRK/bmw+vLVwcv/vHieYgkh2hcrEcwEbTAUzCa",
-	"0Ns2usiY5i8mQUizNjmGeve2Ov7TopI+mmLNgmyFDiQg+s4n8y6I3ul7t9E7FXx6puVxgHlRZcan+pBA",
-	"9re/ep/mrgLgXmZJomE1Y5FL+zDajyzgU8g8FvnweMaistJl8NhaCvVV7N9rJHCXA3fXLa2YZQUC2Epk",
-	"pP1t+bO/xwoPsCToRhrIhYhnasBvwbWstQbNCIrC4M3AWXClvPB7PST/bl+5QzDaKV6xIffB8e+u0JwN",
-	"vIctay5pOLNFbJExpvnjgDIsZneTHfgdzEqZkfTmVJrrjNWBPwUDggURzzI11vNoXQOn9Acyy3/Rc4NB",
-	"4rtPvNSs2TwOwiATSXAeHIBnwq5o/gOX2hiCPKDmn6bEWulIS5trl+75zOY893Wu9Qf0VMrtqIVeDaWx",
-	"oFfDkpFwZDNA9kyPVGjlV/q+6Ce5OMgFT0hroK1j1xAQGiVlipstVcmlboa5plSL03xwuXPPXuWWbLFu",
-	"ewhUlC93ZXsxvc839KUTxa5aeYQVTvgoI+25REP//jOwjviwMojUJmA+66Mi9888LY2cl430rAzKupS3",
-	"V25RUx7EVt/yjPG8KCQWmm46JtPIVEx3gGlXsj1947wkWGWCoGGCRxJNqBCQYGT7AuUALg00NF/UHTnO",
-	"YqrADONDq3tNMmVwpgZL4JOa4apStrooU+K9TFss8gzzwjb0kXnDoRgrjNIEszIqFLx/cYhnpWj3vL5S",
-	"/kEIkASDEmQjlYpG5SMDzfbzx8//PwAA//8=",
+	"7H3rchs3muiroPpsVaTaJk1RF9tybdVRHGfGEzv2yPJkNpEPCXaDJKIm0AHQohiXq/bXPsA+xD7YPMkp",
+	"fAD6wkaTTVKS7URVUxOZ3Y3rd79+DCI+SzkjTMng9GOQYoFnRBEB/3qeCcmF/ismMhI0VZSz4DR4k+Lf",
+	"MoIieIzGgs8QRqkg15RnEqV4Qr6RaMjIjRqYd4bdIAyo/vS3jIhFEAYMz0hwGpjHQRjIaEpmWE81wzev",
+	"CJuoaXB6fNAPA7VI9ZtSCcomwadPYfAyri/pnEieiYggGudzpVhNi6loHISBIL9lVJA4OFUiI+Vpx1zM",
+	"sNLvMXVyFITBjDI6y2bB6UG+BsoUmRABi3hFZ1TV1/EWTwiS9HfStOMEvivPHJMxzhIVnB73wsoyDvt6",
+	"GfjGLOO411uzqE96fzLlTBK4vm9xfE5+y4iEdUacKcLgT5ymCY2wXvKjVPBRQmb//qvU6/9YWte/CTIO",
+	"ToP/86gAkUfmqXz01nxlJq2ewMWUIGGmRTEnEjGu0AyraIrUlCC9DIEj1Q0+hcFzzsYJje59fdEUswms",
+	"BaaXaE7VFJEbKhVlEyQVVgQW+D0XIxrHhN37CgWJCVMUJ99IJHhCirPEScLnSE2pRDwlAhYBi/2Rq+95",
+	"xuL7XOuPHMksmiLh8G+PC1jlNZV0lBCkuFlqKiiLaIqTfVjrOyKuaUTeM3yNaYJHCbnXEyazlAssaLJA",
+	"GcN2nZKIa/IMCaLEAiVYEQFLveD8NWYLi0ryPtd5jhVBQDFI7BaGx4oIQCWWzUZEID5GkkScxRJRhobn",
+	"+q3OmX4LyO6U4NjScz0c0K1OTr2KJXpoXPH+OZlhyjQB3uQbSVrMUSx3zbv67fcMZ2rKBf2d3CuYv6ZS",
+	"asrABaLsGic0LmHo0in/9NNPnbNMTfXDCCvi3VbOzsyuUsEjIqWGxBdMUbW4z839RJKkoxkPidEoU0iS",
+	"GYa1J8nCbbcLl2UH03OdRXrBF/yKsHPLdECAEJomKWo4EIaXBkq/VeeVf33XPz5Bf/vp4hmShMWIKoQl",
+	"Gp7ZG4bdnqJvCRZEoMus1zuMygPCLwRgfOlQw4DcpFQQOcCqwttjrEhH0RnxfQODDszPHwPCNJv9JTDT",
+	"Bx98gkghTfxS3WplsMpqinH46FcSKT3xWRZTdRYpI2pVT5DGXuFkGTncL8W6DWswspWhtfnaZlhqbAsD",
+	"uZCKzNbvzW6Dxs3Lf8GUWPgAwNz1x4Dc4FmqqXxwRRbdSBCNGZ5bwO4cVgFz6cT0JxtcsuH8Zm1xTPXq",
+	"cPK2tGYjF7IssUzJ/Lu26SihhKkBTT04Hba/NSsoDcwHtXEcV1373N3+6nsEERhr6dOccujuZ3mk6syV",
+	"ZZa33ggNr6iROZdgWZFZ9Y+1d2zAKgfvAAuB4d8l5WLdQD+SG2U1mdqBwEKqo/k29S1OMIuI+CvBQo2I",
+	"ATg//IxxIkm4tPNoSqIrqRGzot+cHHkgdMqlMrpC5d3+8bHnZcqk0iuzAFJ6/6D/BNSF/N+eryXDqZxy",
+	"NbgmQlo8bdaDej4ALn25emPLJ19auGchqy7hncIqk3XwKh/yylNdd4q15wme1LnXd1jhEZYE2TWjGWWZ",
+	"BMFsZFf6jUTAuEnsXtLMqgVZSLBUA0kIa0/YWt3lyvvb6cLMIZVX7r1CymIrRC7dHWYx1ftrTx/sWM/d",
+	"lz4qYdhMvJEY0Jp2X5FFlbFZRb47SVXniPvG1hAoUxz5wTDNRgmNBjMek8T7gswhf9XBOFOIxZNPYZCl",
+	"8YbH4GMcxeKXlmqOIl9eWL7Nyh1UVrICPoo7rQFKTBSmSR0bf5oujHnBfVroy5qVJdfELycKYRiIE5si",
+	"zsZ0MjC/hwHjg1TwaxobEbBBLCjGmwiepYP27J9nigzgI/+Fk4RoTp3z91X3/s6+fKHfLX98jZOMrAEo",
+	"nw1H8iTTPyA8wRr94YBhyQiWrMlbpOg1Qe6MZIj0wjJFYjSfEoYEwWCPy6XSq8Ad+gfP8WWpVILg2Qr5",
+	"zLOLJQucXQuiMfrXf/8PcmMiAFZYjMPYj8FRPzgNDL52+r3+Uaf3pNM7KZGSAjbnhE6mavliwUbnUWvL",
+	"2FO+5RKI5EMu33Pt6kqo5QCzOKk2ePSSpdmmMssSbK6kOPrVv+g3f9Qs9vYBd9kmvEauKa4qt60erDKt",
+	"HvR6FeNqb+2VrrmwNneyPaczt/kJNvDSDKAFrhll9l8HdU5ox7gNwdwx8c8vlWfxhKi3RFAel2k440zf",
+	"SYxpotnSjDM1TRZegvMcmJPdUclYvolsX7nQTe5R1kSCVV+/1uTrx/xtj7ywqfS/lTSxdFdLgkDpMHw3",
+	"Zo77B7LY7qjB8k3iAU2r0LqkeazZd4E1B71eHYbdJLClxnn6lmC0nsgz0wjgd5DmALwSeMrAXnycyaqs",
+	"EfNMyydeYmbsxYZjAlkctAa+HO4cgd/GwLYlL/Eow23AO9+bbL05oI6fwuC3jCtszGVyY99gGIh0Nkic",
+	"gb3OdVZ+q7b+dgkx4dSacfA12AB3Q8MvHEN2B3I3gkhn/uuoCBBrZYhiQNV2wPVDbolUM3wz2ISENGg+",
+	"BUnRA16RxUCpZGDdUX7UcVs8PDg+PGmzQzuybHNibcbaCLsb9r005K0BiB7sFoHDkc4UK0WE1o7+3y9n",
+	"nZ9x5/de5+mH4s/uoPPhYy88Ofz0b8FtktINaZKmJ1sKYZwpLS3OKYv5fAu6S7VMPUgFjYgmN4OZ4lcN",
+	"WNEC4gq0uKIsbiXZ/aBftBDAM6VX4wfRFptpf+2nj/7vv8PVH/Qfr7n7zeVTu43bP9Rt7WAyS1MulByM",
+	"adlKPOI8IZhV38gYuEbkmveMFr7mJcV5MoimnFYMf743r+mSNTZ/aTNUemO9f9thU4qlnHNRZQv5j2FF",
+	"Euv1lyTuvgeIBE/Wwk++ZP3upzDIJBEb0a9+A/1aOrl83LC8JVhh83k6o9KWAlNKB9ZaXDq6o97Tk+XF",
+	"hsFcUEXesGRhOI5WSDLFByPMKvYMO08dlEZYkkEmEl+InDkENOYCDfUNYEVHCRk+Q1OlUsQF/Fd2qzfc",
+	"7x098QnznE8SMki4iUrw+EfMUiVSHA0nCR/hZAhTqyn4TBS5QWM8o8liaUKvV8xOlwoOF7N6c+tm6B+f",
+	"3J56UkjBq757b+11r83b26s1qaBc2ACRHBp666xbJYLaqYjaJa7Rjqo6TCioahsTn/vqYpEW5qu7N9NZ",
+	"PLdGOntTzVhug9JsUMs2mF5Vi5ejZs0gCF5aPEOzTCo0IogygNhxpjJBKh7Cler0lgDUhhZXDgLosf9g",
+	"G6nmdyQlLCYsWvyV4EQvpebxExRCjOrndIbcMxTnw6ARoWyCYj5naIaviHG02sgWlLEpTLN4hjBinHXy",
+	"ETgj9n2qUEwmAsckLrmCSpSz8AUVHj2KE6SiFB30H3d73V734PTk8PFTFHHGSKSQIONMkth3OwlWet2D",
+	"mawM2es+CT3yzwoRx1k1wXmg978+Xif3FpQWERYn7ruw7wnW0Pd9gie7OF/09+B1ATs42sPJHC8kMq/L",
+	"/SXvS5wOogRnMRlEgks5cE6N4DTQvE/vNx1AMO5AKi7IYISjK6IF6kCQmEqvn6a8k/ep8yI27Ycz8mYc",
+	"nP7ysS7UrHP2eQS5j+uv9kPzmTEyd+dmJgmRHVrzZjPAfmj+ThLNVwWZ8WtiqEeCJ5bNlXforDDl3w58",
+	"p0ZJEr9wGFBF1bF+VkWMMmGtGHSIlHhCqi+bPVGJchhdB8BmxmI4H8Q2EhYIA1l156soX41w+UBMKiw2",
+	"DSuoI7QlWRrKLV0KwiCnZA3+UT182b6Sn/KTg/5h97gVbSnFfBSX1OsedHtBa8pSxH0srSl0F+C7sx+I",
+	"L0awatWvIsdzCDZDz19+d25I/hVZoBnW/ABp0gvZJ88QmaVqgWYEM4kwA3kvt0nWAz3XWvyra7B+Gz11",
+	"dQ2ZJEtTJ8lmU9+pC2CtzW6b8BivVXUpJ8A9QnxsvO4I3kZqihX8qXk02TZwt0UQBo7IIGPKFyjyXv9s",
+	"ghP0VYKNBQmSJjgiMRqZKJIES4UEV6DaIKlokqA5F1eyUTprFxmyW7AolTIj8WC0qO9qaGJ6h8Adhjie",
+	"UXZqIqZdHDCisQ2YBhUJYNkMqDetWYx9scKjAzPUgZfWw5Ttg10aw++q5sWlwPsCfOCNZfwLEWWSxgRR",
+	"JZFZ0TeyipT6C/dkM+xMBRnTmyqdlFedf476F789fTXzHcpa4/J6g3LFfVQ9jZ5nS8iFnQXh+siUtlre",
+	"D2RRUvDudEGbB6eFQeaEjDV7eA/veaPZCugNnTRjr9vhao0xhBVWVb6o8hktwUCFTC8T/Aq9qyCCj9CW",
+	"woAKUuAOY7NAux/Iwqi8cZ0fW0vVmqPNMyb80WMmSBwwdW8orzr/+q//He4/Q3KqFTjOILHEJIa5lMXu",
+	"WuHD5S/oBTZs6jbiW9zmPmtsS4GAJYnRRNtp2KCQKlQAkPlrijOpiAnYv+ZXJPYKkTle1EVnLnNxYolr",
+	"vvsOyVTfqDVWRJkQ+p8GnpGB5yp3bJQ/C+q4BDfwuxHr9gCJtLZzbbPdrsjiG4kSOiatgqh9sAPSqduj",
+	"79Rf0WvCiPQEl9fFd37VWhH3TsUn32IVTT32D8gkQgmfIEEiLmLNz3A01RoU5GJptEWcAcvT6LQnCUHD",
+	"V3xyDq8P9ytcbhWg5t/UAD4MbjoT3rG//fLhV8lZ9xzPX1uNzOzgJZsQqc6JBOOdL/srtSRm2VoL+0Kg",
+	"1ceI8Tnai/hsRpUi8b6WYX7LSFYx1JS96JlJhvPJC25knAiC44WbYUTGXJDSJCCXAiHa7zZk5uibMotv",
+	"dZbn9oOGA/Xli6UGWUv7Kc3bADS3QeHya/8HJfPPT+sKKKzty2VSNOS31NO7cDQlcSvnvtcGXknrWueT",
+	"0KeREA14O0zYSHKfu0BqqK8AApYWQ76BVGotCYMOg0eSMOUnvCt9qNvofrmFdI0XyyRHtNcMqrbSZmd3",
+	"Q8jEZmqIL1yyX/KINLi+1wFDKvgsVdsDgguhH2yZO1gXwUpZSJpL0Fir46qozvDMVD0oAAFRhSjkNI+p",
+	"1bQMA1pyn7UPLh1EPCarg1mePn267mhW+diVGqvt4MYZm73xsz4P4XJUfyUnssCmlRQOCO46KrcFVVtD",
+	"ybYkXavJVQtJbycis1NmVhMarVe/1xCjTQlQiwCyxnyvNeliaynO5lSmhXVidcbyOry/Pexug9Etstqa",
+	"0Li6leXT9mHQMp6WsCXfZQNxoOwzBOp47SpFzM0mQfUtQmx8OzdByD7f8Bdnl74F8y2Yh9bK5uZMXpl3",
+	"b9VqmtvnwPZ7O/6LdtZEs6eSQRGKY/isq7OrzuH3vz39Wb3CXrvfrSWylqx8hbfcHHoLO1xlA5tZ3sxZ",
+	"NBrfZjlKrD/QNSY4M5TxcNyS5c2urnlfr3IYX5cysMLFhpEiDDNVBtVRXgcJKV4HWnRW+cbiNUYyG0mi",
+	"0B5OEiv9zozeRJV9R2P8/j067ZZyCupRbEQqiVIioJ6AIoW3BqiU3o1e8jPkTO+Mm5NpaW5fSkHwWuDu",
+	"bvZ62sGS0otTxFkOAdboNyw+GcLihpUrGD4zdyqJChG5JmIBMADuPTOMQVCJplgDhfm4i4Za2hkWG4lw",
+	"6lekt01+qO7tFQdrGZgwNbHSAIlhpXh5nVwgcqMIiyXao0qiYeEmGCIqEVZoxiEhm0o0xrYGI+Pz/crN",
+	"LG9ohVJcyrFYZiUS7rxjTcqFF9zSF42dU57EO8HEstusFVSUP9oUBuBbtGdKBqRemrAWPjYQ8YscEe/O",
+	"9DKGuTtpWOxUH+6EXhv3Jpz8HrYbM+hoFosm+q9hibYMQ0QSSQBC1gLFiotR61at2qx6qwUs8aAcRKs0",
+	"tErRiqMulu+BsBohqjvmfChd8wiuYoS7m2lLXP6z2mcr4pvPHSUzCVFTfn/Ta6eNbZyysx6x7rTAS1NO",
+	"UN01ZhhmklDOEHxlpC7Z0iFmPa4eE14hFoVomEugXf3XsBqosb74zB2lIq2/pPUqjPdpY/rQ6vM3n212",
+	"AX/GhKK7KAtkNStTDgjgLVzGcx9YNaBaEwjUt+c954bzWrq1+tGXCxltotjlqFMuJzSFT8lsROLYJPgI",
+	"IjCDzakpEc0U81Y4CJDez89AqqmB5YSP/K+wkuTlMrzMf1dnp1ZzTtfaQlZbPDbKD19TSaL6vifPYVZd",
+	"Whe9ImOlCViIcC2cqnhPawBO1hsizGKjRnwj9YNyHFx3l1Mtrr0u/5nC79adpG8fir4/M3HpVjKEGEr9",
+	"c7dNeKTL/rsdY+AGnkepBgmfULZTxOk2+Y2yRXjPh1uxgVXtui1Iesl+CzvbkiK6Hd8GJcvh47MTs8o9",
+	"lm8vnlEG6sg1SfRGgzC4pmTeQOPfunro9ZO5jRjo9r6yJY61vm7wh3WxwEvpLVw4U0FeA16GZc3cqOuu",
+	"ZwCVSEY8BUPflup2o8DZBk+9+W5Wlimbjxtz31yl7bp17/vn6OnR8WNkK3gjU8zQkOmGKoeFgA85MegS",
+	"pr8MTlGLrBrrTG2PZaUsIA+euRKgTfUCzf2lWE2rqsmjvDygb4lVh2IpIeXgb09/Pvzn8T8eXxz8vf/T",
+	"4Yuj8+OLk/98/P7JmvQaN8JRr9fKzKGoSpYylqwd1oXbabVijGniP2MF6QZNURhvUsIuSEJmULwf3kU0",
+	"Dm0GgsCR1u+oRKY2bLGEo9H4aX98ePz48ejwKMYn+DAiT/tP4x7pkaPHhyfeldhM3CUF6fwlEmRMBGEw",
+	"NwR4LPS0GgcdLOpvqyuAZPDTR4/I7zil3Zhcu8rz8lFxLkHL2uHmkMNVEZEuR9jjPSjy5+sHnNd3BCV5",
+	"huUViU3M8cG//ut/x4f46XDfyXxw6GAw01SGqOqGS594K5OX8vBX593Xwy22kGE8Cfbrk0xqWfI75KVs",
+	"WMt0swCsKk1a63JppOjldPhby37YPcd9W0Ft+yKjZdZkcS4HyTDHoMLrWSpDmqc35PVI81MtSX45+G8m",
+	"BLpTuQ0hMKcQn10IXIKQNTH6I8xYgzRfAZqqGMYwtXEmpk6HvgOmpoKnNIIy/DiDyBTzR8fGqej/QA4L",
+	"mVFGO1FCzXd0IvC1uVLzKHDkQj+nUmUx5SaxU8EA5o8OuUkFkXLt4vMSs8tKrmP+wGEQ1nSXqVOkBJ3N",
+	"SAzqa8LnRHQiDPmcVEiF9oaab569RODuGprTGO530RtGEB9fsvLUkPSGGTKfdIoTQzihWCIwtKAJVgSS",
+	"0TNJ0N4QJ3QYajWapJKQq2F4yYYJZZMFnWM2z/QziB/EN+ZPqQRO4E/OmZxypf/mSYJnGP5KCYOKuUL/",
+	"KyUiTcgNVQsYV9KEQq8pPtdPr3kSETahjOh/3WBYyA1llkXrf/0+pWk23A9d/DqWlYotaM/h9iVz4Lvf",
+	"RWdsoaaasYPrZ2+If88EDBdlUvHZMETdbnffyIxQuMBEgB71+4jhmf5wqC/J2BTm00X3klUYZA6UG8QG",
+	"VRMJlmnkOcEx9Wdc3EMetyBY+krXuGLi0BBK6PMydcRxvEB7kPwNyflymin91yDmc2aAsFyxQhPj/W67",
+	"XHAYG+qNq4H5u32RhxX51ks5CXVN83bVA0156h3xuITbK6KP9VpcHlHKpdLwrQfptuByzFA3u3D/nitW",
+	"+o3tK+dELljUlNOysslExDPbR3FN+YxKPEZFWdYnbAIwYqwwmmI5LR1Lscs4M43flqMjW2X9b5o8VST7",
+	"59vPN1tdivdC2htKjOkJOKaJiPbfEFe7VBE26eGNYRp/5XOUcKsd8SS2KeJXmlFAErimk3suAmN4RRay",
+	"O8M3g8qwJgdro4j0T96jq1Sb8nWbWDLxblHdsVJ+vXRP5AZHChwWE8A5pneT0N/JwDz54B2rKBx0O6Zc",
+	"981osWXA8r1a08CerDnrTtOt0HZcyGRdDwYw/UZaASqaYoEjBS0ZxlwA1Z0wCk3s6LLeqzpHV39/+rPw",
+	"m2cg7OfOzeP1klMrTeRF2mtzqusKDcmatfMITp9920fLyqtsjOGs2k032PeagE5JIkHULYVyVhe5bq+3",
+	"ob3VdvpZNbgavLXlUCtZ07sFi5r6U7kPN+i0UO145WtwZJMEB2W5xNfv1jwFMlBOK5xPsULnJKYSYvi0",
+	"oDv3iqyx7Xa1YXspcpOCANp2fVZGdO2l0CijiSoyIN0qvEukbKAlN795Dghzc2oRPIZeBnK6E6njSUz0",
+	"UAQCdwZ4QrzVsNuHlvJMjfgNVD5L+MQvQ0IxtLZHbDVKytCMKHzqjrrrJ/564OZjM893kCxrYLU8Zm1z",
+	"Ppj3wVkBD7UzDEuo6CMNpmrchk1B6jXWbrVNyNbNOhp2t4H0vG5nD105tuvKsRb176VLR3sHwR+qa8eG",
+	"ZZhWFmBfP9a2sR7q1tbQTAk26wTSlhg89AZ56A3y0BvkoTfIKoK9TfLoCjq2SfeQunxcRFdiFptkYMgO",
+	"KoXg76MIM8bBuMJMXONaqW+zviTrIeor7lOyfnMPDUNut2FIA6Zs2hxkHZB/Ee1CthOxmg9p044fawWj",
+	"phimM6j7fUUWz1zCoanqnZc6Xaq+YwourRbb17URWR2+VGv+0TbuqByrtKT9bRG6tFyO5640lc/YwOOr",
+	"btqxa6MOD+JVjrgeyFjp5IxoLF0EowkwAXe9LPnm8rhTcNCZe16qjrgMZBspJb01TXehzOY591R8wteT",
+	"QUOhoRXVlO6naFMRFNBi7Bzn6hKV6xFuWxoUyS4hBMBygc6/f44ODw+foinPxKMYL/zhEvrymqsyNVc6",
+	"2rg6kg1FlttYMl1cXT5GfpAtawcVtYKWgKN2AF6bpQY1jd4ex8NY8NmGXVqtu9XDmeft3Rc5+HscF4pv",
+	"mXOYLy80+4Kh7MJ8B/MPY0h+ycbc45LJaBIPYN6Kb73f6590Dg46/f5Fr3cK//s58FeAtMaZ4tvDcR8/",
+	"jQ78Ib0Db++FCT/o9k+63sD2HZo1lMI2zDrD8oYry6mfHPRhjzLNqd7p+8ylmB/I4ixTvrq1eTseEzGx",
+	"N5TK1H1GRQqIezSzJaFdHNDwn52zty87P5DFEE0JjgnUoad6XPNP57s9DfI3iwMwywI5hmBBhH+BQ/0z",
+	"F/R3EFJO0bfwLjJ18iNBIDIeJ7ZM/mm5KD76208Xxg01fPvm3QV6hDM1fQSJY8PwkuGVW8dNmzfxdYAu",
+	"II7BeopdTZVKg0+fQOsz0LtcIZQpwROUJhiiIuEgX/ysjwe9evXaRTyeFiHyOUM0+Temebdhp5cswgon",
+	"fJKR0Pzyr//+n5y1Cp6ZmDeTsiPR3qXN+ZGXwT6ozGpKqCjV/ZbhJRubXjzQnMbOaZyNuYMv4kxmM9OE",
+	"IPfKhDYqdIIolEyhnHUv2SV7AYlCQFYhLBSnpnAu5czlJvz7r5KzIdpzuTZmbREWwpa0NAGTkGgUmyoa",
+	"VCKcSI5INOUkLgGkFf07L78b5g52B5yXLK/VwzMFHQjAEa8VfoEjhfYydsX4nMHREejvc9Q7CtFccDZB",
+	"M6KmPLa/HoeXbMTjBVKcowSLiX394DBEmt0IhhPIP9FHqZ8c93p6X3JOhIngBJ8pnpFL5tI55BSnxMBX",
+	"QiPCJFA4i0FnKY6mpNMHGgJCf57sMZ/Puxged7mYPLLfykevXj5/8eO7F/BNkTMTQG6I2bQDxFJzGEeo",
+	"tGqfEoZTquljt9c9NFFLU6Apj8Dd/ghnsSGlEwL/MainSXccnAavqFRn8Ib+UuAZUeBJ/+WjIRK/ZUQs",
+	"ChqBI8XFwMbBG360WZJbGMiFVGTm1RlXzQlRJsWMLcQI/2jCGiPqm1hdiXbteEsL3G40HNnkn00GqlKv",
+	"F0wBTmIFNHIMBFKjkOZOOfFfmteyfM/5rpQgmua2ZcHXTgsixuaT+oSjAngfQbG0oMWLLtTlg+bvhg4B",
+	"5vR7vdzIyIyJokQRf7WxzcW6VwlrgFy2a3MtLPUMErk1iyHm5ELEyFwTUYg262oMPzKL8c2RL/rRtzh2",
+	"BhX45GD9J+8ZtmybxOajw/Uffc/FiMaxCTQ66j9d/8UF568xc05xY2mW2WyGxcLqM0CgNFeqbl5fPTTN",
+	"+yUwJOxDGNx0UiJmVFoqCL+fCoJjGNYSPMscZSPN+wtR37t37vDmK63/PJdf7enX/bou7ixJUEUKKV1X",
+	"fgH1G3OP7KWFgTe55R1RxgQxodeEmfHRnrWqSeNIALVaIixIKfImwowzGuHkkhl6gTRJMbJKYf3j0o2M",
+	"pbUNPkOCqEzYjjvzKU8ImuG0e8l+AGHDLEFPlneKOEVDfxdFk1ozIzMuFkPExSUbQqwNpMU0dGY03yiR",
+	"kSF0mgLj59DIGVXgfZtVgRdu51seL1rAbasWkcYIuKZBJARkDfSpBKf6AD+FWyCF7SL5qapfWbPqZ0PL",
+	"izIA5PyT5M6pL5wk99tMkwoeEQnW+xdMUbW4JarwPpVEqJ0IAxjYy+TcqkMlal4r97JUBQFJQqSN41WS",
+	"JONuDYs0Q35tB24l+OaBzO2AbNm5+nXJLKVSeyuFFns1ITLRmX8WoUUfjNt7CbrdL3Xgtk8Kpsd9BZWW",
+	"awtXrDmyFpIOAF6HbBM9/9ppW9sziHIczkmvtxRI07fuYWunLmXNFKEj/V5JrzE+oXbwV95DDiFtuMTB",
+	"LaOAS0XwYIF99AwN4bKAgbsEguiLZxO9FkjwnLNxQo219zPzFXPYhcFvz5jL9jfCvibO8ugjjT8ZkE+I",
+	"Iis4DNiEbIfPPNV376j3dB9lLCFSomGEZYRj8h8gyoVoPqXRFJlUGpAtZ3WM/Q6mzTG2BTOyk1S4UV75",
+	"zfrNa2ELdYZxVN+qWUv8xYPv0fovfuTqe56xeEt43xlmzVHmMLsNqIYNEg8zmfd5ZXYLnsZyKdFR7wgp",
+	"XmBLLhjVYe8vRJVYxZ2KE02ytlnkHw7idgegvxC1HfTkYkaVkqwRLF/GIFSm/uaJ70wpYq1S46JCuSZq",
+	"RWFEK7ZA4cQkgQcltwXKWAacIQQ6yjOFgODCkLbAQh1Ay7HUu4gzLp6jVFO5tTjii+e+Z6W1GYXM4h4o",
+	"9ueWUMA6sBO19wsmj1wYdqP7xsDGD6aE++2rsqWW1U1ei7zjywZOi69JH3YNkFcqw+Ca/ao04c/A00B1",
+	"LtXgLfGHEsrAP+v4on/ekbk1Kt5XZIFGJOFsIrXsVPTheIaGeVPwoWscbGpYuMb+SA8wlFedoeWA7bX1",
+	"l3roHIF3YXDLCUK/LFeu/5CjqzPmVnKxTnobquelTMd71s1LTdb/eIr5H5xPAsAjXO5jzxkakSlOxqZx",
+	"T42BNlCDdtxTQE0bE01/qwSDJ3FV7JWKF4VsntkK3nNki2K2pAemBI8hCBc2cuKOhcoVqHRh9wAbDP/I",
+	"WLQ7YJ+TNIEsp4K5udCXHSRBx2NWS4Bv8rc25YtflJhVqWu+UtbKj+VP6Xrgpet2sFX8Voeu/FnNAeFz",
+	"HbwpYri2FkaKzKUAm6JfhPFsMkX6QToVWObFgk4r1WCKgvoBTmi0sc9gOQXrniWTopp+o1zyx/MM3Jp1",
+	"vwgL3hiwmwnnWuv+heupYfLaEHzvMlJHxBipnJ2/yXpfQZoHI/u9G9l3B52wMVas+W5790I4Lsq65oPg",
+	"5TWT73D/d2Etb6QpmqAwQsF949JnEeMCxWTGV1CZaoLxrRjC8+zdDe3gW7HY+8GUB1v47fFka88uEOsb",
+	"iZxYFyItuiEuUG5L3pFd22yBTpFW2KjslAsMfuUKT60S5Eqlp5IK9efUfKpHgPZMnVGwpZRjQZagqQ6J",
+	"leSUNnFZtfSzJpPOs3KBc1PbmCqJ5BT3j0+aorUqFTx3oO25fdfke3VI1jko9Ky8wOaGOlWloufn0at8",
+	"5WH/cKbfLyTEqoJjOyDVGhq/Vi87J9e27IW+xjFlODHI5TG3QkQBZWBsNYWwEGd5/zOAOo+tFaKyari3",
+	"Tnszn8UPkrjHBKpP5vZBaCvZHOAuTyYGo5SXur+4MYH9cknWcZYoCGdxgg+U/MaQtIwjjYZmi91LppmE",
+	"SyW1GaRU5vmjaD4lJmRrSmBkRG4o5LgKxLjqojNIMzi+ZHYM4C4YzSjLFLGz5iuCf1kHysu3IRpnAgbH",
+	"SpFZquQlsys46j81MYvDc6LEogOzeLNKXsEh3Y7FL+JCkEihKReSoBGUQVtoSTGFuhhlEx/Ug27NjmCR",
+	"n0ntOIPrtjzQzOHjQK/4ZAKpSPdLHrbGXVuJIDj95UNF2IIUcYRlg2atp/egr8l7tzTf4h7PVAcI8XxK",
+	"BFmBh0Csy1iFjN/dueMjnCSa1OelA8pJpvrhJavyhD3ObIsiywKkYxNDvbhuhKMpGSiVDPdDRFmUZDFl",
+	"k0sGvn0GeGoQ3s3eRWcFJYicghQj7FR5FPMc5buX7A1LFoWxHk3xteZOcFjytEQml6s4TIiS0DxozwQO",
+	"XzKqDB5rUVKLM4TFKadMIcqkIjjeb8BpnqkXxdm34W62FAAWCdUUpXwdthBCfv4gAkM63A65i59X6HnB",
+	"Yisl2Htxm1wGtvWwr38mTGnqQuISCpgSKE22xdfkLq2KRS9cD6n6aWrxKi/QUQqA6X4GWlRJCnYXkMcu",
+	"b3UDeeWLR1OChRoRU7DZ7/5yXQH+mr+6Az8sisYHh+ODqBcfk/7oCT6KTsZPyeP4APdG/egwPiLH45Pe",
+	"44Mn/aeH+Gh0HJ3Ej8mT8dPeQf/w6Pjk8ZOnPa3BTblUlmcmI1DrcFD0jYVeklWtTz92tUCK2jgHvaN+",
+	"uYrEQfeo22/Pf+sH1IoJe2XoiIv4yxeibyFPOq++orkQFzaxOa/TQhWaajarocm0wbVAXimlvwTp+bPT",
+	"aekqNLyboqqrDWjfupdaRYsWlZx3r26xYeRpver+12Xeswe92rL3p7TjjQoQzOHd/eQBd/tojZ0OKlBK",
+	"hCvll9DeMIfgYXdoHpkgyTw9a5ZJZRSyfaT4JStaSnTRCxxNUf7DN2Dt40kGZgk8wZoEA0JbR09eCAqa",
+	"aWpxzZQpgghpBHWMbJsYaJmsN+QT3YwxxsLPTmyo1B3jl48BLGZQz9mUtlXZwBUtXGpJVnoDilUEp4GN",
+	"Ki0KVx58+lCqWl1tpFY69eLTDc2QS31D7tkC6e7izxTY8WXYI0c5FmxCKkrWR/ebx+LoC+UoY92fNZLj",
+	"FrMfd7q+5qCMxlvq3QfKXxQF7B/uviFxcbuLv4toDLDDaCY9Nl1gTe0fY8DJi4NHCcFCSw+uHLZ5uykU",
+	"4xZ4886RGNtwxHtBjz9qHMYXkmK4M0ecmtbdTRV13lwTgZPEBncYy6M1GoQoSxW1XhGiZeOiMfc30n2B",
+	"WXzJbGHlLhqa6RbDU2trK/XyphJlaRcNYzIROCbx8FRjIGedSFBlCnmV3t6DIqfgfI/5nBl34Nnbl0gq",
+	"miRgrUyVtJgtu2iYsXzuS/aWSzUR5N3fX7kB0J5xlLiG7ce9Q68l9S9E2W7nd4hPrp96HZ3MkwWCMDFz",
+	"Tt3tYSoMjg2q3PGq37uz7650NXxHFKYJidHUnXDuLcwLha5wMyxlxzYU7qgUhAILuv7uWck4LwmBpHUN",
+	"1zO8QGOa6A9Hi7w+ga+EVPukWzPK2iqm5b4ubSuaPuTzPuTz3qZxZoecXK9dJsdC0wNay1hXZAGeNVOe",
+	"De0VKban9uXhfhflaU3GE3jJoIyEcWjbauH+dPmh84uhvaN+H02JIPvNZpYdE2+X+uUFM87UNFkE1aaV",
+	"x71q18ig3zvsdXoHnd5BpRS+q/BDg4d03AejydZGk1J67V7OA5Nxx7qc91sidklm1P/ePmZLL0SrOWkK",
+	"WlbeeLrcJdkXneVw8yEoa+egrAIkNrv8tkWo9BU3VKDy1p3yXu2t8vgmyw1gBdO6CIiDQJf2H0CnwY6z",
+	"MdzchQlnaITcITI1nEdEzQlheXoNi/Nsmme22l6cUyC0992LVy8uXjSm1ewoAOxsx9mUdd85kjzk0XxZ",
+	"NaW2Jd0Vvn23pTBMiJhJeHABeFrCH04EjojrTjxEez2tU1vX4D60rrGx3E3FMHbEzsr8wenhSa99oZt8",
+	"AZ8PPR+qc3x9eFuUAikQ11MOpCUCJ/Sa/N5s4rISV7/XQ/MpTYhr3QiBm9CCiV6TLvoRxB0TlVYYYCmR",
+	"XtnsFcx5h5CtJ2BENhbgr23gbsKc7Sr0dCOyqekx4ZOtTI/6O1MzDCzpAog85JEZumJiim2vzcMDFOOF",
+	"9JsfX/G2UVy2v0+VdG3Teqexi8/dDH1FFrfW+amlCbb1cBDN0mAk7Ze6yq7bo4sZ2mplS56Ci4u3zgkT",
+	"JVhKF8+cd6ozGlpTPybz6QA+9Tb46t/cBGFwCP9/BP9/fHOzQS8vy8ZXNMuCVr9fuX35FZ+sty8nfOLK",
+	"CT5kJq5ip3/PSpkhmng29okCilwn2vrntTbqv7178yOCNqr6coav+MQEKQ9LfY8TPoGOxyOtpA5DJ8ai",
+	"g16vt9+9ZBAsaO5UE/S8VRDizFH/UyTIryTSP7paklgQlFCpoFnjJaMsJjd5+0EqTF9G6XpBmlERZ8Q1",
+	"PypcnyTuop+oml4yWCqOrk6RaVGqiN6IE7thHC0xRHzmuFPR6MaNdcnKK8zHQZShwpX6DGG3Y5zoM164",
+	"dkx7pnHi0Fj94wFWQ9jDsKABw30U8YwpCZlGKM4MwhF9wVpcwTaZ85IJPjdbQ8XOfstIprcFa85T7vq9",
+	"vh5Ncg75S2pKFnr9l8y8jvYwigSWENSJEi6NwAQP97voDI2zJDH/tHl2sG/oaHnJFFS8TjibwFlhZpZj",
+	"3oH2rzyDbRqh7Lh3CBd5ySoJeNBsSiy0igTyzRwvJJJ4THw+ipfQqdNy+i21oF8+5iHjDbkCkAsV512d",
+	"e2FgRNcBTY2votvrHhwcdp96uyyfHh7rL/KLrnb6PeidHhyfHva6B/3Dn4PQ8fTTo34YlNtPPznohyUm",
+	"ffrYtpAvB5s2xJdWe1IfAPcts9XTw7DMek6D3sHfvv3n0c9/P3j3+D9Pfuy/Pnx79Pfj85N3jy+CMOeC",
+	"PCaWk1d7Yyk1VrDi/lEvDBxrXQpv7fR7/aNO70mndwLMpjXn+BYsYPesab7iEwNo50TqM20Qyx1pQF7K",
+	"AGys3+t/Eaty6G7JBfoP+8sXb+g9WBWcUe7Gu0keGHzVGMmoIQ7SUGZckFKNY6CQJZYHzeU1uYSuulQW",
+	"jXVvIx5l9Xc2T/89w9eYQoDecmVZgBSE7Xb4uCwyoL08Z2a/pcBgWiQbVc8VVV5Vhd28cu85NVeUxe3b",
+	"kulF/qC/eMjRKZ3IQ4ZOvb2ZA+e8eK35wVO7Fh60Ki362qrM26ez6Ddv1GBOWcznoCxCFzLK0kwNUkEj",
+	"MkiJGMwUvwpO+93j0ODHaRBNsWtOxjOl386lhZPDJ0dF6NNqScN+uzzTgZYRshTy+wbjjEEXZ5mbQtyT",
+	"qhiR/6w4TwbRlFM92dKza2qO2QoAG/VP06f9udqnwU0/VEHdqseZxZK2mFeyFZtf2jQ0g9w4aNPvAoRR",
+	"JklD2VPE8ExrK2pKZo0lUAvkfqh/+hmajG0HNM0JNg3X2bt7EgFNwfTDh5CMpp5gG17215JUs7N80MCe",
+	"n2za6mtjznkPaPGHTaq5xd5b23POPHF7pZL3Nn+rhkwe7Cgng9tSkUUyeJMLZpvYe69TTr8WtjcQwEov",
+	"9Ee3pRq6Qcuq4cpTmkNnfihxJhUWSjorOJVNp6X/MzBVQP/IDiV3lA+Kak1RTUso6fC++M3jwXfP1niE",
+	"hjilgyuygIB1wiKxABMjVkiAmQlKTCYLSGmDOg5ohKMrNMPyisRdNBxhSQaZSIaXDOpLjAiaKpXuyf1n",
+	"KBX0GtwcCecpfKaHSyi76iQ8wgnSt0gZQIo03gvXbdj1Gc630YXGXwM75IARNefiSsKyOWvOenAgtVPP",
+	"MXNEGrGuOgm9Jp2ibhEeRTEZB94O4XmLslzbtjbzGWW01KiMp4Rh2plhqE1ocdj8WC48sWnnMrf1z6Qb",
+	"5yf/UEvivtMi0gLoN6MVPkmhZT2JCqI9FJTYWdPd9Q6bVd7mm+rdC/LbwDd4/gABDbrv1tf/tSjBd8OY",
+	"GZmXmHPu5N4ha2ErLno/iPSQv/Bl5S/cBtuF2KLmOGgT/0zKoUkgVEPFCAgIEARHU0A/F0lluzRQiRhX",
+	"lwx0TsomKEuhtck0U/BPU2riuHdoqgnPqSQNRSLOzRrvEOr1DLQpcBqmR4qbjSEl8HhMoy+mVMTKtf/I",
+	"FTLhY3vuHsLqFYQmHmupeAjLr3V/dZ2JfPbtgr01uZSPMoknpBEG3+ljj01y65RnIlkgwZOkk6USXZFU",
+	"oZFhFgmfoJSmJKGMPMuTJD2R4jCdN0D/vX7yTq/pjx3/DcrjYLRYOYELTnbmP5MnlfcRLlEffStBGMR4",
+	"sUHM8rZx43dpECrdvweZ3jCCBJ+jlAhnbHwIMG7mU3CYiJuI0yInIzRnV6nK2xAwBNTBSphALRYseuRy",
+	"25tr3p+TUUa13GjqIk2xnKKMxQT6ak004YMoBGBYco5TCGedIcqMYZQzcslev3918fLRi3++eB4iySEa",
+	"F+sRTAQt0BSMZvSmi84zpumLSRDSpE1Ood69rY7/rKikj+ZYkyBboQMJiL7z8bxzonf6zm30Thmfnml1",
+	"HGBeVJnxuT4k4P3dL96meVsBcN9nSaLvasEil/ZhpB9Z3E/B81jkg+MFi8pCl4Fjqyk0V7F/p4HAOQfu",
+	"rltaMcsaALCVyEj367Jnf4cVHmFJ0LU0NxcinqkRvwHTspYaNCEoCoO3u86CKuWF35tv8h/2lTu8RjvF",
+	"Szbmvnv8hys0ZwPvYcuaShrKbAFbZIxp+jiiDIvF3WQHfguzUmY4vTmV9jJjdeCPwYhgQcRZpqZ6Hi1r",
+	"4JT+QBb5L3puUEh8/sQLTZrN4yAMMpEEp8EjsEzYFS1/4FIbQ+AH1PxpSqyVjrS0uW7Jz2c25/HXudYf",
+	"0FMp16NqvRpKY0GvhhUj4chmgOyZHqnQyq/0fdFPsj7IOU9IZ6S1Y9cQEBolZYqbLVXRpWmGpaZU9Wne",
+	"u9y5s5e5Jlus2x4CFWXnruzW0/t8Q184VuyqlUdY4YRPMtJdSjT07z8D7YiPK4NIrQLms35T5P6Zp6WR",
+	"87KRnpVBWZfy9sotasqD2OpbnjGeF4XEQtNNx2QamYrp7mK6lWxP3zjfE6wyQdA4wROJZlQISDCyfYHy",
+	"Cy4NNDZfNB05zmKqQA3jYyt7zTJlYKYBSuCThuGqXLa6KFPivYxbLPIM88I29JF5w6EYK4zSBLMyKBS0",
+	"vz7EWSnaPa+vlH8Qwk2CQgm8kUpFo/KRgWT76cOn/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
