@@ -63,6 +63,8 @@ type SnapshotMeta struct {
 	Checksum  string
 	UpdatedAt time.Time
 	Counts    map[string]int
+	// Checksums are the per-section checksums (meta:snapshot "checksum:<key>").
+	Checksums map[string]string
 }
 
 // SnapshotStore is where balancers read the snapshot (Redis).

@@ -26,6 +26,9 @@ const (
 	KeySnapshot   = "meta:snapshot"
 	// Channel is the pub/sub channel of change events.
 	Channel = "events:snapshot"
+	// RefreshChannel is the original EZ-API balancer's reload signal
+	// (foundation contract.DPConfigRefreshChannel).
+	RefreshChannel = "dp:config:refresh"
 )
 
 // DataKeys are the data hashes, in checksum order (sorted by key).
@@ -103,7 +106,10 @@ type ModelJSON struct {
 	SupportsStream     bool    `json:"supports_stream"`
 	InputPricePerMTok  float64 `json:"input_price_per_mtok"`
 	OutputPricePerMTok float64 `json:"output_price_per_mtok"`
-	Status             string  `json:"status"`
+	// CostPerToken is the original modelcap.Model field: USD per input
+	// (prompt) token, input_price_per_mtok / 1,000,000.
+	CostPerToken float64 `json:"cost_per_token"`
+	Status       string  `json:"status"`
 }
 
 // CandidateJSON is one resolved candidate of a binding.
@@ -132,6 +138,17 @@ type Event struct {
 	Version int64         `json:"version"`
 	Kind    string        `json:"kind"` // "full" or "delta"
 	Changes []EventChange `json:"changes"`
+}
+
+// RefreshEvent is what dp:config:refresh carries (foundation
+// contract.DPConfigRefreshEvent): one per changed hash, version as a string.
+// ActiveKey is always omitted: ezapi updates the hashes in place, it never
+// publishes a versioned copy under another key name a balancer would switch to.
+type RefreshEvent struct {
+	Resource  string `json:"resource"`
+	Version   string `json:"version,omitempty"`
+	ActiveKey string `json:"active_key,omitempty"`
+	Timestamp int64  `json:"timestamp"`
 }
 
 // EventChange names one changed field.
@@ -223,7 +240,7 @@ func modelJSON(m domain.Model) string {
 		Name: m.Key(), Kind: string(m.Kind), ContextWindow: deref(m.ContextWindow), MaxOutputTokens: deref(m.MaxOutputTokens),
 		SupportsVision: m.SupportsVision, SupportsFunctions: m.SupportsFunctions, SupportsToolChoice: m.SupportsToolChoice,
 		SupportsFIM: m.SupportsFIM, SupportsStream: m.SupportsStream, InputPricePerMTok: m.InputPricePerMTok,
-		OutputPricePerMTok: m.OutputPricePerMTok, Status: string(m.Status),
+		OutputPricePerMTok: m.OutputPricePerMTok, CostPerToken: m.InputPricePerMTok / 1e6, Status: string(m.Status),
 	})
 }
 

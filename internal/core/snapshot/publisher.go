@@ -254,7 +254,7 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
 	}
 	ops := Diff(p.mirror.Sections, want.Sections)
-	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	meta := want.Meta(p.clock.Now())
 	applied, err := p.store.ApplyDelta(ctx, ops, meta, want.ModelsMeta(meta.UpdatedAt))
 	if err != nil {
 		return err
@@ -278,7 +278,7 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 // replace writes want as a full snapshot.
 func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResult, error) {
 	start := p.clock.Now()
-	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	meta := want.Meta(p.clock.Now())
 	sections := make(map[string]map[string]string, len(want.Sections)+1)
 	for k, v := range want.Sections {
 		sections[k] = v

@@ -44,13 +44,20 @@ func (s *State) Counts() map[string]int {
 // Checksum is the state's checksum.
 func (s *State) Checksum() string { return Checksum(s.Sections) }
 
+// Meta is meta:snapshot for the state at time now.
+func (s *State) Meta(now time.Time) ports.SnapshotMeta {
+	sums := SumsOf(s.Sections)
+	return ports.SnapshotMeta{Version: s.Version, Checksum: sums.Total().String(), UpdatedAt: now,
+		Counts: s.Counts(), Checksums: sums.Strings()}
+}
+
 // ModelsMeta is the meta:models_meta hash for the state.
 func (s *State) ModelsMeta(now time.Time) map[string]string {
 	return map[string]string{
 		"version":      strconv.FormatInt(s.Version, 10),
 		"updated_at":   strconv.FormatInt(now.Unix(), 10),
 		"source":       "ezapi",
-		"checksum":     sectionChecksum(KeyModels, s.Sections[KeyModels]),
+		"checksum":     ModelsChecksum(s.Sections[KeyModels]),
 		"upstream_url": "",
 		"upstream_ref": "",
 	}
