@@ -110,6 +110,9 @@ type SyncConfig struct {
 	ReconcileInterval time.Duration `koanf:"reconcile_interval"`
 	RetryMax          time.Duration `koanf:"retry_max"`
 	ResyncTimeout     time.Duration `koanf:"resync_timeout"`
+	// DegradedAfter is how long the publisher may keep failing before
+	// /health reports the service degraded.
+	DegradedAfter time.Duration `koanf:"degraded_after"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -322,6 +325,7 @@ func defaults() map[string]any {
 		"sync.reconcile_interval":          "30s",
 		"sync.retry_max":                   "5s",
 		"sync.resync_timeout":              "30s",
+		"sync.degraded_after":              "30s",
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,

@@ -54,6 +54,9 @@ type ProviderJSON struct {
 	Priority       int      `json:"priority"`
 	Status         string   `json:"status"`
 	AutoBan        bool     `json:"auto_ban"`
+	// Error is set on an entry published fail-closed (status "disabled",
+	// api_key empty): why the control plane could not publish it as stored.
+	Error string `json:"error,omitempty"`
 }
 
 // KeyJSON is a value of auth:keys (field: sha256 hex of the token).
@@ -166,17 +169,26 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func providerJSON(p domain.Provider, apiKey string) string {
+func providerJSON(p domain.Provider, apiKey, fault string) string {
 	models := p.Models
 	if models == nil {
 		models = []string{}
 	}
-	return mustJSON(ProviderJSON{
+	v := ProviderJSON{
 		ID: p.ID, Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKey: apiKey, GoogleProject: p.GoogleProject,
 		GoogleLocation: p.GoogleLocation, GroupID: p.GroupID, Group: p.Group, Models: models, Weight: p.Weight,
 		Priority: p.Priority, Status: string(p.Status), AutoBan: p.AutoBan,
-	})
+	}
+	if fault != "" {
+		// Fail closed: not routable, no secret.
+		v.Status, v.APIKey, v.Error = string(domain.ProviderDisabled), "", fault
+	}
+	return mustJSON(v)
 }
+
+// FaultSecretUndecryptable is the reason of a provider whose stored secret
+// this replica cannot decrypt (written under another encryption key).
+const FaultSecretUndecryptable = "secret_undecryptable"
 
 func orEmpty(s []string) []string {
 	if s == nil {

@@ -16,6 +16,8 @@ type State struct {
 	// NextTimeChange is when the snapshot changes by the clock alone (zero:
 	// never): the end of a rotation's grace period, or a key's expiry.
 	NextTimeChange time.Time
+	// Faults are the entries published fail-closed.
+	Faults []domain.SnapshotFault
 }
 
 func newState() *State {
@@ -73,15 +75,19 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 	s.Version = data.Version
 	refs := map[string][]domain.ProviderRef{}
 	for _, p := range data.Providers {
-		key := ""
+		key, fault := "", ""
+		field := strconv.FormatInt(p.ID, 10)
 		if ct, ok := data.Ciphertexts[p.ID]; ok && len(ct) > 0 {
 			var err error
 			if key, err = decrypt(p.ID, ct); err != nil {
-				return nil, err
+				// One bad row never stops publishing: this provider goes
+				// out fail-closed and is reported.
+				fault = FaultSecretUndecryptable
+				s.Faults = append(s.Faults, domain.SnapshotFault{Resource: KeyProviders, Field: field, Reason: fault})
 			}
 		}
-		s.Sections[KeyProviders][strconv.FormatInt(p.ID, 10)] = providerJSON(p, key)
-		if p.Status == domain.ProviderActive {
+		s.Sections[KeyProviders][field] = providerJSON(p, key, fault)
+		if p.Status == domain.ProviderActive && fault == "" {
 			refs[p.Group] = append(refs[p.Group], domain.ProviderRef{ID: p.ID, Models: p.Models})
 		}
 	}
