@@ -470,7 +470,9 @@ func (p *Publisher) RequestFullResync(ctx context.Context, timeout time.Duration
 			return domain.ResyncResult{}, ctx.Err()
 		case <-deadline:
 			reason := "no replica holds the publisher lock or it is still busy"
-			if st.LastError != "" {
+			if since, msg := p.Failing(); !since.IsZero() {
+				reason = "the publisher's last error: " + msg
+			} else if st.LastError != "" {
 				reason = "the publisher's last error: " + st.LastError
 			}
 			return domain.ResyncResult{}, fmt.Errorf("full resync did not complete within %s; %s: %w", timeout, reason, ErrResyncTimeout)
