@@ -104,8 +104,8 @@ type LogConfig struct {
 
 // SyncConfig tunes the Redis snapshot publisher.
 type SyncConfig struct {
-	// PollInterval is how often the publisher looks for changes made on
-	// other replicas (changes made here wake it at once).
+	// PollInterval is the fallback for how often the publisher looks for
+	// changes (every commit wakes it at once through LISTEN/NOTIFY).
 	PollInterval      time.Duration `koanf:"poll_interval"`
 	ReconcileInterval time.Duration `koanf:"reconcile_interval"`
 	RetryMax          time.Duration `koanf:"retry_max"`

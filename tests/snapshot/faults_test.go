@@ -297,3 +297,34 @@ func TestFailingPublisherDegradesHealthAndResyncSaysWhy(t *testing.T) {
 		return err == nil && h.JSON200 != nil && h.JSON200.Status == apiclient.HealthStatusHealthy
 	}, 10*time.Second, 20*time.Millisecond, "healthy again once publishing works")
 }
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestChangeOnAnotherReplicaWakesThePublisher(t *testing.T) {
+	slowPoll := func(c *app.Config) {
+		c.Sync.PollInterval = time.Minute // polling cannot be what delivers the change
+		c.Sync.ReconcileInterval = time.Hour
+		c.Sync.RetryMax = 200 * time.Millisecond
+	}
+	a := testenv.Start(t, slowPoll)
+	b := testenv.Start(t, slowPoll)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		return a.Server.Publisher().Leader() != b.Server.Publisher().Leader()
+	}, 5*time.Second, 20*time.Millisecond, "exactly one replica publishes")
+	follower := a
+	if a.Server.Publisher().Leader() {
+		follower = b
+	}
+	rdb := follower.Redis(t)
+	for i := range 3 {
+		name := fmt.Sprintf("from-follower-%d", i)
+		res, err := follower.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: name},
+			testenv.WithToken(follower.AdminToken(t)))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, res.StatusCode())
+		require.Eventually(t, func() bool {
+			ok, _ := rdb.HExists(ctx, snapshot.KeyModels, "default."+name).Result()
+			return ok
+		}, 5*time.Second, 5*time.Millisecond, "LISTEN/NOTIFY wakes the publishing replica, far before its 1 min poll")
+	}
+}

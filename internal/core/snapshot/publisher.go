@@ -111,10 +111,13 @@ func (p *Publisher) Leader() bool {
 func (p *Publisher) loop() {
 	defer close(p.done)
 	backoff := time.Duration(0)
-	for {
+	for first := true; ; first = false {
 		wait := p.opts.PollInterval
 		if backoff > 0 {
 			wait = backoff
+		}
+		if first {
+			wait = 0 // take the lead (or not) at once on start
 		}
 		select {
 		case <-p.stop:
