@@ -320,6 +320,7 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
 	}
 	ops := Diff(p.mirror.Sections, want.Sections)
+	want.withDelta(p.mirror, ops)
 	meta := want.Meta(p.clock.Now())
 	applied, err := p.store.ApplyDelta(ctx, ops, meta, want.ModelsMeta(meta.UpdatedAt))
 	if err != nil {

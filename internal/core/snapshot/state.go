@@ -18,6 +18,44 @@ type State struct {
 	NextTimeChange time.Time
 	// Faults are the entries published fail-closed.
 	Faults []domain.SnapshotFault
+
+	// sums and modelsChecksum are computed on first use, or carried over
+	// from the previous state and updated per changed entry by the
+	// publisher (withDelta), so a delta does not re-hash everything.
+	sums           Sums
+	modelsChecksum string
+}
+
+// Sums are the per-section checksums of the state.
+func (s *State) Sums() Sums {
+	if s.sums == nil {
+		s.sums = SumsOf(s.Sections)
+	}
+	return s.sums
+}
+
+// withDelta sets s's checksums from prev's and the ops that turn prev into
+// s: work proportional to the change.
+func (s *State) withDelta(prev *State, ops []ports.SnapshotOp) {
+	sums := prev.Sums().Clone()
+	modelsChanged := false
+	for _, op := range ops {
+		old, had := prev.Sections[op.Key][op.Field]
+		sums.Apply(op, old, had)
+		modelsChanged = modelsChanged || op.Key == KeyModels
+	}
+	s.sums = sums
+	if !modelsChanged {
+		s.modelsChecksum = prev.ModelsChecksum()
+	}
+}
+
+// ModelsChecksum is meta:models_meta.checksum of the state.
+func (s *State) ModelsChecksum() string {
+	if s.modelsChecksum == "" {
+		s.modelsChecksum = ModelsChecksum(s.Sections[KeyModels])
+	}
+	return s.modelsChecksum
 }
 
 func newState() *State {
@@ -44,11 +82,11 @@ func (s *State) Counts() map[string]int {
 }
 
 // Checksum is the state's checksum.
-func (s *State) Checksum() string { return Checksum(s.Sections) }
+func (s *State) Checksum() string { return s.Sums().Total().String() }
 
 // Meta is meta:snapshot for the state at time now.
 func (s *State) Meta(now time.Time) ports.SnapshotMeta {
-	sums := SumsOf(s.Sections)
+	sums := s.Sums()
 	return ports.SnapshotMeta{Version: s.Version, Checksum: sums.Total().String(), UpdatedAt: now,
 		Counts: s.Counts(), Checksums: sums.Strings()}
 }
@@ -59,7 +97,7 @@ func (s *State) ModelsMeta(now time.Time) map[string]string {
 		"version":      strconv.FormatInt(s.Version, 10),
 		"updated_at":   strconv.FormatInt(now.Unix(), 10),
 		"source":       "ezapi",
-		"checksum":     ModelsChecksum(s.Sections[KeyModels]),
+		"checksum":     s.ModelsChecksum(),
 		"upstream_url": "",
 		"upstream_ref": "",
 	}
