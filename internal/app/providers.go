@@ -22,8 +22,8 @@ import (
 	"github.com/ez-api/ez-api/internal/adapters/redisstore"
 	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/domain"
-	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
