@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -26,22 +28,28 @@ type ChangeListener struct {
 // dsn and calls wake for every notification, and after every reconnect
 // (notifications may have been missed meanwhile). Close stops it.
 func NewChangeListener(dsn string, wake func(), logger *slog.Logger) *ChangeListener {
-	l := pq.NewListener(dsn, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
+	l := pq.NewListener(dsn, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			logger.Warn("config change listener", "event", ev, "error", err)
 		}
 	})
 	c := &ChangeListener{l: l, done: make(chan struct{})}
-	if err := l.Listen(ChangeChannel); err != nil {
-		// The listener keeps reconnecting and re-listens on its own; the
+	listening := make(chan struct{})
+	go func() {
+		// Listen blocks until the first connection succeeds (or Close); the
+		// listener re-listens by itself after every reconnect, and the
 		// publisher polls meanwhile.
-		logger.Warn("config change listener not yet listening; polling until it is", "error", err)
-	}
+		defer close(listening)
+		if err := l.Listen(ChangeChannel); err != nil && !errors.Is(err, net.ErrClosed) {
+			logger.Warn("config change listener cannot listen; polling only", "error", err)
+		}
+	}()
 	go func() {
 		defer close(c.done)
 		for range l.Notify { // nil after a reconnect: wake too
 			wake()
 		}
+		<-listening
 	}()
 	return c
 }
