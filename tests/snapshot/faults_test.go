@@ -328,3 +328,22 @@ func TestChangeOnAnotherReplicaWakesThePublisher(t *testing.T) {
 		}, 5*time.Second, 5*time.Millisecond, "LISTEN/NOTIFY wakes the publishing replica, far before its 1 min poll")
 	}
 }
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestPathologicalRegexIsRejectedNamingTheCandidate(t *testing.T) {
+	env := testenv.Start(t, fastSync)
+	ctx := context.Background()
+	as := testenv.WithToken(env.AdminToken(t))
+	mod, err := env.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: "runaway"}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, mod.StatusCode())
+	group := "default"
+	res, err := env.Client.CreateBindingWithResponse(ctx, apiclient.CreateBindingJSONRequestBody{PublicModel: "runaway",
+		Candidates: apiclient.BindingCandidates{
+			{RouteGroup: &group, SelectorType: apiclient.SelectorTypeExact, SelectorValue: "runaway"},
+			{RouteGroup: &group, SelectorType: apiclient.SelectorTypeRegex, SelectorValue: "[a-z]{1000}[0-9]{1000}"}}}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode(), string(res.Body))
+	assert.Contains(t, string(res.Body), `"field":"candidates.1"`)
+	assert.Contains(t, string(res.Body), "regex too complex")
+}
