@@ -112,12 +112,15 @@ type LogConfig struct {
 
 // SyncConfig tunes the Redis snapshot publisher.
 type SyncConfig struct {
-	// PollInterval is how often the publisher looks for changes made on
-	// other replicas (changes made here wake it at once).
+	// PollInterval is the fallback for how often the publisher looks for
+	// changes (every commit wakes it at once through LISTEN/NOTIFY).
 	PollInterval      time.Duration `koanf:"poll_interval"`
 	ReconcileInterval time.Duration `koanf:"reconcile_interval"`
 	RetryMax          time.Duration `koanf:"retry_max"`
 	ResyncTimeout     time.Duration `koanf:"resync_timeout"`
+	// DegradedAfter is how long the publisher may keep failing before
+	// /health reports the service degraded.
+	DegradedAfter time.Duration `koanf:"degraded_after"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -354,6 +357,7 @@ func defaults() map[string]any {
 		"sync.reconcile_interval":          "30s",
 		"sync.retry_max":                   "5s",
 		"sync.resync_timeout":              "30s",
+		"sync.degraded_after":              "30s",
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,

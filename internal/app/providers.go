@@ -23,6 +23,7 @@ import (
 	"github.com/ez-api/ez-api/internal/core/auth"
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
@@ -157,9 +158,11 @@ func ProvideBuildInfo() domain.BuildInfo {
 	return b
 }
 
-// ProvideProbes lists the dependencies health and readiness check.
-func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient) []ports.HealthProbe {
-	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb)}
+// ProvideProbes lists the dependencies health and readiness check, and the
+// snapshot publisher (health only: degraded once it has failed for
+// sync.degraded_after).
+func ProvideProbes(cfg Config, db *sqlx.DB, rdb redis.UniversalClient, pub *snapshot.Publisher) []ports.HealthProbe {
+	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), pub.HealthProbe(cfg.Sync.DegradedAfter)}
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.

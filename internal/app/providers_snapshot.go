@@ -36,9 +36,15 @@ func ProvideSnapshotStore(cfg Config, rdb redis.UniversalClient) ports.SnapshotS
 // schema is migrated, and the cleanup stops it.
 func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock,
 	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, m *observability.Metrics, logger *slog.Logger) (*snapshot.Publisher, func()) {
-	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, logger.With("component", "snapshot"),
+	log := logger.With("component", "snapshot")
+	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, log,
 		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax}, m)
-	return p, p.Close
+	// A change committed on any replica wakes this one's publisher at once.
+	listener := postgres.NewChangeListener(cfg.Postgres.DSN, p.Notify, log)
+	return p, func() {
+		_ = listener.Close()
+		p.Close()
+	}
 }
 
 // ProvideSyncService builds the sync API's use-case.

@@ -31,8 +31,19 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	logger := ProvideLogger(cfg, out)
 	universalClient, cleanup2 := ProvideRedis(cfg, logger)
-	v := ProvideProbes(db, universalClient)
+	snapshotSource := postgres.NewSnapshotSource(db)
+	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
+	leaderLock := postgres.NewLeaderLock(db)
+	secretCipher, err := ProvideSecretCipher(cfg, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	clock := ProvideClock()
+	metrics := ProvideMetrics(db)
+	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
+	v := ProvideProbes(cfg, db, universalClient, publisher)
 	buildInfo := ProvideBuildInfo()
 	service := health.NewService(v, clock, buildInfo)
 	operatorRepository := postgres.NewOperatorRepository(db)
@@ -42,32 +53,21 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	txRunner := postgres.NewTxRunner(db)
 	loginService, err := ProvideLoginService(cfg, operatorRepository, passwordHasher, accessTokenCodec, auditRepository, txRunner, clock)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
-	usageRecorder, cleanup3 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	usageRecorder, cleanup4 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
 	servicetokensService := servicetokens.NewService(serviceTokenRepository, auditRepository, txRunner, clock, manager)
 	providerRepository := postgres.NewProviderRepository(db)
 	routeGroupRepository := postgres.NewRouteGroupRepository(db)
-	secretCipher, err := ProvideSecretCipher(cfg, logger)
-	if err != nil {
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	addressGuard := ProvideAddressGuard(cfg)
 	changeRecorder := postgres.NewChangeRecorder(db)
-	snapshotSource := postgres.NewSnapshotSource(db)
-	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
-	leaderLock := postgres.NewLeaderLock(db)
-	metrics := ProvideMetrics(db)
-	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
 	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, publisher)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	modelRepository := postgres.NewModelRepository(db)

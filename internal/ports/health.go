@@ -18,6 +18,12 @@ type HealthProbe interface {
 	Ping(ctx context.Context) error
 }
 
+// ReadinessExempt is implemented by probes that only inform /health: a
+// failure degrades health but does not take the replica out of readiness.
+type ReadinessExempt interface {
+	ReadinessExempt() bool
+}
+
 // Clock tells the time; tests substitute a fixed one.
 type Clock interface {
 	Now() time.Time

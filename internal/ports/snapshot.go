@@ -47,6 +47,10 @@ type SnapshotSource interface {
 	// RecordTimeChange takes a new config version for a change made by the
 	// clock (a key expired, a rotation's grace ended).
 	RecordTimeChange(ctx context.Context) error
+	// AdvancePast moves the config version sequence past version (when
+	// Redis holds a snapshot from a newer database) and records a change
+	// at the new version, which it returns.
+	AdvancePast(ctx context.Context, version int64) (int64, error)
 }
 
 // SnapshotOp is one change to a snapshot hash: Value empty means delete.
@@ -63,6 +67,8 @@ type SnapshotMeta struct {
 	Checksum  string
 	UpdatedAt time.Time
 	Counts    map[string]int
+	// Checksums are the per-section checksums (meta:snapshot "checksum:<key>").
+	Checksums map[string]string
 }
 
 // SnapshotStore is where balancers read the snapshot (Redis).

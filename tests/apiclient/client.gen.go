@@ -1408,6 +1408,18 @@ type ServiceTokenList struct {
 // ServiceTokenRole defines model for ServiceTokenRole.
 type ServiceTokenRole string
 
+// SnapshotFault defines model for SnapshotFault.
+type SnapshotFault struct {
+	// Field The entry's field, e.g. the provider id.
+	Field string `json:"field"`
+
+	// Key The snapshot hash, e.g. config:providers.
+	Key string `json:"key"`
+
+	// Reason Why, e.g. secret_undecryptable.
+	Reason string `json:"reason"`
+}
+
 // SyncStatus defines model for SyncStatus.
 type SyncStatus struct {
 	Balancers []BalancerStatus `json:"balancers"`
@@ -1417,7 +1429,10 @@ type SyncStatus struct {
 	DatabaseVersion  int64  `json:"database_version"`
 
 	// ExpectedChecksum The checksum of the snapshot built from the database.
-	ExpectedChecksum        string                       `json:"expected_checksum"`
+	ExpectedChecksum string `json:"expected_checksum"`
+
+	// Faults Snapshot entries published fail-closed because their row could not be turned into a usable value (a provider whose secret this replica cannot decrypt is published with status disabled and an empty api_key). Every other change keeps flowing.
+	Faults                  *[]SnapshotFault             `json:"faults,omitempty"`
 	InSync                  bool                         `json:"in_sync"`
 	LastError               *string                      `json:"last_error,omitempty"`
 	LastPublishAt           nullable.Nullable[time.Time] `json:"last_publish_at,omitempty"`

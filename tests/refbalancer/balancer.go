@@ -1,6 +1,6 @@
 // Package refbalancer is a reference balancer for tests (not shipped): it
 // reads the snapshot from Redis the way the balancer team's docs say
-// (docs/snapshot.md), follows events:snapshot, authenticates client tokens
+// (docs/snapshot.md), follows events:snapshot and dp:config:refresh, authenticates client tokens
 // by sha256 lookup, resolves a public model to a provider and upstream
 // model, and sends heartbeats.
 package refbalancer
@@ -33,11 +33,12 @@ type Balancer struct {
 	version  int64
 	checksum string
 	data     map[string]map[string]string
+	reloads  map[string]int
 }
 
 // New builds a balancer reading rdb under prefix.
 func New(rdb redis.UniversalClient, prefix string) *Balancer {
-	return &Balancer{rdb: rdb, prefix: prefix, data: map[string]map[string]string{}}
+	return &Balancer{rdb: rdb, prefix: prefix, data: map[string]map[string]string{}, reloads: map[string]int{}}
 }
 
 // Load reads every hash and meta:snapshot in one MULTI/EXEC, so the view is
@@ -72,9 +73,18 @@ func (b *Balancer) Load(ctx context.Context) error {
 	return nil
 }
 
-// Follow reloads on every events:snapshot message until ctx ends.
-func (b *Balancer) Follow(ctx context.Context) {
-	sub := b.rdb.Subscribe(ctx, b.prefix+snapshot.Channel)
+// Follow reloads on every events:snapshot message and on every
+// dp:config:refresh message (the original EZ-API balancer's signal) until
+// ctx ends. With channels given it follows only those (unprefixed names).
+func (b *Balancer) Follow(ctx context.Context, channels ...string) {
+	if len(channels) == 0 {
+		channels = []string{snapshot.Channel, snapshot.RefreshChannel}
+	}
+	names := make([]string, len(channels))
+	for i, c := range channels {
+		names[i] = b.prefix + c
+	}
+	sub := b.rdb.Subscribe(ctx, names...)
 	defer sub.Close()
 	ch := sub.Channel()
 	for {
@@ -85,12 +95,39 @@ func (b *Balancer) Follow(ctx context.Context) {
 			if !ok {
 				return
 			}
-			var ev snapshot.Event
-			if json.Unmarshal([]byte(msg.Payload), &ev) == nil {
+			if b.understands(msg.Channel, msg.Payload) {
 				_ = b.Load(ctx)
+				b.mu.Lock()
+				b.reloads[strings.TrimPrefix(msg.Channel, b.prefix)]++
+				b.mu.Unlock()
 			}
 		}
 	}
+}
+
+// understands decodes a message of either channel into its published shape.
+func (b *Balancer) understands(channel, payload string) bool {
+	switch strings.TrimPrefix(channel, b.prefix) {
+	case snapshot.Channel:
+		var ev snapshot.Event
+		return json.Unmarshal([]byte(payload), &ev) == nil
+	case snapshot.RefreshChannel:
+		var ev struct {
+			Resource  string `json:"resource"`
+			Version   string `json:"version,omitempty"`
+			ActiveKey string `json:"active_key,omitempty"`
+			Timestamp int64  `json:"timestamp"`
+		}
+		return json.Unmarshal([]byte(payload), &ev) == nil && ev.Resource != ""
+	}
+	return false
+}
+
+// Reloads counts the reloads triggered by messages of channel (unprefixed).
+func (b *Balancer) Reloads(channel string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.reloads[channel]
 }
 
 // Version is the applied snapshot version.

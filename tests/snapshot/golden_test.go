@@ -143,6 +143,9 @@ func goldenMeta(s *snapshot.State) map[string]string {
 	for k, n := range s.Counts() {
 		m["count:"+k] = strconv.Itoa(n)
 	}
+	for k, c := range s.Meta(goldenNow).Checksums {
+		m["checksum:"+k] = c
+	}
 	return m
 }
 
@@ -362,6 +365,7 @@ func TestDocChecksumTestVector(t *testing.T) {
 		"the checksum in the document's meta:snapshot example is the checksum of its example hashes")
 	for _, k := range snapshot.DataKeys {
 		assert.Equal(t, strconv.Itoa(len(sections[k])), meta["count:"+k], "meta:snapshot count:%s", k)
+		assert.Equal(t, snapshot.SectionSum(k, sections[k]).String(), meta["checksum:"+k], "meta:snapshot checksum:%s", k)
 	}
 }
 
@@ -370,7 +374,7 @@ func TestDocChecksumTestVector(t *testing.T) {
 func TestDocListsEveryKey(t *testing.T) {
 	t.Parallel()
 	doc, _ := readDoc(t)
-	keys := append([]string{snapshot.KeyModelsMeta, snapshot.KeySnapshot, snapshot.Channel}, snapshot.DataKeys...)
+	keys := append([]string{snapshot.KeyModelsMeta, snapshot.KeySnapshot, snapshot.Channel, snapshot.RefreshChannel}, snapshot.DataKeys...)
 	for _, k := range keys {
 		assert.Contains(t, doc, "`"+k+"`", "docs/snapshot.md must describe %s", k)
 		assert.Contains(t, doc, "### `"+k+"`", "docs/snapshot.md needs a section for %s", k)

@@ -60,6 +60,9 @@ type ProblemError struct {
 	Cause  error
 	// Header is added to the response (e.g. Retry-After).
 	Header http.Header
+	// Public shows Detail even on a 5xx: it was written for the caller and
+	// holds nothing the caller may not see.
+	Public bool
 }
 
 func (e *ProblemError) Error() string {
@@ -170,6 +173,9 @@ func problemFor(err error, c echo.Context) (gen.Problem, http.Header) {
 		header.Set("Retry-After", "1")
 	}
 	p := NewProblem(status, detail, fields, c.Request().URL.Path, RequestID(c))
+	if pe != nil && pe.Public && detail != "" && p.Detail == nil {
+		p.Detail = &detail
+	}
 	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.HasTraceID() {
 		id := sc.TraceID().String()
 		p.TraceId = &id

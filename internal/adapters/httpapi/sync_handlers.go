@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"net/http"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -12,6 +14,10 @@ import (
 // ResyncSnapshot implements gen.StrictServerInterface.
 func (a *API) ResyncSnapshot(ctx context.Context, _ gen.ResyncSnapshotRequestObject) (gen.ResyncSnapshotResponseObject, error) {
 	r, err := a.sync.Resync(ctx)
+	if errors.Is(err, domain.ErrUnavailable) {
+		// The operator asked for this and needs to know why it failed.
+		return nil, &ProblemError{Status: http.StatusServiceUnavailable, Detail: err.Error(), Cause: err, Public: true}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +51,13 @@ func (a *API) GetSyncStatus(ctx context.Context, _ gen.GetSyncStatusRequestObjec
 	}
 	if st.RedisError != "" {
 		out.RedisError = &st.RedisError
+	}
+	if len(st.Faults) > 0 {
+		faults := make([]gen.SnapshotFault, len(st.Faults))
+		for i, f := range st.Faults {
+			faults[i] = gen.SnapshotFault{Key: f.Resource, Field: f.Field, Reason: f.Reason}
+		}
+		out.Faults = &faults
 	}
 	for i, b := range st.Balancers {
 		out.Balancers[i] = gen.BalancerStatus{InstanceId: b.InstanceID, SnapshotVersion: b.SnapshotVersion,

@@ -30,6 +30,7 @@ type Metrics struct {
 	publishDuration  *prometheus.HistogramVec
 	publishFailures  prometheus.Counter
 	reconcileRepairs prometheus.Counter
+	snapshotFaults   prometheus.Gauge
 
 	rateLimited       *prometheus.CounterVec
 	rateLimitFallback prometheus.Counter
@@ -52,13 +53,15 @@ func New() *Metrics {
 			Help: "Failed publish attempts (retried)."}),
 		reconcileRepairs: prometheus.NewCounter(prometheus.CounterOpts{Name: "ezapi_snapshot_reconcile_repairs_total",
 			Help: "Times reconcile found Redis drifted and repaired it."}),
+		snapshotFaults: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ezapi_snapshot_faults",
+			Help: "Snapshot entries published fail-closed (e.g. a provider secret this replica cannot decrypt); listed in GET /sync/status."}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ezapi_ratelimit_rejections_total",
 			Help: "Requests refused with 429, by rule."}, []string{"rule"}),
 		rateLimitFallback: prometheus.NewCounter(prometheus.CounterOpts{Name: "ezapi_ratelimit_fallbacks_total",
 			Help: "Rate-limit decisions taken by the local fallback because Redis failed."}),
 	}
 	r.MustRegister(m.httpRequests, m.httpDuration, m.snapshotVersion, m.publishDuration, m.publishFailures,
-		m.reconcileRepairs, m.rateLimited, m.rateLimitFallback,
+		m.reconcileRepairs, m.snapshotFaults, m.rateLimited, m.rateLimitFallback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -110,6 +113,9 @@ func (m *Metrics) Repaired() { m.reconcileRepairs.Inc() }
 
 // Failed implements snapshot.Metrics.
 func (m *Metrics) Failed() { m.publishFailures.Inc() }
+
+// Faults implements snapshot.Metrics.
+func (m *Metrics) Faults(n int) { m.snapshotFaults.Set(float64(n)) }
 
 // RateLimited counts a 429 by rule.
 func (m *Metrics) RateLimited(rule string) { m.rateLimited.WithLabelValues(rule).Inc() }

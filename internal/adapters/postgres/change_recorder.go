@@ -28,9 +28,13 @@ func (r *ChangeRecorder) Record(ctx context.Context, section domain.Section, ent
 	if _, err := conn(ctx, r.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
 		return 0, fmt.Errorf("version lock: %w", translate(err))
 	}
-	const q = `INSERT INTO config_outbox (version, section, entity_id, op) VALUES (nextval('config_version'), $1, $2, $3) RETURNING version`
+	// The NOTIFY rides in the same statement (no extra round trip) and is
+	// delivered at commit: it wakes the publishing replica wherever it runs.
+	const q = `WITH ins AS (
+		INSERT INTO config_outbox (version, section, entity_id, op) VALUES (nextval('config_version'), $1, $2, $3) RETURNING version)
+		SELECT ins.version FROM ins CROSS JOIN LATERAL pg_notify($4, ins.version::text) n`
 	var v int64
-	if err := conn(ctx, r.db).GetContext(ctx, &v, q, string(section), entityID, string(op)); err != nil {
+	if err := conn(ctx, r.db).GetContext(ctx, &v, q, string(section), entityID, string(op), ChangeChannel); err != nil {
 		return 0, fmt.Errorf("record %s change: %w", section, translate(err))
 	}
 	return v, nil

@@ -251,6 +251,26 @@ func (s *SnapshotSource) State(ctx context.Context) (domain.PublishState, error)
 	return st, nil
 }
 
+// AdvancePast implements ports.SnapshotSource: under the version lock, the
+// sequence is set to version unless it is already beyond it, and a change
+// is recorded so the database's version is the next one.
+func (s *SnapshotSource) AdvancePast(ctx context.Context, version int64) (int64, error) {
+	var v int64
+	err := NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
+		if _, err := conn(ctx, s.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
+			return fmt.Errorf("version lock: %w", translate(err))
+		}
+		const q = `SELECT setval('config_version', GREATEST($1::bigint, (SELECT last_value FROM config_version)))`
+		if _, err := conn(ctx, s.db).ExecContext(ctx, q, version); err != nil {
+			return fmt.Errorf("advance config version past %d: %w", version, translate(err))
+		}
+		var err error
+		v, err = NewChangeRecorder(s.db).Record(ctx, domain.SectionFeatures, "resync", domain.OpUpsert)
+		return err
+	})
+	return v, err
+}
+
 // RecordTimeChange implements ports.SnapshotSource through the same
 // version lock as every configuration change.
 func (s *SnapshotSource) RecordTimeChange(ctx context.Context) error {

@@ -53,6 +53,9 @@ func metaFields(m ports.SnapshotMeta) map[string]any {
 	for k, n := range m.Counts {
 		f["count:"+k] = strconv.Itoa(n)
 	}
+	for k, c := range m.Checksums {
+		f["checksum:"+k] = c
+	}
 	return f
 }
 
@@ -108,8 +111,33 @@ func (s *Store) ApplyDelta(ctx context.Context, ops []ports.SnapshotOp, meta por
 			}
 		}
 		s.publish(ctx, ev)
+		var resources []string
+		seen := map[string]bool{}
+		for _, op := range ops {
+			if !seen[op.Key] {
+				seen[op.Key] = true
+				resources = append(resources, op.Key)
+			}
+		}
+		if seen[snapshot.KeyModels] && modelsMeta != nil {
+			resources = append(resources, snapshot.KeyModelsMeta)
+		}
+		s.refresh(ctx, meta, resources)
 	}
 	return applied, nil
+}
+
+// refresh sends the original balancer's reload signal, one
+// dp:config:refresh event per changed hash; like publish, best effort.
+func (s *Store) refresh(ctx context.Context, meta ports.SnapshotMeta, resources []string) {
+	version := strconv.FormatInt(meta.Version, 10)
+	for _, r := range resources {
+		b, err := json.Marshal(snapshot.RefreshEvent{Resource: r, Version: version, Timestamp: meta.UpdatedAt.Unix()})
+		if err != nil {
+			continue
+		}
+		_ = s.rdb.Publish(ctx, s.key(snapshot.RefreshChannel), b).Err()
+	}
 }
 
 // publish announces a change; a lost event only delays balancers until
@@ -180,6 +208,13 @@ func (s *Store) Replace(ctx context.Context, sections map[string]map[string]stri
 		return unavailable("swap in snapshot", err)
 	}
 	s.publish(ctx, snapshot.Event{Version: meta.Version, Kind: "full", Changes: []snapshot.EventChange{}})
+	resources := make([]string, 0, len(sections))
+	for _, k := range append(append([]string{}, snapshot.DataKeys...), snapshot.KeyModelsMeta) {
+		if _, ok := sections[k]; ok {
+			resources = append(resources, k)
+		}
+	}
+	s.refresh(ctx, meta, resources)
 	return nil
 }
 
@@ -189,13 +224,16 @@ func (s *Store) Meta(ctx context.Context) (ports.SnapshotMeta, error) {
 	if err != nil {
 		return ports.SnapshotMeta{}, unavailable("read meta", err)
 	}
-	out := ports.SnapshotMeta{Checksum: m["checksum"], Counts: map[string]int{}}
+	out := ports.SnapshotMeta{Checksum: m["checksum"], Counts: map[string]int{}, Checksums: map[string]string{}}
 	out.Version, _ = strconv.ParseInt(m["version"], 10, 64)
 	if ts, err := strconv.ParseInt(m["updated_at"], 10, 64); err == nil {
 		out.UpdatedAt = time.Unix(ts, 0)
 	}
 	for _, k := range snapshot.DataKeys {
 		out.Counts[k], _ = strconv.Atoi(m["count:"+k])
+		if c, ok := m["checksum:"+k]; ok {
+			out.Checksums[k] = c
+		}
 	}
 	return out, nil
 }

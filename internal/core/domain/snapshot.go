@@ -42,4 +42,14 @@ type SyncStatus struct {
 	LastError        string
 	RedisError       string
 	Balancers        []BalancerHeartbeat
+	// Faults are the entries published fail-closed because their row could
+	// not be turned into a usable value (e.g. an undecryptable secret).
+	Faults []SnapshotFault
+}
+
+// SnapshotFault is one snapshot entry published fail-closed, and why.
+type SnapshotFault struct {
+	Resource string // the hash, e.g. "config:providers"
+	Field    string // the entry's field, e.g. the provider id
+	Reason   string
 }

@@ -81,6 +81,11 @@ func (s *Service) Ready(ctx context.Context) domain.Readiness {
 		return domain.Readiness{Reason: "shutting_down", Checks: map[string]domain.DependencyHealth{}}
 	}
 	checks := s.probe(ctx)
+	for _, p := range s.probes {
+		if ex, ok := p.(ports.ReadinessExempt); ok && ex.ReadinessExempt() {
+			delete(checks, p.Name())
+		}
+	}
 	for name, c := range checks {
 		if !c.Up {
 			return domain.Readiness{Reason: name + "_unreachable", Checks: checks}

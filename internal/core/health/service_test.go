@@ -83,3 +83,21 @@ func TestReadyFollowsLifecycle(t *testing.T) {
 	assert.False(t, r.Ready)
 	assert.Equal(t, "shutting_down", r.Reason)
 }
+
+// healthOnlyProbe informs /health but never readiness (the snapshot publisher).
+type healthOnlyProbe struct{ fakeProbe }
+
+func (healthOnlyProbe) ReadinessExempt() bool { return true }
+
+func TestReadinessExemptProbeDegradesHealthOnly(t *testing.T) {
+	t.Parallel()
+	failing := healthOnlyProbe{fakeProbe{"snapshot_publisher", false, errors.New("publishing has failed for 1m0s")}}
+	svc := health.NewService([]ports.HealthProbe{fakeProbe{"postgres", true, nil}, failing}, fixedClock{time.Now()}, domain.BuildInfo{})
+	svc.SetPhase(health.PhaseServing)
+	rep := svc.Health(context.Background())
+	assert.Equal(t, domain.HealthDegraded, rep.Status)
+	assert.False(t, rep.Checks["snapshot_publisher"].Up)
+	r := svc.Ready(context.Background())
+	assert.True(t, r.Ready, "a failing publisher does not take the replica out of the load balancer")
+	assert.NotContains(t, r.Checks, "snapshot_publisher")
+}

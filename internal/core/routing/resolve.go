@@ -140,9 +140,18 @@ func matcher(t domain.SelectorType, value string) (func(string) bool, error) {
 	}
 }
 
+// MaxSelectorProgram bounds a regex selector's compiled program, in
+// instructions: matching one model id then costs a bounded amount of work
+// however the pattern is written (nested counted repetitions can blow a
+// short pattern up to a huge program).
+const MaxSelectorProgram = 2000
+
 func compile(value string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(value)
 	if err == nil {
+		if n := programSize(value); n > MaxSelectorProgram {
+			return nil, fmt.Errorf("selector_value: regex too complex: compiles to %d instructions, at most %d allowed", n, MaxSelectorProgram)
+		}
 		return re, nil
 	}
 	// Drop the "error parsing regexp:" prefix the syntax package adds.
@@ -179,4 +188,18 @@ func quoteJoin(ss []string) string {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// programSize is the number of instructions value compiles to (as
+// regexp.Compile does: Perl syntax, simplified); value is known to parse.
+func programSize(value string) int {
+	re, err := syntax.Parse(value, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
 }

@@ -27,6 +27,9 @@ const (
 	KeySnapshot   = "meta:snapshot"
 	// Channel is the pub/sub channel of change events.
 	Channel = "events:snapshot"
+	// RefreshChannel is the original EZ-API balancer's reload signal
+	// (foundation contract.DPConfigRefreshChannel).
+	RefreshChannel = "dp:config:refresh"
 )
 
 // DataKeys are the data hashes, in checksum order (sorted by key).
@@ -52,6 +55,9 @@ type ProviderJSON struct {
 	Priority       int      `json:"priority"`
 	Status         string   `json:"status"`
 	AutoBan        bool     `json:"auto_ban"`
+	// Error is set on an entry published fail-closed (status "disabled",
+	// api_key empty): why the control plane could not publish it as stored.
+	Error string `json:"error,omitempty"`
 }
 
 // KeyJSON is a value of auth:keys (field: sha256 hex of the token).
@@ -118,7 +124,10 @@ type ModelJSON struct {
 	SupportsStream     bool    `json:"supports_stream"`
 	InputPricePerMTok  float64 `json:"input_price_per_mtok"`
 	OutputPricePerMTok float64 `json:"output_price_per_mtok"`
-	Status             string  `json:"status"`
+	// CostPerToken is the original modelcap.Model field: USD per input
+	// (prompt) token, input_price_per_mtok / 1,000,000.
+	CostPerToken float64 `json:"cost_per_token"`
+	Status       string  `json:"status"`
 }
 
 // CandidateJSON is one resolved candidate of a binding.
@@ -149,6 +158,17 @@ type Event struct {
 	Changes []EventChange `json:"changes"`
 }
 
+// RefreshEvent is what dp:config:refresh carries (foundation
+// contract.DPConfigRefreshEvent): one per changed hash, version as a string.
+// ActiveKey is always omitted: ezapi updates the hashes in place, it never
+// publishes a versioned copy under another key name a balancer would switch to.
+type RefreshEvent struct {
+	Resource  string `json:"resource"`
+	Version   string `json:"version,omitempty"`
+	ActiveKey string `json:"active_key,omitempty"`
+	Timestamp int64  `json:"timestamp"`
+}
+
 // EventChange names one changed field.
 type EventChange struct {
 	Key   string `json:"key"`
@@ -164,17 +184,26 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func providerJSON(p domain.Provider, apiKey string) string {
+func providerJSON(p domain.Provider, apiKey, fault string) string {
 	models := p.Models
 	if models == nil {
 		models = []string{}
 	}
-	return mustJSON(ProviderJSON{
+	v := ProviderJSON{
 		ID: p.ID, Name: p.Name, Type: p.Type, BaseURL: p.BaseURL, APIKey: apiKey, GoogleProject: p.GoogleProject,
 		GoogleLocation: p.GoogleLocation, GroupID: p.GroupID, Group: p.Group, Models: models, Weight: p.Weight,
 		Priority: p.Priority, Status: string(p.Status), AutoBan: p.AutoBan,
-	})
+	}
+	if fault != "" {
+		// Fail closed: not routable, no secret.
+		v.Status, v.APIKey, v.Error = string(domain.ProviderDisabled), "", fault
+	}
+	return mustJSON(v)
 }
+
+// FaultSecretUndecryptable is the reason of a provider whose stored secret
+// this replica cannot decrypt (written under another encryption key).
+const FaultSecretUndecryptable = "secret_undecryptable"
 
 func orEmpty(s []string) []string {
 	if s == nil {
@@ -246,7 +275,7 @@ func modelJSON(m domain.Model) string {
 		Name: m.Key(), Kind: string(m.Kind), ContextWindow: deref(m.ContextWindow), MaxOutputTokens: deref(m.MaxOutputTokens),
 		SupportsVision: m.SupportsVision, SupportsFunctions: m.SupportsFunctions, SupportsToolChoice: m.SupportsToolChoice,
 		SupportsFIM: m.SupportsFIM, SupportsStream: m.SupportsStream, InputPricePerMTok: m.InputPricePerMTok,
-		OutputPricePerMTok: m.OutputPricePerMTok, Status: string(m.Status),
+		OutputPricePerMTok: m.OutputPricePerMTok, CostPerToken: m.InputPricePerMTok / 1e6, Status: string(m.Status),
 	})
 }
 

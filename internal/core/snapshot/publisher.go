@@ -30,6 +30,8 @@ type Metrics interface {
 	Published(version int64, kind string, d time.Duration)
 	Repaired()
 	Failed()
+	// Faults is the number of entries currently published fail-closed.
+	Faults(n int)
 }
 
 // Publisher keeps Redis equal to the database: only while it holds the
@@ -56,6 +58,13 @@ type Publisher struct {
 	mirror        *State
 	leader        bool
 	lastReconcile time.Time
+
+	// failMu guards the failure record the health probe reads.
+	failMu       sync.Mutex
+	failingSince time.Time // zero while publishing works
+	lastFailure  string
+
+	faultsLogged string // the fault list last logged, to log changes only
 }
 
 // NewPublisher builds the publisher; Start runs it.
@@ -102,10 +111,13 @@ func (p *Publisher) Leader() bool {
 func (p *Publisher) loop() {
 	defer close(p.done)
 	backoff := time.Duration(0)
-	for {
+	for first := true; ; first = false {
 		wait := p.opts.PollInterval
 		if backoff > 0 {
 			wait = backoff
+		}
+		if first {
+			wait = 0 // take the lead (or not) at once on start
 		}
 		select {
 		case <-p.stop:
@@ -123,10 +135,60 @@ func (p *Publisher) loop() {
 			backoff = min(max(2*backoff, 100*time.Millisecond), p.opts.RetryMax)
 			p.logger.Warn("snapshot publish failed; will retry", "error", err, "retry_in", backoff)
 			p.recordError(err)
+			p.noteFailure(err)
 			continue
 		}
+		p.noteFailure(nil)
 		backoff = 0
 	}
+}
+
+func (p *Publisher) noteFailure(err error) {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	if err == nil {
+		p.failingSince, p.lastFailure = time.Time{}, ""
+		return
+	}
+	if p.failingSince.IsZero() {
+		p.failingSince = p.clock.Now()
+	}
+	p.lastFailure = err.Error()
+}
+
+// Failing reports since when this replica's publisher has been failing
+// without a success in between (zero: it is not) and the last error.
+func (p *Publisher) Failing() (time.Time, string) {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	return p.failingSince, p.lastFailure
+}
+
+// HealthProbe is a non-critical probe that fails (so /health says degraded)
+// once the publisher has failed for longer than after. It does not affect
+// readiness: a replica whose publisher fails still serves the API.
+func (p *Publisher) HealthProbe(after time.Duration) ports.HealthProbe {
+	return publisherProbe{p: p, after: after}
+}
+
+type publisherProbe struct {
+	p     *Publisher
+	after time.Duration
+}
+
+func (publisherProbe) Name() string          { return "snapshot_publisher" }
+func (publisherProbe) Critical() bool        { return false }
+func (publisherProbe) ReadinessExempt() bool { return true }
+
+func (pp publisherProbe) Ping(context.Context) error {
+	since, msg := pp.p.Failing()
+	if since.IsZero() {
+		return nil
+	}
+	if d := pp.p.clock.Now().Sub(since); d >= pp.after {
+		return fmt.Errorf("snapshot publishing has failed for %s: %s", d.Round(time.Second), msg)
+	}
+	return nil
 }
 
 func (p *Publisher) recordError(err error) {
@@ -219,6 +281,10 @@ func (p *Publisher) adopt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if meta.Version > want.Version {
+		_, err := p.overtake(ctx, meta.Version, want.Version)
+		return err
+	}
 	if meta.Version == want.Version && meta.Checksum == want.Checksum() {
 		have, err := p.store.ReadAll(ctx)
 		if err != nil {
@@ -254,18 +320,20 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
 	}
 	ops := Diff(p.mirror.Sections, want.Sections)
-	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	want.withDelta(p.mirror, ops)
+	meta := want.Meta(p.clock.Now())
 	applied, err := p.store.ApplyDelta(ctx, ops, meta, want.ModelsMeta(meta.UpdatedAt))
 	if err != nil {
 		return err
 	}
 	if !applied {
-		// Redis moved on without us (a deposed leader?): make it whole again.
-		p.logger.Warn("redis snapshot version is ahead; full resync", "version", want.Version)
-		_, err := p.replace(ctx, want)
+		// Redis moved on without us (a deposed leader, or Redis holds a
+		// snapshot of another database): move past it and resync.
+		_, err := p.replaceOrOvertake(ctx, want)
 		return err
 	}
 	p.mirror = want
+	p.reportFaults(want)
 	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
 		return err
 	}
@@ -278,7 +346,7 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 // replace writes want as a full snapshot.
 func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResult, error) {
 	start := p.clock.Now()
-	meta := ports.SnapshotMeta{Version: want.Version, Checksum: want.Checksum(), UpdatedAt: p.clock.Now(), Counts: want.Counts()}
+	meta := want.Meta(p.clock.Now())
 	sections := make(map[string]map[string]string, len(want.Sections)+1)
 	for k, v := range want.Sections {
 		sections[k] = v
@@ -288,6 +356,7 @@ func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResu
 		return domain.ResyncResult{}, err
 	}
 	p.mirror = want
+	p.reportFaults(want)
 	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
 		return domain.ResyncResult{}, err
 	}
@@ -307,7 +376,52 @@ func (p *Publisher) fullResync(ctx context.Context) (domain.ResyncResult, error)
 	if err != nil {
 		return domain.ResyncResult{}, err
 	}
+	return p.replaceOrOvertake(ctx, want)
+}
+
+// replaceOrOvertake writes want as a full snapshot; when Redis holds a
+// higher version it moves past it first.
+func (p *Publisher) replaceOrOvertake(ctx context.Context, want *State) (domain.ResyncResult, error) {
+	res, err := p.replace(ctx, want)
+	if !errors.Is(err, domain.ErrConflict) {
+		return res, err
+	}
+	meta, merr := p.store.Meta(ctx)
+	if merr != nil {
+		return res, merr
+	}
+	return p.overtake(ctx, meta.Version, want.Version)
+}
+
+// overtake handles Redis ahead of the database (a restored or recreated
+// database, a leftover install): balancers ignore lower versions, so the
+// database's version sequence moves past Redis's and a full resync follows.
+func (p *Publisher) overtake(ctx context.Context, redisVersion, dbVersion int64) (domain.ResyncResult, error) {
+	p.logger.Error("redis holds a snapshot with a higher version than the database; moving the config version past it and resyncing",
+		"redis_version", redisVersion, "database_version", dbVersion)
+	if _, err := p.source.AdvancePast(ctx, redisVersion); err != nil {
+		return domain.ResyncResult{}, err
+	}
+	want, err := p.build(ctx)
+	if err != nil {
+		return domain.ResyncResult{}, err
+	}
 	return p.replace(ctx, want)
+}
+
+// reportFaults exposes the fail-closed entries of the published state.
+func (p *Publisher) reportFaults(s *State) {
+	if p.metrics != nil {
+		p.metrics.Faults(len(s.Faults))
+	}
+	key := fmt.Sprint(s.Faults)
+	if key == p.faultsLogged {
+		return
+	}
+	p.faultsLogged = key
+	for _, f := range s.Faults {
+		p.logger.Warn("snapshot entry published fail-closed", "key", f.Resource, "field", f.Field, "reason", f.Reason)
+	}
 }
 
 // reconcile compares what Redis holds with the state and repairs drift
@@ -332,8 +446,9 @@ func (p *Publisher) reconcile(ctx context.Context) error {
 	return err
 }
 
-// ErrResyncTimeout is returned when no replica completed a requested resync in time.
-var ErrResyncTimeout = fmt.Errorf("full resync did not complete in time: %w", domain.ErrUnavailable)
+// ErrResyncTimeout is returned (wrapped, with the reason) when no replica
+// completed a requested resync in time.
+var ErrResyncTimeout = fmt.Errorf("full resync timed out: %w", domain.ErrUnavailable)
 
 // RequestFullResync asks the publishing replica (whichever it is) for a full
 // resync and waits for its result.
@@ -358,7 +473,13 @@ func (p *Publisher) RequestFullResync(ctx context.Context, timeout time.Duration
 		case <-ctx.Done():
 			return domain.ResyncResult{}, ctx.Err()
 		case <-deadline:
-			return domain.ResyncResult{}, ErrResyncTimeout
+			reason := "no replica holds the publisher lock or it is still busy"
+			if since, msg := p.Failing(); !since.IsZero() {
+				reason = "the publisher's last error: " + msg
+			} else if st.LastError != "" {
+				reason = "the publisher's last error: " + st.LastError
+			}
+			return domain.ResyncResult{}, fmt.Errorf("full resync did not complete within %s; %s: %w", timeout, reason, ErrResyncTimeout)
 		case <-tick.C:
 		}
 	}
@@ -373,6 +494,7 @@ func (p *Publisher) Status(ctx context.Context, balancers ports.BalancerRegistry
 	}
 	st.DatabaseVersion = want.Version
 	st.ExpectedChecksum = want.Checksum()
+	st.Faults = want.Faults
 	if st.Backlog, st.OldestPending, err = p.source.Backlog(ctx); err != nil {
 		return st, err
 	}

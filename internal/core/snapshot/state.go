@@ -16,6 +16,46 @@ type State struct {
 	// NextTimeChange is when the snapshot changes by the clock alone (zero:
 	// never): the end of a rotation's grace period, or a key's expiry.
 	NextTimeChange time.Time
+	// Faults are the entries published fail-closed.
+	Faults []domain.SnapshotFault
+
+	// sums and modelsChecksum are computed on first use, or carried over
+	// from the previous state and updated per changed entry by the
+	// publisher (withDelta), so a delta does not re-hash everything.
+	sums           Sums
+	modelsChecksum string
+}
+
+// Sums are the per-section checksums of the state.
+func (s *State) Sums() Sums {
+	if s.sums == nil {
+		s.sums = SumsOf(s.Sections)
+	}
+	return s.sums
+}
+
+// withDelta sets s's checksums from prev's and the ops that turn prev into
+// s: work proportional to the change.
+func (s *State) withDelta(prev *State, ops []ports.SnapshotOp) {
+	sums := prev.Sums().Clone()
+	modelsChanged := false
+	for _, op := range ops {
+		old, had := prev.Sections[op.Key][op.Field]
+		sums.Apply(op, old, had)
+		modelsChanged = modelsChanged || op.Key == KeyModels
+	}
+	s.sums = sums
+	if !modelsChanged {
+		s.modelsChecksum = prev.ModelsChecksum()
+	}
+}
+
+// ModelsChecksum is meta:models_meta.checksum of the state.
+func (s *State) ModelsChecksum() string {
+	if s.modelsChecksum == "" {
+		s.modelsChecksum = ModelsChecksum(s.Sections[KeyModels])
+	}
+	return s.modelsChecksum
 }
 
 func newState() *State {
@@ -42,7 +82,14 @@ func (s *State) Counts() map[string]int {
 }
 
 // Checksum is the state's checksum.
-func (s *State) Checksum() string { return Checksum(s.Sections) }
+func (s *State) Checksum() string { return s.Sums().Total().String() }
+
+// Meta is meta:snapshot for the state at time now.
+func (s *State) Meta(now time.Time) ports.SnapshotMeta {
+	sums := s.Sums()
+	return ports.SnapshotMeta{Version: s.Version, Checksum: sums.Total().String(), UpdatedAt: now,
+		Counts: s.Counts(), Checksums: sums.Strings()}
+}
 
 // ModelsMeta is the meta:models_meta hash for the state.
 func (s *State) ModelsMeta(now time.Time) map[string]string {
@@ -50,7 +97,7 @@ func (s *State) ModelsMeta(now time.Time) map[string]string {
 		"version":      strconv.FormatInt(s.Version, 10),
 		"updated_at":   strconv.FormatInt(now.Unix(), 10),
 		"source":       "ezapi",
-		"checksum":     sectionChecksum(KeyModels, s.Sections[KeyModels]),
+		"checksum":     s.ModelsChecksum(),
 		"upstream_url": "",
 		"upstream_ref": "",
 	}
@@ -66,15 +113,19 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 	s.Version = data.Version
 	refs := map[string][]domain.ProviderRef{}
 	for _, p := range data.Providers {
-		key := ""
+		key, fault := "", ""
+		field := strconv.FormatInt(p.ID, 10)
 		if ct, ok := data.Ciphertexts[p.ID]; ok && len(ct) > 0 {
 			var err error
 			if key, err = decrypt(p.ID, ct); err != nil {
-				return nil, err
+				// One bad row never stops publishing: this provider goes
+				// out fail-closed and is reported.
+				fault = FaultSecretUndecryptable
+				s.Faults = append(s.Faults, domain.SnapshotFault{Resource: KeyProviders, Field: field, Reason: fault})
 			}
 		}
-		s.Sections[KeyProviders][strconv.FormatInt(p.ID, 10)] = providerJSON(p, key)
-		if p.Status == domain.ProviderActive {
+		s.Sections[KeyProviders][field] = providerJSON(p, key, fault)
+		if p.Status == domain.ProviderActive && fault == "" {
 			refs[p.Group] = append(refs[p.Group], domain.ProviderRef{ID: p.ID, Models: p.Models})
 		}
 	}
