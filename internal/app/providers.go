@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
+	"github.com/ez-api/ez-api/internal/adapters/logsink"
 	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
@@ -148,9 +149,10 @@ func ProvideBuildInfo() domain.BuildInfo {
 	return b
 }
 
-// ProvideProbes lists the dependencies health and readiness check.
-func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient) []ports.HealthProbe {
-	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb)}
+// ProvideProbes lists the dependencies health and readiness check (the
+// log pipeline reports itself down when it has stalled).
+func ProvideProbes(db *sqlx.DB, rdb redis.UniversalClient, logs *logsink.Sink) []ports.HealthProbe {
+	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), logs}
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.

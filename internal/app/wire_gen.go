@@ -31,8 +31,21 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	logger := ProvideLogger(cfg, out)
 	universalClient, cleanup2 := ProvideRedis(cfg, logger)
-	v := ProvideProbes(db, universalClient)
+	snapshotSource := postgres.NewSnapshotSource(db)
+	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
+	leaderLock := postgres.NewLeaderLock(db)
+	secretCipher, err := ProvideSecretCipher(cfg, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	clock := ProvideClock()
+	metrics := ProvideMetrics(db)
+	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
+	logWriter := ProvideLogWriter(db, publisher)
+	sink, cleanup4 := ProvideLogSink(cfg, logWriter, metrics, logger)
+	v := ProvideProbes(db, universalClient, sink)
 	buildInfo := ProvideBuildInfo()
 	service := health.NewService(v, clock, buildInfo)
 	operatorRepository := postgres.NewOperatorRepository(db)
@@ -42,32 +55,22 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	txRunner := postgres.NewTxRunner(db)
 	loginService, err := ProvideLoginService(cfg, operatorRepository, passwordHasher, accessTokenCodec, auditRepository, txRunner, clock)
 	if err != nil {
+		cleanup4()
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
-	usageRecorder, cleanup3 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	usageRecorder, cleanup5 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
 	servicetokensService := servicetokens.NewService(serviceTokenRepository, auditRepository, txRunner, clock, manager)
 	providerRepository := postgres.NewProviderRepository(db)
 	routeGroupRepository := postgres.NewRouteGroupRepository(db)
-	secretCipher, err := ProvideSecretCipher(cfg, logger)
-	if err != nil {
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	addressGuard := ProvideAddressGuard(cfg)
 	changeRecorder := postgres.NewChangeRecorder(db)
-	snapshotSource := postgres.NewSnapshotSource(db)
-	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
-	leaderLock := postgres.NewLeaderLock(db)
-	metrics := ProvideMetrics(db)
-	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
 	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, publisher)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
 	modelRepository := postgres.NewModelRepository(db)
@@ -85,10 +88,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	auditService := audit.NewService(auditReader)
 	balancerRegistry := postgres.NewBalancerRegistry(db)
 	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
-	logWriter := ProvideLogWriter(db, publisher)
-	sink, cleanup5 := ProvideLogSink(cfg, logWriter, metrics, logger)
 	logReader := postgres.NewLogReader(db)
-	logsService := ProvideLogService(cfg, sink, logReader, logReader, clock)
+	logsService := ProvideLogService(cfg, sink, logReader, logReader, logReader, clock, metrics)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,

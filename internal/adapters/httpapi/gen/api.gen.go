@@ -994,31 +994,42 @@ type LogList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
-// LogRecord defines model for LogRecord.
+// LogRecord One access log record. Lenient on purpose, so a balancer that sends
+// more than ezapi knows loses nothing: members not listed here are
+// ignored (counted in `ezapi_log_unknown_fields_total`, never stored),
+// and a missing `created_at` means the time the batch was received.
+// Every limit below is enforced per record; a record over one is
+// rejected by index. `created_at` may be at most `log.max_clock_skew`
+// ahead of the server's clock and no older than `log.retention_days`.
+// A `key_id` must name a key of `master_id` (a missing `master_id` is
+// taken from the key).
 type LogRecord struct {
 	BalancerId       *string `json:"balancer_id,omitempty"`
 	CachedTokens     *int64  `json:"cached_tokens,omitempty"`
 	ClientIp         *string `json:"client_ip,omitempty"`
 	CompletionTokens *int64  `json:"completion_tokens,omitempty"`
 
-	// CostUsd Computed from the model's prices when absent.
-	CostUsd      *float64  `json:"cost_usd,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	Error        *string   `json:"error,omitempty"`
-	KeyId        *int64    `json:"key_id,omitempty"`
-	LatencyMs    *int32    `json:"latency_ms,omitempty"`
-	MasterId     *int64    `json:"master_id,omitempty"`
-	Model        *string   `json:"model,omitempty"`
-	Namespace    *string   `json:"namespace,omitempty"`
-	PromptTokens *int64    `json:"prompt_tokens,omitempty"`
-	ProviderId   *int64    `json:"provider_id,omitempty"`
+	// CostUsd Computed from the model's prices when absent (capped at the maximum).
+	CostUsd *float64 `json:"cost_usd,omitempty"`
+
+	// CreatedAt When the request was made; the time of receipt when absent.
+	CreatedAt    *time.Time `json:"created_at,omitempty"`
+	Error        *string    `json:"error,omitempty"`
+	KeyId        *int64     `json:"key_id,omitempty"`
+	LatencyMs    *int32     `json:"latency_ms,omitempty"`
+	MasterId     *int64     `json:"master_id,omitempty"`
+	Model        *string    `json:"model,omitempty"`
+	Namespace    *string    `json:"namespace,omitempty"`
+	PromptTokens *int64     `json:"prompt_tokens,omitempty"`
+	ProviderId   *int64     `json:"provider_id,omitempty"`
 
 	// RequestId The balancer's own id of the request; with created_at it identifies the record.
-	RequestId     string  `json:"request_id"`
-	StatusCode    *int32  `json:"status_code,omitempty"`
-	Stream        *bool   `json:"stream,omitempty"`
-	TtftMs        *int32  `json:"ttft_ms,omitempty"`
-	UpstreamModel *string `json:"upstream_model,omitempty"`
+	RequestId            string                 `json:"request_id"`
+	StatusCode           *int32                 `json:"status_code,omitempty"`
+	Stream               *bool                  `json:"stream,omitempty"`
+	TtftMs               *int32                 `json:"ttft_ms,omitempty"`
+	UpstreamModel        *string                `json:"upstream_model,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // LogRecordView defines model for LogRecordView.
@@ -1732,6 +1743,342 @@ type CreateProviderJSONRequestBody = CreateProviderRequest
 
 // UpdateProviderJSONRequestBody defines body for UpdateProvider for application/json ContentType.
 type UpdateProviderJSONRequestBody = UpdateProviderRequest
+
+// Getter for additional properties for LogRecord. Returns the specified
+// element and whether it was found
+func (a LogRecord) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for LogRecord
+func (a *LogRecord) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a *LogRecord) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["balancer_id"]; found {
+		err = json.Unmarshal(raw, &a.BalancerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'balancer_id': %w", err)
+		}
+		delete(object, "balancer_id")
+	}
+
+	if raw, found := object["cached_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CachedTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'cached_tokens': %w", err)
+		}
+		delete(object, "cached_tokens")
+	}
+
+	if raw, found := object["client_ip"]; found {
+		err = json.Unmarshal(raw, &a.ClientIp)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_ip': %w", err)
+		}
+		delete(object, "client_ip")
+	}
+
+	if raw, found := object["completion_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CompletionTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'completion_tokens': %w", err)
+		}
+		delete(object, "completion_tokens")
+	}
+
+	if raw, found := object["cost_usd"]; found {
+		err = json.Unmarshal(raw, &a.CostUsd)
+		if err != nil {
+			return fmt.Errorf("error reading 'cost_usd': %w", err)
+		}
+		delete(object, "cost_usd")
+	}
+
+	if raw, found := object["created_at"]; found {
+		err = json.Unmarshal(raw, &a.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'created_at': %w", err)
+		}
+		delete(object, "created_at")
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["key_id"]; found {
+		err = json.Unmarshal(raw, &a.KeyId)
+		if err != nil {
+			return fmt.Errorf("error reading 'key_id': %w", err)
+		}
+		delete(object, "key_id")
+	}
+
+	if raw, found := object["latency_ms"]; found {
+		err = json.Unmarshal(raw, &a.LatencyMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'latency_ms': %w", err)
+		}
+		delete(object, "latency_ms")
+	}
+
+	if raw, found := object["master_id"]; found {
+		err = json.Unmarshal(raw, &a.MasterId)
+		if err != nil {
+			return fmt.Errorf("error reading 'master_id': %w", err)
+		}
+		delete(object, "master_id")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["namespace"]; found {
+		err = json.Unmarshal(raw, &a.Namespace)
+		if err != nil {
+			return fmt.Errorf("error reading 'namespace': %w", err)
+		}
+		delete(object, "namespace")
+	}
+
+	if raw, found := object["prompt_tokens"]; found {
+		err = json.Unmarshal(raw, &a.PromptTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'prompt_tokens': %w", err)
+		}
+		delete(object, "prompt_tokens")
+	}
+
+	if raw, found := object["provider_id"]; found {
+		err = json.Unmarshal(raw, &a.ProviderId)
+		if err != nil {
+			return fmt.Errorf("error reading 'provider_id': %w", err)
+		}
+		delete(object, "provider_id")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["status_code"]; found {
+		err = json.Unmarshal(raw, &a.StatusCode)
+		if err != nil {
+			return fmt.Errorf("error reading 'status_code': %w", err)
+		}
+		delete(object, "status_code")
+	}
+
+	if raw, found := object["stream"]; found {
+		err = json.Unmarshal(raw, &a.Stream)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream': %w", err)
+		}
+		delete(object, "stream")
+	}
+
+	if raw, found := object["ttft_ms"]; found {
+		err = json.Unmarshal(raw, &a.TtftMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'ttft_ms': %w", err)
+		}
+		delete(object, "ttft_ms")
+	}
+
+	if raw, found := object["upstream_model"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamModel)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_model': %w", err)
+		}
+		delete(object, "upstream_model")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a LogRecord) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.BalancerId != nil {
+		object["balancer_id"], err = json.Marshal(a.BalancerId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'balancer_id': %w", err)
+		}
+	}
+
+	if a.CachedTokens != nil {
+		object["cached_tokens"], err = json.Marshal(a.CachedTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cached_tokens': %w", err)
+		}
+	}
+
+	if a.ClientIp != nil {
+		object["client_ip"], err = json.Marshal(a.ClientIp)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_ip': %w", err)
+		}
+	}
+
+	if a.CompletionTokens != nil {
+		object["completion_tokens"], err = json.Marshal(a.CompletionTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'completion_tokens': %w", err)
+		}
+	}
+
+	if a.CostUsd != nil {
+		object["cost_usd"], err = json.Marshal(a.CostUsd)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cost_usd': %w", err)
+		}
+	}
+
+	if a.CreatedAt != nil {
+		object["created_at"], err = json.Marshal(a.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'created_at': %w", err)
+		}
+	}
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	if a.KeyId != nil {
+		object["key_id"], err = json.Marshal(a.KeyId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'key_id': %w", err)
+		}
+	}
+
+	if a.LatencyMs != nil {
+		object["latency_ms"], err = json.Marshal(a.LatencyMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'latency_ms': %w", err)
+		}
+	}
+
+	if a.MasterId != nil {
+		object["master_id"], err = json.Marshal(a.MasterId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'master_id': %w", err)
+		}
+	}
+
+	if a.Model != nil {
+		object["model"], err = json.Marshal(a.Model)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'model': %w", err)
+		}
+	}
+
+	if a.Namespace != nil {
+		object["namespace"], err = json.Marshal(a.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'namespace': %w", err)
+		}
+	}
+
+	if a.PromptTokens != nil {
+		object["prompt_tokens"], err = json.Marshal(a.PromptTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'prompt_tokens': %w", err)
+		}
+	}
+
+	if a.ProviderId != nil {
+		object["provider_id"], err = json.Marshal(a.ProviderId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'provider_id': %w", err)
+		}
+	}
+
+	object["request_id"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+	}
+
+	if a.StatusCode != nil {
+		object["status_code"], err = json.Marshal(a.StatusCode)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'status_code': %w", err)
+		}
+	}
+
+	if a.Stream != nil {
+		object["stream"], err = json.Marshal(a.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream': %w", err)
+		}
+	}
+
+	if a.TtftMs != nil {
+		object["ttft_ms"], err = json.Marshal(a.TtftMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'ttft_ms': %w", err)
+		}
+	}
+
+	if a.UpstreamModel != nil {
+		object["upstream_model"], err = json.Marshal(a.UpstreamModel)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_model': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsFeatureFlagsUpdate0 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate0
 func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate0() (FeatureFlagsUpdate0, error) {
@@ -10831,205 +11178,211 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2KnYtJUvyJbFSW3XS6WQm00kn7TjTs93OkSASkjCmADYAWlanUrW/9gH2IfbB5klO",
-	"4QN4k0CRuthJul01NR2LJG7fFd/1kxfwWcwZYUp6/U9ejAWeEUUE/PU8EZIL/a+QyEDQWFHOvL73Nsa/",
-	"JQQF8BiNBZ8hjGJBbihPJIrxhDySaMjIrRqYd4Ztz/eo/vS3hIiF53sMz4jX98xjz/dkMCUzrKea4dvX",
-	"hE3U1Oufdnu+pxaxflMqQdnE+/zZ916Fq0u6IJInIiCIhtlcMVbTfCoaer4nyG8JFST0+kokpDjtmIsZ",
-	"Vvo9ps5OPN+bUUZnyczrd7M1UKbIhAhYxGs6o2p1He/whCBJfydVO47gu+LMIRnjJFJe/7Tjl5Zx3NPL",
-	"wLdmGaedTs2iPuv9yZgzSQB83+HwgvyWEAnrDDhThME/cRxHNMB6yUex4KOIzP79n1Kv/1NhXf8myNjr",
-	"e//nKEeRI/NUHr0zX5lJyydwOSVImGlRyIlEjCs0wyqYIjUlSC9D4EC1vc++95yzcUSDe19fMMVsAmuB",
-	"6SWaUzVF5JZKRdkESYUVgQW+5GJEw5Cwe1+hICFhiuLokUSCRyQ/SxxFfI7UlErEYyJgEbDYH7l6yRMW",
-	"3udaf+RIJsEUiZT+DriAVd5QSUcRQYqbpcaCsoDGODqEtb4n4oYG5APDN5hGeBSRez1hMou5wIJGC5Qw",
-	"bNcpibghT5EgSixQhBURsNRLzt9gtrCkJO9znRdYEQQcg4TpwvBYEQGkxJLZiAjEx0iSgLNQIsrQ8EK/",
-	"1Xqm3wK2OyU4tPxcDwd8q5Vxr3yJDh6Xv39BZpgyzYA3+UaSBnPky615V7/9geFETbmgv5N7RfM3VErN",
-	"GbhAlN3giIYFCl065Z9//rn1LFFT/TDAiji3lYkzs6tY8IBIqTHxBVNULe5zcz+TKGppwUNCNEoUkmSG",
-	"Ye1RtEi32wZg2cH0XM8CveBLfk3YhRU6oEAIzZMUNRIIw0sDpd9alZV/fd87PUN/+/nyKZKEhYgqhCUa",
-	"PrMQht320XcECyLQVdLpHAfFAeEXAji+dKi+R25jKogcYFWS7SFWpKXojLi+gUEH5udPHmFazP7qmem9",
-	"jy5FJNcmfi1vtTRYaTX5OHz0TxIoPfGzJKTqWaCMqlU+QRo6lZNl4kh/yddtRIPRrQyvzdY2w1JTm+/J",
-	"hVRkVr83uw0aVi//BVNi4UIAA+tPHrnFs1hzee+aLNqBIJoyHFDA6TmsQ+bCielPNgCykfxmbWFI9epw",
-	"9K6wZqMXsiSyQsn8vbLpIKKEqQGNHTTtN4eaVZQG5oOVcVKpWvs8hf56OIIKjLX2aU7ZT+GzPFJ55tIy",
-	"i1uvxIbX1OicS7isyKz8j1oYG7TK0NvDQmD4u3C5qBvoR3Kr7E1m5UBgIeXRXJv6DkeYBUT8lWChRsQg",
-	"nBt/xjiSxF/aeTAlwbXUhFm635ydODB0yqUyd4XSu73TU8fLlEmlV2YRpPB+t/cErgvZ346vJcOxnHI1",
-	"uCFCWjqtvgd1XAhc+HL9xpZPvrBwx0LWAeG9wiqRq+hVPOS1p1p3iivPIzxZlV7fY4VHWBJk14xmlCUS",
-	"FLORXekjiUBwkzB9SQurBmwhwlINJCGsOWNrBMu18NsJYOaQiit3gpCy0CqRS7DDLKR6f835gx3refql",
-	"i0sYMRNupAY05t3XZFEWbPYi357EqnXCXWNrDJQxDtxoGCejiAaDGQ9J5HxBZpi/7mBSU4ilk8++l8Th",
-	"hsfgEhz54peWao4iW55fhGYJBqWVrMGPHKYriBIShWm0So0/TxfGvJB+mt+XtSiLbohbTxTCCJBUbQo4",
-	"G9PJwPzue4wPYsFvaGhUwAq1IB9vIngSD5qLf54oMoCP3AAnEdGSOpPv6+D+3r58qd8tfnyDo4TUIJTL",
-	"hiN5lOgfEJ5gTf5wwLBkBEvW7C1Q9Iag9Iykj/TCEkVCNJ8ShgTBYI/LtNJrLz30j47jS2KpBMGzNfqZ",
-	"YxdLFji7FkRD9K///h+UjokAWWExKcV+8k56Xt8z9NrqdXonrc6TVueswEpy3JwTOpmqZcCCjc5xrS1S",
-	"TxHKBRTJhlyG8wroCqSVImZ+Uk3o6BWLk011liXcXMtx9Kt/0W/+qEXs/hF32SZco9fkoMpsq911ptVu",
-	"p1MyrnZqQVoDsCYw2V7SGWh+hg28MgNohWtGmf2ruyoJ7Rj7UMxTIf7ltfIknBD1jgjKwyIPZ5xpmISY",
-	"RloszThT02jhZDjPQTjZHRWM5Zvo9iWAbgJHuaISrPv6jWZfP2ZvO/SFTbX/rbSJJVgtKQKFw3BBzBz3",
-	"D2Sx3VGD5ZuEAxqXsXXp5lGz75xqup3OKg6nk8CWKufpWYbReCLHTCPA30GcIfBa5Ckie/5xIsu6RsgT",
-	"rZ84mZmxF29rHttSEjiusk2Q87eEK2wsVnJj95zviXg2iFIb9yrjX/ut2vrbJdqArVeTwRsww21HCVau",
-	"DUQ8c6+yJNpqpZufDaiaDlg/5JYIM8O3g2uykE2WUbeEFPlirBQRWjv8f78+a/2CW793Wucf83+2B62P",
-	"nzr+2fHnf6u9C9VBVbONLSUJZ0qLvDllIZ9vgblUKwaDWNCAaK4ymCl+XcEdGpxjzi6uKQsbiacf9IsW",
-	"hjxRejVuEm6wmeaw6x/9338H+HV7j10A3EnI2m3s/1C3vczLJI65UHIwpkVT14jziGBWfiNhYN+VNe+Z",
-	"q0TNS4rzaBBMOS1ZL1xv3tAlk1L20mak9Na6MLajphhLOeeiLB6zH/2SQOr0ltSGngOJBI9q8Sdbsn5X",
-	"X2glERsxoV4zJpSN6xe3BCusPs/0Zryl8hXTgTV5FY7upHN+trxY35sLqshbFi2MoURrVYnigxFmpUuZ",
-	"nWcVlUZYkkEiIlecjzkENOYCDTUEsKKjiAyfoqlSMeIC/ivbZQj3OidPXDoN55OIDCJuXKsOI69ZqkSK",
-	"o+Ek4iMcDWFqNQXDryK3aIxnNFosTeg07dvpYsEBMOs3VzdD7/Rsf1paruyu++6DNTq8MW9vr93FgnJh",
-	"vdwZNnTqrugFhtoqadQFqdGMq6aUkHPVJnaK9KvUTnH3ZgZL4tbIYIFUTeA2qMY65bch8vLFYDnqzwyC",
-	"4KXFUzRLpEIjgigDZB0nKhGk5OFYe6HYEneasOHSQQArdh9sJcP8nsSEhYQFi78SHOmlrHgsBIUQidVz",
-	"eobSZyjMhkEjQtkEhXzO0AxfE+Mosp55lLApTLN4ijBinLWyETgj9n2qUEgmAockLJiyC0wzt2XnHgmK",
-	"I6SCGHV7j9uddqfd7Z8dPz5HAWeMBAoJMk4kCV3QibDS6x7MZGnITvuJ71B91mg3qVUGjJ96//XxBpm1",
-	"s7AIPz9xF8BeEqyx72WEJ7sYj/X3YDUGOx46wNEcLyQyr8vDJetxGA+CCCchGQSCSzlIjbJe39NiT+83",
-	"HkAw4UAqLshghINronVpT5CQSqedubiTD3HqBanaD2fk7djr//ppVZ+pc1Y4dLhP9aD9WH1mjMzTczOT",
-	"+MgOrcWyGeDQN/+OIi1SBZnxG2K4R4QnVsIVd5jaWYq/dV2nRkkUvkgpoEyqY/2sTBhFxloy2RAp8YSU",
-	"XzZ7ohJlOFqHwGbGfDgXxlYyFnBjr4P5Os63wrhcKCYVFpu6RVcJ2rIsjeWWL3m+l3GyCv+OHn5gwxVL",
-	"p/yk2ztunzbiLQWfdQ6kTrvb7niNOUvut15ak58CwAWzH4grxqlslSwTx3MIlkHPX31/YVj+NVmgGdby",
-	"AGnWC9HzTxGZxWqBZgQziTADVS+zOq4GqtVaLMtrsHZnPXV5DYkkS1NH0WZT36kJs4KB5YiwjXu/gemz",
-	"gZcXB2SQMOXyRH/QPxvvpz5rsH8gQeIIByREI+OmjrBUSHAF1w4kFY0iNOfiWlaqT81cz7tFo1EpExIO",
-	"RovVXQ1N0OAQ2PcQhzPK+iYkMw00RDS0EZlwfQFkMwPqTWsZYF8sCVHPDNV1MmOYsrk3vTK+JxZkTG/L",
-	"/EJet/4x6l3+dv565m1jf66AR5UNunyaHUtvGhXMLh9JlIaPeH69h7npRecHsijcce50QZsHmfhekgrb",
-	"mj18gPecUSk5kvipVLfgTklihUH6JZZdBFTxjJZwoMSulhlfia0UvPU5QaV73Swe5geyMDe7cFXsWFtM",
-	"zcllgc3uIA8TywkC4WAor1v/+q//HR4+RXKq7ymcQfy3yd9IM4vatTI2DTPWC6zY1D7c0OnmvqgLOqev",
-	"gmJkgmK0XkQhoj/HD/OvKU6kIiau9oZfk9CpK2Vov6ohcplJzSXZ8/57JGMNUXsnDxIh9J8GXZFB17KM",
-	"qVSzcua3hDfwu9FeDoBGtFJ/Y5NSrsnikUQRHZNGsY4u3AElLN2j69Rf0xvCiHTEgK5qqfy68X3TORWf",
-	"fIdVMHVc8yHgH0V8ggQJuAjlU0RwMNUXBUiZ0GSLOENUSaTJ6UASgoav+eQCXh8ellStdYiafbOC8L53",
-	"25rwlv3t14//lJy1L/D8jb14mB28YhMi1QWRYKNyJWnElsUs2yNhXwguryFifI4OAj6bUaVIeKg1gd8S",
-	"kpTsEUWXYmJyVoisHhlHguBwkc4wImMuSGESCNoCRnTYrgig15Ayi290lhf2g4oDdaV1xIZYC/spzFuB",
-	"NPvgcBnY/07J/MvzuhwLV/aVBjxXhKGvZmHgYErCRu59p5W3lH1RZ3XXpxERjXg7TFjJcp+n8Y6QBg36",
-	"k9YyHkHGY0CkuQngkSRMuRnvWi/hVlec1AxS46cxMczN9euySbDanes8wU2VeVdUU69g869w7tYhQyz4",
-	"LFbbI0Ia6TrYMsVnVQUrJAtoKUFDxMcm0tZ8+NQkJ+eIgKhCFFIPx9TakY0AWnIQNY8BGwQ8JOvjLc7P",
-	"z+uOZp0XWamx2g5vUpuqM8zN5QNbDr4tpS7l1LSWwwHDreNyW3C1Gk62Jetaz64aaHo7MZmdEiiqyKj+",
-	"dl3DjDZlQPUTVqdl1GR11HKczblMA+PD+sTCOrrfH3U3oegGySdVZFzeyvJpuyhomU4L1JLtsoI5UPYF",
-	"QlGcZpM8qmST2NcGQSSunZtARZcLdHO2sQcrJZhnapVns+jX5t11xsFmhjQzXMGWBvndLsPi7Lp1/PK3",
-	"81/Ua+w0ee0tF6tg4Modpma/S+vbzOhktlppd5pl2FB/XjXWJzOUMZHvyehkV1e9r9cZ9qyNqF0NzCFS",
-	"SRQTAXmeiuRGbjXFCkmiEOOMPEWpKZVxU7mjofl0KQDXaXK5u9mLQbdLlS+4hLFb1laVe5Es9GZ4gaY8",
-	"CrecewmO2UL8EkTK57MOurtfuwuo+0Xv2yWW4zIvykSCs9dtP3yTSteNg4zrtYs7zautimJeNXUaeogi",
-	"yhmCrwwrkQ0NnNaC7riS5Q5THw0z9a6t/zUsu6/qc37vKHi6HkiVEm+9vloZ8Lz+/M1nmwHgzxgCfRfZ",
-	"2FYbMFnYgG/+Mp270KqC1KpQYHV7znOuOK8lqK0efTF/fBNtJSOdYhb3FD4lsxEJQxOSLIjADDanpkRU",
-	"c8y9SBBgvV9egJSTGYpxqtm//FJYehqTbv67LinG9woLXDWKmsqQ1pCl1wlVIZ+awC/O8hgI/XO7SXhD",
-	"Glm/n2vIBjZPqQaRvvrtFDGyTe6AbOBY/LiXG0b5RtmA+RRujrCzLWk33fE+aC7Djy9OdiU4FqEXzigD",
-	"TfaGRHqjnu/dUDKv4Ebv0oKJqyezjxim5la6Jd5aX1jsY10sz1L8KBfpXSIrEil9EzxFGGYKkRsiFllR",
-	"USqRDHhMQqS408e8g2rUhE6dAeVW6hYv55XB5WkpvtVr5svn6Pzk9DGyJf6QqXYC6lRVGZRcFYWgU3QF",
-	"0195fdQgbNWacZtTWSHM1kFnaY2gqoIiBn4xVtOyEn2U1Q9xLbFsyixEfHb/dv7L8T9O//74svtT7+fj",
-	"FycXp5dn//n4w5Oa+NV0hJNOp9HlWFEVLYUEW4NA6ujXCvAY08h9xgrCBav8P29jwi5JRGZQ3RPeRTT0",
-	"bQShwIG+iVCJTPGofAkno/F5b3x8+vjx6PgkxGf4OCDnvfOwQzrk5PHxmXMlNstlSZW/eIUEGRNBGMwN",
-	"rqWFnlbTYIqL+tvyCiDRqn90RH7HMW2H5CYtTSmP8nPxGhYXNIfsr4vFSPNvHCEMeW7a6gFnBWDgOjfD",
-	"8pqEJtqp+6//+t/xMT4fHqZhsHDojDOgG0lUecOFT5ylCws5butz2lYdPduYUleT1+qDRFcy0HaIK92w",
-	"2NFmrt8yT6oNRF4T+5mnmu0trHI/+WPbKGrbVyEqiiZLcxlK+hkF5TblQp2iLG4yK1iUnWpB88vQfzMl",
-	"MD2VfSiBGYf44krgEobURAeOMGMV2nwJacpqGMPUerhMDqyGAVNTwWMaQJ1OnIBPzPyjZT1k+j8QHEtm",
-	"lNFWEFHzHZ0IfGNAah55KbvQz6lUSUi5yZxQMID5R4vcxoJI6Vz8BcEhdUfq3UOaiyBYupJ601pxUO9b",
-	"aE5vysThcIEOIDcGcpfkNFH6X4OQzxnEveNiQp8mpcN2s1QZGBvKyamB+XfzHLg16ShLsWyr94T9Knca",
-	"b1YbHnAJ0MujVvRa0vjTmEtFQgSDtBvwKGZw0y7cveeSNXDj2/EFkQsWVMVCrq0hGvDEtsmoyS4suXVK",
-	"Vx19wsaPE2KF0RTLaeFY8l2Gianrv+xVb5QUtWnQbZ4LlW0/22x5KU6ANL/mGsMB8DsTSeOGEFe7FIky",
-	"yTmFFLOlouN8jiJudVsehTZB55qQWEIKjtZ7D7BCMy4VGl6ThWzP8O2gNKyJ3d0okumz8+hKefiuYqJL",
-	"BrqNi9f4Xqm6XgFO5BYHCgyjE6A5pncT0d/JwDz56Bwrz6vejyEu/Wa02DLQ5V5tIWANTOT6PdZO1yBP",
-	"afUWA2j6SKIxFVKhYIoFDhRU3BxzAVx3wij0KKDLtxbVOrn+6fwX4b5cg1f3zo2bqxn5aw2cebpEdYrE",
-	"Gv3WGiWz8AeXddLFy4qrrAyAKFu9Nth3TTSEJIEgak9xEOVF1u11H7r3yk6/qP69gm9NJdRa0fR+wYKq",
-	"8uPphxsU0iwXNHfVr7bB5YOiXuJqZ2SeAhsohqPPp1ihCxJSCSEaWtGdO1XW0BYz37B6OLmNQQFtuj6r",
-	"I6bVw9EooZHKI+fTVTiXSNlAa25u4wow5uqQVHgMpSrldCdWx6OQ6KEIBAgM8KSkaWyRwswTNeK3UBgi",
-	"4hO3Dgm1Ipoesc2koQzNiML99KjbbuavB64+NvN8B81yBa2Wx1zZnAvnXXiW48PKGfoFUnSxBlNUY8Oa",
-	"r6slKPZaBXbrWqwVu9tAe67b2UPR1e2KrtaS/n4qEXy1RVk3TJBfWx2yfqxtneVqb2uoJsbNCr3W0eND",
-	"6df7K/26XXT4GkzYpDjsqpDPYr4QZiH8hQ5UOV7xEAWYMa5si8u210B0bVZ2tp4Wv+EytPWbe6gHu996",
-	"sBWUsmnt1zok/yqqwW4npKoPadOCrrWqXpUb/RnUdrsmi6doqElkaCu3ZeWkllJPTbbxeu2lrkrseg/6",
-	"Sm3Xpq7vort8SYXdwnu+nIt6VwrbF6zP+q3WZN21DquD5kqnuxpGU2o0hGgo0/gZ048I3I2y4FvIop7A",
-	"wWBAvFQVZBm/Nrr8dGp6wkB5mQvuyHTGN5NBRYLtmizi+0lWzp2aDcbOyG1VmUpbWNmKlQZoml58CL/i",
-	"Al28fI6Oj4/P0ZQn4ijEC7e7VwOvOhu5OsN346xgUehAvaklJo3qyMbIDrJhzmyeI7uEHCsH4LS5aFTT",
-	"lO0wnI4Fn22YQGrdRQ6hPG9ufs3Q32F4VXzL3Ixseb7ZFwxlF+Y6mL8bQ9grNuYOk3JCo3AA85Z8g71O",
-	"76zV7bZ6vctOpw//+8VzVz6xN9v82+NxD58HXXdA2cBZWnPCu+3eWdsZVrlDLc6C29ms0y9uuLSc1ZOD",
-	"NmFBooXUew3PTIH5gSyeJcpVrymrtmw8vgdDqUy9M5QHIKePZrYUWhrHMPxH69m7V60fyGKITKtvYNN6",
-	"XPNn6nvqe9mb+QGYZYEKA92k3Qtc2/g67zZuiyz2iyUV0d9+vjRm9OG7t+8v0RFO1PQI0haG/hXDa7eO",
-	"qzbfvgJPEhyv1sRMJ+xsV1OlYtNOnFrsXa6Mw5TgEYojzEhq+n/xiz4e9Pr1GzTBiszxop8HaBbaCILk",
-	"hN5SRpxesQArHPFJQnzzy7/++38y0Sp4YmJ2TMC4RAdXNuJcXnmHcFtWU0JFod6d9K/Y2JRahtrDdk7j",
-	"LMkcFAFnMpmZEpaZVdmHASM+QRQKa1HO2lfsir2AMHVgq4hKNKxq2j5EB2mkt1lbgIWwpVyuWBbmHprc",
-	"XioRjiRHJJhyEhYQ0mr9rVffDzMHYYqcVyxLWeaJkjQkxpGo7/oCBwodJOya8Tmz/Rz/9d//g046Jz6a",
-	"C84maEbUlIf211P/io14uECKcxRhMbGvd499pMWNYDiC6Gd9lPrJaaej9yXnRJjaNeDzwTNyxdJgYjnF",
-	"MTH4FdGA2ObxloKexTiYklYPeAjo+1mo8Xw+b2N43OZicmS/lUevXz1/8eP7F/BNHrHtQWSy2XSKiIXa",
-	"vymj0rf6mDAcU80f2532sYm6mAJPOQJ34RFOQsNKJwT+Y0hPs+7Q63uvqVTQsBq+FHhGFHgCf/1kmMRv",
-	"CRGLnEfgUu/ArH//nnq3r5vTdO/NZmygRrhHW+4Xng9Z1wa6ZrylBW43WtbWfJOBytzrBVNAk1gBjxwD",
-	"g9QkpKVTxvyX5rUi33G+azWIqrltObzaaUHF2HxSl3KUI+8RVErwGryYuuo/Qtt44ENAOb1OJ7MvMmOd",
-	"KHDEf9rYzHzdtd3gIUwBJM6yaI/xBEQMMSfnI0bmmolCtExbU/iJWYxrjmzRR9/hMLWlwCfd+k8+MGzF",
-	"NgnNR8f1H73kYkTD0ARKnPTO67+45PwNZqlTzxiZZTKbYbGw9xlgUFoqlTevQQ89EX71DAv76Hu3rZiI",
-	"GZWWC8LvfUFwCMNahmeFo6zkeX8h6mX6zh1CvtTZwQH8csuG9rcFuGdRhEpaSAFcGQBWIZY+skDzPdve",
-	"t3wy74kyJogJvSHMjI8OrEFNGh8CXKslwoIUIgcCzDijAY6umOEXSLMUo6vkhj8u05GxtGbBp0gQlQhb",
-	"SHo+5RFBMxy3r9gPoGyYJejJsgqpfTR0N8kYgg41IzMuFkPExRUbQqzA0IcvnI03zDdKJGQIdcrB7jk0",
-	"ekYZed8lZeQF6HzHw0UDvG3UAcTY/2r6f0BAyUCfitfXB/jZ34IobJOQz+X7lbWofjGyvCwiQCY/SeaX",
-	"+spZcq/JNLHgAZFguH/BFFWLPXGFD7EkQu3EGMC2XmTn9jpU4ObLMnQ5BxdJQqSNQ1SSROP2ChVpgfzG",
-	"DtxI8c0CMZsh2bJf9dvSWQolidYqLRY0PjLRZX8WpUUfTLr3Ananv6wit32SCz0uVX1hsZI1R66E1AKC",
-	"r2J2sUXvTgKiGK1x1ukshVv0rGfY2qkLUf95LESvU7jX2Pb6jfDP1Wa4kZTo7pkE0lBqBxXYR0/REIAF",
-	"AjwNgA6+ejHRaUAEzzkbR9RYe/dANebAcqPdgTF5HW5EQVXS4egTDT8btI2IImukBNh1bI+XtI0cOjjp",
-	"nB+ihEVESjQMsAxwSP4D1DEfzac0mCITzg/64WyV6r6HaTOqayBQ7CQliVLXX9TB9E9crT/1WsKvHgVP",
-	"6r/4kauXPGHhl8JZc5QZzm6Dqn6F1sKgnJO1+z6SKXoa66NEJ50TpHhOLZlys4p7fyGqwO7vVCWo0pfN",
-	"Iv9wGLc7Av2FqO2wJ1MVypykRjl8FYJiGLsbf7w3ZRf1tRjnRTBNi05ZVj30hRlHETwouB5QwhK4NfjA",
-	"R3miEDBcGJIt1JSyySqCFoNJd1FJ0nCMQv3IxiqFK6D1ni+e1SRkFvfAsfehZcAtfSeO7VYujtL43ko3",
-	"ioHvD6YG7P6vlIWOaFXeg6yq8gbOg2/pXpo24Fp7KQUX6Td1I/0CcgmusDjvmFfg8QWSgT9X6UX/vKOA",
-	"qrwAX5MFGpGIswm0rs/LNT9Fw6wp3TBtXGVy4dP2jEgPMJTXraGVYs1vza/00BkB7yKklhOCfl2utPsx",
-	"I9fUqFpKKDnrbHhNLmRM3fMdudDk7493Qb57WfdFLbWA8AgX+yhyhkZkiqOx5qIOAVrBDZpJT2gZa/Na",
-	"9soweBSWVVepeF4Q46mt4zpHtjRaQ35gSnkYhnBpIxjuWDFcQ0qXdg+wQf+PTEW7I/aFaVhcFG5pCMoO",
-	"mmAqY9ZrgG+ztzaVi1+VmlWqbrtW18qO5U/pAuAFcKe4lf+2il3ZsxVHgMuE/zaPpdpaGcmThzxsigcR",
-	"xpPJFOkH8VRgmRUd6ZeqSuRllT0c0WBj2/1yFtQ9ayZ5TeVKveTBQl9poc/DczdG7GrGWWuhv0wrq5vU",
-	"MgTfp0mhI2IMTamtvsoCXyKaB0P5vRvKd0cdvzJmqxq2nXthHJfFu+aD4uU0de8A/7uweFfyFM1QGKHg",
-	"gkkzWBHjAoVkxtdwmXKO716M2VkC7Ya27K1E7P1QyoM9e+/27JywHkmUqnU+0qob4gJltuQdxbWN2m/l",
-	"6X2Vl51iobJv/MKzUlFu7aWnlJL057z5lI8AHZh6habdfQEJl7BpFRNLSSJN4qNW0sCqTDpPi4WSTY1U",
-	"qiSSU9w7PauKmipVAtyBt2f2XZN31SJJq5vfs7JCfRveqUqVAb/MvcpVZvIPZ/r9sobZLEyqRGM7EFUN",
-	"j6+9l12QG1t5QoNxTBmODHE5zK0QFUAZGFtNeUHEWdYFB7DOYWuFyKoV2qu7vZnPwgdN3GEC1SezfxTa",
-	"SjcHvMuSesEo5eTuL25NgL1c0nVSSxSEpKSKD5QOxpA8jANNhmaL7SumhUSa0mkzOanM8jjRfEpM2NWU",
-	"wMiI3FLINRWIcdVGzyDc//SK2TFAuuBi71qcrwj+sg6UV+98NE4EDI6VIrNYyStmV3DSOzdxh8MLosSi",
-	"BbM4szugV/eeLH4BF4IECk25kASNoJzYQmuKMdSnKJr4oK5sY3FUaih+z9eOZwBuKwPNHC4J9JpPJpAS",
-	"dL/sYWvatRUBvP6vH0vKFqRqIywrbtZ6egf5mvxzy/M17Zk6DFWGlTfkLk0qeTs4B5x+nhoff14loOD9",
-	"b38BQJQyEwMcRVqqZcGX9Uevf9YbCaxu5HtHWfr90ZRgoUbE1M102/7T0sp/zV7dgRnklXe943E36ISn",
-	"pDd6gk+Cs/E5eRx2cWfUC47DE3I6Pus87j7pnR/jk9FpcBY+Jk/G551u7/jk9Ozxk/OOVl+nXCrLMKIR",
-	"6LTYy1unQTulssqrH6cFCfICHd3OSa+Yyt5tn7R7zZnP6gE14kBOBSLgIvz6NYg9JGtmJSC0FsaFza7M",
-	"ikVQhaaax2hsMp3gLJKX6hEvYXr2rD8tgELjuynquN568F36UqNQuWLP4F1T7DcMu1stXfxt2TbsQa83",
-	"a/wpjRijHAUzfE9/cqC7fVRjpIAKeBLhUg0YdJD3Yh+2h+aRiRDL8ktmiVRGGz1Eil+xvC53G73AwRRl",
-	"PzwCUwePEriT4QnWLBgI2lq5s2o0iI+vGFXS1kqB8FAExVRsrX3oGqg35NJFzU3U4s9OYqhQYvzXTx4s",
-	"ZrCaOCZtv5dBWjltqa9L4Q3ImPf6Xta8Pq2e1/38sdQmvtiNpnDq+acb2mCWiq/fs/klhcWfyav9dRhj",
-	"RhkVbMIqCqaX9DeHucXlxy5S3Z/Vjb3H9K2dwFftka6EUuc+SP4yL6D9APuKzKvtAH8Xrui3LDLNG8em",
-	"lZ4pQGJsXllx4iAiWGjtIS3Ha96u8kPvQTbv7IbeRiLeC3n8UZ3QX1gipvlVO0vEqel/WlXW4+0NETiK",
-	"rGfbmE+t0cBHSayoNQkTrRvn3U0fyfQLzMIrZqu7ttHQTLcY9q07otAQlUqUxG00DMlE4JCEw76mQM5a",
-	"gaDKVBMqvH0AlRbB8xjyOTO+kGfvXiGpaBSBPTpW0lK2bKNhwrK5r9g7LtVEkPc/vU4HQAfGSqzVcb3J",
-	"087xoUsd/wtRtmXsHdJT2pR2lZzMkwWCGBlzTu3tccr3Tg2p3PGqP6Rn315rZ/2eKGiCj6bpCWeukqxa",
-	"4Rob61JqYEXlgVJVGqQhr797mocR6zcg61bj9Qwv0JhG+sPRIkuwdtWxaZ5xaEapLaVY7CvRtKziQzLj",
-	"QzLjPo0zOyQkOu0yGRWaRppax7omC/DomRpR6CDPL+zbl4eHbZTldCB4fMUgD95482zJYneu8BBRJhXB",
-	"ITo46fXQlAhyWG1m2THrcKk5mDfjTE2jhVfu/HXaKTfv8nqd406r0211uqV63GmJEuo95CI+GE22NpoU",
-	"cgsPMhkYjVs2uuCwIWEXdEb99/YBK3oh+poTx3DLyrp3FltNukJTUtp8iEjZOSIlR4nNgN+0io4GcUUJ",
-	"HWfhHCdo9yrjqyw3QBVM30VAHQS+dPiAOhV2nI3x5i5MOEOj5A6RKSQ7ImpOCMtyC1iYpRI8teXCwowD",
-	"oYPvX7x+cfmiMqdgRwVgZzvOpqL7zonkIYng65DmqcFnW9Zdktt3WwfARKSaaO80IlVr+MOJwEHW8HqI",
-	"Djr6Tm1dg4fQP8MGslZVAtiROkvze/3js07zKh/ZAr4ceT6UJvj26Davg5ATrqMWQkMCjugN+b3axGU1",
-	"rl6ng+ZTGpG0fxyE5kIfGHpD2uhHUHdMVFpugKVEOnWz1zDnHWK2noARWVkFfGUDdxPjaVehpxuRTU2P",
-	"EZ9sZXrU35mCSWBJF8DkIYnG8BVTAdA2/DvuohAvpNv8+Jo3jeKyTUbKrGub/h+VrUTuZuhrsthb+5mG",
-	"JtjGw0E0S4WRtFfoalm3xzRmaKuVLXkKLi/fpU6YIMJSpi20snZZ5oZW1RTGfDqAT51dhnq3t57vHcP/",
-	"n8D/n97ebtBQyIrxNR17oNXoN25ffs0n9fbliE/SWmoPaVnrxOlPGoXSZBPNPCub1QBHXmXa+udaG/Xf",
-	"3r/9EUEvRw2c4Ws+MUHKw0Lz1YhPoO3qSF9Sh36qxqJup9M5bF8xCBY0MNUMPetXgjhLuX8fCfJPEugf",
-	"00J6WBAUUamgY9wVoywkt1kPNCpMcziZNqQzoyLOSNqBJXd9krCNfqZqesVgqTi47iPTJ1ERvZFU7YZx",
-	"tMYQ8FkqnfJuG+lYV6y4wmwcRBnKXalPEU53jCN9xou0J8yB6d42NFb/cIDVEPYwzHnA8BAFPGFKQpoF",
-	"ChNDcEQDWKsr2GayXTHB52ZrKN/ZbwlJ9LZgzVm+Ua/T06NJziF5Q03JQq//ipnX0QFGgcASgjpRxKVR",
-	"mODhYRs9Q+MkisyfNskI9g1t9a6YgpK9EWcTOCvMzHLMO9CDkiewTaOUnXaOAZBXrJR9BB1vxEJfkUC/",
-	"meOFRBKPictH8QraBVpJv+Ut6NdPWch4Ra5AgIMpCbPWsh3fM6rrgMbGV9HutLvd4/a5s9Vr//hUf5EB",
-	"utxutNvpd0/7x512t3f8i+enMr1/0vO9Yg/cJ92eXxDS/ce2hXUx2LQivrTcGLcL0rcoVvvHflH09L1O",
-	"92/f/ePkl5+67x//59mPvTfH705+Or04e//40vMzKchDYiV5uUGPUmMFK+6ddHwvFa1L4a2tXqd30uo8",
-	"aXXOQNg0lhzfgQXsnm+ar/nEINoFkfpMK9TylDUgJ2cAMdbr9L6KVaXkbtkF+g/7y1dv6O2uC84otgTd",
-	"JA8MvqqMZNQYB2koMy5IocArcMiCyIMO15pdQmtPKvPunvuIR1n/nU1S/sDwDaamX/5SWU3AFITtdvi4",
-	"qDKggyxn5rChwmD6tJqrXt5Kv7oEtXnl3nNqrikLm/dG0ov8QX/xkKNTOJGHDJ3VHkspOmeVO80PjsKd",
-	"8KBRXcU39sq8fTqLfvNWDeaUhXwOl0VohURZnKhBLGhABjERg5ni116/1z71DX30vWCK0w5JPFH67Uxb",
-	"ODt+cpKHPq3XNOy3yzN1tY6QxJDfNxgnDFrJyswUkj4pqxHZz4rzaBBMOdWTLT27oeaYrQKwURMnfdpf",
-	"qocTQPqhBORWTZoslTSlvIKt2PzSpCMT5MZBr/A0QBglklTUfEQMz/RtRU3JrLL+Y07cD8Ufv0CXpO2Q",
-	"pjrBpgKcnbtnEdDVSD98CMmoamq0IbC/laSanfWDCvH8ZNNeRRtLznsgiz9sUs0eGw9tLzmzxO21l7x3",
-	"2VsrxOSgjmIyuK2TlyeDV7lgtom9dzrl9Gt+cwMBrPRSf7Svq2E6aPFquPaU5tAeHOo7SYWFkqkVnMqq",
-	"09L/GZgSiH9kh1J6lA8X1ZWLalwgyZTu898cHvz0WY1HaIhjOrgmCwhYJywQCzAxYoUEmJmgvl60gJQ2",
-	"qOOARji4RjMsr0nYRsMRlmSQiGh4xaC+xIigqVLxgTx8imJBb8DNEXEew2d6uIiy61bEAxwhDUXKAFOk",
-	"8V6k7VLTRqnZNtrQ9WhghxwwouZcXEtYNmfVWQ8pSu3UcMkckSas61ZEb0grr1uER0FIxp6zTXHWnym7",
-	"bVub+YwyWujSxGPCMG3NMBRmszRsfiwWnti0bVO69S90N85O/qGWxH2nRcQ50m/GK1yaQsN6EiVCeygo",
-	"sfNNd1cYVl95qyHVuRfit4Fv8PwBAyruvluD/1u5BN+NYGZkXhDOmZN7h6yFraTo/RDSQ/7C15W/sA+x",
-	"C7FF1XHQJv6ZFEOTQKmGihEQECAIDqZAfmkklS1RTyViXF0xuHNSNkFJDH0dpomCP02pidPOMYKMtzmV",
-	"pKJIxIVZ4x1ivZ6BVgVOw/RIcbMxpAQej2nw1ZSKWLv2H7lCJnzsIIWDXwaBb+KxloqHsAysh+vrTGSz",
-	"bxfsrdmlPEoknpBKHHyvjz00ya1TnohogQSPolYSS3RNYoVGRlhEfIJiGpOIMvI07we/GikO0zkD9D/o",
-	"J+/1mv7Y8d9weRyMFmsnSIOTU/OfyZPKmqgWuI+Giud7IV5sELO8bdz4XRqECvB3ENNbRpDgcxQTkRob",
-	"HwKMq+UUHCbiJuI0z8nwzdmVqvJWBAwBd7AaJnCLBQuO0tz26sL7F2SUUK03mrpIUyynKGEhgaZCE834",
-	"IAoBBJac4xjCWWeIMmMY5YxcsTcfXl++OnrxjxfPfSQ5RONiPYKJoAWegtGM3rbRRcI0fzEJQpq1ySll",
-	"kytmu0M8NSbqAEcRmmPNgmyFDiQg+s4l8y6I3un7dKN3Kvj0TOvjALOiyozP9SGB7G9/9TbNfQXAvUyi",
-	"SMNqwYI07cNoPzKHTy7zWODC4wULikqXwWN7U6iuYv9eI0HqHLi7VlH5LDUIYCuRkfa3Zc/+His8wpKg",
-	"G2kg5yOeqBG/BdOy1ho0I8gLgzcDZ86VssLv1ZD8u33lDsFop3jFxtwFx7+nheZs4D1sWXNJw5ktYouE",
-	"Mc0fR5Rhsbib7MDvYFbKjKQ3p9JcZywP/MkbESyIeJaoqZ5H6xo4pj+QRfaLnhsuJC5/4qVmzeax53uJ",
-	"iLy+dwSWCbui5Q/S1EYf5AE1/zQl1gpHWthcu+DnM5tz+OtsQSYEDWWye9RKr4bCWNCrYc1IOLAZIAem",
-	"QST0MSt8nzfTWx3kgkekNdK347QbGnSJSRQ3WyqTS9UMSx15Vqf5kObOPXuV3WTzddtDoKLo3JXt1fQ+",
-	"19CXqShOq5UHWOGITxLSXko0dO8/gdsRH5cGkfoKmM36KM/9M08LI2dlIx0rg7Iuxe0VO/0XB0lbuq+O",
-	"8TwvJOYj8F6ZTCNTMT0FTLuU7eka5yXBKhEEjSM8kWhGhYAEI8VL4xTXNDZfVB05TkKq4BrGx1b3miXK",
-	"4EwFlsAnFcOVpWx5UabEe5G2WOAY5gULY06ZVbr0CCFWGMURZkVUyHn/6hDPCtHuWX2l7AMfIAkXSpCN",
-	"VCoaFI8MNNvPHz///wAAAP//",
+	"7H3rbttImuirFHgWaBtLyZJ8SWxjgZNOJzOZTjoZx5me7XaOVCI/STWmqtisomVNEGB/7QPsQ+yDzZMc",
+	"1FfFm1SUKFl2km4Dg2lHJOv63a+fvEBMY8GBK+mdffJimtApKEjwX8/TRIpE/xWCDBIWKya4d+a9jelv",
+	"KZAAH5NRIqaEkjiBGyZSSWI6hu8kGXC4VX3zzqDt+R7Tn/6WQjL3fI/TKXhnnnns+Z4MJjCleqopvX0N",
+	"fKwm3tlxt+d7ah7rN6VKGB97nz/73qtweUkXIEWaBEBYmM8VUzUppmKh53sJ/JayBELvTCUplKcdiWRK",
+	"lX6Pq5Mjz/emjLNpOvXOuvkaGFcwhgQX8ZpNmVpexzs6BiLZP6FuxxF+V545hBFNI+WdHXf8yjIOe3oZ",
+	"9NYs47jTWbOoz3p/MhZcAl7f9zS8gN9SkLjOQHAFHP+kcRyxgOolH8SJGEYw/fd/SL3+T6V1/VsCI+/M",
+	"+z8HBYgcmKfy4J35ykxaPYHLCZDETEtCAZJwociUqmBC1ASIXkZCA9X2Pvvec8FHEQsefH3BhPIxrgWn",
+	"l2TG1ITALZOK8TGRiirABb4UyZCFIfAHX2ECIXDFaPSdJImIoDhLGkViRtSESSJiSHARuNifhHopUh4+",
+	"5Fp/EkSmwYQkGf7tiQRXecMkG0ZAlDBLjRPGAxbTaB/X+h6SGxbAB05vKIvoMIIHPWGYxiKhCYvmJOXU",
+	"rlNCcgPnJAGVzElEFSS41Esh3lA+t6gkH3KdF1QBQYoBYbYwOlKQICrxdDqEhIgRkRAIHkrCOBlc6Lda",
+	"z/RbSHYnQENLz/VwSLdaOfUqluigccX7FzCljGsCvMk3EhrMUSx3zbv67Q+cpmoiEvZPeFAwf8Ok1JRB",
+	"JITxGxqxsIShC6f8888/t56laqIfBlSBc1s5OzO7ihMRgJQaEl9wxdT8ITf3M0RRSzMeCMkwVUTClOLa",
+	"o2iebbeNl2UH03M9C/SCL8U18AvLdFCASDRNUsxwIIov9ZV+a5lX/vl97/iE/OXny3MigYeEKUIlGTyz",
+	"N4y7PSPfA00gIVdpp3MYlAfEXwBhfOFQfQ9uY5aA7FNV4e0hVdBSbAqub3DQvvn5kwdcs9lfPTO999El",
+	"iBTSxK/VrVYGq6ymGEcM/wGB0hM/S0OmngXKiFrVE2ShUzhZRI7sl2LdhjUY2crQ2nxtUyo1tvmenEsF",
+	"0/V7s9tgYf3yX3CVzF0AYO76kwe3dBprKu9dw7wdJKAxw3ELNDuHVcBcOjH9yQaXbDi/WVsYMr06Gr0r",
+	"rdnIhTyNLFMy/17adBAx4KrPYgdO+81vzQpKffPB0jgZV137PLv91feIIjDV0qc5ZT+7n8WRqjNXllne",
+	"ei00vGZG5lyAZQXT6h9r79iAVQ7eHk0Siv8uKRfrBvoJbpXVZJYOBBdSHc21qe9pRHkAyZ+BJmoIBuDc",
+	"8DOikQR/YefBBIJrqRGzot+cHDkgdCKkMrpC5d3e8bHjZcal0iuzAFJ6v9t7iupC/m/H15LTWE6E6t9A",
+	"Ii2e1utBHRcAl75cvbHFky8t3LGQVZfwXlGVymXwKh/yylNdd4pLzyM6XuZeP1BFh1QCsWsmU8ZTiYLZ",
+	"0K70O0mQcUOYvaSZVQOyEFGp+hKANydsje5y5f3d6cLMIZVX7rxCxkMrRC7cHeUh0/trTh/sWM+zL11U",
+	"wrCZcCMxoDHtvoZ5lbFZRb49jlXrSLjG1hAoYxq4wTBOhxEL+lMRQuR8QeaQv+pgMlOIxZPPvpfG4YbH",
+	"4GIcxeIXlmqOIl+eX77Nyh1UVrICPoo7XQKUEBRl0TI2/jyZG/NC9mmhL2tWFt2AW05MEsNAMrEpEHzE",
+	"xn3zu+9x0Y8TccNCIwLWiAXFeONEpHG/OfsXqYI+fuS+cIhAc+qcv6+69/f25Uv9bvnjGxqlsAagXDYc",
+	"KaJU/0DomGr0xwPGJRNcsiZvgWI3QLIzkj7RC0sVhGQ2AU4SoGiPy6XSay879I+O40tjqRKg0xXymWMX",
+	"CxY4uxbCQvKv//4fko1JEFhxMRnGfvKOet6ZZ/C11ev0jlqdp63OSYmUFLA5AzaeqMWLRRudQ60tY0/5",
+	"lksgkg+5eM9LV1dCrQwwi5NqgkeveJxuKrMswOZKiqNf/ZN+8yfNYncPuIs24TVyTXFVuW21u8q02u10",
+	"KsbVztorXXNhTe5ke05nbvMzbuCVGUALXFPG7b+6y5zQjrELwTxj4l9eKk/DMah3kDARlmk4F1zfSUhZ",
+	"pNnSVHA1ieZOgvMcmZPdUclYvolsX7nQTe5RLokEq75+o8nXT/nbDnlhU+l/K2li4a4WBIHSYbhuzBz3",
+	"jzDf7qjR8g1hn8VVaF3QPNbsu8CabqezDMPZJLil2nl6lmA0nsgx0xDhtx/nALwSeMrAXnycyqqsEYpU",
+	"yydOYmbsxduax7bkBA5Vtglw/pYKRY3FSm7snvO9JJ72o8zGvUz4V36rtv52ATdw6/Vo8AbNcNthguVr",
+	"/SSeuldZYW1ruZufD6iaDrh+yC0BZkpv+9cwl02WsW4JGfDFVClItHT4/3591vqFtv7ZaZ1+LP5s91sf",
+	"P3X8k8PP/7ZWF1p3q5psbMlJBFea5c0YD8VsC8hlWjDoxwkLQFOV/lSJ6xrq0OAcC3JxzXjYiD39qF+0",
+	"dyhSpVfjRuEGm2l+d2cH//ff8f66vSeuC7wTk7Xb2P2hbqvMyzSORaJkf8TKpq6hEBFQXn0j5WjflWve",
+	"M6rEmpeUEFE/mAhWsV643rxhCyal/KXNUOmtdWFsh00xlXImkip7zH/0Kwyp01sQG3oOIEpEtBZ+8iXr",
+	"d7VCKyHZiAj1mhGhfFy/vCVcYf15ZprxlsJXzPrW5FU6uqPO6cniYn1vljAFb3k0N4YSLVWlSvSHlFeU",
+	"MjvPMigNqYR+mkSuOB9zCGQkEjLQN0AVG0YwOCcTpWIiEvyvbFdvuNc5euqSaYQYR9CPhHGtOoy8ZqmS",
+	"KEEG40gMaTTAqdUEDb8KbsmITlk0X5jQadq308WJwItZvbl1M/SOT3YnpRXC7qrvPlijwxvz9vbSXZww",
+	"kVgvdw4NnXUqeomgtioSdYlrNKOqGSYUVLWJnSL7KrNT3L+ZwaK4NTLYS6pHcBtUY53y2yB5VTFYjPoz",
+	"gxB8aX5OpqlUZAiEcQTWUarSBCoejpUKxZaw04QMVw4CSbH7YGsJ5g8QAw+BB/M/A430UpY8FgnDEInl",
+	"c3pGsmckzIchQ2B8TEIx42RKr8E4iqxnnqR8gtPMzwklXPBWPoLgYN9nioQwTmgIYcmUXSKahS278Egw",
+	"GhEVxKTbe9LutDvt7tnJ4ZNTEgjOIVAkgVEqIXTdTkSVXnd/KitDdtpPfYfos0K6yawyaPzU+18fb5Bb",
+	"O0uL8IsTd13YS6Aa+l5GdHwX47H+Hq3GaMcjezSa0bkk5nW5v2A9DuN+ENE0hH6QCCn7mVHWO/M029P7",
+	"jfsYTNiXSiTQH9LgGrQs7SUQMum0M5d38iHOvCB1+xEc3o68s18/Lcsz65wVDhnu0/qr/Vh/Zhxm2bmZ",
+	"SXxih9Zs2Qyw75u/o0iz1ASm4gYM9Yjo2HK48g4zO0v5t67r1BhE4YsMA6qoOtLPqohRJqwVkw1IScdQ",
+	"fdnsiUmSw+g6ADYzFsO5ILaWsKAbe9Wdr6J8S4TLBWJS0WRTt+gyQluSpaHc0iXP93JKVuPf0cP3bbhi",
+	"5ZSfdnuH7eNGtKXksy4uqdPutjteY8pS+K0X1uRnF+C6sx/BFeNUtUpWkeM5BsuQ569+uDAk/xrmZEo1",
+	"PyCa9GL0/DmBaazmZAqUS0I5inq51XE5UG2txbK6Bmt31lNX15BKWJg6ijab+l5NmDUErACEbdz7DUyf",
+	"Dby8NIB+ypXLE/1B/2y8n/qs0f5BEogjGkBIhsZNHVGpSCIUqh1EKhZFZCaSa1krPjVzPd8tGo1JmULY",
+	"H86XdzUwQYMDJN8DGk4ZPzMhmVmgIWGhjchE9QWBzQyoN615gH2xwkQ9M1TXSYxxyube9Nr4njiBEbut",
+	"0gt53fr7sHf52+nrqbeN/bnmPups0NXT7Fh806BgdvmdJFn4iOev9zA3VXR+hHlJx7nXBW0eZOJ7acZs",
+	"1+zhA77njEopgMTPuLq97gwllgikXyHZ5Ysqn9ECDFTI1SLhq5CVkre+QKhsr5vFw/wIc6PZhctsx9pi",
+	"1pxcHtjsDvIwsZzIEPYG8rr1r//638H+OZETracIjvHfJn8jyyxqr+WxWZixXmDNpnbhhs4290Vd0AV+",
+	"lQQjExSj5SKGEf0FfJi/JjSVCkxc7Y24htApK+VgvywhCplzzQXe8/4HImN9o1YnD9Ik0f804EoMuFZ5",
+	"TK2YVRC/BbjB3430soc4ooX6G5uUcg3z7ySJ2AgaxTq6YAeFsGyPrlN/zW6Ag3TEgC5LqeK6sb7pnEqM",
+	"v6cqmDjUfAz4J5EYkwQCkYTynAANJlpRwJQJjbZEcMKUJBqd9iQAGbwW4wt8fbBfEbVWAWr+zRLA+95t",
+	"ayxa9rdfP/5DCt6+oLM3VvEwO3jFxyDVBUi0UbmSNGJLYhbtkbgvgsprSLiYkb1ATKdMKQj3tSTwWwpp",
+	"xR5RdimmJmcFZP3INEqAhvNshiGMRAKlSTBoCwnRfrsmgF7flFl8o7O8sB/UHKgrrSM2yFraT2neGqDZ",
+	"BYXLr/1vDGZfntYVULgmeWLBbMiB0EVcaZPXwJH1CE7iNImFBJ9IQWgePE3UhCpMDJJXfKrBQk0oJ/BP",
+	"GjNyzcVMjydNjOeE8fEZmYImXSboM2KaxJIJJEBoAlecjTmC2F4gUq4fMU4GOFg/EuN+yvWQvI+au+wr",
+	"oWg08AkHTdcMdO77V5zykFAytdlgg4KXD0oClJZ2bBy4CiZkRjX3DIDdQNi+4i9uIJmbpD4yhEjMNMEA",
+	"PhKJ1g9iSOwRnRNq/zLEVXAgTF7xDPK0VM14CLfthXUY5ZIqMhVSkUEkxu0pve0HkQiu+/IaZoMrTidA",
+	"QyJGuRUSBT58heg9ckFEFJpL4GaMBBRwfaf9kM7loH3Fn5HBNcz7LBwYU7AWvwhFYUKMyCCXzAZkr3Rm",
+	"pZ/1dhTV+hHmkFv2sd++4t6iYTqDippEh+U8HxpMIGwUQOL0I1Tye9b5dTS+RYBns/2EtUz9eRZRmx8S",
+	"yrHfYU5tANLomnQoNTrtBTSOIdTXb2R59D3su1n+YlDHGo91Vd1ejL+2+m6W+q2hfkpDOC9QQowMHsSq",
+	"vOTmDoPcwL3G/2hi85vrjVVTd73/ptc9enL09PDk6Mm6y9xUc3WF8PVKDq6aSIZ1cBknYhqr7WEyC+vu",
+	"b5nPtqxvlDJjtEjEchpkPzw3mfgFpBGmCMM82xGzThPLQRZc+I0DHvuBCGH1RZ+enq47mlUhE0qN1A6B",
+	"KfMqOAM9XV7gxfDz4k5WsnWUMpZElgXCuwWhXUNct6SmqyloA/VmK+NhRoHulDVUh07rTUprKNWmhGj9",
+	"hPW5SGtSmdZSns2pTQOL2+ps2nX4vzssb4LEDTKuqmm3ZbtReSuLp+3CoEU8LWFLvssa4sD4F4i/ctoK",
+	"i1CqTQK+G0ROuXZuonNdfv/NycYOTPOoL6zVGM2iX5t3V1nEm1mPzXAlAzIWNXBZ06fXrcOXv53+ol5T",
+	"p513ZwmIJatuESVg9ruwvs0srWartcbWaQ4N689rjcnVDGX8QjuytNrV1e/rdQ49K8PIl6PRQCqJOumU",
+	"8VRB4dmxyrkiXHA4J5n/gAuj2Tb0GSxEnTvtjPc3eznSfKHci9acueAta6AtXKf29rSSPRFRuOXcC/eY",
+	"L8Sv3Ej1fFbd7t1tTSXQ/aJGpgrJcdnUZSoxwsFtNH+TcdeNI+vXSxf3mkxeF7q/bN83+BBFTHCCXxlS",
+	"Ihta9a3byKGaFVECPhnk4l1b/zWo+mzXJ7rfU8bA+kuq5Xir5dXaKP/V528+2+wC/ohx//dRgsBKA6b0",
+	"AMKbv4jnLrCqQbU6EFjenvOca85r4daWj75cNGETaSVHnXLpggl+CtMhhKGJw08goRw3pyaQ1FPMnXAQ",
+	"JL1fnoFUM3jKwdn5X34lFyNLxDD/XZUJ5nulBS7baU05VGvQ0uvEUqjnJtpR8CLwR//cbhLTk6WT7EYN",
+	"2cAgKlU/0qrfncKktkmYkQ286R93omFUNcoGxKekOeLOtsTdbMe7wLkcPr442lXusXx74ZRxlGRvINIb",
+	"9XzvhsGshhq9y6qELp/MLgL3mlvpFmjr+mp6H9cFsC0ETYsk0yXyyqjSN74S4JQrAugnzNwpTBIZiBhC",
+	"ooQzsOIOolETPHVmUViuW1bOazMqsvqTy2rmy+fk9Oj4CbF1LYkp8YPiVF3tn0IURX8tucLpr7wz0iBW",
+	"25pxm2NZKbbcgWdZYay6Kjrm/mKqJlUh+iAvmuNaYtWUWQpz7v7l9JfDvx//7cll96+9nw9fHF0cX578",
+	"55MPT9cEbWcjHHU6jZRjxVS0EAdvDQJZdIsWgEeURe4zVhgjW+cHehsDv4QIpljSFt8lLPRt2GxCA62J",
+	"MElMxbRiCUfD0WlvdHj85Mnw8CikJ/QwgNPeadiBDhw9OTxxrsSmdi2I8hevSAIjSIDj3OhimutpNQ5m",
+	"sKi/ra4AswvPDg4wdKAdwk1Wj1UeFOfiNayoaQ7ZXxWAlCWdOeJ2ioTM5QPOqx6hOjel8hpCE+LX/dd/",
+	"/e/okJ4O9rPYbzx0buILiARV3XDpE2e9zlJi5+pEzmVHzzam1OWMzfWR0Utpl3cIpt6wwtdmLuAqTVob",
+	"fb8i4LnIr9xZLPFukia3EdS2L71VZk0W53KQ9HMMKmzKpeJcebBwXqUrP9WS5JeD/2ZCYHYquxACcwrx",
+	"xYXABQhZExI7pJzXSPMVoKmKYZwy6+Eyid/6DriaJCJmARanpSn6xMwfLesh0//BiHCYMs5aQcTMd2yc",
+	"0BtzpeaRl5EL/ZxJlYZMmHQhhQOYP1pwGycgpXPxF0BD5g5PfYDcrgSodGWyZwUSTbCXpvSmNiIN52QP",
+	"E8IwYU9OUqX/6odixjHZg5azWDUq7beb5Yfh2FhDUfXN380TP1fkYC0EcC7rCbsV7jTcLHf5EBJvr4he",
+	"wTg9G3QdC4w9xEHaDWgUN7BpF+7ec8UauLF2fAFyzoO6AOCVhXMxXLJJSm3FrVNRdTCkEu2mIVWUTKic",
+	"lI6l2GWYmmYWi171RpmAm0aaFwmA+fbzzVaX4ryQ5mquMRwgvTORNO4bEuouldFMRlopr3Kh0r6YkUhY",
+	"2VZEoc1KuwaIJeadabl3Lw8ZvYa5xJjRyrCDfadva005A8fRVYpPuCroLhjoNq7Y5HuVkpKle4JbGig0",
+	"jI4R57jeTcT+CX3z5KNzrKKYwG4Mcdk3w/mWgS4PagtBa2AqV+9x7XQNkvOWtRgE0+8kGbFEKhJMaEID",
+	"hWVmR8LESY85w7Bitqi1qNbR9V9Pf0ncyjV6de/duLlchmKlgbPIEarPC1oh31qjZB7+4LJOumhZeZW1",
+	"ARBVq9cG+14TDSEhSEDtKA6iush1e92F7L200y8qfy/BW1MOtZI1vZ/zoK7mfvbhBtVjq1X8XUXbbbx7",
+	"vyyXuHp4madIBsoR8rMJVeQCQiYxREMLujOnyBraCv4blsyH2xgF0Kbry7IsbMl8MkxZpIpg/mwVziUy",
+	"3teSm9u4goS5PiQVH2N9Vjm5E6kTUQh6KMAAgT4dVySNLfL2RaqG4haroURi7JYhsUBK0yO26WOMkyko",
+	"epYdddtN/PXA9cdmnt9BslwCq8UxlzbngnkXnBXwsHSGfgkVXaTBVJLZsNDxct2VnZY+3roAcc3uNpCe",
+	"1+3ssdLwdpWG16L+bspvfLWViDesCrGyJOr6sbZ1lqudraEeGTerbrwOHx/rHT9cvePtosNXQMImFZGX",
+	"mXwe82USU+kUyJ6qxivuk4ByLpTt69r2GrCuzWotr8fFb7j28vrNPRZB3m0R5BpM2bTg8Tog/ypKIG/H",
+	"pOoPadMqxmtFvTo3+jMsaHgN83My0CgysOUK8xpqCymoJhV5tfSyrjTyag/6UkHjpq7vsrt8QYTdwnu+",
+	"mH56XwLbFyxK/K0WIr5r8WEHzlVOdzmMptJdi7BQZvEzpgkXuhtlybeQRz2hg8Fc8UIpnEX42kj56axp",
+	"hIQ1lS6EI9OZ3oz7NQm2K7KIHyZZuXBqNhg7R7dlYSrr22bLtJpL0/jiY/iVSMjFy+fk8PDwlExEmhyE",
+	"dO529+rLq89Grs/w3TgrOCm1Xd/UEpNFdeRj5AfZMGe2yJFdAI6lA3DaXDSoacx2GE5HiZhumEBq3UUO",
+	"pjxrbn7Nwd9heFViy9yMfHm+2RcOZRfmOpi/GUPYKz4SDpNyyqKwj/NWfIO9Tu+k1e22er3LTucM//eL",
+	"5y7GYjXb4tvDUY+eBl13QFnfWU92LLrt3knbGVZ5hwK0JbezWadf3nBlOcsnh73xglQzqff6PnMB5keY",
+	"P0uVq0hZXmLceHz3BlKZIn+kCEDOHk1t/b8sjmHw99azd69aP8J8QEx/eyTTelzzz8z3dOblbxYHYJaF",
+	"Igy2UHcvcGW396LFvq0selauI0r+8vOlMaMP3r19f0kOaKomB5i2MPCvOF25dVq3eVN8CNEFJTHT/j3f",
+	"1USp2PTQZxZ6F4v1cJWIiMQR5ZCZ/l/8oo+HvH79hoypghmdnxUBmqXemcg5saGaYadXPKCKRmKcgm9+",
+	"+dd//0/OWhORmpgdEzAuyd6VjTiXV94+astqAiwpFXmU/hUfmfriWHDbzmmcJbmDIhBcplNTYSq3Kvs4",
+	"YCTGhGE1OSZ4+4pn5ayQrBImyQAbHhtpM4uM/fd/SMEHZC+L9DZrC2iS2JIuVzwPcw9Nbi+ThEZSEAgm",
+	"AsISQFqpv/Xqh0HuIMyA84rnKcsiVZKFYByJWtdPaKDInq3yZZuY/uu//4ccdY58MksEH5MpqIkI7a/H",
+	"/hUfinBOlBAkosnYvt499IlmNwmnEUY/66PUT447Hb0vOYPE1LBBnw+dwhXPgonlhMZg4CtiAXCJFM5i",
+	"0LOYBhNo9ZCGoLyfhxrPZrM2xcdtkYwP7Lfy4PWr5y9+ev8Cvykitj1TIS0oA2Kp4HVGqLRWHwOnMdP0",
+	"sd1pH5qoiwnSlAN0Fx7QNDSkdAz4H4N6mnSH3pn3mkmFXdrxy4ROQaEn8NdPhkj8lkIyL2gErTTMRH60",
+	"WYqF78m5VDB1qour5jQtq/MZG4gR7tEWm+QXQ67rfb5mvIUFbjda3st/k4Gq1OsFV4iTVCGNHCGB1Cik",
+	"uVNO/BfmtSzfcb4rJYi6uW0NyLXTooix+aQu4agA3gOslOA1eDFz1X/U/N3QIcScXqeT2xe5sU6UKOI/",
+	"bGxmse5VwhoiF4YpIMdZZO0xHSOLAXNyPuEw00QUo2XaGsOPzGJcc+SLPviehpktBT/prv/kA6eWbUNo",
+	"Pjpc/9FLkQxZGJpAiaPe6fovLoV4Q3nm1DNGZplOpzSZW30GCZTmStXN66vHRiC/eoaEffS921YMCVYh",
+	"xOPD388SoCEOawmeZY6ylub9CdTL7J17vPlKOxPH5Vf7lLS/rYt7FkWkIoWUriu/gOUbyx7ZS/M929O6",
+	"ejLvQRkTxJjdADfjkz1rUJPGh5CaOqE0gVLkQEC54Cyg0RU39IJokmJklcLwJ2Q2MpXWLHhOElBpYot/",
+	"ziYiAjKlcfuK/4jChlmCniwvC3xGBu7OMAOUoaYwFcl8QERyxQcYKzDw8QtntxnzjUpSGGBxfrR7Doyc",
+	"UQXed2kVePF2vhfhvAHcNmp7Y+u/rm56gwElfX0q3pk+wM/+FkhhO+N8rupX1qL6xdDysgwAOf+E3C/1",
+	"lZPkXpNp4kQEINFw/4IrpuY7ogofYgmJuhNhQNt6mZxbdahEzRd56GIOLpEA0sYhKgnRqL2ERZohv7ED",
+	"NxJ880DMZkC26Ff9tmSWUkmilUKLvRqfmOiyP4rQog8m23sJurNfloHbPimYnpBqfWGxijVHLoXUIoAv",
+	"Q3a5L/WdGEQ5WuOk01kIt+hZz7C1U5ei/otYiF6npNcYd1Az+HP11m7EJbo7RoEslNqBBfbRORngZSED",
+	"zwKgg6+eTXQaIMFzwUcRM9beHWCNObDCaLdnTF77G2FQHXc4+MTCzwZsI1CwgkugXcc2Nsp6J5K9o87p",
+	"Pkl5BFKSQUBlQEP4DxTHfDKbsGBCTDg/yofTZaz7AafNsa4BQ7GTVDjKuqa6DqJ/5Op3q9cSfvUgeLT+",
+	"i5+EeilSHn4pmDVHmcPsNqDq10gtHMs5WbvvdzIDT2N9lOSoc0SUKLAlF26WYe9PoErk/l5Fgjp52Szy",
+	"dwdxdwegP4HaDnpyUaFKSdYIh69CFAxjd7eb96bsolaLaVEE0/SllVXRA3tkRBE+KLkeSMpT1Bp8pKMi",
+	"VQQJLg7J59jDYxlAy8GkdxFJsnCMUv3IxiKFK6D1gRXPehQyi3uk2LuQMlBLvxPFdgsXB1l8b60bxdzv",
+	"j6YG7O5VylIbwDrvQV5VeQPnwbekl2Zd51Yqpegi/aY00i/Al1CFpUWbyBKNL6EM/nMZX/TPd2RQtQrw",
+	"NcyxoxIfSy3/FOWaz8kg78Q4yLq1mVz4rCcp0QMM5HVrYLlYc635lR46R+C7MKnFhKBfFyvtfszRNTOq",
+	"VhJKTjobqsmljKkH1pFLnS1/fwry/fO6L2qpRYAntNw8VHAyhAmNRpqKOhhoDTVoxj2xT7LNa9kpwRBR",
+	"WBVdpRJFQYxzW8d1ZluvNaUHppSHIQiXNoLhngXDFah0afeAG/R/z1h0d8C+MF26y8wtC0G5gySY8ZjV",
+	"EuDb/K1N+eJXJWZVqtuulLXyY/lDugBE6boz2Cp+W4au/NmSI8Blwn9bxFJtLYwUyUMeNcWDgIt0PCH6",
+	"QTxJqMyLjpxVqkoUZZU9GrFgY9v9YhbUA0smRU3lWrnk0UJfa6EvwnM3Bux6wrnWQn+ZVVY3qWUEv8+S",
+	"QodgDE2Zrb7OAl9BmkdD+YMbyu8OOn5tzFb93XYehHBclnXNR8HLaeq+w/3fh8W7lqZogsKBoQsmy2Al",
+	"XCQkhKlYQWWqOb47MWbnCbQb2rK3YrEPgymP9uyd27MLxPpOkkys84kW3YhISG5LviO7tlH7rSK9r1bZ",
+	"KRcq+8YVnqWKciuVnkpK0h9T86keAdkz9QrRllKO51iApmVIrCSJNImPWkoDqzPpnJcLJZsaqUxJIie0",
+	"d3xSFzVVqQR4B9qe23dN3lUL0la30LPyQn0b6lSVyoBfRq9ylZn83Zl+v6xhNg+TquDYHZBqDY1fq5dd",
+	"wI2tPKGvccQ4jQxyOcytGBXAOBpbTXlBInjeBQehzmFrxciqJdxbp72Zz8JHSdxhAtUns3sQ2ko2R7jL",
+	"k3rRKOWk7i9uTYC9XJB1MksUhqRkgg+WDqaYPEwDjYZmi+0rrplEltJpMzmZzPM4yWwCJuxqAjgygVuG",
+	"uaYJ4UK1yTMM9z++4nYM5C603LuWFivCf1kHyqt3PhmlCQ5OlYJprOQVtys46p2auMPBBahk3sJZnNkd",
+	"2Kt7Rxa/QCQJBIpMRCKBDLGc2FxLijHWpyib+LCubGN2VGko/sBqxzO8bssDzRwuDvRajMeYEvSw5GFr",
+	"3LUVAbyzXz9WhC1M1SZU1mjWenoH+pr8c0vzNe6ZOgx1hpU3cJ8mlaIdnOOefp4YH39RJaDk/W9/gYuo",
+	"ZCYGNIo0V8uDL9cfvf5ZbySwspHvHeTp9wcToIkagqmb6bb9Z6WV/5y/egdiUFTe9Q5H3aATHkNv+JQe",
+	"BSejU3gSdmln2AsOwyM4Hp10nnSf9k4P6dHwODgJn8DT0Wmn2zs8Oj558vS0o8XXiZDKEoxoiDIt9YrW",
+	"adhOqSry6sdZQYKiQEe3c9Qrp7J320ftXnPis3xAjSiQU4AIRBJ+/RLEDpI18xIQWgoTic2uzItFMEUm",
+	"msZoaDKd4CyQV+oRL0B6/uxsUroKDe+mqONq68H32UuNQuXKPYPvmmK/Ydjdcunib8u2YQ96tVnjD2nE",
+	"GBYgmMN79pMD3O2jNUYKrIAnCa3UgCF7RS/2QXtgHpkIsTy/ZJpKZaTRfaLEFS/qcrfJCxpMSP7Dd2jq",
+	"EFGKOhkdU02CEaGtlTuvRkPE6IozJW2tFAwPJVhMxdbax66BekMuWdRoohZ+7sSGSiXGf/3k4WL6y4lj",
+	"0vZ76WeV0xb6upTewIx578zLm9dn1fO6nz9W2sSXu9GUTr34dEMbzELx9Qc2v2R38Ufyan8dxphhjgWb",
+	"kIqS6SX7zWFucfmxy1j3R3Vj7zB9607XV++Rrr2lzkOg/GVRQPvx7msyr7a7+PtwRb/lkWneODKt9EwB",
+	"EmPzyosTBxHQREsPWTle83adH3oHvPnObuhtOOKDoMfv1Qn9hTlill91Z444Mf1P68p6vL2BhEaR9Wwb",
+	"86k1GvgkjRWzJmHQsnHR3fQ7mX1BeXjFbXXXNhmY6eaDM+uOKDVEZZKkcZsMQhgnNIRwcKYxUPBWkDBl",
+	"qgmV3t7DSovoeQzFjBtfyLN3r4hULIrQHh0raTFbtskg5fncV/ydkGqcwPu/vs4GIHvGSqzFcb3J487h",
+	"vksc/xMo2zL2HvEpa0q7jE7myZxgjIw5p/b2MOV7xwZV7nnVH7Kzb6+0s/4ACpvgk0l2wrmrJK9WuMLG",
+	"upAaWFN5oFKVhuib19+dF2HE+g3MutVwPaVzMmKR/nA4zxOsXXVsmmccmlHWllIs95VoWlbxMZnxMZlx",
+	"l8aZOyQkOu0yORaaRppaxrqGOXr0TI0oslfkF57Zlwf7bZLndBB8fMUxD95482zJYneu8IAwLhXQkOwd",
+	"9XpkAgns15tZ7ph1uNAczJsKribR3Kt2/jruVJt3eb3OYafV6bY63Uo97qxECfMecxEfjSZbG01KuYV7",
+	"OQ+MRi0bXbDfELFLMqP+9/YBK3ohWs2JY9Sy8u6d5VaTrtCUDDcfI1LuHJFSgMRml9+0io6+4poSOs7C",
+	"Oc6r3SmPr7PcIFZwrYugOIh0af8RdGrsOBvDzX2YcAZGyB0QU0h2CGoGwPPcAh7mqQTntlxYmFMgsvfD",
+	"i9cvLl/U5hTcUQC4sx1nU9Z970jymETwdXDzzOCzLemu8O37rQNgIlJNtHcWkaol/ME4oUHe8HpA9jpa",
+	"p7auwX3sn2EDWesqAdwROyvze2eHJ53mVT7yBXw59HwsTfDt4W1RB6FAXEcthIYIHLEb+Ge9ictKXL1O",
+	"h8wmLIKsfxyG5mIfGHYDbfITijsmKq0wwDKQTtnsNc55j5CtJ+Aga6uAL23gfmI87Sr0dEPY1PQYifFW",
+	"pkf9nSmYhJb0BIk8JtEYumIqANqGf4ddEtK5dJsfX4umUVy2yUiVdG3T/6O2lcj9DH0N8521n2logm08",
+	"HEaz1BhJe6Wuluv2mMUMbbWyBU/B5eW7zAkTRFTKrIVW3i7LaGh1TWHMp3381NllqHd76/neIf7/Ef7/",
+	"8e3tBg2FLBtf0bEHW41+4/bl12K83r4ciXFWS+0xLWsVO/2rBqEs2UQTz9pmNUiRl4m2/nmtjfov79/+",
+	"RLCXo76cwWsxNkHKg1Lz1UiMse3qUCupAz8TY0m30+nst684BguaO9UEPe9XQgTPqP8ZSeAfEOgfs0J6",
+	"NAESMamwY9wVZzyE27wHGktMcziZNaQzoxLBIevAUrg+IWyTn5maXHFcKg2uz4jpk6hAbyQTu3EcLTEE",
+	"Yppxp6LbRjbWFS+vMB+HME4KV+o5odmOaaTPeJ71hNkz3dsGxuof9qka4B4GBQ0Y7JNApFxJTLMgYWoQ",
+	"DvQFa3GF2ky2K56ImdkaKXb2Wwqp3hauOc836nV6ejQpBCZvqAnM9fqvuHmd7FESJFRiUCeJhDQCEz7c",
+	"b5NnZJRGkfmnTTLCfWNbvSuusGRvJPgYz4pysxzzDvagFClu0whlx51DvMgrXsk+wo43yVyrSCjfzOhc",
+	"EklH4PJRvMJ2gZbTb6kF/fopDxmvyRUIaDCBMG8t2/E9I7r2WWx8Fe1Ou9s9bJ86W72eHR7rL/KLrrYb",
+	"7XbOusdnh512t3f4i+dnPP3sqOd75R64T7s9v8Skz57YFtblYNOa+NJqY9wuct8yWz079Mus58zrdP/y",
+	"/d+Pfvlr9/2T/zz5qffm8N3RX48vTt4/ufT8nAuKECwnrzboUWqkcMW9o47vZax1Iby11ev0jlqdp63O",
+	"CTKbxpzje7SAPbCm+VqMDaBdgNRnWiOWZ6SBOCkDsrFep/dVrCpDd0suyH/YX756Q293VXBGuSXoJnlg",
+	"+FVtJKOGOExDmYoESgVekUKWWB52uNbkElt7Mll099xFPMrq72yS8gdObygz/fIXymoipBBqtyNGZZGB",
+	"7OU5M/sNBQbTp9WoekUr/foS1OaVB8+puWY8bN4bSS/yR/3FY45O6UQeM3SWeyxl4JxX7jQ/OAp34oNG",
+	"dRXfWJV5+3QW/eat6s8YD8UMlUVshcR4nKp+nLAA+jEk/akS195Zr33sG/w484IJzTokiVTpt3Np4eTw",
+	"6VER+rRa0rDfLs7U1TJCGmN+X3+UcmwlK3NTSPakKkbkPyshon4wEUxPtvDshpljtgLARk2c9Gl/qR5O",
+	"eNOPJSC3atJksaQp5pVsxeaXJh2ZMDcOe4VnAcIklVBT85FwOtXaiprAtLb+Y4Hcj8Ufv0CXpO2Apj7B",
+	"puY6O/dPIrCrkX74GJJR19Row8v+VpJq7iwf1LDnp5v2KtqYcz4AWvxuk2p22Hhoe86ZJ26vVPLe5W8t",
+	"IZMDO8rJ4LZOXpEMXueC2Sb23umU06/5zQ0EuNJL/dGuVMNs0LJquPKUZtgeHOs7SUUTJTMrOJN1p6X/",
+	"0zclEH/PDqXsKB8V1SVFNS6hZIb3xW8OD372bI1HaEBj1r+GOQasAw+SOZoYqSIJmpmwvl40x5Q2rONA",
+	"hjS4JlMqryFsk8GQSuinSTS44lhfYghkolS8J/fPSZywG3RzRELE+JkeLmL8uhWJgEZE3yLjCCnSeC+y",
+	"dqlZo9R8G23setS3Q/Y5qJlIriUuW/D6rIcMpO7UcMkckUas61bEbqBV1C2iwyCEkedsU5z3Z8q1bWsz",
+	"nzLOSl2aRAycstaUYmE2i8Pmx3LhiU3bNmVb/0K6cX7yj7UkHjotIi6AfjNa4ZIUGtaTqCDaY0GJO2u6",
+	"d73DepW3/qY6D4L8NvANnz9CQI3uu/X1fytK8P0wZg6zEnPOndx3yFrYios+DCI95i98XfkLu2C7GFtU",
+	"Hwdt4p+hHJqEQjVWjMCAgARoMEH0yyKpbIl6JgkX6oqjzsn4mKQx9nWYpAr/aUpNHHcOCWa8zZiEmiIR",
+	"F2aN9wj1egZWFziN0xMlzMaISuhoxIKvplTEyrX/JBQx4WN72T341SvwTTzWQvEQnl/r/uo6E/ns2wV7",
+	"a3IpD1JJx1ALg+/1sYcmuXUi0iSak0REUSuNJbmGWJGhYRaRGJOYxRAxDudFP/jlSHGczhmg/0E/ea/X",
+	"9PuO/0blsT+cr5wgC07OzH8mTypvolqiPvpWPN8L6XyDmOVt48bv0yBUun8HMr3lQBIxIzEkmbHxMcC4",
+	"nk/hYRJhIk6LnAzfnF2lKm9NwBBSBythIrWY8+Agy22vL7x/AcOUabnR1EWaUDkhKQ8BmwqNNeHDKARk",
+	"WHJGYwxnnRLGjWFUcLjibz68vnx18OLvL577RAqMxqV6BBNBizSFkim7bZOLlGv6YhKENGmTE8bHV9x2",
+	"hzg3JuqARhGZUU2CbIUOkmD0nYvnXYDe6ftso/fK+PRMq+MA86LKXMz0ISHvb3/1Ns1dBcC9TKNI39Wc",
+	"B1nah5F+ZHE/Bc/jgQuO5zwoC10Gjq2mUF/F/r0Ggsw5cH+toopZ1gCArUQG7W/Lnv0DVXRIJZAbaW7O",
+	"JyJVQ3GLpmUtNWhCUBQGb3adBVXKC7/X3+Tf7Cv3eI12ild8JFz3+Les0JwNvMctayppKLMF7CTlXNPH",
+	"IeM0md9PduD3OCvjhtObU2kuM1YH/uQNgSaQPEvVRM+jZQ0asx9hnv+i50aFxOVPvNSk2Tz2fC9NIu/M",
+	"O0DLhF3R4gdZaqOP/ICZP02JtdKRljbXLvn5zOYc/jpbkIlgQ5lcj1rq1VAaC3s1rBiJBjYDZM80iMQ+",
+	"ZqXvi2Z6y4NciAhaQ60dZ93QsEtMqoTZUhVd6mZY6MizPM2HLHfu2atcky3WbQ+BJWXnrmwvp/e5hr7M",
+	"WHFWrTygikZinEJ7IdHQvf8UtSMxqgwitQqYz/pdkftnnpZGzstGOlaGZV3K2yt3+i8PkrV0Xx7jeVFI",
+	"zCfovTKZRqZienYx7Uq2p2ucl0BVmgAZRXQsyZQlCSYYKVEZp7ymkfmi7shpGjKFapgYWdlrmioDMzVQ",
+	"gp/UDFflstVFmRLvZdzigWOYFzyMBeNW6NIjhFRREkeUl0GhoP3LQzwrRbvn9ZXyD3y8SVQokTcyqVhQ",
+	"PjKUbD9//Pz/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
