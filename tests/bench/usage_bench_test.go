@@ -62,6 +62,7 @@ func TestUsageStats(t *testing.T) {
 	_, err = db.Exec(`INSERT INTO service_tokens (name, role, token_hash, prefix) VALUES ('usage-ingest', 'balancer', $1, $2), ('usage-viewer', 'viewer', $3, $4)`,
 		ingest.Hash, ingest.Prefix, viewer.Hash, viewer.Prefix)
 	require.NoError(t, err)
+	seedLogKeys(t, db)
 
 	// A seven-day window that ends an hour ago, so no other benchmark's rows
 	// (all stamped "now") fall inside it.
