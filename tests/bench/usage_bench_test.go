@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +20,15 @@ import (
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
-// usageRows is how many log records TestUsageStats ingests before querying.
-const usageRows = 1_000_000
+// usageRows is how many log records TestUsageStats ingests before querying:
+// EZ_BENCH_USAGE_ROWS, 1,000,000 by default (the issue asks for 1M and 10M;
+// the statistics must stay flat in it).
+var usageRows = func() int {
+	if n, err := strconv.Atoi(os.Getenv("EZ_BENCH_USAGE_ROWS")); err == nil && n >= 10_000 {
+		return n
+	}
+	return 1_000_000
+}()
 
 // usageBatch builds records [first, first+n) of the usage data set: spread
 // evenly over span from `from`, 20 models, 500 keys, 10 masters, 5 providers,
@@ -28,7 +37,7 @@ func usageBatch(first, n int, from time.Time, span time.Duration) string {
 	var b strings.Builder
 	b.Grow(n * 330)
 	b.WriteByte('[')
-	step := span / usageRows
+	step := span / time.Duration(usageRows)
 	for g := first; g < first+n; g++ {
 		if g > first {
 			b.WriteByte(',')
@@ -73,7 +82,7 @@ func TestUsageStats(t *testing.T) {
 	perBatch, workers := 1000, 4
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(5*time.Minute + time.Duration(usageRows/2000)*time.Second)
 	for range workers {
 		wg.Go(func() {
 			client := &http.Client{Timeout: 60 * time.Second}
@@ -137,8 +146,8 @@ func TestUsageStats(t *testing.T) {
 			d, rows := query(group)
 			lat, n = append(lat, d), len(rows)
 		}
-		record(sec, row{fmt.Sprintf("GET /stats/usage?group_by=%s over 1,000,000 logged rows, 7 days (%d groups, %d requests)", group, n, runs),
-			fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99))), "—", "—", "well under 100 ms"})
+		record(sec, row{fmt.Sprintf("GET /stats/usage?group_by=%s over %d logged rows, 7 days (%d groups, %d requests)", group, usageRows, n, runs),
+			fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99))), "—", "—", "p99 ≤ 20 ms, flat in logged rows"})
 	}
 
 	// Baseline: the same per-model aggregate by scanning the raw logs.
