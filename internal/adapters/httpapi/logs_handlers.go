@@ -46,6 +46,9 @@ func (a *API) IngestLogs(ctx context.Context, req gen.IngestLogsRequestObject) (
 // straight into domain records (see decodeLogBatch), never held as a
 // second, raw copy per record.
 func (a *API) ingestLogsStream(c echo.Context) error {
+	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+		return echo.ErrUnsupportedMediaType // as the generated handler's binder answers
+	}
 	res, err := a.ingestLogs(c.Request().Context(), c.Request().Body)
 	if err != nil {
 		return err
