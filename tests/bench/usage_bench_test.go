@@ -118,7 +118,10 @@ FROM usage_hourly GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO usage_hourly_master (hour, master_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT hour, master_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
 FROM usage_hourly GROUP BY 1, 2`,
-		`ANALYZE logs`, `ANALYZE usage_hourly`, `ANALYZE usage_daily`, `ANALYZE usage_hourly_master`,
+		`INSERT INTO usage_hourly_model (hour, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+SELECT hour, master_id, model, provider_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
+FROM usage_hourly GROUP BY 1, 2, 3, 4`,
+		`ANALYZE logs`, `ANALYZE usage_hourly`, `ANALYZE usage_hourly_model`, `ANALYZE usage_daily`, `ANALYZE usage_hourly_master`,
 	} {
 		_, err := db.Exec(q)
 		require.NoError(t, err)

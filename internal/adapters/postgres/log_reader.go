@@ -163,7 +163,8 @@ func usageSpan(from, to time.Time) (h0, d0, d1, h1 time.Time) {
 // Usage implements ports.LogReader from the roll-ups (hours that start in
 // [from, to)): by hour, day and master from the per-master hourly totals;
 // by model, key and provider from the daily roll-ups for whole days and the
-// hourly ones for the hours at either end. The rows read grow with groups
+// hourly ones for the hours at either end (without the key unless grouped
+// by key). The rows read grow with groups
 // × buckets, never with the number of logged rows.
 func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error) {
 	expr, ok := usageGroupExpr[group]
@@ -179,10 +180,14 @@ func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.
   WHERE hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR master_id = $3)`
 		args = []any{h0, h1, masterID}
 	default:
+		hourly := "usage_hourly" // by key: the only hourly roll-up that keeps the key
+		if group != domain.GroupByKey {
+			hourly = "usage_hourly_model"
+		}
 		inner = `SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_daily
   WHERE day >= $2 AND day < $3 AND ($5::bigint IS NULL OR master_id = $5)
 UNION ALL
-SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_hourly
+SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM ` + hourly + `
   WHERE ((hour >= $1 AND hour < $2) OR (hour >= $3 AND hour < $4)) AND ($5::bigint IS NULL OR master_id = $5)`
 	}
 	q := fmt.Sprintf(usageTotals, inner)

@@ -81,6 +81,8 @@ var rollups = []rollup{
 		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
 	{"usage_hourly_master", "hour", "date_trunc('hour', created_at, 'UTC')",
 		[]string{"master_id"}, []string{"coalesce(master_id, 0)"}},
+	{"usage_hourly_model", "hour", "date_trunc('hour', created_at, 'UTC')",
+		[]string{"master_id", "model", "provider_id"}, []string{"coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
 }
 
 // upsert is the CTE body that adds the inserted rows (ins) to r.
