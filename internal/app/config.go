@@ -108,6 +108,15 @@ type LogConfig struct {
 	RetentionDays   int           `koanf:"retention_days"`
 	PartitionsAhead int           `koanf:"partitions_ahead"`
 	MaxQueryDays    int           `koanf:"max_query_days"`
+	// MaxClockSkew is how far ahead of this server's clock a record's
+	// created_at may be.
+	MaxClockSkew time.Duration `koanf:"max_clock_skew"`
+	// StallTimeout: records waiting while nothing has committed for this
+	// long make readiness and /health report the log pipeline down.
+	StallTimeout time.Duration `koanf:"stall_timeout"`
+	// MaxWriteAttempts: a batch that fails the same way (not a lost
+	// connection) this many times is quarantined.
+	MaxWriteAttempts int `koanf:"max_write_attempts"`
 }
 
 // SyncConfig tunes the Redis snapshot publisher.
@@ -370,6 +379,9 @@ func defaults() map[string]any {
 		"log.retention_days":               30,
 		"log.partitions_ahead":             7,
 		"log.max_query_days":               31,
+		"log.max_clock_skew":               "5m",
+		"log.stall_timeout":                "1m",
+		"log.max_write_attempts":           5,
 	}
 }
 
@@ -823,6 +835,15 @@ func (c Config) Validate() error {
 	}
 	if c.Log.MaxBatch > c.Log.QueueCapacity {
 		v.addf("log.max_batch (%d) cannot exceed log.queue_capacity (EZ_LOG_QUEUE, %d)", c.Log.MaxBatch, c.Log.QueueCapacity)
+	}
+	if c.Log.MaxClockSkew < 0 || c.Log.MaxClockSkew > 24*time.Hour {
+		return configErrorf("log.max_clock_skew: %s is outside 0..24h", c.Log.MaxClockSkew)
+	}
+	if c.Log.StallTimeout < time.Second {
+		return configErrorf("log.stall_timeout: %s is shorter than 1s", c.Log.StallTimeout)
+	}
+	if c.Log.MaxWriteAttempts < 1 || c.Log.MaxWriteAttempts > 1000 {
+		return configErrorf("log.max_write_attempts: %d is outside 1..1000", c.Log.MaxWriteAttempts)
 	}
 	if c.Log.Ack != "committed" && c.Log.Ack != "queued" {
 		v.addf("log.ack: %q is not one of committed, queued", c.Log.Ack)

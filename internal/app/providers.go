@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
+	"github.com/ez-api/ez-api/internal/adapters/logsink"
 	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/adapters/ratelimit"
@@ -158,11 +159,11 @@ func ProvideBuildInfo() domain.BuildInfo {
 	return b
 }
 
-// ProvideProbes lists the dependencies health and readiness check, and the
-// snapshot publisher (health only: degraded once it has failed for
-// sync.degraded_after).
-func ProvideProbes(cfg Config, db *sqlx.DB, rdb redis.UniversalClient, pub *snapshot.Publisher) []ports.HealthProbe {
-	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), pub.HealthProbe(cfg.Sync.DegradedAfter)}
+// ProvideProbes lists the dependencies health and readiness check: the
+// databases, the log pipeline (down when it has stalled) and the snapshot
+// publisher (health only: degraded once it has failed for sync.degraded_after).
+func ProvideProbes(cfg Config, db *sqlx.DB, rdb redis.UniversalClient, logs *logsink.Sink, pub *snapshot.Publisher) []ports.HealthProbe {
+	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), logs, pub.HealthProbe(cfg.Sync.DegradedAfter)}
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.

@@ -22,6 +22,7 @@ var LogSet = wire.NewSet(
 	postgres.NewLogReader,
 	wire.Bind(new(ports.LogReader), new(*postgres.LogReader)),
 	wire.Bind(new(ports.ModelPrices), new(*postgres.LogReader)),
+	wire.Bind(new(ports.KeyOwners), new(*postgres.LogReader)),
 	ProvideLogMaintainer,
 	ProvideLogService,
 )
@@ -36,7 +37,7 @@ func ProvideLogSink(cfg Config, w ports.LogWriter, m *observability.Metrics, log
 	s := logsink.New(w, logsink.Options{
 		QueueCapacity: cfg.Log.QueueCapacity, Writers: cfg.Log.Writers, BatchSize: cfg.Log.BatchSize,
 		FlushInterval: time.Duration(cfg.Log.FlushMS) * time.Millisecond, RetryMax: cfg.Log.RetryMax,
-		DrainTimeout: cfg.Server.ShutdownTimeout,
+		DrainTimeout: cfg.Server.ShutdownTimeout, MaxAttempts: cfg.Log.MaxWriteAttempts, StallTimeout: cfg.Log.StallTimeout,
 	}, logger.With("component", "logsink"))
 	m.RegisterLogSink(func() observability.LogStats {
 		st := s.Stats()
@@ -55,9 +56,16 @@ func ProvideLogMaintainer(cfg Config, db *sqlx.DB, notifier ports.ChangeNotifier
 }
 
 // ProvideLogService builds the log use-case.
-func ProvideLogService(cfg Config, sink ports.LogSink, prices ports.ModelPrices, reader ports.LogReader, clock ports.Clock) *logs.Service {
-	return logs.NewService(sink, prices, reader, clock, logs.Policy{
+func ProvideLogService(cfg Config, sink ports.LogSink, prices ports.ModelPrices, reader ports.LogReader, owners ports.KeyOwners,
+	clock ports.Clock, m *observability.Metrics) *logs.Service {
+	s := logs.NewService(sink, prices, reader, owners, clock, logs.Policy{
 		MaxBatch: cfg.Log.MaxBatch, Ack: cfg.Log.Ack, CommitTimeout: cfg.Log.CommitTimeout,
-		MaxRange: time.Duration(cfg.Log.MaxQueryDays) * 24 * time.Hour, MaxFuture: time.Hour,
+		MaxRange: time.Duration(cfg.Log.MaxQueryDays) * 24 * time.Hour, MaxFuture: cfg.Log.MaxClockSkew,
+		MaxAge: time.Duration(cfg.Log.RetentionDays) * 24 * time.Hour,
 	})
+	m.RegisterLogIngest(func() observability.LogIngestStats {
+		st := s.Stats()
+		return observability.LogIngestStats{UnknownFields: st.UnknownFields, KeyMismatches: st.KeyMismatches}
+	})
+	return s
 }

@@ -43,7 +43,9 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	clock := ProvideClock()
 	metrics := ProvideMetrics(db)
 	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
-	v := ProvideProbes(cfg, db, universalClient, publisher)
+	logWriter := ProvideLogWriter(db, publisher)
+	sink, cleanup4 := ProvideLogSink(cfg, logWriter, metrics, logger)
+	v := ProvideProbes(cfg, db, universalClient, sink, publisher)
 	buildInfo := ProvideBuildInfo()
 	service := health.NewService(v, clock, buildInfo)
 	operatorRepository := postgres.NewOperatorRepository(db)
@@ -53,13 +55,14 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	txRunner := postgres.NewTxRunner(db)
 	loginService, err := ProvideLoginService(cfg, operatorRepository, passwordHasher, accessTokenCodec, auditRepository, txRunner, clock)
 	if err != nil {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
-	usageRecorder, cleanup4 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	usageRecorder, cleanup5 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
@@ -85,10 +88,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	auditService := audit.NewService(auditReader)
 	balancerRegistry := postgres.NewBalancerRegistry(db)
 	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
-	logWriter := ProvideLogWriter(db, publisher)
-	sink, cleanup5 := ProvideLogSink(cfg, logWriter, metrics, logger)
 	logReader := postgres.NewLogReader(db)
-	logsService := ProvideLogService(cfg, sink, logReader, logReader, clock)
+	logsService := ProvideLogService(cfg, sink, logReader, logReader, logReader, clock, metrics)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,

@@ -27,6 +27,13 @@ type LogReader interface {
 	Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error)
 }
 
+// KeyOwners tells which master owns each client key.
+type KeyOwners interface {
+	// KeyMasters maps each id that names a key to its master; unknown ids
+	// are absent.
+	KeyMasters(ctx context.Context, ids []int64) (map[int64]int64, error)
+}
+
 // WriteOutcome is what happened to one record of a written batch.
 type WriteOutcome int
 
@@ -37,13 +44,17 @@ const (
 	Quarantined
 )
 
-// LogWriter stores a batch in one transaction: the rows, the hourly
-// roll-ups, the keys' usage, and any key that turns exhausted (recorded for
-// the snapshot). Records PostgreSQL refuses are quarantined with the reason
-// and the rest are still written. An error means nothing was written and
-// the batch may be retried.
+// LogWriter stores a batch in one transaction: the rows, the roll-ups, the
+// keys' usage, and any key that turns exhausted (recorded for the
+// snapshot). Records PostgreSQL refuses, for whatever reason, are isolated
+// and quarantined with the reason and the rest are still written. An error
+// means nothing was written and the batch may be retried; it wraps
+// domain.ErrUnavailable when the database could not be reached.
 type LogWriter interface {
 	Write(ctx context.Context, records []domain.LogRecord) ([]WriteOutcome, error)
+	// Quarantine keeps records in log_rejects with the reason (a batch
+	// that kept failing the same way).
+	Quarantine(ctx context.Context, records []domain.LogRecord, reason string) error
 }
 
 // LogMaintenance keeps partitions and budget periods current; safe to run

@@ -1024,31 +1024,42 @@ type LogList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
-// LogRecord defines model for LogRecord.
+// LogRecord One access log record. Lenient on purpose, so a balancer that sends
+// more than ezapi knows loses nothing: members not listed here are
+// ignored (counted in `ezapi_log_unknown_fields_total`, never stored),
+// and a missing `created_at` means the time the batch was received.
+// Every limit below is enforced per record; a record over one is
+// rejected by index. `created_at` may be at most `log.max_clock_skew`
+// ahead of the server's clock and no older than `log.retention_days`.
+// A `key_id` must name a key of `master_id` (a missing `master_id` is
+// taken from the key).
 type LogRecord struct {
 	BalancerId       *string `json:"balancer_id,omitempty"`
 	CachedTokens     *int64  `json:"cached_tokens,omitempty"`
 	ClientIp         *string `json:"client_ip,omitempty"`
 	CompletionTokens *int64  `json:"completion_tokens,omitempty"`
 
-	// CostUsd Computed from the model's prices when absent.
-	CostUsd      *float64  `json:"cost_usd,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	Error        *string   `json:"error,omitempty"`
-	KeyId        *int64    `json:"key_id,omitempty"`
-	LatencyMs    *int32    `json:"latency_ms,omitempty"`
-	MasterId     *int64    `json:"master_id,omitempty"`
-	Model        *string   `json:"model,omitempty"`
-	Namespace    *string   `json:"namespace,omitempty"`
-	PromptTokens *int64    `json:"prompt_tokens,omitempty"`
-	ProviderId   *int64    `json:"provider_id,omitempty"`
+	// CostUsd Computed from the model's prices when absent (capped at the maximum).
+	CostUsd *float64 `json:"cost_usd,omitempty"`
+
+	// CreatedAt When the request was made; the time of receipt when absent.
+	CreatedAt    *time.Time `json:"created_at,omitempty"`
+	Error        *string    `json:"error,omitempty"`
+	KeyId        *int64     `json:"key_id,omitempty"`
+	LatencyMs    *int32     `json:"latency_ms,omitempty"`
+	MasterId     *int64     `json:"master_id,omitempty"`
+	Model        *string    `json:"model,omitempty"`
+	Namespace    *string    `json:"namespace,omitempty"`
+	PromptTokens *int64     `json:"prompt_tokens,omitempty"`
+	ProviderId   *int64     `json:"provider_id,omitempty"`
 
 	// RequestId The balancer's own id of the request; with created_at it identifies the record.
-	RequestId     string  `json:"request_id"`
-	StatusCode    *int32  `json:"status_code,omitempty"`
-	Stream        *bool   `json:"stream,omitempty"`
-	TtftMs        *int32  `json:"ttft_ms,omitempty"`
-	UpstreamModel *string `json:"upstream_model,omitempty"`
+	RequestId            string                 `json:"request_id"`
+	StatusCode           *int32                 `json:"status_code,omitempty"`
+	Stream               *bool                  `json:"stream,omitempty"`
+	TtftMs               *int32                 `json:"ttft_ms,omitempty"`
+	UpstreamModel        *string                `json:"upstream_model,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // LogRecordView defines model for LogRecordView.
@@ -1845,6 +1856,342 @@ type CreateProviderJSONRequestBody = CreateProviderRequest
 
 // UpdateProviderJSONRequestBody defines body for UpdateProvider for application/json ContentType.
 type UpdateProviderJSONRequestBody = UpdateProviderRequest
+
+// Getter for additional properties for LogRecord. Returns the specified
+// element and whether it was found
+func (a LogRecord) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for LogRecord
+func (a *LogRecord) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a *LogRecord) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["balancer_id"]; found {
+		err = json.Unmarshal(raw, &a.BalancerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'balancer_id': %w", err)
+		}
+		delete(object, "balancer_id")
+	}
+
+	if raw, found := object["cached_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CachedTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'cached_tokens': %w", err)
+		}
+		delete(object, "cached_tokens")
+	}
+
+	if raw, found := object["client_ip"]; found {
+		err = json.Unmarshal(raw, &a.ClientIp)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_ip': %w", err)
+		}
+		delete(object, "client_ip")
+	}
+
+	if raw, found := object["completion_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CompletionTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'completion_tokens': %w", err)
+		}
+		delete(object, "completion_tokens")
+	}
+
+	if raw, found := object["cost_usd"]; found {
+		err = json.Unmarshal(raw, &a.CostUsd)
+		if err != nil {
+			return fmt.Errorf("error reading 'cost_usd': %w", err)
+		}
+		delete(object, "cost_usd")
+	}
+
+	if raw, found := object["created_at"]; found {
+		err = json.Unmarshal(raw, &a.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'created_at': %w", err)
+		}
+		delete(object, "created_at")
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["key_id"]; found {
+		err = json.Unmarshal(raw, &a.KeyId)
+		if err != nil {
+			return fmt.Errorf("error reading 'key_id': %w", err)
+		}
+		delete(object, "key_id")
+	}
+
+	if raw, found := object["latency_ms"]; found {
+		err = json.Unmarshal(raw, &a.LatencyMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'latency_ms': %w", err)
+		}
+		delete(object, "latency_ms")
+	}
+
+	if raw, found := object["master_id"]; found {
+		err = json.Unmarshal(raw, &a.MasterId)
+		if err != nil {
+			return fmt.Errorf("error reading 'master_id': %w", err)
+		}
+		delete(object, "master_id")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["namespace"]; found {
+		err = json.Unmarshal(raw, &a.Namespace)
+		if err != nil {
+			return fmt.Errorf("error reading 'namespace': %w", err)
+		}
+		delete(object, "namespace")
+	}
+
+	if raw, found := object["prompt_tokens"]; found {
+		err = json.Unmarshal(raw, &a.PromptTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'prompt_tokens': %w", err)
+		}
+		delete(object, "prompt_tokens")
+	}
+
+	if raw, found := object["provider_id"]; found {
+		err = json.Unmarshal(raw, &a.ProviderId)
+		if err != nil {
+			return fmt.Errorf("error reading 'provider_id': %w", err)
+		}
+		delete(object, "provider_id")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["status_code"]; found {
+		err = json.Unmarshal(raw, &a.StatusCode)
+		if err != nil {
+			return fmt.Errorf("error reading 'status_code': %w", err)
+		}
+		delete(object, "status_code")
+	}
+
+	if raw, found := object["stream"]; found {
+		err = json.Unmarshal(raw, &a.Stream)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream': %w", err)
+		}
+		delete(object, "stream")
+	}
+
+	if raw, found := object["ttft_ms"]; found {
+		err = json.Unmarshal(raw, &a.TtftMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'ttft_ms': %w", err)
+		}
+		delete(object, "ttft_ms")
+	}
+
+	if raw, found := object["upstream_model"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamModel)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_model': %w", err)
+		}
+		delete(object, "upstream_model")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a LogRecord) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.BalancerId != nil {
+		object["balancer_id"], err = json.Marshal(a.BalancerId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'balancer_id': %w", err)
+		}
+	}
+
+	if a.CachedTokens != nil {
+		object["cached_tokens"], err = json.Marshal(a.CachedTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cached_tokens': %w", err)
+		}
+	}
+
+	if a.ClientIp != nil {
+		object["client_ip"], err = json.Marshal(a.ClientIp)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_ip': %w", err)
+		}
+	}
+
+	if a.CompletionTokens != nil {
+		object["completion_tokens"], err = json.Marshal(a.CompletionTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'completion_tokens': %w", err)
+		}
+	}
+
+	if a.CostUsd != nil {
+		object["cost_usd"], err = json.Marshal(a.CostUsd)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cost_usd': %w", err)
+		}
+	}
+
+	if a.CreatedAt != nil {
+		object["created_at"], err = json.Marshal(a.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'created_at': %w", err)
+		}
+	}
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	if a.KeyId != nil {
+		object["key_id"], err = json.Marshal(a.KeyId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'key_id': %w", err)
+		}
+	}
+
+	if a.LatencyMs != nil {
+		object["latency_ms"], err = json.Marshal(a.LatencyMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'latency_ms': %w", err)
+		}
+	}
+
+	if a.MasterId != nil {
+		object["master_id"], err = json.Marshal(a.MasterId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'master_id': %w", err)
+		}
+	}
+
+	if a.Model != nil {
+		object["model"], err = json.Marshal(a.Model)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'model': %w", err)
+		}
+	}
+
+	if a.Namespace != nil {
+		object["namespace"], err = json.Marshal(a.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'namespace': %w", err)
+		}
+	}
+
+	if a.PromptTokens != nil {
+		object["prompt_tokens"], err = json.Marshal(a.PromptTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'prompt_tokens': %w", err)
+		}
+	}
+
+	if a.ProviderId != nil {
+		object["provider_id"], err = json.Marshal(a.ProviderId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'provider_id': %w", err)
+		}
+	}
+
+	object["request_id"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+	}
+
+	if a.StatusCode != nil {
+		object["status_code"], err = json.Marshal(a.StatusCode)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'status_code': %w", err)
+		}
+	}
+
+	if a.Stream != nil {
+		object["stream"], err = json.Marshal(a.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream': %w", err)
+		}
+	}
+
+	if a.TtftMs != nil {
+		object["ttft_ms"], err = json.Marshal(a.TtftMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'ttft_ms': %w", err)
+		}
+	}
+
+	if a.UpstreamModel != nil {
+		object["upstream_model"], err = json.Marshal(a.UpstreamModel)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_model': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsFeatureFlagsUpdate0 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate0
 func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate0() (FeatureFlagsUpdate0, error) {

@@ -107,6 +107,7 @@ func TestLogIngestion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Exec(`INSERT INTO service_tokens (name, role, token_hash, prefix) VALUES ('bench', 'balancer', $1, $2)`, tok.Hash, tok.Prefix)
 	require.NoError(t, err)
+	seedLogKeys(t, db)
 	rssBefore := rssKB(cmd.Process.Pid, "VmRSS")
 
 	workers, perBatch := 4, 1000

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +20,15 @@ import (
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
-// usageRows is how many log records TestUsageStats ingests before querying.
-const usageRows = 1_000_000
+// usageRows is how many log records TestUsageStats ingests before querying:
+// EZ_BENCH_USAGE_ROWS, 1,000,000 by default (the issue asks for 1M and 10M;
+// the statistics must stay flat in it).
+var usageRows = func() int {
+	if n, err := strconv.Atoi(os.Getenv("EZ_BENCH_USAGE_ROWS")); err == nil && n >= 10_000 {
+		return n
+	}
+	return 1_000_000
+}()
 
 // usageBatch builds records [first, first+n) of the usage data set: spread
 // evenly over span from `from`, 20 models, 500 keys, 10 masters, 5 providers,
@@ -28,7 +37,7 @@ func usageBatch(first, n int, from time.Time, span time.Duration) string {
 	var b strings.Builder
 	b.Grow(n * 330)
 	b.WriteByte('[')
-	step := span / usageRows
+	step := span / time.Duration(usageRows)
 	for g := first; g < first+n; g++ {
 		if g > first {
 			b.WriteByte(',')
@@ -47,6 +56,78 @@ func usageBatch(first, n int, from time.Time, span time.Duration) string {
 	return b.String()
 }
 
+// ingestUsage posts the data set through POST /logs (the pipeline keeps the
+// roll-ups); a batch refused for load (503) is retried, as a balancer does.
+func ingestUsage(t *testing.T, addr, token string, from time.Time, span time.Duration) {
+	perBatch, workers := 1000, 4
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(5*time.Minute + time.Duration(usageRows/2000)*time.Second)
+	for range workers {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 60 * time.Second}
+			for time.Now().Before(deadline) {
+				first := int(next.Add(int64(perBatch))) - perBatch
+				if first >= usageRows {
+					return
+				}
+				body := usageBatch(first, perBatch, from, span)
+				ok := false
+				for attempt := 0; attempt < 5 && !ok && time.Now().Before(deadline); attempt++ {
+					req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/logs", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+token)
+					res, err := client.Do(req)
+					if err == nil {
+						res.Body.Close()
+						ok = res.StatusCode == http.StatusOK
+					}
+				}
+				if !ok {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(t, failed.Load(), "every batch is accepted")
+}
+
+// seedUsageSQL writes the same data set and its roll-ups with SQL
+// (EZ_BENCH_USAGE_SEED=sql): what GET /stats/usage reads is the same, and
+// 10,000,000 rows load in minutes instead of hours through HTTP here.
+func seedUsageSQL(t *testing.T, db *sqlx.DB, from time.Time, span time.Duration) {
+	step := float64(span.Microseconds()) / float64(usageRows)
+	_, err := db.Exec(`INSERT INTO logs (created_at, request_id, key_id, master_id, namespace, model, provider_id, upstream_model,
+  status_code, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, stream, client_ip, error, balancer_id)
+SELECT $1::timestamptz + make_interval(secs => g * $2::double precision / 1e6), 'usage-' || g, 1000 + g % 500, 1 + g % 10,
+  'default', 'm-' || lpad((g % 20)::text, 2, '0'), 1 + g % 5, 'up-' || lpad((g % 20)::text, 2, '0'),
+  CASE WHEN g % 50 = 0 THEN 502 ELSE 200 END, 100 + g % 900, 120, 100 + g % 1000, 10 + g % 300, 0, 0.002, false,
+  '203.0.113.9', '', 'usage'
+FROM generate_series(0, $3::bigint - 1) g`, from, step, usageRows)
+	require.NoError(t, err)
+	for _, q := range []string{
+		`INSERT INTO usage_hourly (hour, key_id, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+SELECT date_trunc('hour', created_at, 'UTC'), key_id, master_id, model, provider_id, count(*), count(*) FILTER (WHERE status_code >= 400),
+  sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_ms), max(latency_ms)
+FROM logs WHERE balancer_id = 'usage' GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO usage_daily (day, key_id, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+SELECT date_trunc('day', hour, 'UTC'), key_id, master_id, model, provider_id, sum(requests), sum(errors), sum(prompt_tokens),
+  sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
+FROM usage_hourly GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO usage_hourly_master (hour, master_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+SELECT hour, master_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
+FROM usage_hourly GROUP BY 1, 2`,
+		`INSERT INTO usage_hourly_model (hour, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+SELECT hour, master_id, model, provider_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
+FROM usage_hourly GROUP BY 1, 2, 3, 4`,
+		`ANALYZE logs`, `ANALYZE usage_hourly`, `ANALYZE usage_hourly_model`, `ANALYZE usage_daily`, `ANALYZE usage_hourly_master`,
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err)
+	}
+}
+
 // TestUsageStats: GET /stats/usage over 1,000,000 logged rows, ingested
 // through POST /logs so the pipeline keeps the hourly roll-ups, against the
 // same aggregate computed by scanning the raw logs in the same run.
@@ -62,6 +143,7 @@ func TestUsageStats(t *testing.T) {
 	_, err = db.Exec(`INSERT INTO service_tokens (name, role, token_hash, prefix) VALUES ('usage-ingest', 'balancer', $1, $2), ('usage-viewer', 'viewer', $3, $4)`,
 		ingest.Hash, ingest.Prefix, viewer.Hash, viewer.Prefix)
 	require.NoError(t, err)
+	seedLogKeys(t, db)
 
 	// A seven-day window that ends an hour ago, so no other benchmark's rows
 	// (all stamped "now") fall inside it.
@@ -69,35 +151,11 @@ func TestUsageStats(t *testing.T) {
 	to := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	from := to.Add(-span)
 
-	perBatch, workers := 1000, 4
-	var next, failed atomic.Int64
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(5 * time.Minute)
-	for range workers {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 60 * time.Second}
-			for time.Now().Before(deadline) {
-				first := int(next.Add(int64(perBatch))) - perBatch
-				if first >= usageRows {
-					return
-				}
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/logs", strings.NewReader(usageBatch(first, perBatch, from, span)))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+ingest.Plaintext)
-				res, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-			}
-		})
+	if os.Getenv("EZ_BENCH_USAGE_SEED") == "sql" {
+		seedUsageSQL(t, db, from, span)
+	} else {
+		ingestUsage(t, addr, ingest.Plaintext, from, span)
 	}
-	wg.Wait()
-	require.Zero(t, failed.Load(), "every batch is accepted")
 	var stored int64
 	require.NoError(t, db.Get(&stored, `SELECT count(*) FROM logs WHERE created_at >= $1 AND created_at < $2`, from, to))
 	require.EqualValues(t, usageRows, stored)
@@ -136,8 +194,8 @@ func TestUsageStats(t *testing.T) {
 			d, rows := query(group)
 			lat, n = append(lat, d), len(rows)
 		}
-		record(sec, row{fmt.Sprintf("GET /stats/usage?group_by=%s over 1,000,000 logged rows, 7 days (%d groups, %d requests)", group, n, runs),
-			fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99))), "—", "—", "well under 100 ms"})
+		record(sec, row{fmt.Sprintf("GET /stats/usage?group_by=%s over %d logged rows, 7 days (%d groups, %d requests)", group, usageRows, n, runs),
+			fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99))), "—", "—", "p99 ≤ 20 ms, flat in logged rows"})
 	}
 
 	// Baseline: the same per-model aggregate by scanning the raw logs.

@@ -76,7 +76,7 @@ func TestIngestCommitted(t *testing.T) {
 		record("c-2", now, map[string]any{"cost_usd": 0.5}),
 		map[string]any{"created_at": now.Format(time.RFC3339)},           // no request_id
 		record("c-4", now, map[string]any{"status_code": "two hundred"}), // wrong type
-		record("c-5", now, map[string]any{"colour": "blue"}),             // unknown field
+		record("c-5", now, map[string]any{"colour": "blue"}),             // unknown field: ignored
 		record("c-6", now, map[string]any{"prompt_tokens": -1}),          // negative
 		"not an object", // not a record
 		record("c-8", now, map[string]any{"created_at": "yesterday"}), // bad time
@@ -84,14 +84,14 @@ func TestIngestCommitted(t *testing.T) {
 	}
 	hr, got := post(t, env, bal, batch)
 	require.Equal(t, http.StatusOK, hr.StatusCode)
-	assert.Equal(t, 2, got.Accepted)
+	assert.Equal(t, 3, got.Accepted)
 	assert.Equal(t, 0, got.Duplicates)
 	idx := map[int]string{}
 	for _, r := range got.Rejected {
 		idx[r.Index] = r.Errors[0].Field
 	}
-	assert.Equal(t, map[int]string{2: "request_id", 3: "status_code", 4: "colour", 5: "prompt_tokens", 6: "record", 7: "created_at", 8: "created_at"}, idx)
-	assert.Equal(t, 2, countLogs(t, env, "c-"), "accepted means committed")
+	assert.Equal(t, map[int]string{2: "request_id", 3: "status_code", 5: "prompt_tokens", 6: "record", 7: "created_at", 8: "created_at"}, idx)
+	assert.Equal(t, 3, countLogs(t, env, "c-"), "accepted means committed")
 
 	var cost float64
 	require.NoError(t, env.DB.Get(&cost, `SELECT cost_usd FROM logs WHERE request_id = 'c-1'`))
@@ -102,7 +102,7 @@ func TestIngestCommitted(t *testing.T) {
 		require.Equal(t, http.StatusOK, hr.StatusCode)
 		assert.Equal(t, 0, got.Accepted)
 		assert.Equal(t, 2, got.Duplicates)
-		assert.Equal(t, 2, countLogs(t, env, "c-"))
+		assert.Equal(t, 3, countLogs(t, env, "c-"))
 	})
 
 	t.Run("the_same_batch_posted_twice_concurrently_is_stored_once", func(t *testing.T) {
@@ -170,6 +170,17 @@ func TestQueryAndUsage(t *testing.T) {
 	as := testenv.WithToken(admin)
 	mid, mtok := env.CreateMaster(t, "logs-tenant")
 	otherID, _ := env.CreateMaster(t, "logs-other")
+	keyOf := map[int64][2]int64{}
+	for _, m := range []int64{mid, otherID} {
+		for j := range 2 {
+			k, err := env.Client.IssueMasterKeyWithResponse(ctx, m, apiclient.IssueMasterKeyJSONRequestBody{Name: fmt.Sprintf("k%d", j)}, as)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusCreated, k.StatusCode(), string(k.Body))
+			pair := keyOf[m]
+			pair[j] = k.JSON201.Key.Id
+			keyOf[m] = pair
+		}
+	}
 	base := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	var batch []any
 	for i := range 30 {
@@ -182,7 +193,7 @@ func TestQueryAndUsage(t *testing.T) {
 			status = 502
 		}
 		batch = append(batch, record(fmt.Sprintf("qu-%02d", i), base.Add(time.Duration(i)*time.Minute),
-			map[string]any{"master_id": m, "key_id": 100 + i%2, "status_code": status, "latency_ms": 100 + i, "cost_usd": 0.01}))
+			map[string]any{"master_id": m, "key_id": keyOf[m][i%2], "status_code": status, "latency_ms": 100 + i, "cost_usd": 0.01}))
 	}
 	hr, got := post(t, env, bal, batch)
 	require.Equal(t, http.StatusOK, hr.StatusCode)

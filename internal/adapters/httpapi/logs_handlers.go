@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
@@ -18,80 +19,63 @@ import (
 	"github.com/ez-api/ez-api/internal/core/logs"
 )
 
-// logRecordDTO is one posted record; pointers tell absent from zero.
-type logRecordDTO struct {
-	RequestID        string   `json:"request_id"`
-	CreatedAt        string   `json:"created_at"`
-	KeyID            *int64   `json:"key_id"`
-	MasterID         *int64   `json:"master_id"`
-	Namespace        string   `json:"namespace"`
-	Model            string   `json:"model"`
-	ProviderID       *int64   `json:"provider_id"`
-	UpstreamModel    string   `json:"upstream_model"`
-	StatusCode       int      `json:"status_code"`
-	LatencyMS        int      `json:"latency_ms"`
-	TTFTMS           int      `json:"ttft_ms"`
-	PromptTokens     int64    `json:"prompt_tokens"`
-	CompletionTokens int64    `json:"completion_tokens"`
-	CachedTokens     int64    `json:"cached_tokens"`
-	CostUSD          *float64 `json:"cost_usd"`
-	Stream           bool     `json:"stream"`
-	ClientIP         string   `json:"client_ip"`
-	Error            string   `json:"error"`
-	BalancerID       string   `json:"balancer_id"`
-}
-
-// decodeLogRecord decodes one record strictly; the error names the field.
-func decodeLogRecord(raw json.RawMessage) (domain.LogRecord, []domain.FieldError) {
-	var dto logRecordDTO
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&dto); err != nil {
-		field, msg := "record", "not a log record object"
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			field, msg = te.Field, "has the wrong type ("+te.Value+")"
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field, msg = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a log record field"
-		}
-		return domain.LogRecord{}, []domain.FieldError{{Field: field, Message: msg}}
-	}
-	r := domain.LogRecord{RequestID: dto.RequestID, KeyID: dto.KeyID, MasterID: dto.MasterID, Namespace: dto.Namespace,
-		Model: dto.Model, ProviderID: dto.ProviderID, UpstreamModel: dto.UpstreamModel, StatusCode: dto.StatusCode,
-		LatencyMS: dto.LatencyMS, TTFTMS: dto.TTFTMS, PromptTokens: dto.PromptTokens, CompletionTokens: dto.CompletionTokens,
-		CachedTokens: dto.CachedTokens, CostUSD: dto.CostUSD, Stream: dto.Stream, ClientIP: dto.ClientIP, Error: dto.Error,
-		BalancerID: dto.BalancerID}
-	if dto.CreatedAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, dto.CreatedAt)
-		if err != nil {
-			return domain.LogRecord{}, []domain.FieldError{{Field: "created_at", Message: "not an RFC 3339 date-time"}}
-		}
-		r.CreatedAt = t
-	}
-	return r, nil
-}
-
-// IngestLogs implements gen.StrictServerInterface.
+// IngestLogs implements gen.StrictServerInterface. The server routes POST
+// /logs to ingestLogsStream, which decodes the body in one pass; this
+// method serves callers of the generated interface with the same rules.
 func (a *API) IngestLogs(ctx context.Context, req gen.IngestLogsRequestObject) (gen.IngestLogsResponseObject, error) {
-	raws := *req.Body
-	records := make([]domain.LogRecord, len(raws))
-	var rejected []domain.RejectedRecord
-	for i, raw := range raws {
-		r, errs := decodeLogRecord(raw)
-		if errs != nil {
-			rejected = append(rejected, domain.RejectedRecord{Index: i, Fields: errs})
-			continue
+	var body bytes.Buffer
+	body.WriteByte('[')
+	for i, raw := range *req.Body {
+		if i > 0 {
+			body.WriteByte(',')
 		}
-		records[i] = r
+		body.Write(raw)
 	}
-	res, err := a.logs.Ingest(ctx, records, rejected)
-	if errors.Is(err, logs.ErrBatchTooLarge) {
-		return nil, &ProblemError{Status: http.StatusRequestEntityTooLarge, Detail: err.Error(), Cause: err}
-	}
+	body.WriteByte(']')
+	res, err := a.ingestLogs(ctx, &body)
 	if err != nil {
 		return nil, err
 	}
+	if res.Queued {
+		return gen.IngestLogs202JSONResponse(toIngestResult(res)), nil
+	}
+	return gen.IngestLogs200JSONResponse(toIngestResult(res)), nil
+}
+
+// ingestLogsStream serves POST /logs: the body is decoded record by record
+// straight into domain records (see decodeLogBatch), never held as a
+// second, raw copy per record.
+func (a *API) ingestLogsStream(c echo.Context) error {
+	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+		return echo.ErrUnsupportedMediaType // as the generated handler's binder answers
+	}
+	res, err := a.ingestLogs(c.Request().Context(), c.Request().Body)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Queued {
+		status = http.StatusAccepted
+	}
+	return c.JSON(status, toIngestResult(res))
+}
+
+func (a *API) ingestLogs(ctx context.Context, body io.Reader) (domain.IngestResult, error) {
+	batch, err := decodeLogBatch(body, a.logs.MaxBatch())
+	if errors.Is(err, logs.ErrBatchTooLarge) {
+		return domain.IngestResult{}, &ProblemError{Status: http.StatusRequestEntityTooLarge, Detail: err.Error(), Cause: err}
+	}
+	if err != nil {
+		return domain.IngestResult{}, badLogBody(err)
+	}
+	res, err := a.logs.Ingest(ctx, batch)
+	if errors.Is(err, logs.ErrBatchTooLarge) {
+		return domain.IngestResult{}, &ProblemError{Status: http.StatusRequestEntityTooLarge, Detail: err.Error(), Cause: err}
+	}
+	return res, err
+}
+
+func toIngestResult(res domain.IngestResult) gen.LogIngestResult {
 	body := gen.LogIngestResult{Accepted: res.Accepted, Duplicates: res.Duplicates, Rejected: make([]gen.RejectedRecord, len(res.Rejected))}
 	for i, r := range res.Rejected {
 		errs := make([]gen.FieldError, len(r.Fields))
@@ -100,10 +84,7 @@ func (a *API) IngestLogs(ctx context.Context, req gen.IngestLogsRequestObject) (
 		}
 		body.Rejected[i] = gen.RejectedRecord{Index: r.Index, Errors: errs}
 	}
-	if res.Queued {
-		return gen.IngestLogs202JSONResponse(body), nil
-	}
-	return gen.IngestLogs200JSONResponse(body), nil
+	return body
 }
 
 const logCursorPrefix = "log:"

@@ -8,6 +8,7 @@ package logsink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -27,6 +28,12 @@ type Options struct {
 	RetryMax      time.Duration
 	// DrainTimeout bounds how long Close keeps writing what is queued.
 	DrainTimeout time.Duration
+	// MaxAttempts: a batch whose write fails this many times in a row for
+	// a reason other than an unreachable database is quarantined.
+	MaxAttempts int
+	// StallTimeout: records waiting while nothing has committed for this
+	// long make the pipeline's health probe fail.
+	StallTimeout time.Duration
 }
 
 // Stats are the pipeline's counters.
@@ -76,13 +83,21 @@ type Sink struct {
 	drainBy  atomic.Int64 // unix nanos; writers give up retrying after it
 
 	written, duplicates, quarantined, batches, retries atomic.Int64
+	// progress is when the pipeline last committed, or when records
+	// started waiting after an idle spell (unix nanos).
+	progress atomic.Int64
+	now      func() time.Time
 }
 
-var _ ports.LogSink = (*Sink)(nil)
+var (
+	_ ports.LogSink     = (*Sink)(nil)
+	_ ports.HealthProbe = (*Sink)(nil)
+)
 
 // New starts the writer workers; Close drains and stops them.
 func New(writer ports.LogWriter, opts Options, logger *slog.Logger) *Sink {
-	s := &Sink{writer: writer, opts: opts, logger: logger, queue: make(chan entry, opts.QueueCapacity)}
+	s := &Sink{writer: writer, opts: opts, logger: logger, queue: make(chan entry, opts.QueueCapacity), now: time.Now}
+	s.progress.Store(s.now().UnixNano())
 	for range max(opts.Writers, 1) {
 		s.wg.Add(1)
 		go s.work()
@@ -105,6 +120,9 @@ func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool
 			return nil, fmt.Errorf("log queue full (%d of %d): %w", cur, s.opts.QueueCapacity, ErrQueueUnavailable)
 		}
 		if s.reserved.CompareAndSwap(cur, cur+n) {
+			if cur == 0 {
+				s.progress.Store(s.now().UnixNano()) // the wait starts now, not at the last commit
+			}
 			break
 		}
 	}
@@ -127,6 +145,27 @@ func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool
 	case <-ctx.Done():
 		return nil, fmt.Errorf("records not committed yet (they may still be; retrying is safe): %w", ErrQueueUnavailable)
 	}
+}
+
+// Name implements ports.HealthProbe.
+func (s *Sink) Name() string { return "log_pipeline" }
+
+// Critical implements ports.HealthProbe: a stalled pipeline stops usage
+// accounting (quotas, budgets), so the replica is not ready.
+func (s *Sink) Critical() bool { return true }
+
+// Ping implements ports.HealthProbe: it fails when records wait and nothing
+// has committed for longer than the stall timeout.
+func (s *Sink) Ping(context.Context) error {
+	if s.opts.StallTimeout <= 0 {
+		return nil
+	}
+	waiting := s.reserved.Load()
+	idle := s.now().Sub(time.Unix(0, s.progress.Load()))
+	if waiting > 0 && idle > s.opts.StallTimeout {
+		return fmt.Errorf("log pipeline stalled: %d records waiting, nothing committed for %s", waiting, idle.Round(time.Second))
+	}
+	return nil
 }
 
 // ErrQueueUnavailable is answered as 503 with Retry-After.
@@ -166,33 +205,37 @@ func (s *Sink) work() {
 }
 
 // write stores one batch, retrying with capped exponential backoff until it
-// succeeds or a drain deadline passes.
+// succeeds or a drain deadline passes. While the database is unreachable
+// the batch is retried for as long as it takes; a batch that fails
+// MaxAttempts times in a row for any other reason is quarantined, so no
+// batch is retried forever.
 func (s *Sink) write(batch []entry) {
 	recs := make([]domain.LogRecord, len(batch))
 	for i, e := range batch {
 		recs[i] = e.rec
 	}
 	backoff := 50 * time.Millisecond
+	failures := 0
+	var lastErr error
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := s.writer.Write(ctx, recs)
-		cancel()
-		if err == nil {
-			s.batches.Add(1)
-			for i, e := range batch {
-				switch out[i] {
-				case ports.Inserted:
-					s.written.Add(1)
-				case ports.Duplicate:
-					s.duplicates.Add(1)
-				case ports.Quarantined:
-					s.quarantined.Add(1)
-				}
-				if e.w != nil {
-					e.w.finish(e.pos, out[i])
+		var out []ports.WriteOutcome
+		var err error
+		if failures >= max(s.opts.MaxAttempts, 1) {
+			err = s.writer.Quarantine(ctx, recs, fmt.Sprintf("batch failed %d times: %v", failures, lastErr))
+			if err == nil {
+				s.logger.Error("log batch quarantined after repeated failures", "records", len(batch), "attempts", failures, "error", lastErr)
+				out = make([]ports.WriteOutcome, len(batch))
+				for i := range out {
+					out[i] = ports.Quarantined
 				}
 			}
-			s.reserved.Add(-int64(len(batch)))
+		} else {
+			out, err = s.writer.Write(ctx, recs)
+		}
+		cancel()
+		if err == nil {
+			s.finish(batch, out)
 			return
 		}
 		if d := s.drainBy.Load(); d != 0 && time.Now().UnixNano() > d {
@@ -200,11 +243,35 @@ func (s *Sink) write(batch []entry) {
 			s.reserved.Add(-int64(len(batch)))
 			return
 		}
+		if !errors.Is(err, domain.ErrUnavailable) && failures < max(s.opts.MaxAttempts, 1) {
+			failures++
+			lastErr = err
+		}
 		s.retries.Add(1)
 		s.logger.Warn("log batch not written; retrying", "records", len(batch), "attempt", attempt+1, "retry_in", backoff, "error", err)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, s.opts.RetryMax)
 	}
+}
+
+// finish counts a written batch and tells the waiting requests.
+func (s *Sink) finish(batch []entry, out []ports.WriteOutcome) {
+	s.batches.Add(1)
+	s.progress.Store(s.now().UnixNano())
+	for i, e := range batch {
+		switch out[i] {
+		case ports.Inserted:
+			s.written.Add(1)
+		case ports.Duplicate:
+			s.duplicates.Add(1)
+		case ports.Quarantined:
+			s.quarantined.Add(1)
+		}
+		if e.w != nil {
+			e.w.finish(e.pos, out[i])
+		}
+	}
+	s.reserved.Add(-int64(len(batch)))
 }
 
 // Close stops accepting records, writes what is queued (retrying until the

@@ -146,6 +146,23 @@ func (m *Metrics) RegisterLogSink(stats func() LogStats) {
 	)
 }
 
+// LogIngestStats is what POST /logs reports beyond the pipeline.
+type LogIngestStats struct {
+	UnknownFields, KeyMismatches int64
+}
+
+// RegisterLogIngest exposes the ingestion counters of POST /logs.
+func (m *Metrics) RegisterLogIngest(stats func() LogIngestStats) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ezapi_log_unknown_fields_total",
+			Help: "Log record fields ezapi does not know, ignored and never stored."},
+			func() float64 { return float64(stats().UnknownFields) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ezapi_log_key_mismatch_total",
+			Help: "Log records refused because key_id is unknown or belongs to another master."},
+			func() float64 { return float64(stats().KeyMismatches) }),
+	)
+}
+
 // domainCollector reads counts by status and the outbox backlog on scrape.
 type domainCollector struct {
 	db       *sqlx.DB

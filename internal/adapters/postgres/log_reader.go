@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/ports"
@@ -18,7 +19,30 @@ type LogReader struct{ db *sqlx.DB }
 var (
 	_ ports.LogReader   = (*LogReader)(nil)
 	_ ports.ModelPrices = (*LogReader)(nil)
+	_ ports.KeyOwners   = (*LogReader)(nil)
 )
+
+// KeyMasters implements ports.KeyOwners.
+func (r *LogReader) KeyMasters(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	const q = `SELECT id, master_id FROM keys WHERE id = ANY($1)`
+	rows, err := r.db.QueryContext(ctx, q, pq.Array(ids))
+	if err != nil {
+		return nil, translate(fmt.Errorf("key owners: %w", err))
+	}
+	defer rows.Close()
+	out := make(map[int64]int64, len(ids))
+	for rows.Next() {
+		var id, master int64
+		if err := rows.Scan(&id, &master); err != nil {
+			return nil, translate(fmt.Errorf("key owners: %w", err))
+		}
+		out[id] = master
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("key owners: %w", err))
+	}
+	return out, nil
+}
 
 // NewLogReader builds the reader.
 func NewLogReader(db *sqlx.DB) *LogReader { return &LogReader{db: db} }
@@ -105,19 +129,68 @@ var usageGroupExpr = map[domain.UsageGroup]string{
 	domain.GroupByDay:      `to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"00:00:00"Z"')`,
 }
 
-// Usage implements ports.LogReader from the hourly roll-ups (hours that
-// start in [from, to)).
+// usageMeasures are the roll-ups' measure columns.
+const usageMeasures = `requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max`
+
+// usageTotals sums the measures of the rows of s by grp, saturating.
+const usageTotals = `SELECT grp, LEAST(sum(requests), 9223372036854775807)::bigint AS requests,
+  LEAST(sum(errors), 9223372036854775807)::bigint AS errors,
+  LEAST(sum(prompt_tokens), 9223372036854775807)::bigint AS prompt_tokens,
+  LEAST(sum(completion_tokens), 9223372036854775807)::bigint AS completion_tokens, sum(cost_usd) AS cost_usd,
+  CASE WHEN sum(requests) > 0 THEN sum(latency_sum)::double precision / sum(requests) ELSE 0 END AS avg_latency,
+  max(latency_max) AS max_latency
+FROM (%s) s GROUP BY grp ORDER BY grp`
+
+// usageSpan splits the hours that start in [from, to) into whole UTC days
+// [d0, d1) and the hours around them, [h0, d0) and [d1, h1).
+func usageSpan(from, to time.Time) (h0, d0, d1, h1 time.Time) {
+	h0 = from.UTC().Truncate(time.Hour)
+	h1 = to.UTC().Truncate(time.Hour)
+	if h1.Before(to) {
+		h1 = h1.Add(time.Hour) // an hour that starts before to counts
+	}
+	d0 = h0.Truncate(24 * time.Hour)
+	if d0.Before(h0) {
+		d0 = d0.Add(24 * time.Hour)
+	}
+	d1 = h1.Truncate(24 * time.Hour)
+	if !d0.Before(d1) {
+		d0, d1 = h1, h1 // no whole day: everything from the hourly roll-ups
+	}
+	return h0, d0, d1, h1
+}
+
+// Usage implements ports.LogReader from the roll-ups (hours that start in
+// [from, to)): by hour, day and master from the per-master hourly totals;
+// by model, key and provider from the daily roll-ups for whole days and the
+// hourly ones for the hours at either end (without the key unless grouped
+// by key). The rows read grow with groups
+// × buckets, never with the number of logged rows.
 func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error) {
 	expr, ok := usageGroupExpr[group]
 	if !ok {
 		return nil, domain.NewValidationError("group_by", "unknown grouping")
 	}
-	q := `SELECT ` + expr + ` AS grp, sum(requests) AS requests, sum(errors) AS errors, sum(prompt_tokens) AS prompt_tokens,
-  sum(completion_tokens) AS completion_tokens, sum(cost_usd) AS cost_usd,
-  CASE WHEN sum(requests) > 0 THEN sum(latency_sum)::double precision / sum(requests) ELSE 0 END AS avg_latency,
-  max(latency_max) AS max_latency
-FROM usage_hourly WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour < $2 AND ($3::bigint IS NULL OR master_id = $3)
-GROUP BY 1 ORDER BY 1`
+	h0, d0, d1, h1 := usageSpan(from, to)
+	var inner string
+	args := []any{h0, d0, d1, h1, masterID}
+	switch group {
+	case domain.GroupByHour, domain.GroupByDay, domain.GroupByMaster:
+		inner = `SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_hourly_master
+  WHERE hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR master_id = $3)`
+		args = []any{h0, h1, masterID}
+	default:
+		hourly := "usage_hourly" // by key: the only hourly roll-up that keeps the key
+		if group != domain.GroupByKey {
+			hourly = "usage_hourly_model"
+		}
+		inner = `SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_daily
+  WHERE day >= $2 AND day < $3 AND ($5::bigint IS NULL OR master_id = $5)
+UNION ALL
+SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM ` + hourly + `
+  WHERE ((hour >= $1 AND hour < $2) OR (hour >= $3 AND hour < $4)) AND ($5::bigint IS NULL OR master_id = $5)`
+	}
+	q := fmt.Sprintf(usageTotals, inner)
 	var rows []struct {
 		Group            string  `db:"grp"`
 		Requests         int64   `db:"requests"`
@@ -128,7 +201,7 @@ GROUP BY 1 ORDER BY 1`
 		AvgLatency       float64 `db:"avg_latency"`
 		MaxLatency       int64   `db:"max_latency"`
 	}
-	if err := r.db.SelectContext(ctx, &rows, q, from, to, masterID); err != nil {
+	if err := r.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("usage: %w", translate(err))
 	}
 	out := make([]domain.UsageRow, len(rows))

@@ -3,11 +3,15 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -49,52 +53,109 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS logs_staging (
   error text NOT NULL, balancer_id text NOT NULL
 ) ON COMMIT DELETE ROWS`
 
+// maxBigint is where roll-up and usage sums saturate: a record may carry
+// any int64 token count, and no sum of them may make a write fail.
+const maxBigint = "9223372036854775807"
+
+// satSum is a saturating sum of bigints over a group (sum of bigint is numeric).
+func satSum(col string) string { return "LEAST(sum(" + col + "), " + maxBigint + ")::bigint" }
+
+// satAdd adds two bigints, saturating.
+func satAdd(a, b string) string {
+	return "LEAST(" + a + "::numeric + " + b + ", " + maxBigint + ")::bigint"
+}
+
+// rollup is one roll-up table kept from the inserted rows: its bucket
+// column and expression, and the dimensions it keeps.
+type rollup struct {
+	table, bucket, bucketExpr string
+	dims, dimExprs            []string
+}
+
+var rollups = []rollup{
+	{"usage_hourly", "hour", "date_trunc('hour', created_at, 'UTC')",
+		[]string{"key_id", "master_id", "model", "provider_id"},
+		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
+	{"usage_daily", "day", "date_trunc('day', created_at, 'UTC')",
+		[]string{"key_id", "master_id", "model", "provider_id"},
+		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
+	{"usage_hourly_master", "hour", "date_trunc('hour', created_at, 'UTC')",
+		[]string{"master_id"}, []string{"coalesce(master_id, 0)"}},
+	{"usage_hourly_model", "hour", "date_trunc('hour', created_at, 'UTC')",
+		[]string{"master_id", "model", "provider_id"}, []string{"coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
+}
+
+// upsert is the CTE body that adds the inserted rows (ins) to r.
+func (r rollup) upsert() string {
+	keys := append([]string{r.bucket}, r.dims...)
+	groups := make([]string, len(keys))
+	for i := range groups {
+		groups[i] = strconv.Itoa(i + 1)
+	}
+	return `INSERT INTO ` + r.table + ` AS u (` + strings.Join(keys, ", ") + `, requests, errors, prompt_tokens,
+    completion_tokens, cost_usd, latency_sum, latency_max)
+  SELECT ` + r.bucketExpr + `, ` + strings.Join(r.dimExprs, ", ") + `,
+         count(*), count(*) FILTER (WHERE status_code >= 400), ` + satSum("prompt_tokens") + `, ` + satSum("completion_tokens") + `,
+         sum(cost_usd), ` + satSum("latency_ms") + `, max(latency_ms)
+  FROM ins GROUP BY ` + strings.Join(groups, ", ") + `
+  ON CONFLICT (` + strings.Join(keys, ", ") + `) DO UPDATE SET
+    requests = ` + satAdd("u.requests", "EXCLUDED.requests") + `, errors = ` + satAdd("u.errors", "EXCLUDED.errors") + `,
+    prompt_tokens = ` + satAdd("u.prompt_tokens", "EXCLUDED.prompt_tokens") + `,
+    completion_tokens = ` + satAdd("u.completion_tokens", "EXCLUDED.completion_tokens") + `,
+    cost_usd = u.cost_usd + EXCLUDED.cost_usd, latency_sum = ` + satAdd("u.latency_sum", "EXCLUDED.latency_sum") + `,
+    latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max)`
+}
+
 // insertFromStaging moves new rows into logs and, from exactly those rows,
-// the hourly roll-ups and the keys' usage; it returns the inserted identities.
-var insertFromStaging = `WITH ins AS (
+// the roll-ups and the keys' usage; it returns the inserted identities. All
+// sums saturate at the bigint maximum (costs are bounded per record), so no
+// record can make this statement overflow.
+var insertFromStaging = func() string {
+	var b strings.Builder
+	b.WriteString(`WITH ins AS (
   INSERT INTO logs (` + strings.Join(logColumns, ", ") + `)
   SELECT ` + strings.Join(logColumns, ", ") + ` FROM logs_staging
   ON CONFLICT (created_at, request_id) DO NOTHING
   RETURNING created_at, request_id, key_id, master_id, model, provider_id, status_code, latency_ms,
             prompt_tokens, completion_tokens, cost_usd
-), roll AS (
-  INSERT INTO usage_hourly AS u (hour, key_id, master_id, model, provider_id, requests, errors, prompt_tokens,
-    completion_tokens, cost_usd, latency_sum, latency_max)
-  SELECT date_trunc('hour', created_at, 'UTC'), coalesce(key_id, 0), coalesce(master_id, 0), model, coalesce(provider_id, 0),
-         count(*), count(*) FILTER (WHERE status_code >= 400), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd),
-         sum(latency_ms), max(latency_ms)
-  FROM ins GROUP BY 1, 2, 3, 4, 5
-  ON CONFLICT (hour, key_id, master_id, model, provider_id) DO UPDATE SET
-    requests = u.requests + EXCLUDED.requests, errors = u.errors + EXCLUDED.errors,
-    prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens, completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
-    cost_usd = u.cost_usd + EXCLUDED.cost_usd, latency_sum = u.latency_sum + EXCLUDED.latency_sum,
-    latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max)
-), used AS (
-  UPDATE keys k SET used_tokens = k.used_tokens + a.tokens, used_usd = k.used_usd + a.cost
-  FROM (SELECT key_id, sum(prompt_tokens + completion_tokens) AS tokens, sum(cost_usd) AS cost
+)`)
+	for i, r := range rollups {
+		fmt.Fprintf(&b, ", roll%d AS (\n  %s\n)", i, r.upsert())
+	}
+	b.WriteString(`, used AS (
+  UPDATE keys k SET used_tokens = ` + satAdd("k.used_tokens", "a.tokens") + `, used_usd = k.used_usd + a.cost
+  FROM (SELECT key_id, LEAST(sum(prompt_tokens::numeric + completion_tokens), ` + maxBigint + `) AS tokens, sum(cost_usd) AS cost
         FROM ins WHERE key_id IS NOT NULL GROUP BY key_id) a
   WHERE k.id = a.key_id
   RETURNING k.id
 )
 SELECT created_at, request_id, (SELECT coalesce(array_agg(id), '{}') FROM used) AS touched FROM ins
-UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used) WHERE NOT EXISTS (SELECT 1 FROM ins)`
+UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used) WHERE NOT EXISTS (SELECT 1 FROM ins)`)
+	return b.String()
+}()
 
 type identity struct {
 	at time.Time
 	id string
 }
 
-// Write implements ports.LogWriter.
+// Write implements ports.LogWriter. The batch is written under a
+// savepoint; when PostgreSQL refuses it for a reason other than a lost
+// connection, the writer rolls back to the savepoint and writes each half
+// on its own, down to single records, which it quarantines in log_rejects
+// with PostgreSQL's reason. One bad record costs about 2·log2(batch)
+// statements; the rest of the batch commits. A lost connection fails the
+// whole call (domain.ErrUnavailable): nothing was written, retrying is safe.
 func (w *LogWriter) Write(ctx context.Context, records []domain.LogRecord) ([]ports.WriteOutcome, error) {
 	out := make([]ports.WriteOutcome, len(records))
 	var exhausted []int64
 	err := NewTxRunner(w.db).InTx(ctx, func(ctx context.Context) error {
 		tx := ctx.Value(txKey{}).(*sqlx.Tx)
 		if _, err := tx.ExecContext(ctx, createStaging); err != nil {
-			return translate(fmt.Errorf("staging table: %w", err))
+			return classify(fmt.Errorf("staging table: %w", err))
 		}
 		// PostgreSQL refuses NUL in text: quarantine those up front.
-		var clean []int
+		clean := make([]int, 0, len(records))
 		for i, r := range records {
 			if hasNUL(r) {
 				out[i] = ports.Quarantined
@@ -105,13 +166,7 @@ func (w *LogWriter) Write(ctx context.Context, records []domain.LogRecord) ([]po
 			}
 			clean = append(clean, i)
 		}
-		touched, err := w.writeSome(ctx, tx, records, clean, out)
-		var pqErr *pq.Error
-		if err != nil && errors.As(err, &pqErr) && strings.HasPrefix(string(pqErr.Code), "22") {
-			// Some record is refused for another data reason: write one by one
-			// under savepoints and quarantine the ones PostgreSQL refuses.
-			touched, err = w.writeOneByOne(ctx, tx, records, clean, out)
-		}
+		touched, err := w.isolate(ctx, tx, records, clean, out)
 		if err != nil {
 			return err
 		}
@@ -119,12 +174,129 @@ func (w *LogWriter) Write(ctx context.Context, records []domain.LogRecord) ([]po
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	if len(exhausted) > 0 && w.notifier != nil {
 		w.notifier.Notify()
 	}
 	return out, nil
+}
+
+// isolate writes records[idx] under a savepoint, splitting the group in
+// halves while PostgreSQL refuses it for a data reason, and quarantining a
+// single record it refuses.
+func (w *LogWriter) isolate(ctx context.Context, tx *sqlx.Tx, records []domain.LogRecord, idx []int, out []ports.WriteOutcome) ([]int64, error) {
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT log_part`); err != nil {
+		return nil, classify(err)
+	}
+	touched, err := w.writeSome(ctx, tx, records, idx, out)
+	if err == nil {
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT log_part`); err != nil {
+			return nil, classify(err)
+		}
+		return touched, nil
+	}
+	if isTransient(err) {
+		return nil, classify(err)
+	}
+	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT log_part`); rerr != nil {
+		return nil, classify(rerr)
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT log_part`); rerr != nil {
+		return nil, classify(rerr)
+	}
+	if len(idx) == 1 {
+		out[idx[0]] = ports.Quarantined
+		return nil, w.quarantine(ctx, tx, records[idx[0]], refusal(err))
+	}
+	mid := len(idx) / 2
+	first, err := w.isolate(ctx, tx, records, idx[:mid], out)
+	if err != nil {
+		return nil, err
+	}
+	second, err := w.isolate(ctx, tx, records, idx[mid:], out)
+	if err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
+}
+
+// refusal is the reason kept with a quarantined record.
+func refusal(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pqErr.Message, pqErr.Code)
+	}
+	return err.Error()
+}
+
+// connectionLost tells that the database could not be reached or the
+// connection broke: nothing about the batch is known to be wrong.
+func connectionLost(err error) bool {
+	if errors.Is(err, domain.ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code.Class() == "08" || pqErr.Code == "57P01" || pqErr.Code == "57P02" || pqErr.Code == "57P03"
+	}
+	return false
+}
+
+// isTransient tells a failure of the connection or of the server's state
+// (the same batch may succeed later) from PostgreSQL refusing the data.
+func isTransient(err error) bool {
+	if connectionLost(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case "40", "53", "57", "58": // rollback (serialization, deadlock), resources, operator intervention, system
+			return true
+		}
+		return pqErr.Code == "55P03" || pqErr.Code == "25P02" // lock not available; a failed transaction
+	}
+	return false
+}
+
+// classify marks a lost connection domain.ErrUnavailable (the sink retries
+// it for as long as it takes) and translates the rest (the sink retries
+// those a bounded number of times).
+func classify(err error) error {
+	if err == nil || errors.Is(err, domain.ErrUnavailable) {
+		return err
+	}
+	if connectionLost(err) {
+		return fmt.Errorf("database: %w: %v", domain.ErrUnavailable, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return translate(err)
+}
+
+// Quarantine implements ports.LogWriter: it keeps records in log_rejects
+// with the reason, in one transaction.
+func (w *LogWriter) Quarantine(ctx context.Context, records []domain.LogRecord, reason string) error {
+	return classify(NewTxRunner(w.db).InTx(ctx, func(ctx context.Context) error {
+		tx := ctx.Value(txKey{}).(*sqlx.Tx)
+		for _, r := range records {
+			if err := w.quarantine(ctx, tx, r, reason); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
 // writeSome copies records[idx] and inserts them, setting out per record.
@@ -134,7 +306,7 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 	}
 	stmt, err := tx.PrepareContext(ctx, copyStaging)
 	if err != nil {
-		return nil, translate(fmt.Errorf("copy: %w", err))
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	for _, i := range idx {
 		r := records[i]
@@ -142,19 +314,19 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 			r.UpstreamModel, r.StatusCode, r.LatencyMS, r.TTFTMS, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			*r.CostUSD, r.Stream, r.ClientIP, r.Error, r.BalancerID); err != nil {
 			_ = stmt.Close()
-			return nil, translate(fmt.Errorf("copy: %w", err))
+			return nil, fmt.Errorf("copy: %w", err)
 		}
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
 		_ = stmt.Close()
-		return nil, errOrTranslate(fmt.Errorf("copy: %w", err))
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	if err := stmt.Close(); err != nil {
-		return nil, errOrTranslate(fmt.Errorf("copy: %w", err))
+		return nil, fmt.Errorf("copy: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, insertFromStaging)
 	if err != nil {
-		return nil, errOrTranslate(fmt.Errorf("insert logs: %w", err))
+		return nil, fmt.Errorf("insert logs: %w", err)
 	}
 	defer rows.Close()
 	inserted := map[identity]bool{}
@@ -163,14 +335,14 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 		var at sql.NullTime
 		var id sql.NullString
 		if err := rows.Scan(&at, &id, &touched); err != nil {
-			return nil, translate(fmt.Errorf("insert logs: %w", err))
+			return nil, fmt.Errorf("insert logs: %w", err)
 		}
 		if at.Valid {
 			inserted[identity{at.Time.UTC(), id.String}] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errOrTranslate(fmt.Errorf("insert logs: %w", err))
+		return nil, fmt.Errorf("insert logs: %w", err)
 	}
 	// The first record of an identity is the one stored; the rest are duplicates.
 	for _, i := range idx {
@@ -181,45 +353,6 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 		} else {
 			out[i] = ports.Duplicate
 		}
-	}
-	return touched, nil
-}
-
-// errOrTranslate keeps data errors (class 22) recognisable for the
-// one-by-one fallback and translates the rest.
-func errOrTranslate(err error) error {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && strings.HasPrefix(string(pqErr.Code), "22") {
-		return err
-	}
-	return translate(err)
-}
-
-func (w *LogWriter) writeOneByOne(ctx context.Context, tx *sqlx.Tx, records []domain.LogRecord, idx []int, out []ports.WriteOutcome) ([]int64, error) {
-	var touched []int64
-	for _, i := range idx {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT one_log`); err != nil {
-			return nil, translate(err)
-		}
-		t, err := w.writeSome(ctx, tx, records, []int{i}, out)
-		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT one_log`); rerr != nil {
-				return nil, translate(rerr)
-			}
-			var pqErr *pq.Error
-			if !errors.As(err, &pqErr) || !strings.HasPrefix(string(pqErr.Code), "22") {
-				return nil, err
-			}
-			out[i] = ports.Quarantined
-			if err := w.quarantine(ctx, tx, records[i], pqErr.Message); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT one_log`); err != nil {
-			return nil, translate(err)
-		}
-		touched = append(touched, t...)
 	}
 	return touched, nil
 }

@@ -60,32 +60,54 @@ func (s *recordingSink) Submit(ctx context.Context, records []domain.LogRecord, 
 	return out, nil
 }
 
+const fuzzMaxAge = 30 * 24 * time.Hour
+
+// fixedOwners: key k belongs to master k%10+1; keys ≥ 1000 do not exist.
+type fixedOwners struct{}
+
+func (fixedOwners) KeyMasters(_ context.Context, ids []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	for _, id := range ids {
+		if id < 1000 {
+			out[id] = id%10 + 1
+		}
+	}
+	return out, nil
+}
+
 // validateOracle lists the fields Validate must complain about, written out
 // from the LogRecord contract.
 func validateOracle(r domain.LogRecord) []string {
 	var bad []string
-	if r.RequestID == "" || len(r.RequestID) > 128 {
+	if r.RequestID == "" || !utf8.ValidString(r.RequestID) || utf8.RuneCountInString(r.RequestID) > 128 {
 		bad = append(bad, "request_id")
 	}
-	if r.CreatedAt.IsZero() || r.CreatedAt.After(fuzzNow.Add(fuzzMaxFuture)) {
+	if !r.CreatedAt.IsZero() && (r.CreatedAt.After(fuzzNow.Add(fuzzMaxFuture)) || r.CreatedAt.Before(fuzzNow.Add(-fuzzMaxAge))) {
 		bad = append(bad, "created_at")
 	}
 	if r.StatusCode < 0 || r.StatusCode > 999 {
 		bad = append(bad, "status_code")
 	}
-	for name, n := range map[string]int64{"latency_ms": int64(r.LatencyMS), "ttft_ms": int64(r.TTFTMS),
-		"prompt_tokens": r.PromptTokens, "completion_tokens": r.CompletionTokens, "cached_tokens": r.CachedTokens} {
+	for name, n := range map[string]int64{"latency_ms": int64(r.LatencyMS), "ttft_ms": int64(r.TTFTMS)} {
+		if n < 0 || n > math.MaxInt32 {
+			bad = append(bad, name)
+		}
+	}
+	for name, n := range map[string]int64{"prompt_tokens": r.PromptTokens, "completion_tokens": r.CompletionTokens, "cached_tokens": r.CachedTokens} {
 		if n < 0 {
 			bad = append(bad, name)
 		}
 	}
-	if r.CostUSD != nil && *r.CostUSD < 0 {
+	if r.CostUSD != nil && !(*r.CostUSD >= 0 && *r.CostUSD <= 1e6) {
 		bad = append(bad, "cost_usd")
 	}
-	for name, s := range map[string]string{"namespace": r.Namespace, "model": r.Model, "upstream_model": r.UpstreamModel,
-		"client_ip": r.ClientIP, "error": r.Error, "balancer_id": r.BalancerID} {
-		if !utf8.ValidString(s) {
-			bad = append(bad, name)
+	for _, f := range []struct {
+		name, s string
+		max     int
+	}{{"namespace", r.Namespace, 64}, {"model", r.Model, 200}, {"upstream_model", r.UpstreamModel, 256},
+		{"client_ip", r.ClientIP, 64}, {"error", r.Error, 4096}, {"balancer_id", r.BalancerID, 128}} {
+		if !utf8.ValidString(f.s) || utf8.RuneCountInString(f.s) > f.max {
+			bad = append(bad, f.name)
 		}
 	}
 	sort.Strings(bad)
@@ -148,8 +170,9 @@ func FuzzIngest(f *testing.F) {
 			ack = logs.AckQueued
 		}
 		limit := int(maxBatch) + 1
-		svc := logs.NewService(sink, fixedPrices{}, nil, fixedClock{}, logs.Policy{
-			MaxBatch: limit, Ack: ack, CommitTimeout: 10 * time.Second, MaxRange: 24 * time.Hour, MaxFuture: fuzzMaxFuture})
+		svc := logs.NewService(sink, fixedPrices{}, nil, fixedOwners{}, fixedClock{}, logs.Policy{
+			MaxBatch: limit, Ack: ack, CommitTimeout: 10 * time.Second, MaxRange: 24 * time.Hour, MaxFuture: fuzzMaxFuture,
+			MaxAge: fuzzMaxAge})
 		if got, want := fieldNames(svc.Validate(fuzzed)), validateOracle(fuzzed); !slices.Equal(got, want) {
 			t.Fatalf("Validate(%+v) names %v, want %v", fuzzed, got, want)
 		}
@@ -171,7 +194,7 @@ func FuzzIngest(f *testing.F) {
 		}
 		decodeRejected := slices.Clone(rejected)
 
-		res, err := svc.Ingest(context.Background(), records, rejected)
+		res, err := svc.Ingest(context.Background(), logs.Batch{Records: records, Rejected: rejected})
 		if n > limit {
 			if !errors.Is(err, logs.ErrBatchTooLarge) || !errors.Is(err, domain.ErrInvalid) || sink.calls != 0 {
 				t.Fatalf("%d slots over max_batch %d: got %v, %d sink calls", n, limit, err, sink.calls)
@@ -201,6 +224,9 @@ func FuzzIngest(f *testing.F) {
 		quarantined := map[int]bool{}
 		for j, r := range sink.got {
 			orig := records[want[j]]
+			if orig.CreatedAt.IsZero() {
+				orig.CreatedAt = fuzzNow // a missing created_at is the time of receipt
+			}
 			if !r.CreatedAt.Equal(orig.CreatedAt.Truncate(time.Microsecond)) || r.CreatedAt.Location() != time.UTC ||
 				r.CreatedAt.Nanosecond()%1000 != 0 {
 				t.Fatalf("slot %d: created_at %v not normalised from %v", want[j], r.CreatedAt, orig.CreatedAt)
@@ -221,7 +247,7 @@ func FuzzIngest(f *testing.F) {
 					t.Fatalf("slot %d: given cost %v became %v", want[j], *orig.CostUSD, *r.CostUSD)
 				}
 			case r.Namespace == domain.DefaultNamespace && r.Model == "gpt-4o":
-				if c := float64(r.PromptTokens)/1e6*fuzzPrice[0] + float64(r.CompletionTokens)/1e6*fuzzPrice[1]; *r.CostUSD != c {
+				if c := min(float64(r.PromptTokens)/1e6*fuzzPrice[0]+float64(r.CompletionTokens)/1e6*fuzzPrice[1], logs.MaxCostUSD); *r.CostUSD != c {
 					t.Fatalf("slot %d: cost %v, want %v", want[j], *r.CostUSD, c)
 				}
 			default:

@@ -1028,31 +1028,42 @@ type LogList struct {
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
 
-// LogRecord defines model for LogRecord.
+// LogRecord One access log record. Lenient on purpose, so a balancer that sends
+// more than ezapi knows loses nothing: members not listed here are
+// ignored (counted in `ezapi_log_unknown_fields_total`, never stored),
+// and a missing `created_at` means the time the batch was received.
+// Every limit below is enforced per record; a record over one is
+// rejected by index. `created_at` may be at most `log.max_clock_skew`
+// ahead of the server's clock and no older than `log.retention_days`.
+// A `key_id` must name a key of `master_id` (a missing `master_id` is
+// taken from the key).
 type LogRecord struct {
 	BalancerId       *string `json:"balancer_id,omitempty"`
 	CachedTokens     *int64  `json:"cached_tokens,omitempty"`
 	ClientIp         *string `json:"client_ip,omitempty"`
 	CompletionTokens *int64  `json:"completion_tokens,omitempty"`
 
-	// CostUsd Computed from the model's prices when absent.
-	CostUsd      *float64  `json:"cost_usd,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	Error        *string   `json:"error,omitempty"`
-	KeyId        *int64    `json:"key_id,omitempty"`
-	LatencyMs    *int32    `json:"latency_ms,omitempty"`
-	MasterId     *int64    `json:"master_id,omitempty"`
-	Model        *string   `json:"model,omitempty"`
-	Namespace    *string   `json:"namespace,omitempty"`
-	PromptTokens *int64    `json:"prompt_tokens,omitempty"`
-	ProviderId   *int64    `json:"provider_id,omitempty"`
+	// CostUsd Computed from the model's prices when absent (capped at the maximum).
+	CostUsd *float64 `json:"cost_usd,omitempty"`
+
+	// CreatedAt When the request was made; the time of receipt when absent.
+	CreatedAt    *time.Time `json:"created_at,omitempty"`
+	Error        *string    `json:"error,omitempty"`
+	KeyId        *int64     `json:"key_id,omitempty"`
+	LatencyMs    *int32     `json:"latency_ms,omitempty"`
+	MasterId     *int64     `json:"master_id,omitempty"`
+	Model        *string    `json:"model,omitempty"`
+	Namespace    *string    `json:"namespace,omitempty"`
+	PromptTokens *int64     `json:"prompt_tokens,omitempty"`
+	ProviderId   *int64     `json:"provider_id,omitempty"`
 
 	// RequestId The balancer's own id of the request; with created_at it identifies the record.
-	RequestId     string  `json:"request_id"`
-	StatusCode    *int32  `json:"status_code,omitempty"`
-	Stream        *bool   `json:"stream,omitempty"`
-	TtftMs        *int32  `json:"ttft_ms,omitempty"`
-	UpstreamModel *string `json:"upstream_model,omitempty"`
+	RequestId            string                 `json:"request_id"`
+	StatusCode           *int32                 `json:"status_code,omitempty"`
+	Stream               *bool                  `json:"stream,omitempty"`
+	TtftMs               *int32                 `json:"ttft_ms,omitempty"`
+	UpstreamModel        *string                `json:"upstream_model,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // LogRecordView defines model for LogRecordView.
@@ -1849,6 +1860,342 @@ type CreateProviderJSONRequestBody = CreateProviderRequest
 
 // UpdateProviderJSONRequestBody defines body for UpdateProvider for application/json ContentType.
 type UpdateProviderJSONRequestBody = UpdateProviderRequest
+
+// Getter for additional properties for LogRecord. Returns the specified
+// element and whether it was found
+func (a LogRecord) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for LogRecord
+func (a *LogRecord) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a *LogRecord) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["balancer_id"]; found {
+		err = json.Unmarshal(raw, &a.BalancerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'balancer_id': %w", err)
+		}
+		delete(object, "balancer_id")
+	}
+
+	if raw, found := object["cached_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CachedTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'cached_tokens': %w", err)
+		}
+		delete(object, "cached_tokens")
+	}
+
+	if raw, found := object["client_ip"]; found {
+		err = json.Unmarshal(raw, &a.ClientIp)
+		if err != nil {
+			return fmt.Errorf("error reading 'client_ip': %w", err)
+		}
+		delete(object, "client_ip")
+	}
+
+	if raw, found := object["completion_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CompletionTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'completion_tokens': %w", err)
+		}
+		delete(object, "completion_tokens")
+	}
+
+	if raw, found := object["cost_usd"]; found {
+		err = json.Unmarshal(raw, &a.CostUsd)
+		if err != nil {
+			return fmt.Errorf("error reading 'cost_usd': %w", err)
+		}
+		delete(object, "cost_usd")
+	}
+
+	if raw, found := object["created_at"]; found {
+		err = json.Unmarshal(raw, &a.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'created_at': %w", err)
+		}
+		delete(object, "created_at")
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["key_id"]; found {
+		err = json.Unmarshal(raw, &a.KeyId)
+		if err != nil {
+			return fmt.Errorf("error reading 'key_id': %w", err)
+		}
+		delete(object, "key_id")
+	}
+
+	if raw, found := object["latency_ms"]; found {
+		err = json.Unmarshal(raw, &a.LatencyMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'latency_ms': %w", err)
+		}
+		delete(object, "latency_ms")
+	}
+
+	if raw, found := object["master_id"]; found {
+		err = json.Unmarshal(raw, &a.MasterId)
+		if err != nil {
+			return fmt.Errorf("error reading 'master_id': %w", err)
+		}
+		delete(object, "master_id")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["namespace"]; found {
+		err = json.Unmarshal(raw, &a.Namespace)
+		if err != nil {
+			return fmt.Errorf("error reading 'namespace': %w", err)
+		}
+		delete(object, "namespace")
+	}
+
+	if raw, found := object["prompt_tokens"]; found {
+		err = json.Unmarshal(raw, &a.PromptTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'prompt_tokens': %w", err)
+		}
+		delete(object, "prompt_tokens")
+	}
+
+	if raw, found := object["provider_id"]; found {
+		err = json.Unmarshal(raw, &a.ProviderId)
+		if err != nil {
+			return fmt.Errorf("error reading 'provider_id': %w", err)
+		}
+		delete(object, "provider_id")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestId)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["status_code"]; found {
+		err = json.Unmarshal(raw, &a.StatusCode)
+		if err != nil {
+			return fmt.Errorf("error reading 'status_code': %w", err)
+		}
+		delete(object, "status_code")
+	}
+
+	if raw, found := object["stream"]; found {
+		err = json.Unmarshal(raw, &a.Stream)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream': %w", err)
+		}
+		delete(object, "stream")
+	}
+
+	if raw, found := object["ttft_ms"]; found {
+		err = json.Unmarshal(raw, &a.TtftMs)
+		if err != nil {
+			return fmt.Errorf("error reading 'ttft_ms': %w", err)
+		}
+		delete(object, "ttft_ms")
+	}
+
+	if raw, found := object["upstream_model"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamModel)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_model': %w", err)
+		}
+		delete(object, "upstream_model")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for LogRecord to handle AdditionalProperties
+func (a LogRecord) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.BalancerId != nil {
+		object["balancer_id"], err = json.Marshal(a.BalancerId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'balancer_id': %w", err)
+		}
+	}
+
+	if a.CachedTokens != nil {
+		object["cached_tokens"], err = json.Marshal(a.CachedTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cached_tokens': %w", err)
+		}
+	}
+
+	if a.ClientIp != nil {
+		object["client_ip"], err = json.Marshal(a.ClientIp)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'client_ip': %w", err)
+		}
+	}
+
+	if a.CompletionTokens != nil {
+		object["completion_tokens"], err = json.Marshal(a.CompletionTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'completion_tokens': %w", err)
+		}
+	}
+
+	if a.CostUsd != nil {
+		object["cost_usd"], err = json.Marshal(a.CostUsd)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cost_usd': %w", err)
+		}
+	}
+
+	if a.CreatedAt != nil {
+		object["created_at"], err = json.Marshal(a.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'created_at': %w", err)
+		}
+	}
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	if a.KeyId != nil {
+		object["key_id"], err = json.Marshal(a.KeyId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'key_id': %w", err)
+		}
+	}
+
+	if a.LatencyMs != nil {
+		object["latency_ms"], err = json.Marshal(a.LatencyMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'latency_ms': %w", err)
+		}
+	}
+
+	if a.MasterId != nil {
+		object["master_id"], err = json.Marshal(a.MasterId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'master_id': %w", err)
+		}
+	}
+
+	if a.Model != nil {
+		object["model"], err = json.Marshal(a.Model)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'model': %w", err)
+		}
+	}
+
+	if a.Namespace != nil {
+		object["namespace"], err = json.Marshal(a.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'namespace': %w", err)
+		}
+	}
+
+	if a.PromptTokens != nil {
+		object["prompt_tokens"], err = json.Marshal(a.PromptTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'prompt_tokens': %w", err)
+		}
+	}
+
+	if a.ProviderId != nil {
+		object["provider_id"], err = json.Marshal(a.ProviderId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'provider_id': %w", err)
+		}
+	}
+
+	object["request_id"], err = json.Marshal(a.RequestId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+	}
+
+	if a.StatusCode != nil {
+		object["status_code"], err = json.Marshal(a.StatusCode)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'status_code': %w", err)
+		}
+	}
+
+	if a.Stream != nil {
+		object["stream"], err = json.Marshal(a.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream': %w", err)
+		}
+	}
+
+	if a.TtftMs != nil {
+		object["ttft_ms"], err = json.Marshal(a.TtftMs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'ttft_ms': %w", err)
+		}
+	}
+
+	if a.UpstreamModel != nil {
+		object["upstream_model"], err = json.Marshal(a.UpstreamModel)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_model': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsFeatureFlagsUpdate0 returns the union data inside the FeatureFlagsUpdate_AdditionalProperties as a FeatureFlagsUpdate0
 func (t FeatureFlagsUpdate_AdditionalProperties) AsFeatureFlagsUpdate0() (FeatureFlagsUpdate0, error) {
@@ -11097,224 +11444,230 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2qu1aSpHlSxKntuq408lMppNOxnGmZ7udI0EkJGFMAWwAtKxOpWp/7QPsQ+yDzZOc",
-	"wgeAFxGUKMl2kh5XTU07Ionrd79+CiI+SzkjTMng9FOQYoFnRBEB/3qeCcmF/ismMhI0VZSz4DR4m+Lf",
-	"MoIieIzGgs8QRqkg15RnEqV4Qr6TaMjIjRqYd4bdIAyo/vS3jIhFEAYMz0hwGpjHQRjIaEpmWE81wzev",
-	"CZuoaXB6fNAPA7VI9ZtSCcomwefPYfAqri/pnEieiYggGudzpVhNi6loHISBIL9lVJA4OFUiI+Vpx1zM",
-	"sNLvMXVyFITBjDI6y2bB6UG+BsoUmRABi3hNZ1TV1/EOTwiS9HfStOMEvivPHJMxzhIVnB73wsoyDvt6",
-	"GfjGLOO411uzqM96fzLlTBK4vu9xfE5+y4iEdUacKcLgT5ymCY2wXvKjVPBRQmb//g+p1/+ptK5/E2Qc",
-	"nAb/51EBIo/MU/nonfnKTFo9gYspQcJMi2JOJGJcoRlW0RSpKUF6GQJHqht8DoPnnI0TGt37+qIpZhNY",
-	"C0wv0ZyqKSI3VCrKJkgqrAgs8CUXIxrHhN37CgWJCVMUJ99JJHhCirPEScLnSE2pRDwlAhYBi/2Jq5c8",
-	"Y/F9rvUnjmQWTZFw+LfHBazymko6SghS3Cw1FZRFNMXJPqz1PRHXNCIfGL7GNMGjhNzrCZNZygUWNFmg",
-	"jGG7TknENXmGBFFigRKsiIClXnD+BrOFRSV5n+s8x4ogoBgkdgvDY0UEoBLLZiMiEB8jSSLOYokoQ8Nz",
-	"/VbnTL8FZHdKcGzpuR4O6FYnp17FEj00rnj/nMwwZZoAb/KNJC3mKJa75l399geGMzXlgv5O7hXM31Ap",
-	"NWXgAlF2jRMalzB06ZR//vnnzlmmpvphhBXxbitnZ2ZXqeARkVJD4gumqFrc5+Z+JknS0YyHxGiUKSTJ",
-	"DMPak2ThttuFy7KD6bnOIr3gC35F2LllOiBACE2TFDUcCMNLA6XfqvPKP7/vH5+gv/x88QxJwmJEFcIS",
-	"Dc/sDcNuT9H3BAsi0GXW6x1G5QHhFwIwvnSoYUBuUiqIHGBV4e0xVqSj6Iz4voFBB+bnTwFhms3+Gpjp",
-	"g48+QaSQJn6tbrUyWGU1xTh89A8SKT3xWRZTdRYpI2pVT5DGXuFkGTncL8W6DWswspWhtfnaZlhqbAsD",
-	"uZCKzNbvzW6Dxs3Lf8GUWPgAwNz1p4Dc4FmqqXxwRRbdSBCNGZ5bwO4cVgFz6cT0JxtcsuH8Zm1xTPXq",
-	"cPKutGYjF7IssUzJ/Lu26SihhKkBTT04Hba/NSsoDcwHtXEcV1373N3+6nsEERhr6dOccujuZ3mk6syV",
-	"ZZa33ggNr6mROZdgWZFZ9Y+1d2zAKgfvAAuB4d8l5WLdQD+RG2U1mdqBwEKqo/k29T1OMIuI+DPBQo2I",
-	"ATg//IxxIkm4tPNoSqIrqRGzot+cHHkgdMqlMrpC5d3+8bHnZcqk0iuzAFJ6/6D/BNSF/N+eryXDqZxy",
-	"NbgmQlo8bdaDej4ALn25emPLJ19auGchqy7hvcIqk3XwKh/yylNdd4q15wme1LnXD1jhEZYE2TWjGWWZ",
-	"BMFsZFf6nUTAuEnsXtLMqgVZSLBUA0kIa0/YWt3lyvvb6cLMIZVX7r1CymIrRC7dHWYx1ftrTx/sWM/d",
-	"lz4qYdhMvJEY0Jp2X5FFlbFZRb47SVXniPvG1hAoUxz5wTDNRgmNBjMek8T7gswhf9XBOFOIxZPPYZCl",
-	"8YbH4GMcxeKXlmqOIl9eWL7Nyh1UVrICPoo7rQFKTBSmSR0bf54ujHnBfVroy5qVJdfELycKYRiIE5si",
-	"zsZ0MjC/hwHjg1TwaxobEbBBLCjGmwiepYP27J9nigzgI/+Fk4RoTp3z91X3/t6+fKHfLX98jZOMrAEo",
-	"nw1H8iTTPyA8wRr94YBhyQiWrMlbpOg1Qe6MZIj0wjJFYjSfEoYEwWCPy6XSq8Ad+kfP8WWpVILg2Qr5",
-	"zLOLJQucXQuiMfrnf/8PcmMiAFZYjMPYT8FRPzgNDL52+r3+Uaf3pNM7KZGSAjbnhE6mavliwUbnUWvL",
-	"2FO+5RKI5EMu33Pt6kqo5QCzOKk2ePSKpdmmMssSbK6kOPrVP+k3f9Is9vYBd9kmvEauKa4qt60erDKt",
-	"HvR6FeNqb+2VrrmwNneyPaczt/kZNvDKDKAFrhll9l8HdU5ox7gNwdwx8S8vlWfxhKh3RFAel2k440zf",
-	"SYxpotnSjDM1TRZegvMcmJPdUclYvolsX7nQTe5R1kSCVV+/0eTrp/xtj7ywqfS/lTSxdFdLgkDpMHw3",
-	"Zo77R7LY7qjB8k3iAU2r0LqkeazZd4E1B71eHYbdJLClxnn6lmC0nsgz0wjgd5DmALwSeMrAXnycyaqs",
-	"EfNMyydeYmbsxYZjAlkctAa+HO4cgd/GwLYlL/Eow23AO9+bbL05oI6fw+C3jCtszGVyY99gGIh0Nkic",
-	"gb3OdVZ+q7b+dgkx4dSacfAN2AB3Q8OvHEN2B3I3gkhn/uuoCBBrZYhiQNV2wPVDbolUM3wz2ISENGg+",
-	"BUnRA16RxUCpZGDdUX7UcVs8PDg+PGmzQzuybHNibcbaCLsb9r005K0BiB7sFoHDkc4UK0WE1o7+369n",
-	"nV9w5/de5+nH4s/uoPPxUy88Ofz8b8FtktINaZKmJ1sKYZwpLS3OKYv5fAu6S7VMPUgFjYgmN4OZ4lcN",
-	"WNEC4gq0uKIsbiXZ/ahftBDAM6VX4wfRFptpf+2nj/7vv8PVH/Qfr7n7zeVTu43bP9Rt7WAyS1MulByM",
-	"adlKPOI8IZhV38gYuEbkmveMFr7mJcV5MoimnFYMf743r+mSNTZ/aTNUemu9f9thU4qlnHNRZQv5j2FF",
-	"Euv1lyTuvgeIBE/Wwk++ZP3u5zDIJBEb0a9+A/1aOrl83LC8JVhh83k6o9KWAlNKB9ZaXDq6o97Tk+XF",
-	"hsFcUEXesmRhOI5WSDLFByPMKvYMO08dlEZYkkEmEl+InDkENOYCDfUNYEVHCRk+Q1OlUsQF/Fd2qzfc",
-	"7x098QnznE8SMki4iUrw+EfMUiVSHA0nCR/hZAhTqyn4TBS5QWM8o8liaUKvV8xOlwoOF7N6c+tm6B+f",
-	"3J56UkjBq777YO11b8zb26s1qaBc2ACRHBp666xbJYLaqYjaJa7Rjqo6TCioahsTn/vqYpEW5qu7N9NZ",
-	"PLdGOntTzVhug9JsUMs2mF5Vi5ejZs0gCF5aPEOzTCo0IogygNhxpjJBKh7Cler0lgDUhhZXDgLosf9g",
-	"G6nmDyQlLCYsWvyZ4EQvpebxExRCjOrndIbcMxTnw6ARoWyCYj5naIaviHG02sgWlLEpTLN4hjBinHXy",
-	"ETgj9n2qUEwmAsckLrmCSpSz8AUVHj2KE6SiFB30H3d73V734PTk8PFTFHHGSKSQIONMkth3OwlWet2D",
-	"mawM2es+CT3yzwoRx1k1wXmg978+Xif3FpQWERYn7ruwlwRr6HuZ4Mkuzhf9PXhdwA6O9nAyxwuJzOty",
-	"f8n7EqeDKMFZTAaR4FIOnFMjOA0079P7TQcQjDuQigsyGOHoimiBOhAkptLrpynv5EPqvIhN++GMvB0H",
-	"p79+qgs165x9HkHu0/qr/dh8ZozM3bmZSUJkh9a82QywH5q/k0TzVUFm/JoY6pHgiWVz5R06K0z5twPf",
-	"qVGSxC8cBlRRdayfVRGjTFgrBh0iJZ6Q6stmT1SiHEbXAbCZsRjOB7GNhAXCQFbd+SrKVyNcPhCTCotN",
-	"wwrqCG1JloZyS5eCMMgpWYN/VA9ftq/kp/zkoH/YPW5FW0oxH8Ul9boH3V7QmrIUcR9LawrdBfju7Efi",
-	"ixGsWvWryPEcgs3Q81c/nBuSf0UWaIY1P0Ca9EL2yTNEZqlaoBnBTCLMQN7LbZL1QM+1Fv/qGqzfRk9d",
-	"XUMmydLUSbLZ1HfqAlhrs9smPMZrVV3KCXCPEB8brzuCt5GaYgV/ah5Ntg3cbRGEgSMyyJjyBYp80D+b",
-	"4AR9lWBjQYKkCY5IjEYmiiTBUiHBFag2SCqaJGjOxZVslM7aRYbsFixKpcxIPBgt6rsampjeIXCHIY5n",
-	"lJ2aiGkXB4xobAOmQUUCWDYD6k1rFmNfrPDowAx14KX1MGX7YJfG8LuqeXEp8L4AH3hjGf9CRJmkMUFU",
-	"SWRW9J2sIqX+wj3ZDDtTQcb0pkon5VXn76P+xW9PX898h7LWuLzeoFxxH1VPo+fZEnJhZ0G4PjKlrZb3",
-	"I1mUFLw7XdDmwWlhkDkhY80ePsB73mi2AnpDJ83Y63a4WmMMYYVVlS+qfEZLMFAh08sEv0LvKojgI7Sl",
-	"MKCCFLjD2CzQ7keyMCpvXOfH1lK15mjzjAl/9JgJEgdM3RvKq84//+t/h/vPkJxqBY4zSCwxiWEuZbG7",
-	"Vvhw+Qt6gQ2buo34Fre5LxrbUiBgSWI00XYaNiikChUAZP6a4kwqYgL2r/kVib1CZI4XddGZy1ycWOKa",
-	"739AMtU3ao0VUSaE/qeBZ2TgucodG+XPgjouwQ38bsS6PUAire1c22y3K7L4TqKEjkmrIGof7IB06vbo",
-	"O/XX9JowIj3B5XXxnV+1VsS9U/HJ91hFU4/9AzKJUMInSJCIi1jzMxxNtQYFuVgabRFnwPI0Ou1JQtDw",
-	"NZ+cw+vD/QqXWwWo+Tc1gA+Dm86Ed+xvv378h+Sse47nb6xGZnbwik2IVOdEgvHOl/2VWhKzbK2FfSHQ",
-	"6mPE+BztRXw2o0qReF/LML9lJKsYaspe9Mwkw/nkBTcyTgTB8cLNMCJjLkhpEpBLgRDtdxsyc/RNmcW3",
-	"Ostz+0HDgfryxVKDrKX9lOZtAJrboHD5tf+NkvmXp3UFFNb25TIpGvJb6uldOJqSuJVz32sDr6R1rfNJ",
-	"6NNIiAa8HSZsJLnPXSA11FcAAUuLId9BKrWWhEGHwSNJmPIT3pU+1G10v9xCusaLZZIj2msGVVtps7O7",
-	"IWRiMzXEFy7ZL3lEGlzf64AhFXyWqu0BwYXQD7bMHayLYKUsJM0laKzVcVVUZ3hmqh4UgICoQhRymsfU",
-	"alqGAS25z9oHlw4iHpPVwSxPnz5ddzSrfOxKjdV2cOOMzd74WZ+HcDmqv5ITWWDTSgoHBHcdlduCqq2h",
-	"ZFuSrtXkqoWktxOR2SkzqwmN1qvfa4jRpgSoRQBZY77XmnSxtRRncyrTwjqxOmN5Hd7fHna3wegWWW1N",
-	"aFzdyvJp+zBoGU9L2JLvsoE4UPYFAnW8dpUi5maToPoWITa+nZsgZJ9v+KuzS9+C+RbMQ2tlc3Mmr827",
-	"t2o1ze1zYPu9Hf9FO2ui2VPJoAjFMXzW1dlV5/Dlb09/Ua+x1+53a4msJStf4S03h97CDlfZwGaWN3MW",
-	"jca3WY4S6w90jQnODGU8HLdkebOra97X6xzG16UMrHCxYaQIw0yVQXWU10FCiteBFp1VvrF4jZHMRpIo",
-	"tIeTxEq/M6M3UWXf0Ri/f49Ou6WcgnoUG5FKopQIqCegSOGtASqld6OX/Aw50zvj5mRamtuXUhC8Fri7",
-	"m72edrCk9OIUcZZDgDX6DYtPhrC4YeUKhs/MnUqiQkSuiVgADIB7zwxjEFSiKdZAYT7uoqGWdobFRiKc",
-	"+hXpbZMfqnt7zcFaBiZMTaw0QGJYKV5eJxeI3CjCYon2qJJoWLgJhohKhBWacUjIphKNsa3ByPh8v3Iz",
-	"yxtaoRSXciyWWYmEO+9Yk3LhBbf0RWPnlCfxTjCx7DZrBRXljzaFAfgW7ZmSAamXJqyFjw1E/CJHxLsz",
-	"vYxh7k4aFjvVhzuh18a9CSe/h+3GDDqaxaKJ/mtYoi3DEJFEEoCQtUCx4mLUulWrNqveagFLPCgH0SoN",
-	"rVK04qiL5XsgrEaI6o45H0rXPIKrGOHuZtoSl/+i9tmK+OZzR8lMQtSU39/0xmljG6fsrEesOy3w0pQT",
-	"VHeNGYaZJJQzBF8ZqUu2dIhZj6vHhFeIRSEa5hJoV/81rAZqrC8+c0epSOsvab0K433amD60+vzNZ5td",
-	"wL9iQtFdlAWympUpBwTwFi7juQ+sGlCtCQTq2/Oec8N5Ld1a/ejLhYw2Uexy1CmXE5rCp2Q2InFsEnwE",
-	"EZjB5tSUiGaKeSscBEjvl2cg1dTAcsJH/ldYSfJyGV7mv6uzU6s5p2ttIastHhvlh6+pJFF935PnMKsu",
-	"rYtek7HSBCxEuBZOVbynNQAn6w0RZrFRI76T+kE5Dq67y6kW116X/0zhd+tO0rcPRd+fmbh0KxlCDKX+",
-	"udsmPNJl/92OMXADz6NUg4RPKNsp4nSb/EbZIrzn463YwKp23RYkvWS/hZ1tSRHdjm+DkuXw8cWJWeUe",
-	"y7cXzygDdeSaJHqjQRhcUzJvoPHvXD30+sncRgx0e1/ZEsdaXzf447pY4KX0Fi6cqSCvAS/DsmZu1HXX",
-	"M4BKJCOegqFvS3W7UeBsg6fefDcry5TNx425b67Sdt269/I5enp0/BjZCt7IFDM0ZLqhymEh4ENODLqE",
-	"6S+DU9Qiq8Y6U9tjWSkLyINnrgRoU71Ac38pVtOqavIoLw/oW2LVoVhKSDn4y9NfDv9+/LfHFwd/7f98",
-	"+OLo/Pji5D8ff3iyJr3GjXDU67UycyiqkqWMJWuHdeF2Wq0YY5r4z1hBukFTFMbblLALkpAZFO+HdxGN",
-	"Q5uBIHCk9TsqkakNWyzhaDR+2h8fHj9+PDo8ivEJPozI0/7TuEd65Ojx4Yl3JTYTd0lBOn+FBBkTQRjM",
-	"DQEeCz2txkEHi/rb6gogGfz00SPyO05pNybXrvK8fFScS9Cydrg55HBVRKTLEfZ4D4r8+foB5/UdQUme",
-	"YXlFYhNzfPDP//rf8SF+Otx3Mh8cOhjMNJUhqrrh0ifeyuSlPPzVeff1cIstZBhPgv36JJNalvwOeSkb",
-	"1jLdLACrSpPWulwaKXo5Hf7Wsh92z3HfVlDbvshomTVZnMtBMswxqPB6lsqQ5ukNeT3S/FRLkl8O/psJ",
-	"ge5UbkMIzCnEFxcClyBkTYz+CDPWIM1XgKYqhjFMbZyJqdOh74CpqeApjaAMP84gMsX80bFxKvo/kMNC",
-	"ZpTRTpRQ8x2dCHxtrtQ8Chy50M+pVFlMuUnsVDCA+aNDblJBpFy7+LzE7LKS65g/cBiENd1l6hQpQWcz",
-	"EoP6mvA5EZ0IQz4nFVKhvaHmm2evELi7huY0hvtd9JYRxMeXrDw1JL1hhswnneLEEE4olggMLWiCFYFk",
-	"9EwStDfECR2GWo0mqSTkahhesmFC2WRB55jNM/0M4gfxjflTKoET+JNzJqdc6b95kuAZhr9SwqBirtD/",
-	"SolIE3JD1QLGlTSh0GuKz/XTa55EhE0oI/pfNxgWckOZZdH6X79PaZoN90MXv45lpWIL2nO4fckc+O53",
-	"0RlbqKlm7OD62Rvi3zMBw0WZVHw2DFG32903MiMULjARoEf9PmJ4pj8c6ksyNoX5dNG9ZBUGmQPlBrFB",
-	"1USCZRp5TnBM/RkX95DHLQiWvtI1rpg4NIQS+rxMHXEcL9AeJH9Dcr6cZkr/NYj5nBkgLFes0MR4v9su",
-	"FxzGhnrjamD+bl/kYUW+9VJOQl3TvF31QFOeekc8LuH2iuhjvRaXR5RyqTR860G6LbgcM9TNLty/54qV",
-	"fmP7yjmRCxY15bSsbDIR8cz2UVxTPqMSj1FRlvUJmwCMGCuMplhOS8dS7DLOTOO35ejIVln/myZPFcn+",
-	"+fbzzVaX4r2Q9oYSY3oCjmkiov03xNUuVYRNenhjmMaf+Rwl3GpHPIltiviVZhSQBK7p5J6LwBhekYXs",
-	"zvDNoDKsycHaKCL9s/foKtWmfN0mlky8W1R3rJRfL90TucGRAofFBHCO6d0k9HcyME8+escqCgfdjinX",
-	"fTNabBmwfK/WNLAna86603QrtB0XMlnXgwFMv5NWgIqmWOBIQUuGMRdAdSeMQhM7uqz3qs7R1V+f/iL8",
-	"5hkI+7lz83i95NRKE3mR9tqc6rpCQ7Jm7TyC02ff9tGy8iobYzirdtMN9r0moFOSSBB1S6Gc1UWu2+tt",
-	"aG+1nX5RDa4Gb2051ErW9N72RXqJvdJDXkmpfrmEKbEA9CVJHCLSnXSdfc61M/HKko12MdeiCWQIO6Dp",
-	"bnOa22O7foxvlIrtMAYQBxmLSSQWqdLIvx7yjP3BlXays3ivZsGipiZf7vQ3aFdRbRvm6xJlMy0HZeHO",
-	"1zTYPAVaWs7NnE+xQuckphICIbW2MPeebGxbhm3Yo4vcpCDFt12fFbRzABhlNFFFGqlbhXeJpmZnfQIH",
-	"2ACnlEgEjR/kVJ8BpkknSriEPOsIZxB2SKhAgs9RxLMkBv1pRJDKBCNa9lccYZSBFJ6XiitAfT7l0pE7",
-	"R98gRRpFmOmhLNxpzaxYB+iyhpAjJ+Eb7ziz5l9rBdvvohfgcjKGAdsM2gh4WkenbNI6JqCK8F6taKD1",
-	"Cb/RGMSF5oQ3eGw3uBMD5klM9FAEwskGeEK8NdrbBzzzTI34DdTjS/jEr9lAib62MGvtHJShGVH41MFu",
-	"A4HSAzcfm3m+g75Tw9PlMWub8xERH+IW8FA7w7BE23xU0dQy3LBVTb3y3602r9m6hUzD7jbQ6dbt7KFX",
-	"zHa9Ytai/r30jmnvtvpD9ZLZsDjYyrYA68faNgJJ3doaminBZv1p2hKDh441Dx1rHjrWPHSsWUWwt0lp",
-	"XkHHNulpU5ePi5hfrchAijrkrJUSQ/adUmT0mG7QQurbrFvOeoj6hrvnrN/cQxub221j04Apm7asWQfk",
-	"X0UTm+1ErOZD2rQPzVrBqCmy7gyq0V+RxTOXBmtqzecFeJdqQpkyYKvF9nXNbVYH1dVa0rSNhitH0C1p",
-	"f1sE1C0XiborTeULtpX5plvJ7No+xoN4lSOuh9dW+osjGsuq3R6CSGTJY1xY3zW3Mve8VLNzGcg2Ukp6",
-	"a1pBQ/HXc+6pQ4avJ4OG8lcranzdTymxIlSlxdg5ztUlKte53lqdixSsEMKyuUDnL5+jw8PDp2jKM/Eo",
-	"xgt/EI++vOZaYc31tzau2WUD5OU2lkwX7ZmPkR9ky4pWRQWrJeCoHYDXZqlBTaO3x5MzFny2Ye9gGwTg",
-	"4czz9v6gHPw9xnrFt8yEzZcXmn3BUHZhvoP5mzEkv2Jj7vFxZTSJBzBvJeKj3+ufdA4OOv3+Ra93Cv/7",
-	"JfDXJbXGmeLbw3EfP40O/IHmA29HkAk/6PZPut50ix1aiJSCicw6w/KGK8upn5zmLSTKNKd6r+8zl2J+",
-	"JIuzTPmqKedNokwcz95QKlONHBWJSe7RzBYqd9Fpw793zt696vxIFkM0JTgm0B2B6nHNP11EwWmQv1kc",
-	"gFkWyDEECyL8Cxzqn7mgv4OQcoq+h3eR6d4QCQL5GjixzRtOy60a0F9+vjB+veG7t+8v0COcqekjSGcc",
-	"hpcMr9w6btq8ifoEdAFxDNZT7GqqVBp8/gxan4He5bq1TAmeoDTBEKsLB/niF3086PXrNy4O97RI3MgZ",
-	"oskKMy3lDTu9ZBFWOOGTjITml3/+9//krFXwzERimkQyifYubSaavAz2QWU2jsiiGr0ML9nYdIiClkl2",
-	"TuO9zT2mEWcym5nWGLlXJrSxyhNEoZAP5ax7yS6Z8SUCWYVgZZyacs6UM5cx8+//kJwN0Z7LADNri7AQ",
-	"ttCqCeOF9LfY1HahEuFEckSiKSdxCSCt6N959cMwD/twwHnJ8gpSPFPQFwPcp1rhFzhSaC9jV4zPGRwd",
-	"ga5TR72jEM0FZxM0I2rKY/vrcXjJRjxeIMU5SrCY2NcPDkOk2Y1gOAHfrz5K/eS419P7knMijC8WnNB4",
-	"Ri6ZSzKSU5wSA18JjQiTQOEsBp2lOJqSTh9oCAj9eQrSfD7vYnjc5WLyyH4rH71+9fzFT+9fwDdFJlcA",
-	"GUtm0w4QSy2LHKHSqn1KGE6ppo/dXvfQxNJNgaY8giCQRziLDSmdEPiPQT1NuuPgNHhNpTqDN/SXAs+I",
-	"gtCEXz8ZIvFbRsSioBE4UlwMbHaG4UebpV6GgVxIRWZenXHVnBD7VMzYQozwjyasMaK+idX1kdeOt7TA",
-	"7UbDkU1J22SgKvV6YcMbsAIaOQYCqVFIc6ec+C/Na1m+53xXShBNc9ti9WunBRFj80l9wlEBvI+ghF/Q",
-	"4kUXgPVR83dDhwBz+r1ebmRkxkRRooj/sLFFxbpXCWuAXLaXeC1Y+gzKC2gWY4NSQsTIXBNRiIHsagw/",
-	"MovxzZEv+tH3OHYGFfjkYP0nHxi2bJvE5qPD9R+95GJE49iEvx31n67/4oLzN5g5p7ixNMtsNsNiYfUZ",
-	"IFCaK1U3r68eWjn+GhgS9jEMbjopETMqLRWE308FwTEMawmeZY6ykeb9iaiX7p07vPlKQ0rP5Vc7TXa/",
-	"rYs7SxJUkUJK15VfQP3G3CN7aWHgTbl6T5QxQUzoNWFmfLRnrWrSOBJArZYIC1KKvIkw44xGOLlkhl4g",
-	"TVKMrFJY/7h0I2NpbYPPkCAqE7YP1HzKE4JmOO1esh9B2DBL0JPl/UtO0dDf29MkfM3IjIvFEHFxyYYQ",
-	"awPJWg39Qs03SmRkCP3PwPg5NHJGFXjfZVXghdv5nseLFnDbqnGpMQKuaVsKAVkDfSrBqT7Az+EWSGF7",
-	"m36u6lfWrPrF0PKiDAA5/yS5c+orJ8n9NtOkgkdEgvX+BVNULW6JKnxIJRFqJ8IABvYyObfqUIma14oQ",
-	"LdXmQJIQaaPLlSTJuFvDIs2Q39iBWwm+eXh9OyBbdq5+WzJLqQDkSqHFXk2ITHTmv4rQog/G7b0E3e6X",
-	"OnDbJwXT474yX8sVryvWHFlLlAAAr0O2yel447St7RlEOQ7npNdbCqTpW/ewtVOXcrmK0JF+r6TXGJ9Q",
-	"O/gr7yGHkDZc4uCWUcAlyHiwwD56hoZwWcDAXVpL9NWziV4LJHjO2Tihxtr7hfmKOezC4LdnzGX7G2Ff",
-	"E2d59InGnw3IJ0SRFRwGbEK272yegL531Hu6jzKWECnRMMIywjH5DxDlQjSf0miKTIIXyJazOsb+ANPm",
-	"GNuCGdlJKtwor0do/ea1sIU6wziqb9WsJf7qwfdo/Rc/cfWSZyzeEt53hllzlDnMbgOqYYPEw0zaR94v",
-	"wIKnsVxKdNQ7QpCesiwY1WHvT0SVWMWdihNNsrZZ5B8O4nYHoD8RtR305GJGlZKsESxfxSBUpv6Wnu9N",
-	"gWytUuOibr4makW5Tiu2QMJSksCDktsCZcykS4VAR3mmEBBcGNKW/agDaDmWehdxxsVzlCp9txZHfPHc",
-	"96y0NqOQWdwDxf7SEopJwduF2vsFk0cuDLvRfWNg40fTWOD2VdlSI/Umr0Xeh2gDp8W3pA+7ttwrlWFw",
-	"zX5TmvAX4GmgOpcqQ5f4Qwll4J91fNE/78jcGhXvK7JAI5JwNpFadiq6wzxDw7xV/dC1szaVVayzs4v0",
-	"AEN51RlaDtheW3+lh84ReBcGt5wg9OtyP4WPObo6Y24lF+ukt6F6Xsp0vGfdvNT6/4+nmP/B+SQAPMIl",
-	"xEecoRGZ4mRs2knVGGgDNWjHPQVUWjLR9LdKMHgSV8VeqXhRXumZrSs/R7ZUa0t6YApDGYJwYSMn7lio",
-	"XIFKF3YPsMHwj4xFuwP2OUkTyHIqmJsLfdlBEnQ8ZrUE+DZ/a1O++FWJWZVq+ytlrfxY/iVdD7x03Q62",
-	"it/q0JU/qzkgfK6Dt0UM19bCSJG5FGBTio4wnk2mSD9IpwLLvITVaaVGUdHmIcAJjTb2GSynYN2zZFL0",
-	"eGiUS/54noFbs+4XYcEbA3Yz4Vxr3b9wnV5MXhuC711G6ogYI5Wz8zdZ7ytI82Bkv3cj++6gEzbGijXf",
-	"be9eCMdFWdd8ELy8ZvId7v8urOWNNEUTFEYouG/yCl+MCxSTGV9BZaoJxrdiCM+zdze0g2/FYu8HUx5s",
-	"4bfHk609u0Cs7yRyYl2ItOiGuEC5LXlHdm2zBTpFWmGjslMue/mNKzy1+qQrlZ5KKtS/puZTPQK0Z6rf",
-	"gi2lHAuyBE11SKwkp7SJy6qlnzWZdJ6Vy+6bgoxUSSSnuH980hStVakruwNtz+27Jt+rQ7LOQaFn5WVf",
-	"N9SpKnVmv4xe5Sta/Icz/X4lIVYVHNsBqdbQ+LV62Tm5tmUv9DWOKcOJQS6PuRUiCigDY6sphIU4y7vy",
-	"AdR5bK0QlVXDvXXam/ksfpDEPSZQfTK3D0JbyeYAd3kyMRilvNT9xY0J7JdLso6zREE4ixN8oBA9hqRl",
-	"HGk0NFvsXjLNJFwqqc0gpTLPH0XzKTEhW1MCIyNyQyHHVSDGVRedQZrB8SWzYwB3wWhGWaaInTVfEfzL",
-	"OlBevQvROBMwOFaKzFIlL5ldwVH/qYlZHJ4TJRYdmMWbVfIaDul2LH4RF4JECk25kASNoAzaQkuKKdTF",
-	"KJv4oEp5a3YEi/xCascZXLflgWYOHwd6zScTSEW6X/KwNe7aSgTB6a8fK8IWpIgjLBs0az29B31N3rul",
-	"+Rb3eKY6QIjnUyLICjwEYl3GKmT87s4dH+Ek0aQ+Lx1QTjLVDy9ZlSfscWbrY1sWIB2bGOrFdSMcTclA",
-	"qWS4HyLKoiSLKZtcMvDtM8BTg/Bu9i46KyhB5BSkGGGnyqOY5yjfvWRvWbIojPVoiq81d4LDkqclMrlc",
-	"xWFClISWVnsmcPiSUWXwWIuSWpwhLE45ZQpRJhXB8X4DTvNMvSjOvg13s6UAsEiopijl67CFEPLzBxEY",
-	"0uF2yF38skLPCxZbKcHei9vkMrCth339M2FKUxcSl1DAlEBpsi2+IXdpVSw6NHtI1c9Ti1d5gY5SAEz3",
-	"C9CiSlKwu4A8dnmrG8grXzyaEizUiJiCzX73l2uz8Of81R34YVE0PjgcH0S9+Jj0R0/wUXQyfkoexwe4",
-	"N+pHh/EROR6f9B4fPOk/PcRHo+PoJH5Mnoyf9g76h0fHJ4+fPO1pDW7KpbI8MxmBWoeDopsxdDitan36",
-	"sasFUtTGOegd9ctVJA66R91+e/5bP6BWTNgrQ0dcxF+/EH0LedJ59RXNhbiwic15nRYK3U0QQJNpzmyB",
-	"vFJKfwnS82en09JVaHg3RVVXG9C+dy+1ihYtKjnvXt1iw8jTetX9b8u8Zw96tWXvX9KONypAMId395MH",
-	"3O2jNXY6qEApEa6UX0J7wxyCh92heWSCJPP0rFkmlVHI9pHil6xoKdFFL3A0RfkP34G1jycZmCXwBGsS",
-	"DAhtHT15ISho8arFNVOmCCKkEdQxsn13oJG33pBPdDPGGAs/O7GhUneMXz8FsJhBPWdT2gZ6A1e0cKlR",
-	"XukNKFYRnAY2qrQoXHnw+WOpanW1vV/p1ItPNzRDLvUNuWcLpLuLf6XAjq/DHjnKsWATUlGyPrrfPBZH",
-	"XyhHGev+VSM5bjH7cafraw7KaLyl3n2g/EVRwP7h7hsSF7e7+LuIxgA7jGbSY9Ob2NT+MQacvDh4lBAs",
-	"tPTgymGbt5tCMW6BN+8cibENR7wX9PijxmF8JSmGO3PEqWko31RR5+01EThJXCdCsDxao0GIslRR6xUh",
-	"WjYu2sV/J90XmMWXzBZW7qKhmW4xPLW2tlKHeSpRlnbRMCYTgWMSD081BnLWiQRVppBX6e09KHIKzveY",
-	"z5lxB569e4WkokkC1spUSYvZsouGGcvnvmTvuFQTQd7/9bUbAO0ZR4lrvXjcO/RaUv9ElO3Bf4f45Lr8",
-	"19HJPFkgCBMz59TdHqbC4Nigyh2v+oM7++5KV8MPRGGakBhN3Qnn3sK8UOgKN8NSdmxD4Y5KQSiwoOvv",
-	"npWM85IQSFrXcD3DCzSmif5wtMjrE/hKSLVPujWjrK1iWu7r0rai6UM+70M+720aZ3bIyfXaZXIsNJ3J",
-	"tYx1RRbgWTPl2dBekWJ7al8e7ndRntZkPIGXDMpIGIe2rRbuT5cfOr8Y2jvq99GUCLLfbGbZMfF2qV9e",
-	"MONMTZNFUG1aedyrdo0M+r3DXqd30OkdVErhuwo/NHhIx30wmmxtNCml1+7lPDAZd6zLeb8lYpdkRv3v",
-	"7WO29EK0mpOmoGXlnbzLXZJ90VkONx+CsnYOyipAYrPLb1uESl9xQwUqb90p79XeKo9vstwAVjCti4A4",
-	"CHRp/wF0Guw4G8PNXZhwhkbIHSJTw3lE1JwQlqfXsDjPpnlmq+3FOQVCez+8eP3i4kVjWs2OAsDOdpxN",
-	"WfedI8lDHs3XVVNqW9Jd4dt3WwrDhIiZhAcXgKcl/OFE4Ii47sRDtNfTOrV1De5D6xoby91UDGNH7KzM",
-	"H5wenvTaF7rJF/Dl0POhOse3h7dFKZACcT3lQFoicEKvye/NJi4rcfV7PTSf0oS41o0QuAktmOg16aKf",
-	"QNwxUWmFAZYS6ZXNXsOcdwjZegJGZGMB/toG7ibM2a5CTzcim5oeEz7ZyvSovzM1w8CSLoDIQx6ZoSsm",
-	"ptj22jw8QDFeSL/58TVvG8Vl+/tUSdc2rXcau/jczdBXZHFrnZ9ammBbDwfRLA1G0n6pq+y6PbqYoa1W",
-	"tuQpuLh455wwUYKldPHMeac6o6E19WMynw7gU2+Dr/7NTRAGh/D/R/D/xzc3G/Tysmx8RbMsaPX7jduX",
-	"X/PJevtywieunOBDZuIqdvrXrJQZoolnY58ooMh1oq1/Xmuj/sv7tz8haKOqL2f4mk9MkPKw1Pc44RPo",
-	"eDzSSuowdGIsOuj1evvdSwbBguZONUHPWwUhzhz1P0WC/INE+kdXSxILghIqFTRrvGSUxeQmbz9IhenL",
-	"KF0vSDMq4oy45keF65PEXfQzVdNLBkvF0dUpMi1KFdEbcWI3jKMlhojPHHcqGt24sS5ZeYX5OIgyVLhS",
-	"nyHsdowTfcYL145pzzROHBqrfzzAagh7GBY0YLiPIp4xJSHTCMWZQTiiL1iLK9gmc14ywedma6jY2W8Z",
-	"yfS2YM15yl2/19ejSc4hf0lNyUKv/5KZ19EeRpHAEoI6UcKlEZjg4X4XnaFxliTmnzbPDvYNHS0vmYKK",
-	"1wlnEzgrzMxyzDvQ/pVnsE0jlB33DuEiL1klAQ+aTYmFVpFAvpnjhUQSj4nPR/EKOnVaTr+lFvTrpzxk",
-	"vCFXAHKh4ryrcy8MjOg6oKnxVXR73YODw+5Tb5fl08Nj/UV+0dVOvwe904Pj08Ne96B/+EsQOp5+etQP",
-	"g3L76ScH/bDEpE8f2xby5WDThvjSak/qA+C+ZbZ6ehiWWc9p0Dv4y/d/P/rlrwfvH//nyU/9N4fvjv56",
-	"fH7y/vFFEOZckMfEcvJqbyylxgpW3D/qhYFjrUvhrZ1+r3/U6T3p9E6A2bTmHN+DBeyeNc3XfGIA7ZxI",
-	"faYNYrkjDchLGYCN9Xv9r2JVDt0tuUD/YX/56g29B6uCM8rdeDfJA4OvGiMZNcRBGsqMC1KqcQwUssTy",
-	"oLm8JpfQVZfKorHubcSjrP7O5ul/YPgaUwjQW64sC5CCsN0OH5dFBrSX58zstxQYTItko+q5osqrqrCb",
-	"V+49p+aKsrh9WzK9yB/1Fw85OqUTecjQqbc3c+CcF681P3hq18KDVqVF31iVeft0Fv3mjRrMKYv5HJRF",
-	"6EJGWZqpQSpoRAYpEYOZ4lfBab97HBr8OA2iKXbNyXim9Nu5tHBy+OSoCH1aLWnYb5dnOtAyQpZCft9g",
-	"nDHo4ixzU4h7UhUj8p8V58kgmnKqJ1t6dk3NMVsBYKP+afq0v1T7NLjphyqoW/U4s1jSFvNKtmLzS5uG",
-	"ZpAbB236XYAwyiRpKHuKGJ5pbUVNyayxBGqB3A/1T79Ak7HtgKY5wabhOnt3TyKgKZh++BCS0dQTbMPL",
-	"/laSanaWDxrY85NNW31tzDnvAS3+sEk1t9h7a3vOmSdur1Ty3uVv1ZDJgx3lZHBbKrJIBm9ywWwTe+91",
-	"yunXwvYGAljphf7otlRDN2hZNVx5SnPozA8lzqTCQklnBaey6bT0fwamCugf2aHkjvJBUa0pqmkJJR3e",
-	"F795PPju2RqP0BCndHBFFhCwTlgkFmBixAoJMDNBiclkASltUMcBjXB0hWZYXpG4i4YjLMkgE8nwkkF9",
-	"iRFBU6XSPbn/DKWCXoObI+E8hc/0cAllV52ERzhB+hYpA0iRxnvhug27PsP5NrrQ+GtghxwwouZcXElY",
-	"NmfNWQ8OpHbqOWaOSCPWVSeh16RT1C3Coygm48DbITxvUZZr29ZmPqOMlhqV8ZQwTDszDLUJLQ6bH8uF",
-	"JzbtXOa2/oV04/zkH2pJ3HdaRFoA/Wa0wicptKwnUUG0h4ISO2u6u95hs8rbfFO9e0F+G/gGzx8goEH3",
-	"3fr6vxUl+G4YMyPzEnPOndw7ZC1sxUXvB5Ee8he+rvyF22C7EFvUHAdt4p9JOTQJhGqoGAEBAYLgaAro",
-	"5yKpbJcGKhHj6pKBzknZBGUptDaZZgr+aUpNHPcOTTXhOZWkoUjEuVnjHUK9noE2BU7D9EhxszGkBB6P",
-	"afTVlIpYufafuEImfGzP3UNYvYLQxGMtFQ9h+bXur64zkc++XbC3JpfyUSbxhDTC4Ht97LFJbp3yTCQL",
-	"JHiSdLJUoiuSKjQyzCLhE5TSlCSUkWd5kqQnUhym8wbof9BP3us1/bHjv0F5HIwWKydwwcnO/GfypPI+",
-	"wiXqo28lCIMYLzaIWd42bvwuDUKl+/cg01tGkOBzlBLhjI0PAcbNfAoOE3ETcVrkZITm7CpVeRsChoA6",
-	"WAkTqMWCRY9cbntzzftzMsqolhtNXaQpllOUsZhAX62JJnwQhQAMS85xCuGsM0SZMYxyRi7Zmw+vL149",
-	"evH3F89DJDlE42I9gomgBZqC0YzedNF5xjR9MQlCmrTJKdS7t9XxnxWV9NEcaxJkK3QgAdF3Pp53TvRO",
-	"37uN3inj0zOtjgPMiyozPteHBLy/+9XbNG8rAO5lliT6rhYscmkfRvqRxf0UPI9FPjhesKgsdBk4tppC",
-	"cxX79xoInHPg7rqlFbOsAQBbiYx0vy179g9Y4RGWBF1Lc3Mh4pka8RswLWupQROCojB4u+ssqFJe+L35",
-	"Jv9mX7nDa7RTvGJj7rvHv7lCczbwHrasqaShzBawRcaYpo8jyrBY3E124PcwK2WG05tTaS8zVgf+FIwI",
-	"FkScZWqq59GyBk7pj2SR/6LnBoXE50+80KTZPA7CIBNJcBo8AsuEXdHyBy61MQR+QM2fpsRa6UhLm+uW",
-	"/Hxmcx5/nWv9AT2Vcj2q1quhNBb0algxEo5sBsie6ZEKrfxK3xf9JOuDnPOEdEZaO3YNAaFRUqa42VIV",
-	"XZpmWGpKVZ/mg8udO3uVa7LFuu0hUFF27spuPb3PN/SFY8WuWnmEFU74JCPdpURD//4z0I74uDKI1Cpg",
-	"Put3Re6feVoaOS8b6VkZlHUpb6/coqY8iK2+5RnjeVFILDTddEymkamY7i6mW8n29I3zkmCVCYLGCZ5I",
-	"NKNCQIKR7QuUX3BpoLH5ounIcRZTBWoYH1vZa5YpAzMNUAKfNAxX5bLVRZkS72XcYpFnmBe2oY/MGw7F",
-	"WGGUJpiVQaGg/fUhzkrR7nl9pfyDEG4SFErgjVQqGpWPDCTbzx8///8AAAD//w==",
+	"7H3rbhtHmuirFPosEAlL0hR1sS1jgaMkzownduKR5clsIh+y2P2RrFGzqlNVLYoxDOyvfYB9iH2weZKD",
+	"+qqqb+wmm9TFTkbAYCKzu+v63a8fg1DME8GBaxWcfgwSKukcNEj81zepVEKavyJQoWSJZoIHp8GPCf01",
+	"BRLiYzKRYk4oSSRcM5EqktApfKXIiMONHtp3Rr2gEzDz6a8pyGXQCTidQ3Aa2MdBJ1DhDObUTDWnN6+B",
+	"T/UsOD0+GHQCvUzMm0pLxqfBp0+d4FW0uqRzUCKVIRAWZXMlVM/yqVgUdAIJv6ZMQhScaplCcdqJkHOq",
+	"zXtcnxwFnWDOOJun8+D0IFsD4xqmIHERr9mc6dV1vKVTIIr9Bk07jvG74swRTGga6+D0uN8pLeNwYJZB",
+	"b+wyjvv9DYv6ZPanEsEV4PV9TaNz+DUFhesMBdfA8U+aJDELqVnyk0SKcQzzf/+HMuv/WFjXv0mYBKfB",
+	"/3mSg8gT+1Q9eWu/spOWT+BiBkTaaUkkQBEuNJlTHc6IngExy5A01L3gUyf4RvBJzMIHX184o3yKa8Hp",
+	"FVkwPSNww5RmfEqUphpwgd8JOWZRBPzBVyghAq4Zjb9SRIoY8rOkcSwWRM+YIiIBiYvAxf4g9Hci5dFD",
+	"rvUHQVQazoj0+LcnJK7ymik2joFoYZeaSMZDltB4H9f6DuQ1C+E9p9eUxXQcw4OeMMwTIalk8ZKknLp1",
+	"KpDX8IJI0HJJYqpB4lIvhHhD+dKhknrIdZ5TDQQpBkR+YXSiQSIq8XQ+BknEhCgIBY8UYZyMzs1b3TPz",
+	"FpLdGdDI0XMzHNKtbka98iXW0Lj8/XOYU8YNAd7mGwUt5siXu+Fd8/Z7TlM9E5L9Bg8K5m+YUoYyCEkY",
+	"v6YxiwoYWjnln376qXuW6pl5GFINtdvK2JndVSJFCEoZSHzJNdPLh9zcTxDHXcN4ICLjVBMFc4prj+Ol",
+	"324PL8sNZuY6C82CL8QV8HPHdFCAkIYmaWY5EMWXhtq8tcor//xucHxC/vLTxQuigEeEaUIVGZ25G8bd",
+	"npKvgUqQ5DLt9w/D4oD4CyCMVw61E8BNwiSoIdUl3h5RDV3N5lD3DQ46tD9/DIAbNvtLYKcPPtQJIrk0",
+	"8Ut5q6XBSqvJxxHjf0CozcRnacT0WaitqFU+QRbVCidV5PC/5Ou2rMHKVpbWZmubU2WwrROopdIw37w3",
+	"tw0WNS//JddyWQcA9q4/BnBD54mh8sEVLHuhBIMZNbdA/TmsA+bCiZlPtrhky/nt2qKImdXR+G1hzVYu",
+	"5GnsmJL998qmw5gB10OW1OB0p/2tOUFpaD9YGcdz1Y3P/e2vv0cUgamRPu0pd/z9VEcqz1xaZnHrjdDw",
+	"mlmZswLLGublPzbesQWrDLwDKiXFfxeUi00D/QA32mkyKweCCymPVrepr2lMeQjyz0ClHoMFuHr4mdBY",
+	"Qaey83AG4ZUyiFnSb06OaiB0JpS2ukLp3cHxcc3LjCttVuYApPD+weAZqgvZv2u+Vpwmaib08Bqkcnja",
+	"rAf16wC48OX6jVVPvrDwmoWsu4R3mupUrYJX8ZDXnuqmU1x5HtPpKvf6lmo6pgqIWzOZM54qFMzGbqVf",
+	"KYKMGyL/kmFWLchCTJUeKgDenrC1usu193erC7OHVFx57RUyHjkhsnJ3lEfM7K89fXBjfeO/rKMSls1E",
+	"W4kBrWn3FSzLjM0p8r1portHom5sA4EqoWE9GCbpOGbhcC4iiGtfUBnkrzsYbwpxePKpE6RJtOUx1DGO",
+	"fPGVpdqjyJbXKd5m6Q5KK1kDH/mdrgBKBJqyeBUbf5otrXnBf5rry4aVxddQLydKaRmIF5tCwSdsOrS/",
+	"dwIuhokU1yyyImCDWJCPN5UiTYbt2b9INQzxo/oLhxgMp874+7p7f+devjDvFj++pnEKGwCqzoajRJya",
+	"HwidUoP+eMC4ZIJLNuQt1OwaiD8j1SFmYamGiCxmwIkEiva4TCq9Cvyhf6g5vjRRWgKdr5HPanZRscC5",
+	"tRAWkX/+9/8QPyZBYMXFeIz9GBwNgtPA4mt30B8cdfvPuv2TAinJYXMBbDrT1YtFG12NWlvEnuItF0Ak",
+	"G7J6zytXV0AtD5j5SbXBo1c8SbeVWSqwuZbimFf/ZN78wbDYuwfcqk14g1yTX1VmWz1YZ1o96PdLxtX+",
+	"xivdcGFt7mR3Tmdv8xNu4JUdwAhcc8bdvw5WOaEb4y4Ec8/EP79UnkZT0G9BMhEVaTgX3NxJRFls2NJc",
+	"cD2Ll7UE5xtkTm5HBWP5NrJ96UK3uUe1IhKs+/qNIV8/ZG/XyAvbSv87SROVu6oIAoXDqLsxe9zfw3K3",
+	"o0bLN0RDlpShtaJ5bNh3jjUH/f4qDPtJcEuN8wwcwWg9Uc1MY4TfYZIB8FrgKQJ7/nGqyrJGJFIjn9QS",
+	"M2svthwTyeKwNfBlcOcJ/C4Gth15SY0y3Aa8s72p1ptD6vipE/yaCk2tuUxt7RvsBDKZD2NvYF/lOmu/",
+	"1Tt/W0FMPLVmHHyDNsDboeEXjiG3B3I/gkzm9ddREiA2yhD5gLrtgJuH3BGp5vRmuA0JadB8cpJiBryC",
+	"5VDreOjcUfWo47d4eHB8eNJmh25k1ebE2oy1FXY37Lsy5J0BiBnsDoHDk86Eag3SaEf/75ez7s+0+1u/",
+	"+/xD/mdv2P3wsd85Ofz0b8FdktItaZKhJzsKYYJrIy0uGI/EYge6y4xMPUwkC8GQm+Fci6sGrGgBcTla",
+	"XDEetZLsvjcvOggQqTarqQfRFptpf+2nT/7vv+PVHwyebrj77eVTt427P9Rd7WAqTRIhtRpOWNFKPBYi",
+	"BsrLb6QcXSNqw3tWC9/wkhYiHoYzwUqGv7o3r1nFGpu9tB0q/ei8f7thU0KVWghZZgvZj52SJNYfVCTu",
+	"QQ0QSRFvhJ9syebdT50gVSC3ol+DBvpVObls3E5xS7jC5vP0RqUdBaaEDZ21uHB0R/3nJ9XFdoKFZBp+",
+	"5PHSchyjkKRaDMeUl+wZbp5VUBpTBcNUxnUhcvYQyERIMjI3QDUbxzB6QWZaJ0RI/K/qlW940D96VifM",
+	"CzGNYRgLG5VQ4x+xS1VECzKaxmJM4xFOrWfoM9FwQyZ0zuJlZcJar5ibLpECL2b95jbNMDg+uTv1JJeC",
+	"13333tnr3ti3d1drEsmEdAEiGTT0N1m3CgS1WxK1C1yjHVX1mJBT1TYmPv/VxTLJzVf3b6ZzeO6MdO6m",
+	"mrHcBaW5oJZdML2sFlejZu0gBF9aviDzVGkyBsI4Quwk1amEkodwrTq9IwC1ocWlg0B6XH+wjVTzW0iA",
+	"R8DD5Z+BxmYpKx4/yTDEaPWczoh/RqJsGDIGxqckEgtO5vQKrKPVRbaQlM9wmuULQgkXvJuNIDi495km",
+	"EUwljSAquIIKlDP3BeUePUZjosOEHAye9vq9fu/g9OTw6XMSCs4h1ETCJFUQ1d1OTLVZ93CuSkP2e886",
+	"NfLPGhHHWzXReWD2vzleJ/MWFBbRyU+87sK+A2qg77uYTm/jfDHfo9cF7eBkj8YLulTEvq72K96XKBmG",
+	"MU0jGIZSKDX0To3gNDC8z+w3GWIw7lBpIWE4puEVGIE6kBAxVeunKe7kfeK9iE37ERx+nASnv3xcFWo2",
+	"OftqBLmPm6/2Q/OZcVj4c7OTdIgb2vBmO8B+x/4dx4avSpiLa7DUI6ZTx+aKO/RWmOJvB3WnxiCOXnoM",
+	"KKPqxDwrI0aRsJYMOqAUnUL5ZbsnpkgGo5sA2M6YD1cHsY2EBcNA1t35Osq3QrjqQExpKrcNK1hFaEey",
+	"DJQ7uhR0goySNfhHzfBF+0p2ys8OBoe941a0pRDzkV9Sv3fQ6wetKUse91FZU8dfQN2dfQ91MYJlq34Z",
+	"Ob7BYDPyzatvzy3Jv4IlmVPDD4ghvZh98oLAPNFLMgfKFaEc5b3MJrka6LnR4l9eg/PbmKnLa0gVVKaO",
+	"4+2mvlcXwEab3S7hMbVW1UpOgH9ExMR63Qm+TfSMavzT8GjYNXC3RRAGDWGYcl0XKPLe/GyDE8xVoo2F",
+	"SEhiGkJExjaKJKZKEyk0qjZEaRbHZCHklWqUztpFhtwuWJQplUI0HC9XdzWyMb0j5A4jGs0ZP7UR0z4O",
+	"mLDIBUyjioSwbAc0mzYsxr1Y4tGBHeqgltbjlO2DXRrD78rmxUrgfQ4++EYV/zqEccUiIEwrYlf0lSoj",
+	"pfnCP9kOOxMJE3ZTppPqqvv38eDi1+ev53WHstG4vNmgXHIflU+jX7Ml4sPOgs7myJS2Wt73sCwoePe6",
+	"oO2D0zpB6oWMDXt4j+/VRrPl0Nvx0oy7bo+rK4yhU2JVxYsqnlEFBkpkukrwS/SuhAh1hLYQBpSTAn8Y",
+	"2wXafQ9Lq/JGq/zYWao2HG2WMVEfPWaDxBFT90bqqvvP//rf0f4LomZGgRMcE0tsYphPWextFD58/oJZ",
+	"YMOm7iK+xW/us8a25AhYkBhttJ2BDYapQjkA2b9mNFUabMD+tbiCqFaIzPBiVXQWKhMnKlzz3bdEJeZG",
+	"nbEiTKU0/7TwTCw8l7ljo/yZU8cK3ODvVqzbQyQy2s61y3a7guVXisRsAq2CqOtgB6VTv8e6U3/NroGD",
+	"qgkuXxXfxVVrRbx2KjH9mupwVmP/wEwiEospkRAKGRl+RsOZ0aAwF8ugLREcWZ5Bpz0FQEavxfQcXx/t",
+	"l7jcOkDNvlkB+E5w052Krvvtlw//UIL3zunijdPI7A5e8SkofQ4KjXd12V+JIzFVay3ui6BWHxEuFmQv",
+	"FPM50xqifSPD/JpCWjLUFL3oqU2Gq5MX/Mg0lkCjpZ9hDBMhoTAJyqVIiPZ7DZk55qbs4lud5bn7oOFA",
+	"6/LFEoushf0U5m0AmrugcNm1/43B4vPTuhwKN2RlVeypHAit4kqPvAaOrEdwkqQyEUZGVILQLCvDqiEK",
+	"eKQu+dyAhZ5RTuA3mjByxcXCjKds8PiM8ekpmYMhXTaaPGaGxJIZSCBUwiVnU44gtheKlJtHjJMRDjaM",
+	"xXSYcjMkH6JJQw210DQedQgHQ9csdO53LjnlEaFk7tJMRzkvHxUkLCMOuQQTHc7IghruGQK7hqh3yV9e",
+	"g1zabGEyhlgsDMEAPhHSaDYJSHdELwh1f1niKjgQpi65hzyjDzAewU2vsg6rdVNN5kJpMorFtDenN8Mw",
+	"FuHVUF3BYnTJ6QxoZPQ+b55FiRBfIWaPXBARR/YSuB1DggZu7nQY0aUa9S75GRldwXLIopG1kaPKSFGY",
+	"EBMyykS3EdkrnFnhZ7MdTY1mh8UpHPvY713yoGqx91DRkEG1mkBIwxlErcJHar0spcTBTV4vg28x4Nns",
+	"PmEjU//Gh+pnh4SC7leYrG90LdSS6VgZdNoLaZJAZK7fCvvolNmvZ/nVUJUN/vyyHaKa2OE0dV9TwkD9",
+	"nEbwIkcJMbF4kOjiktt7UjLL/wbvrE36aa/xln0AzY6twcHR06NnhydHTzfHB22nc9fFBg8K7r+GOI9N",
+	"cJlIMU/07jDp80WGOybKruobhZQ7IxKxjAa5D1/YEh85pBGmCcME/glzZgXHQSoBDq0jqYehiGD9RT9/",
+	"/nzT0awLKNF6ou8QmLy7pTaCvM5HXs1rye9kLVtHKWNFZKkQ3h0I7QbiuiM1XU9BW6g3u1hVMwp0q3TE",
+	"JnTabHPaQKm2JUQtoiYbkxw35EhupDzbU5sWJrn1afqb8P/usLwNErdI5Szn8xftRsWtVE+7DoOqeFrA",
+	"lmyXDcSB8c8QnVZrTMwDzbbJJGkRV1a3cxt5XxcQ8cU5Y+7AZ4HqyEaF1J7Ja/vunboKMqM0OjzuxmnX",
+	"zoRu91SwomNFmDqXwvyqe/jdr89/1q9prbH7zrK3C6btPETEHnoL43NpA9uZm+1ZNFqc5xlKbD7QDXZn",
+	"O5R1692RudmtrnlfrzMY35Qns8avTIkGTrkuguo4K/5FtFgFWnJW+sbhNSUqHSvQZI/GsZOC51YvYtq9",
+	"YzB+/wE91ZVEmtXQTVBaoYlizniqIXdROluNxiW/IN7fxIU9mZY+pkreTa3Z+f5mX821qejhNCGCZxDg",
+	"LN2j/JMRLm5UuoLRC3unCnSHAJp+DAygTmyHsQiqyIwaoLAf98jISDujfCMhTep1+F0zfsp7ey3QRIx2",
+	"e6+rW0sOra5TSAI3GnikyB7Tioxy39iIMJUZnhCNJ9QVHuVisV+6meqG1ijHhcSiKitReOdd50fJQz8c",
+	"fTHYORNxdCuYqPqKW0FF8aNtYQC/JXu2TkZSSxM2wscWIn6eGFW7M7OMUeZDHeU7NYc7ZdfWp48nv0fd",
+	"xiw62sWSqflrVKAtow6BWAFCyEagWHMxetOqdZtV77SACg/KQLRMQ8sULT/qfPk1ELZCiFa90XUoveIG",
+	"X8cIb++bKHD5z+qUKIlvdT5YlSoMFax3sr7x2tjWeWqbEeteqxo1JcKt+oMtw4xjJjjBr6zUpVp6gV2Y",
+	"QY0pLxeLOmSUSaA989eoHJ20ueLSPeXfbb6kzSpM7dPGnLn1528/2+4C/hWz6O6jFpbTrGwNLIS3ThXP",
+	"68CqAdWaQGB1e7Xn3HBelVtbPfpi9a5tFLsMdYo1tGb4KczHEEU2q02CpBw3p2cgmynmnXAQJL2fn4GU",
+	"82GLWU7ZX51SZqNPa7T/XZ+SXU603mgLWW/x2KoowobyKeX3a5J75uWl9chrmGhDwDqErsQQ5u8ZDcDL",
+	"eiNi3eVWJGaqFPzZu82p5te+Kv/ZbgfOrWRuHzsdvLDJGE4yxMBh83OvTUywT3m9G2PgFm5JpYexmDJ+",
+	"qzDrXZJ6VYuYtg93YgMr23VbkPSC/RZ3tiNF9Du+C0qWwcdnJ2aleyzeXjRnHNWRa4jNRoNOcM1g0UDj",
+	"3/omAKsncxeB/+19ZRWOtblY9odNAfCVnC4hvakga3ygOkXN3KrrPqiBKaJCkaChb0d1u1HgbIOntUme",
+	"TpYpmo8bEz59eflV695335DnR8dPiStbT2wFT0umG0p75gI+Rk2RS5z+MjglLVLJnDO1PZYVUt9q8MzX",
+	"vW0qkmnvL6F6VlZNnmQ1MeuWWHYoFrKwDv7y/OfDvx//7enFwV8HPx2+PDo/vjj5z6fvn23IKfMjHPX7",
+	"rcwcmum4kqbn7LA+xtSoFRPK4voz1phj0xSN8WMC/AJimGPHCnyXsKjj0m4kDY1+xxSxBZHzJRyNJ88H",
+	"k8Pjp0/Hh0cRPaGHITwfPI/60Iejp4cntStx6ecVBen8FZEwAQkc58ZAj6WZ1uCgh0XzbXkFWAHh9MkT",
+	"DODrRXDt2y2oJ/m5BC0L5ttD7qwLA/aJ8TXeg7xoxOoBZ0VNUUmeU3UFkQ20P/jnf/3v5JA+H+17mQ8P",
+	"ndsoP6JAlzdc+KS2HH+h+MT6YhOr4RY7yDA1VSU2Z1atlIa4RTLWlgV8twvEKtOkjS6XRoperAFxZyk/",
+	"ty/ssKugtntl3SJrcjiXgWQnw6Dc61movZvl9GRFeLNTLUh+GfhvJwT6U7kLITCjEJ9dCKxAyIbElDHl",
+	"vEGaLwFNWQzjlLk4E1ucxtwB1zMpEhZi7wmaYmSK/aPr4lTMfzBxC+aMs24YM/sdm0p6ba/UPgo8uTDP",
+	"mdJpxITNZtY4gP2jCzeJBKU2Lj6rq1xVcj3zRw5DqKG7XJ8SLdl8DhGqr7FYgOyGFJOYmVSa7I0M3zx7",
+	"RdDdNbKnMdrvkR85EDG55MWpMdOTcmI/6eYnRmjMqCJoaCFTqgErMKQKyN6IxmzUMWo0JArgatS55KOY",
+	"8emSLShfpOYZhgzSG/un0hKj1UdzIbiaCW3+FnFM5xT/SoBjmWhp/pWATGK4YXqJ4yoWM2ywJhbm6bWI",
+	"Q+BTxsH864biQm4Ydyza/Ou3GUvS0X7HJ21QVSpTRPY8bl9yD777PXLGlximb10/eyP6WypxuDBVWsxH",
+	"HdLr9fatzIjVOmwk6NFgQDidY+S4uSRrU1jMljZIPGeQGVBuERtUzp6p0shzoBGrTzN6gOIFEqiqq9fk",
+	"K+jboH1zXrZ4Po2WZA8rHmBFCjVLtflrGIkFt0BYLNNiiPF+r10BBBwbi+zrof27fWWTNUUGKok4q5rm",
+	"3aoHhvKstoEUCm8vj0LGfAuXPJcIzCHBQXotuBy31M0tvH7PJSv91vaVc1BLHjYlcq3trIJpL21qxpTi",
+	"MUrKMqbGoD8jopqSGVWzwrHku4xS2+2wGh3ZqtTFthmDeYWLbPvZZstLqb2Q9oYSa3pCjmkjoutvSOjb",
+	"lM62NREawzT+LBYkFk47EnHk6iJcGUaBlQ8MndzLUn+uYKkw96c07Gi/1sW9oV5XzdGVSqzVtVipmHh3",
+	"KGla6jlQuCe4oaFGh8UUcY6b3cTsNxjaJx9qx8qrZd2NKdd/M17uGLD8oNY0tCcbznqr6dZoOz5kclUP",
+	"RjD9SjkBKpxRSUONfUgmwua7TTnD9DBW1Xt19+jqr89/lvXmGQz7uXfz+GqdtbUm8jzXuzm/e42G5Mza",
+	"WQRnnX27jpYVV9kYw1m2m26x7w0BnQpCCfqOQjnLi9y017vQ3lZ2+lk1uBV4a8uh1rKmd64Z2He0VnrI",
+	"yoetXi5wLZeIvhBHHQK9ac/b53wPn1pZstEu5vuSoQzhBrQtnU4ze2yvHuMbpWI3jAXEYcojCOUy0Qb5",
+	"N0OetT/4emZultqrWfKwqbOdP/0terSUe+XVtUZzyZ/DonBX1ynbPkVaWkwXXcyoJucQMYWBkEZbWNSe",
+	"bOT65G3ZmA5uEpTi267Ppxx7ABinLNZ5ZqtfRe0SbaHa1Qk8YCOcMlAEu52omTkDyuJuGAuFxQVCmmLY",
+	"ITBJpFiQUKRxhPrTGIhOJce0cC0IJSlK4Vl9xBzUFzOhPLnz9A3rApCQcjOUgzujmeXrQF3WEnLiJXzr",
+	"HefO/OusYPs9YhPErWHAdUC3Ap7R0Rmfto4JKCN8rVY0NPpEvdEYxYXmhDd87DZ4KwYs4gjMUIDhZEM6",
+	"hdrGBO0DnkWqx+IGi1DGYlqv2WBdyrYw6+wcjJM5aHrqYbeBQJmBm4/NPr+FvrOCp9UxVzZXR0TqEDeH",
+	"h5Uz7BRoWx1VtAU8t+zPtFru8k47Nu3cN6lhd1vodJt29tggabcGSRtR/0EaJrV3W/2hGihtWRFvbS+M",
+	"zWPtGoGk72wNzZRgu6ZMbYnBY5umxzZNj22aHts0rSPYu6Q0r6Fj2zRyWpWP85hfrBhF52Bz1gqJIfte",
+	"KbJ6TC9oIfVt1yJqM0T9jltGbd7cY++mu+3d1IAp2/Zp2gTkX0Tnpt1ErOZD2rb50kbBqCmy7gxbMFzB",
+	"8oVPg7UNFrKq05XaULZG2HqxfVNHp/VBdSt9mNpGwxUj6Cra3w4BddW6UPelqXzGXkq/6/5Jt+2ZVIN4",
+	"pSNeDa8tNdUnLFJluz0GkaiCxzi3vhtuZe+5Uqi2CmRbKSX9Df3PseLxuaipQ0avp8OG8ldranw9TCmx",
+	"PFSlxdgZzq1KVPjoK+WtznkKVgfDsoUk5999Qw4PD5+TmUjlk4gu64N4zOU11wprrr+1dc0uFyCvdrFk",
+	"+mjPbIzsIFtWtMorWFWAY+UAam2WBtQMetd4ciZSzLdsmO2CAGo486K9PygD/xpjvRY7ZsJmy+vYfeFQ",
+	"bmF1B/M3a0h+xSeixseVsjga4ryliI9Bf3DSPTjoDgYX/f4p/u/noL5UqjPO5N8eTgb0eXhQH2g+rG2D",
+	"MxUHvcFJrzbd4hZ9cwrBRHadneKGS8tZPTnDWyBMDad6Z+4zk2K+h+VZqutKiGed0Wwcz95IaVuCn+SJ",
+	"Sf7R3FXn99Fpo793z96+6n4PyxGZAY0AW4IwM679p48oOA2yN/MDsMtCOQaoBFm/wJH5WUj2Gwopp+Rr",
+	"fJfYliWhBMzXoLHrWHJa7E9C/vLThfXrjd7++O6CPKGpnj3BdMZR55LTtVunTZu3UZ+ILiiO4XryXc20",
+	"ToJPn1Drs9BbLaXLtRQxSWKKsbp4kC9/NsdDXr9+4+NwT/PEjYwh2qwwdHiFlp1e8pBqGotpCh37yz//",
+	"+38y1ipFaiMxbSKZInuXLhNNXQb7qDJbR2TegkF1LvnEtkXDPmFuTuu9zTymoeAqndv6z5lXpuNilaeE",
+	"YSEfJnjvkvti00hWMViZJraGORPcZ8z8+z+U4COy5zPA7NpCKqUruGrDeDH9LbK1XZgiNFaCQDgTEBUA",
+	"0on+3VffjrKwDw+clzyrICVSjc1g0H1qFH5JQ032XA1uPDrAVmtH/aMOWUjBp2QOeiYi9+tx55KPRbQk",
+	"WggSUzl1rx8cdohhN5LTGH2/5ijNk+N+3+xLLUBaXyw6oekcLrlPMlIzmoCFr5iFwBVSOIdBZwkNZ9Ad",
+	"IA1BoT9LQVosFj2Kj3tCTp+4b9WT16++efnDu5f4TZ7JFdj65WEREAt9ujyhMqp9ApwmzNDHXr93aGPp",
+	"ZkhTnmAQyBOaRpaUTgH/Y1HPkO4oOA1eM6XP8A3zpaRz0Bia8MtHSyR+TUEucxpBQy3k0GVnWH60Xepl",
+	"J1BLpWFeqzOumxNjn/IZW4gR9aNJZ4xY3cT6Oskbx6sscLfRaOhS0rYZqEy9XrrwBqqRRk6QQBoUMtwp",
+	"I/6VeR3LrznftRJE09yuQ8PGaVHE2H7SOuEoB94nWMIvaPGiD8D6YPi7pUOIOYN+PzMycmuiKFDEf7jY",
+	"onzd64Q1RC7XQH8lWPoMywsYFuOCUjqEw8IQUYyB7BkMP7KLqZsjW/STr2nkDSr4ycHmT95z6tg2RPaj",
+	"w80ffSfkmEWRDX87Gjzf/MWFEG8o905xa2lW6XxO5dLpM0igDFcqb95cPfYv/SWwJOxDJ7jpJiCxRwAe",
+	"H/5+KoFGOKwjeI45qkaa9yfQ3/l37vHmS11Yay6/3F619/u6uLM4JiUppHBd2QWs3ph/5C6tE9SmXL0D",
+	"bU0QU3YN3I5P9pxVTVlHQmq7eFAJhcibkHLBWUjjS27pBTEkxcoqufVPKD8yVc42+IJI0Kl0rTkWMxED",
+	"mdOkd8m/R2HDLsFMljXtOSWj+oa2NuFrDnMhlyMi5CUfYawNJms1NMm132iZwgib/qHxc2TljDLwvk3L",
+	"wIu387WIli3gtlW3XtedZX2vXgzIGppTCU7NAX7q7IAUrqHvp7J+5cyqnw0tL4oAkPFPyJxTXzhJHrSZ",
+	"JpEiBIXW+5dcM728I6rwPlEg9a0IAxrYi+TcqUMFar5ShKhSm4MoAOWiy7WCeNJbwSLDkN+4gVsJvll4",
+	"fTsgqzpXf18yS6EA5FqhxV1Nh9jozH8VocUcjN97Abr9L6vA7Z7kTE/UlfmqVrwuWXPUSqIEAvgqZNuc",
+	"jjde29qdQRTjcE76/UogzcC5h52dupDLlYeODPoFvcb6hNrBX3EPGYS04RIHd4wCPkGmBgvcoxdkhJeF",
+	"DNyntYRfPJvot0CCbwSfxMxaez8zX7GHnRv89qy5bH8r7GviLE8+suiTBfkYNKzhMGgTcs2WswT0vaP+",
+	"832S8hiUIqOQqpBG8B8oynXIYsbCGbEJXihbzlcx9lucNsPYFszITVLiRlk9Quc3XwlbWGUYR6tbtWuJ",
+	"vnjwPdr8xQ9CfydSHu0I77eGWXuUGczuAqqdBomH27SPrF+AA09ruVTkqH9EMD2lKhitwt6fQBdYxb2K",
+	"E02ytl3kHw7ibg9AfwK9G/RkYkaZkmwQLF9FKFQm9X1s39kC2UalpnndfEPU8nKdTmzBhKU4xgcFtwVJ",
+	"uU2X6iAdFakmSHBxSFf2YxVAi7HUtxFnfDxHodJ3a3GkLp77gZXWZhSyi3uk2J9bQrEpeLeh9vWCyRMf",
+	"ht3ovrGw8b1tLHD3qmzevLzRa5H1IdrCafF70od9L/q1yjC6Zn9XmvBn4GmoOhcqQxf4QwFl8J+r+GJ+",
+	"viVza1S8r2CJfZb5VBnZKe8O84KMmFIp1u8Y+R7utrKKc3b2iBlgpK66I8cB22vrr8zQGQLfhsFVE4R+",
+	"qfZT+JChqzfmlnKxTvpbqueFTMcH1s2/h+UfVzH/g/NJBHhCC4hPBCdjmNF4YttJrTDQBmrQjntKrLRk",
+	"o+nvlGCIOCqLvUqLvLzSC1dXfuEasrelB7YwlCUIFy5y4p6FyjWodOH2gBvs/JGx6PaAfQ5JjFlOOXPz",
+	"oS+3kAQ9j1kvAf6YvbUtX/yixKxStf21slZ2LP+SrgdRuG4PW/lvq9CVPVtxQNS5Dn7MY7h2FkbyzKWA",
+	"2lJ0wEU6nRHzIJlJqrISVqelGkV5m4eAxizc2mdQTcF6YMkk7/HQKJf88TwDd2bdz8OCtwbsZsK50bp/",
+	"4Tu92Lw2gt/7jNQxWCOVt/M3We9LSPNoZH9wI/vtQafTGCvWfLf9ByEcF0Vd81HwqjWT3+L+78Na3khT",
+	"DEHhwNB9k1X44kKSCOZiDZUpJxjfiSE8y97d0g6+E4t9GEx5tIXfHU929uwcsb5SxIt1HWJENyIkyWzJ",
+	"t2TXLlugm6cVNio7xbKXv3OFZ6U+6Vqlp5QK9a+p+ZSPgOzZ6rdoSynGglSgaRUSS8kpbeKyVtLPmkw6",
+	"L4pl921BRqYVUTM6OD5pitYq1ZW9BW3P7Ls236sLafcg17Oysq9b6lSlOrOfR6+qK1r8hzP9fiEhViUc",
+	"uwVSbaDxG/Wyc7h2ZS/MNU4Yp7FFrhpzK0YUMI7GVlsIiwiedeVDqKuxtWJU1grubdLe7GfRoyReYwI1",
+	"J3P3ILSTbI5wlyUTo1Gqlrq/vLGB/aoi63hLFIazeMEHC9FTTFqmoUFDu8XeJTdMwqeSugxSprL8UbKY",
+	"gQ3ZmgGOTOCGYY6rJFzoHjnDNIPjS+7GQO5CyZzxVIObNVsR/ss5UF697ZBJKnFwqjXME60uuVvB0eC5",
+	"jVkcnYOWyy7OUptV8hoP6W4sfqGQEkJNZkIqIGMsg7Y0kmKCdTGKJj6sUt6aHeEiP5PacYbX7XignaOO",
+	"A70W0ymmIj0sedgZd10lguD0lw8lYQtTxAlVDZq1mb4GfW3eu6P5DvdEqrtIiBczkLAGD5FYF7GKWL+7",
+	"d8eHNI4Nqc9KBxSTTM3DS17mCXuCu/rYjgUozyZGZnG9kIYzGGodj/Y7hPEwTiPGp5ccffsc8dQivJ+9",
+	"R85yShB6BSki1KvyJBIZyvcu+Y88XubGejKj14Y74WGp0wKZrFZxmIJW2NJqzwYOX3KmLR4bUdKIM8Cj",
+	"RDCuCeNKA432G3BapPplfvZtuJsrBUBlzAxFKV6HK4SQnT+KwJgOd4vcxc8r9LzkkZMS3L34TVaBbTPs",
+	"m5+Ba0NdICqggC2B0mRbfAP3aVXMOzTXkKqfZg6vsgIdhQCY3megRaWkYH8BWezyTjeQVb54MgMq9Rhs",
+	"weZ695dvs/Dn7NVb8MO8aHxwODkI+9ExDMbP6FF4MnkOT6MD2h8PwsPoCI4nJ/2nB88Gzw/p0fg4PIme",
+	"wrPJ8/7B4PDo+OTps+d9o8HNhNKOZ8ZjVOtokHczxg6nZa3PPPa1QPLaOAf9o0GxisRB76g3aM9/Vw+o",
+	"FROulaFDIaMvX4i+gzzprPqK4UJCusTmrE4Lw+4mBKHJNmd2QF4qpV+B9OzZ6axwFQbebVHV9Qa0r/1L",
+	"raJF80rOt69usWXk6WrV/d+Xec8d9HrL3r+kHW+cg2AG7/6nGnB3jzbY6bACpSK0VH6J7I0yCB71RvaR",
+	"DZLM0rPmqdJWIdsnWlzyvKVEj7yk4YxkP3yF1j4Rp2iWoFNqSDAitHP0ZIWgsMWrEddsmSKMkCZYx8j1",
+	"3cFG3mZDdaKbNcY4+LkVGyp0x/jlY4CLGa7mbCrXQG/oixZWGuUV3sBiFcFp4KJK88KVB58+FKpWl9v7",
+	"FU49/3RLM2Slb8gDWyD9XfwrBXZ8GfbIcYYF25CKgvXR/1ZjcawL5Shi3b9qJMcdZj/e6vqagzIab6n/",
+	"ECh/kRewf7z7hsTF3S7+PqIx0A5jmPTE9ia2tX+sAScrDh7GQKWRHnw5bPt2UyjGHfDmW0di7MIRHwQ9",
+	"/qhxGF9IiuGtOeLMNpRvqqjz4zVIGse+EyFaHp3RoEPSRDPnFQEjG+ft4r9S/gvKo0vuCiv3yMhOtxyd",
+	"OltbocM8UyRNemQUwVTSCKLRqcFAwbuhZNoW8iq8vYdFTtH5HokFt+7As7eviNIsjtFamWjlMFv1yCjl",
+	"2dyX/K1Qeirh3V9f+wHInnWU+NaLx/3DWkvqn0C7Hvz3iE++y/8qOtknS4JhYvacervDVCc4tqhyz6t+",
+	"78++t9bV8C1oymKIyMyfcOYtzAqFrnEzVLJjGwp3lApCoQXdfPeiYJxXAJi0buB6TpdkwmLz4XiZ1Seo",
+	"KyHVPunWjrKximmxr0vbiqaP+byP+bx3aZy5RU5urV0mw0LbmdzIWFewRM+aLc9G9vIU21P38mi/R7K0",
+	"JusJvORYRsI6tF218Pp0+ZH3i5G9o8GAzEDCfrOZ5ZaJt5V+ecFccD2Ll0G5aeVxv9w1Mhj0D/vd/kG3",
+	"f1Aqhe8r/LDgMR330Wiys9GkkF67l/HAeNJ1Luf9lohdkBnNv3eP2TILMWpOkqCWlXXyLnZJrovO8rj5",
+	"GJR166CsHCS2u/y2RajMFTdUoKqtO1V7tXfK45ssN4gV3OgiKA4iXdp/BJ0GO87WcHMfJpyRFXJHxNZw",
+	"HoNeAPAsvYZHWTbNC1dtL8ooENn79uXrlxcvG9NqbikA3NqOsy3rvnckecyj+bJqSu1Kukt8+35LYdgQ",
+	"MZvw4APwjIQ/mkoagu9OPCJ7faNTO9fgPraucbHcTcUwbomdpfmD08OTfvtCN9kCPh96Plbn+P3hbV4K",
+	"JEfcmnIgLRE4ZtfwW7OJy0lcg36fLGYsBt+6EQM3sQUTu4Ye+QHFHRuVlhtgGaha2ew1znmPkG0m4KAa",
+	"C/CvbOB+wpzdKsx0Y9jW9BiL6U6mR/OdrRmGlnSJRB7zyCxdsTHFrtfm4QGJ6FLVmx9fi7ZRXK6/T5l0",
+	"7dJ6p7GLz/0MfQXLO+v81NIE23o4jGZpMJIOCl1lN+3RxwzttLKKp+Di4q13woQxVcrHM2ed6qyG1tSP",
+	"yX46xE9rG3wNbm6CTnCI/3+E/398c7NFLy/Hxtc0y8JWv79z+/JrMd1sX47F1JcTfMxMXMdO/5oWMkMM",
+	"8WzsE4UUeZVom5832qj/8u7HHwi2UTWXM3otpjZIeVToexyLKXY8HhslddTxYiw56Pf7+71LjsGC9k4N",
+	"Qc9aBRHBPfU/JRL+AaH50deSpBJIzJTGZo2XnPEIbrL2g0zavozK94K0oxLBwTc/yl2fEPXIT0zPLjku",
+	"lYZXp8S2KNVgNuLFbhzHSAyhmHvulDe68WNd8uIKs3EI4yR3pb4g1O+YxuaMl74d055tnDiyVv9oSPUI",
+	"9zDKacBon4Qi5VphphGJUotwYC7YiCvUJXNecikWdmsk39mvKaRmW7jmLOVu0B+Y0ZQQmL+kZ7A067/k",
+	"9nWyR0koqcKgThILZQUmfLjfI2dkksax/afLs8N9Y0fLS66x4nUs+BTPinK7HPsOtn8VKW7TCmXH/UO8",
+	"yEteSsDDZlNyaVQklG8WdKmIohOo81G8wk6djtPvqAX98jELGW/IFcBcqCjr6tzvBFZ0HbLE+ip6/d7B",
+	"wWHveW2X5dPDY/NFdtHlTr8H/dOD49PDfu9gcPhz0PE8/fRo0AmK7aefHQw6BSZ9+tS1kC8GmzbEl5Z7",
+	"Uh8g9y2y1dPDTpH1nAb9g798/fejn/968O7pf578MHhz+Pbor8fnJ++eXgSdjAuKCBwnL/fG0nqiccWD",
+	"o34n8Ky1Et7aHfQHR93+s27/BJlNa87xNVrAHljTfC2mFtDOQZkzbRDLPWkgtZQB2digP/giVuXR3ZEL",
+	"8h/uly/e0HuwLjij2I13mzww/KoxktFAHKahzIWEQo1jpJAFlofN5Q25xK66TOWNde8iHmX9dy5P/z2n",
+	"15RhgF61sixCCqFuO2JSFBnIXpYzs99SYLAtkq2q54sqr6vCbl958JyaK8aj9m3JzCK/N1885ugUTuQx",
+	"Q2e1vZkH56x4rf2hpnYtPmhVWvSNU5l3T2cxb97o4YLxSCxQWcQuZIwnqR4mkoUwTEAO51pcBaeD3nHH",
+	"4sdpEM6ob04mUm3ezqSFk8NnR3no03pJw31bnenAyAhpgvl9w0nKsYuzykwh/klZjMh+1kLEw3AmmJms",
+	"8uya2WN2AsBW/dPMaX+u9ml4049VUHfqceawpC3mFWzF9pc2Dc0wNw7b9PsAYZIqaCh7SjidG21Fz2De",
+	"WAI1R+7H+qefocnYbkDTnGDTcJ39+ycR2BTMPHwMyWjqCbblZf9ekmpuLR80sOdn27b62ppzPgBa/GGT",
+	"au6w99bunDNL3F6r5L3N3lpBphrsKCaDu1KReTJ4kwtml9j7Wqecea3T3kCAK70wH92VaugHLaqGa09p",
+	"gZ35scSZ0lRq5a3gTDWdlvnP0FYB/SM7lPxRPiqqK4pqUkBJj/f5bzUefP9sg0doRBM2vIIlBqwDD+US",
+	"TYxUE4lmJiwxGS8xpQ3rOJAxDa/InKoriHpkNKYKhqmMR5cc60uMgcy0TvbU/guSSHaNbo5YiAQ/M8PF",
+	"jF91YxHSmJhbZBwhRVnvhe827PsMZ9voYeOvoRtyyEEvhLxSuGzBm7MePEjdqueYPSKDWFfdmF1DN69b",
+	"RMdhBJOgtkN41qIs07adzXzOOCs0KhMJcMq6c4q1CR0O2x+LhSe27Vzmt/6ZdOPs5B9rSTx0WkSSA/12",
+	"tKJOUmhZT6KEaI8FJW6t6d72DptV3uab6j8I8rvAN3z+CAENuu/O1/97UYLvhzFzWBSYc+bkvkXWwk5c",
+	"9GEQ6TF/4cvKX7gLtouxRc1x0Db+GYqhSShUY8UIDAiQQMMZop+PpHJdGpgiXOhLjjon41OSJtjaZJZq",
+	"/KctNXHcP7TVhBdMQUORiHO7xnuEejMDawqcxumJFnZjREs6mbDwiykVsXbtPwhNbPjYnr+HTvkKOjYe",
+	"q1I8hGfXur++zkQ2+27B3oZcqiepolNohMF35tgjm9w6E6mMl0SKOO6miSJXkGgytswiFlOSsARixuFF",
+	"liRZEymO09UG6L83T96ZNf2x479ReRyOl2sn8MHJ3vxn86SyPsIF6mNuJegEEV1uEbO8a9z4fRqECvdf",
+	"g0w/ciBSLEgC0hsbHwOMm/kUHiYRNuI0z8no2LMrVeVtCBhC6uAkTKQWSx4+8bntzTXvz2GcMiM32rpI",
+	"M6pmJOURYF+tqSF8GIWADEstaILhrHPCuDWMCg6X/M371xevnrz8+8tvOkQJjMalZgQbQYs0hZI5u+mR",
+	"85Qb+mIThAxpUzOsd++q47/IK+mTBTUkyFXoIBKj7+p43jmYnb7zG71XxmdmWh8HmBVV5mJhDgl5f++L",
+	"t2neVQDcd2kcm7ta8tCnfVjpR+X3k/M8HtbB8ZKHRaHLwrHTFJqr2L8zQOCdA/fXLS2fZQMAuEpk0Pt9",
+	"2bO/pZqOqQJyrezNdYhI9VjcoGnZSA2GEOSFwdtdZ06VssLvzTf5N/fKPV6jm+IVn4i6e/ybLzTnAu9x",
+	"y4ZKWsrsAFumnBv6OGacyuX9ZAd+jbMybjm9PZX2MmN54I/BGKgEeZbqmZnHyBo0Yd/DMvvFzI0KSZ0/",
+	"8cKQZvs46ASpjIPT4AlaJtyKqh/41MYO8gNm/7Ql1gpHWthcr+Dns5ur8df51h/YUynTo1Z6NRTGwl4N",
+	"a0aiocsA2bM9UrGVX+H7vJ/k6iDnIobu2GjHviEgNkpKtbBbKqNL0wyVplSr07z3uXNnrzJNNl+3OwQm",
+	"i85d1VtN76sb+sKzYl+tPKSaxmKaQq+SaFi//xS1IzEpDaKMCpjN+lWe+2efFkbOykbWrAzLuhS3V2xR",
+	"UxzEVd+qGeObvJBYx3bTsZlGtmK6v5heKduzbpzvgOpUApnEdKrInEmJCUauL1B2wYWBJvaLpiOnacQ0",
+	"qmFi4mSveaotzDRACX7SMFyZy5YXZUu8F3GLhzXDvHQNfVTWcCiimpIkprwICjntXx3irBDtntVXyj7o",
+	"4E2iQom8kSnNwuKRoWT76cOn/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
