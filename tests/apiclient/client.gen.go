@@ -719,10 +719,12 @@ type BindingCandidateStatus string
 // BindingCandidateInput defines model for BindingCandidateInput.
 type BindingCandidateInput struct {
 	// RouteGroup Example: default
-	RouteGroup    *RouteGroupName `json:"route_group,omitempty"`
-	SelectorType  SelectorType    `json:"selector_type"`
-	SelectorValue string          `json:"selector_value"`
-	Weight        *int32          `json:"weight,omitempty"`
+	RouteGroup   *RouteGroupName `json:"route_group,omitempty"`
+	SelectorType SelectorType    `json:"selector_type"`
+
+	// SelectorValue Trimmed before use; empty (or only whitespace) stands for the binding's public model, as in the original EZ-API routing.ResolveUpstreamModel.
+	SelectorValue string `json:"selector_value"`
+	Weight        *int32 `json:"weight,omitempty"`
 }
 
 // BindingCandidates defines model for BindingCandidates.
