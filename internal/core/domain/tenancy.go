@@ -55,22 +55,26 @@ type Key struct {
 	TokenHash     string
 	PrevTokenHash string
 	PrevExpiresAt *time.Time
-	Group         string
-	AllowedModels []string
-	AllowedIPs    []string
-	RPMLimit      int
-	TPMLimit      int
-	QuotaTokens   *int64
-	BudgetUSD     *float64
-	BudgetPeriod  BudgetPeriod
-	ExpiresAt     *time.Time
-	Status        KeyStatus
-	IssuedBy      string
-	UsedTokens    int64
-	UsedUSD       float64
-	RevokedAt     *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// AliasTokenHash is a second lookup hash for the same key (empty for
+	// most keys): an imported New API / one-api token also works without
+	// its "sk-" prefix, as it did at the source.
+	AliasTokenHash string
+	Group          string
+	AllowedModels  []string
+	AllowedIPs     []string
+	RPMLimit       int
+	TPMLimit       int
+	QuotaTokens    *int64
+	BudgetUSD      *float64
+	BudgetPeriod   BudgetPeriod
+	ExpiresAt      *time.Time
+	Status         KeyStatus
+	IssuedBy       string
+	UsedTokens     int64
+	UsedUSD        float64
+	RevokedAt      *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // EffectiveStatus is the status at now: an active key past its expiry is
