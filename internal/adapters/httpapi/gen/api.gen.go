@@ -157,6 +157,36 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for ImportDecisionOutcome.
+const (
+	ImportDecisionOutcomeExists           ImportDecisionOutcome = "exists"
+	ImportDecisionOutcomeImported         ImportDecisionOutcome = "imported"
+	ImportDecisionOutcomeImportedDisabled ImportDecisionOutcome = "imported_disabled"
+	ImportDecisionOutcomeMapped           ImportDecisionOutcome = "mapped"
+	ImportDecisionOutcomeSkipped          ImportDecisionOutcome = "skipped"
+	ImportDecisionOutcomeWarning          ImportDecisionOutcome = "warning"
+)
+
+// Valid indicates whether the value is a known member of the ImportDecisionOutcome enum.
+func (e ImportDecisionOutcome) Valid() bool {
+	switch e {
+	case ImportDecisionOutcomeExists:
+		return true
+	case ImportDecisionOutcomeImported:
+		return true
+	case ImportDecisionOutcomeImportedDisabled:
+		return true
+	case ImportDecisionOutcomeMapped:
+		return true
+	case ImportDecisionOutcomeSkipped:
+		return true
+	case ImportDecisionOutcomeWarning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyStatus.
 const (
 	KeyStatusActive    KeyStatus = "active"
@@ -854,6 +884,95 @@ type DependencyHealth struct {
 // DependencyHealthStatus defines model for DependencyHealth.Status.
 type DependencyHealthStatus string
 
+// ExportBinding defines model for ExportBinding.
+type ExportBinding struct {
+	Model      *string `json:"model,omitempty"`
+	Namespace  *string `json:"namespace,omitempty"`
+	RouteGroup *string `json:"route_group,omitempty"`
+	Status     *string `json:"status,omitempty"`
+}
+
+// ExportData defines model for ExportData.
+type ExportData struct {
+	Bindings  *[]ExportBinding  `json:"bindings,omitempty"`
+	Keys      *[]ExportKey      `json:"keys,omitempty"`
+	Masters   *[]ExportMaster   `json:"masters,omitempty"`
+	Providers *[]ExportProvider `json:"providers,omitempty"`
+}
+
+// ExportFile The EZ-Api/exporter intermediate file (internal/schema/intermediate.go), version 1.x.
+type ExportFile struct {
+	Data   ExportData   `json:"data"`
+	Source ExportSource `json:"source"`
+
+	// Version Example: 1.0.0
+	Version  string    `json:"version"`
+	Warnings *[]string `json:"warnings,omitempty"`
+}
+
+// ExportKey defines model for ExportKey.
+type ExportKey struct {
+	UnderscoreOriginalId              *int                         `json:"_original_id,omitempty"`
+	UnderscoreTokenPlaintextAvailable *bool                        `json:"_token_plaintext_available,omitempty"`
+	AllowIps                          *[]string                    `json:"allow_ips,omitempty"`
+	ExpiresAt                         nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	Group                             *string                      `json:"group,omitempty"`
+	MasterRef                         *string                      `json:"master_ref,omitempty"`
+	ModelLimits                       *[]string                    `json:"model_limits,omitempty"`
+	ModelLimitsEnabled                *bool                        `json:"model_limits_enabled,omitempty"`
+	Namespaces                        *[]string                    `json:"namespaces,omitempty"`
+	OriginalToken                     *string                      `json:"original_token,omitempty"`
+	QuotaLimit                        nullable.Nullable[int64]     `json:"quota_limit,omitempty"`
+	QuotaUsed                         nullable.Nullable[int64]     `json:"quota_used,omitempty"`
+	Scopes                            *[]string                    `json:"scopes,omitempty"`
+	Status                            *string                      `json:"status,omitempty"`
+	UnlimitedQuota                    *bool                        `json:"unlimited_quota,omitempty"`
+}
+
+// ExportMaster defines model for ExportMaster.
+type ExportMaster struct {
+	UnderscoreSourceEmail  *string   `json:"_source_email,omitempty"`
+	UnderscoreSourceUserId *int      `json:"_source_user_id,omitempty"`
+	DefaultNamespace       *string   `json:"default_namespace,omitempty"`
+	GlobalQps              *int      `json:"global_qps,omitempty"`
+	Group                  *string   `json:"group,omitempty"`
+	MaxChildKeys           *int      `json:"max_child_keys,omitempty"`
+	Name                   *string   `json:"name,omitempty"`
+	Namespaces             *[]string `json:"namespaces,omitempty"`
+	Status                 *string   `json:"status,omitempty"`
+}
+
+// ExportProvider defines model for ExportProvider.
+type ExportProvider struct {
+	UnderscoreOriginal *map[string]interface{} `json:"_original,omitempty"`
+	AllGroups          *[]string               `json:"all_groups,omitempty"`
+	ApiKey             *string                 `json:"api_key,omitempty"`
+	AutoBan            *bool                   `json:"auto_ban,omitempty"`
+	BaseUrl            *string                 `json:"base_url,omitempty"`
+	IsMultiKey         *bool                   `json:"is_multi_key,omitempty"`
+	Models             *[]string               `json:"models,omitempty"`
+	MultiKeyIndex      *int                    `json:"multi_key_index,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+	OriginalId         *int                    `json:"original_id,omitempty"`
+	OriginalName       *string                 `json:"original_name,omitempty"`
+	PrimaryGroup       *string                 `json:"primary_group,omitempty"`
+	Priority           *int                    `json:"priority,omitempty"`
+	Status             *string                 `json:"status,omitempty"`
+
+	// Type The exporter's type name; mapped by an explicit table (docs/import.md).
+	Type   *string `json:"type,omitempty"`
+	Weight *int    `json:"weight,omitempty"`
+}
+
+// ExportSource defines model for ExportSource.
+type ExportSource struct {
+	ExportedAt *time.Time `json:"exported_at,omitempty"`
+
+	// Type Example: newapi
+	Type    *string `json:"type,omitempty"`
+	Version *string `json:"version,omitempty"`
+}
+
 // FeatureFlags Flag → value (always strings).
 //
 // Example: {"dp_claude_cross_upstream":"true","dp_state_store_backend":"redis"}
@@ -900,6 +1019,51 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// ImportCounts defines model for ImportCounts.
+type ImportCounts struct {
+	// Existing Already in ezapi (same name, same token); left as they are.
+	Existing int `json:"existing"`
+	Imported int `json:"imported"`
+	Skipped  int `json:"skipped"`
+}
+
+// ImportDecision defines model for ImportDecision.
+type ImportDecision struct {
+	Message string `json:"message"`
+
+	// Name The record's name, or a token's display prefix (never a secret).
+	Name    string                `json:"name"`
+	Outcome ImportDecisionOutcome `json:"outcome"`
+
+	// Record The record, e.g. `keys[12]`, or a kind (`keys`) for a rule applied to many.
+	Record string `json:"record"`
+}
+
+// ImportDecisionOutcome defines model for ImportDecision.Outcome.
+type ImportDecisionOutcome string
+
+// ImportReport defines model for ImportReport.
+type ImportReport struct {
+	Bindings  ImportCounts     `json:"bindings"`
+	Decisions []ImportDecision `json:"decisions"`
+	DryRun    bool             `json:"dry_run"`
+
+	// ExportWarnings The exporter's own warnings, passed through.
+	ExportWarnings []string     `json:"export_warnings"`
+	FileVersion    string       `json:"file_version"`
+	Keys           ImportCounts `json:"keys"`
+	Masters        ImportCounts `json:"masters"`
+	Providers      ImportCounts `json:"providers"`
+	Source         ImportSource `json:"source"`
+}
+
+// ImportSource defines model for ImportSource.
+type ImportSource struct {
+	ExportedAt nullable.Nullable[time.Time] `json:"exported_at,omitempty"`
+	Type       string                       `json:"type"`
+	Version    string                       `json:"version"`
+}
 
 // Key defines model for Key.
 type Key struct {
@@ -1543,6 +1707,12 @@ type ListAuditParams struct {
 // ListAuditParamsActorType defines parameters for ListAudit.
 type ListAuditParamsActorType string
 
+// ImportExportParams defines parameters for ImportExport.
+type ImportExportParams struct {
+	// DryRun Report what the import would do without writing anything.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // ListMastersParams defines parameters for ListMasters.
 type ListMastersParams struct {
 	Status *MasterStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -1680,6 +1850,9 @@ type GetUsageStatsParamsGroupBy string
 
 // PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
 type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
+
+// ImportExportJSONRequestBody defines body for ImportExport for application/json ContentType.
+type ImportExportJSONRequestBody = ExportFile
 
 // CreateMasterJSONRequestBody defines body for CreateMaster for application/json ContentType.
 type CreateMasterJSONRequestBody = CreateMasterRequest
@@ -1834,6 +2007,9 @@ type ServerInterface interface {
 	// PutFeatures Upsert feature flags
 	// (PUT /admin/features)
 	PutFeatures(ctx echo.Context) error
+	// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+	// (POST /admin/import)
+	ImportExport(ctx echo.Context, params ImportExportParams) error
 	// ListMasters List masters
 	// (GET /admin/masters)
 	ListMasters(ctx echo.Context, params ListMastersParams) error
@@ -2077,6 +2253,24 @@ func (w *ServerInterfaceWrapper) PutFeatures(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.PutFeatures(ctx)
+	return err
+}
+
+// ImportExport converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportExport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportExportParams
+	// ------------- Optional query parameter "dry_run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry_run", ctx.QueryParams(), &params.DryRun, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dry_run: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportExport(ctx, params)
 	return err
 }
 
@@ -3118,6 +3312,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/keys/:id/rotate", wrapper.RotateKey, options.OperationMiddlewares["rotateKey"]...)
 	router.GET(options.BaseURL+"/admin/features", wrapper.GetFeatures, options.OperationMiddlewares["getFeatures"]...)
 	router.PUT(options.BaseURL+"/admin/features", wrapper.PutFeatures, options.OperationMiddlewares["putFeatures"]...)
+	router.POST(options.BaseURL+"/admin/import", wrapper.ImportExport, options.OperationMiddlewares["importExport"]...)
 	router.GET(options.BaseURL+"/admin/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
 	router.POST(options.BaseURL+"/sync/snapshot", wrapper.ResyncSnapshot, options.OperationMiddlewares["resyncSnapshot"]...)
 	router.GET(options.BaseURL+"/sync/status", wrapper.GetSyncStatus, options.OperationMiddlewares["getSyncStatus"]...)
@@ -3459,6 +3654,154 @@ func (response PutFeatures429ApplicationProblemPlusJSONResponse) VisitPutFeature
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExportRequestObject struct {
+	Params ImportExportParams
+	Body   *ImportExportJSONRequestBody
+}
+
+type ImportExportResponseObject interface {
+	VisitImportExportResponse(w http.ResponseWriter) error
+}
+
+type ImportExport200JSONResponse ImportReport
+
+func (response ImportExport200JSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport400ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport401ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport403ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport409ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport413ApplicationProblemPlusJSONResponse Problem
+
+func (response ImportExport413ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport429ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport503ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8966,6 +9309,9 @@ type StrictServerInterface interface {
 	// PutFeatures Upsert feature flags
 	// (PUT /admin/features)
 	PutFeatures(ctx context.Context, request PutFeaturesRequestObject) (PutFeaturesResponseObject, error)
+	// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+	// (POST /admin/import)
+	ImportExport(ctx context.Context, request ImportExportRequestObject) (ImportExportResponseObject, error)
 	// ListMasters List masters
 	// (GET /admin/masters)
 	ListMasters(ctx context.Context, request ListMastersRequestObject) (ListMastersResponseObject, error)
@@ -9215,6 +9561,54 @@ func (sh *strictHandler) PutFeatures(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(PutFeaturesResponseObject); ok {
 		return validResponse.VisitPutFeaturesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportExport operation middleware
+func (sh *strictHandler) ImportExport(ctx echo.Context, params ImportExportParams) error {
+	var request ImportExportRequestObject
+
+	request.Params = params
+
+	var body ImportExportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportExport(ctx.Request().Context(), request.(ImportExportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportExport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportExportResponseObject); ok {
+		return validResponse.VisitImportExportResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10833,206 +11227,228 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHi2KnYtJUvyJbFSW3XS6WQm00kn7TjTs93OkSASkjCmADYAWlanUrW/9gH2IfbB5klO",
-	"4QN4k0CRuthJul01NR2LJK7f/frJC/gs5owwJb3+Jy/GAs+IIgL+ep4IyYX+V0hkIGisKGde33sb498S",
-	"ggJ4jMaCzxBGsSA3lCcSxXhCHkk0ZORWDcw7w7bne1R/+ltCxMLzPYZnxOt75rHnezKYkhnWU83w7WvC",
-	"Jmrq9U+7Pd9Ti1i/KZWgbOJ9/ux7r8LVJV0QyRMREETDbK4Yq2k+FQ093xPkt4QKEnp9JRJSnHbMxQwr",
-	"/R5TZyee780oo7Nk5vW72RooU2RCBCziNZ1RtbqOd3hCkKS/k6odR/BdceaQjHESKa9/2vFLyzju6WXg",
-	"W7OM006nZlGf9f5kzJkkcH3f4fCC/JYQCesMOFOEwT9xHEc0wHrJR7Hgo4jM/v2fUq//U2Fd/ybI2Ot7",
-	"/+coB5Ej81QevTNfmUnLJ3A5JUiYaVHIiUSMKzTDKpgiNSVIL0PgQLW9z773nLNxRIN7X18wxWwCa4Hp",
-	"JZpTNUXklkpF2QRJhRWBBb7kYkTDkLB7X6EgIWGK4uiRRIJHJD9LHEV8jtSUSsRjImARsNgfuXrJExbe",
-	"51p/5EgmwRSJFP8OuIBV3lBJRxFBipulxoKygMY4OoS1vifihgbkA8M3mEZ4FJF7PWEyi7nAgkYLlDBs",
-	"1ymJuCFPkSBKLFCEFRGw1EvO32C2sKgk73OdF1gRBBSDhOnC8FgRAajEktmICMTHSJKAs1AiytDwQr/V",
-	"eqbfArI7JTi09FwPB3SrlVGvfIkOGpe/f0FmmDJNgDf5RpIGc+TLrXlXv/2B4URNuaC/k3sF8zdUSk0Z",
-	"uECU3eCIhgUMXTrln3/+ufUsUVP9MMCKOLeVsTOzq1jwgEipIfEFU1Qt7nNzP5MoamnGQ0I0ShSSZIZh",
-	"7VG0SLfbhsuyg+m5ngV6wZf8mrALy3RAgBCaJilqOBCGlwZKv7XKK//6vnd6hv728+VTJAkLEVUISzR8",
-	"Zm8YdttH3xEsiEBXSadzHBQHhF8IwPjSofoeuY2pIHKAVYm3h1iRlqIz4voGBh2Ynz95hGk2+6tnpvc+",
-	"ugSRXJr4tbzV0mCl1eTj8NE/SaD0xM+SkKpngTKiVvkEaegUTpaRI/0lX7dhDUa2MrQ2W9sMS41tvicX",
-	"UpFZ/d7sNmhYvfwXTImFCwDMXX/yyC2exZrKe9dk0Q4E0ZjhuAWcnsM6YC6cmP5kg0s2nN+sLQypXh2O",
-	"3hXWbORClkSWKZm/VzYdRJQwNaCxA6f95rdmBaWB+WBlnJSr1j5Pb3/9PYIIjLX0aU7ZT+9neaTyzKVl",
-	"FrdeCQ2vqZE5l2BZkVn5H7V3bMAqA28PC4Hh74JyUTfQj+RWWU1m5UBgIeXRXJv6DkeYBUT8lWChRsQA",
-	"nBt+xjiSxF/aeTAlwbXUiFnSb85OHBA65VIZXaH0bu/01PEyZVLplVkAKbzf7T0BdSH72/G1ZDiWU64G",
-	"N0RIi6fVelDHBcCFL9dvbPnkCwt3LGTdJbxXWCVyFbyKh7z2VOtOceV5hCer3Ot7rPAIS4LsmtGMskSC",
-	"YDayK30kETBuEqYvaWbVgCxEWKqBJIQ1J2yN7nLt/e10YeaQiit3XiFloRUil+4Os5Dq/TWnD3as5+mX",
-	"Liph2Ey4kRjQmHZfk0WZsVlFvj2JVeuEu8bWEChjHLjBME5GEQ0GMx6SyPmCzCB/3cGkphCLJ599L4nD",
-	"DY/BxTjyxS8t1RxFtjy/eJulOyitZA185He6AighUZhGq9j483RhzAvpp7m+rFlZdEPccqIQhoGkYlPA",
-	"2ZhOBuZ332N8EAt+Q0MjAlaIBfl4E8GTeNCc/fNEkQF85L5wEhHNqTP+vu7e39uXL/W7xY9vcJSQGoBy",
-	"2XAkjxL9A8ITrNEfDhiWjGDJmrwFit4QlJ6R9JFeWKJIiOZTwpAgGOxxmVR67aWH/tFxfEkslSB4tkY+",
-	"c+xiyQJn14JoiP713/+D0jERACssJsXYT95Jz+t7Bl9bvU7vpNV50uqcFUhJDptzQidTtXyxYKNzqLVF",
-	"7CnecgFEsiGX73nl6gqolQJmflJN8OgVi5NNZZYl2FxLcfSrf9Fv/qhZ7P4Bdwk6BZ2BrkrGXBCUSPIU",
-	"kVmsFmB84ixaoPmUKkOsDpHmW6FEY26sJiNzNo8kMkTMwIWvVU/K4A0u6IQyHKEXv7SevXsFIE/ZpH1h",
-	"CMkHe/RvUniqsVgXQSez9XbXmXq7nU7J2NupBbEaAGoCI9tzXgNdn2EDr8wAWgCcUWb/6q5yZjvGPhSF",
-	"VKj48lpCEk6IekcE5WGRpzDO9J2EmEaaTc44U9No4SSAz4FZ2h0VjPeb6BqlC93kHuWKiLLuawD/H7O3",
-	"HfLLptrIVtLN0l0tCSaFw3DdmDnuH8hiu6MGSzwJBzQuQ+uSJlSz7xxrup3OKgynk8CWKufpWYLReCLH",
-	"TCOA30GcAfBa4CkCe/5xIsuyT8gTLS85iZmxX29rrtuSMzlU6ybA+VvCFTYWNLmxu9D3RDwbRKnNfZXw",
-	"r/1Wbf3tEm7A1qvR4A2YBbfDBMvXBiKeuVdZYm213M3PBlRNB6wfckuAmeHbwTVZyCbLqFtCCnwxVooI",
-	"Lcv8v1+ftX7Brd87rfOP+T/bg9bHTx3/7Pjzv9XqZnW3qsnGlpyEM6VZ3pyykM+3gFyqBYNBLGhANFUZ",
-	"zBS/rqAODc4xJxfXlIWN2NMP+kV7hzxRejVuFG6wmeZ31z/6v/8O99ftPXZd4E5M1m5j/4e6rXFBJnHM",
-	"hZKDMS2a3kacRwSz8hsJA3uzrHnPyNc1LynOo0Ew5bRkTXG9eUOXTFzZS5uh0lvrUtkOm2Is5ZyLMnvM",
-	"fixpEd1Ob0lscGkVgke18JMtWb+rFWxJxEZEqNeMCGXj+sUtwQqrzzPV1LcUvmI6sCa4wtGddM7Plhfr",
-	"e3NBFXnLooUx3GipKlF8MMKspJTZeVZBaYQlGSQicsUdmUMA9XKobwArOorI8CmaKhUjLuC/cklP7HVO",
-	"nrhkGs4nERlE3Lh6HUZns1SJFEfDScRHOBpmmu0NEYrcojGe0WixNKHT1WCniwWHi1m/uboZeqdn+5PS",
-	"cmF33XclTVzuIN3FgnJhve4ZNHTqVPQCQW2VJOoC12hGVVNMyKlqE7tJ+lVqN7l7M4NFcWtksJdUjeA2",
-	"yMcGCWyD5GXFYDkK0QyC4KXFUzRLpEIjkppxxolKBCl5XNYqFFvCThMyXDoIIMXug60kmN+TmLCQsGDx",
-	"V4IjvZQVD4qgELKxek7PUPoMhdkwaEQom6CQzxma4WtiHFc2UgAlbArTLJ4ijBhnrWwEzoh9nyoUkonA",
-	"IQkLpvUC0cxt67mHhOIIqSBG3d7jdqfdaXf7Z8ePz1HAGSOBQoKME0lC1+1EWOl1D2ayNGSn/cR3iD5r",
-	"pJvUKgPGWL3/+viHzPpaWISfn7jrwl4SrKHvZYQnuxiz9fdgxQY7HjrA0RwvJDKvy8Mla3YYD4IIJyEZ",
-	"BIJLOUiNxF7f02xP7zceQHDjQCouyGCEg2uiZWlPkJBKp927uJMPceqVqdoPZ+Tt2Ov/+mlVnqlznjhk",
-	"uE/1V/ux+swYmafnZibxkR1as2UzwKFv/h1FmqUKMuM3xFCPCE8shyvuMLWzFH/ruk6Nkih8kWJAGVXH",
-	"+lkZMYqEtWSyIVLiCSm/bPZEJcpgtA6AzYz5cC6IrSQs4FZfd+frKN8K4XKBmFRYbOqmXUVoS7I0lFu6",
-	"5PleRskq/E16+IENnyyd8pNu77h92oi2FHzo+SV12t12x2tMWXI/+tKa/PQCXHf2A3HFXJWtkmXkeA7B",
-	"O+j5q+8vDMm/Jgs0w5ofIE16IZo/dafMCGYSYQaiXmZ1XA2cq7VYltdg7c566vIaCp4cO3UUbTb1nZow",
-	"KwhYDgjbhBs0MH028DrjgAwSplye8Q/6Z+ON1WcN9g8kSBzhgIRoZNzmEZYKCa5A7UBS0ShCcy6uZaX4",
-	"1MwVvlt0HJUyIeFgtFjd1dAEMQ6BfA9xOKOsb0JE08BHREMbIQrqCwCbGVBvWvMA+2KJiXpmqK6TGMOU",
-	"zb37lfFGsSBjelumF/K69Y9R7/K389czbxv7c8V9VNmgy6fZsfimQcHs8pFEaTiL59d7vJsqOj+QRUHH",
-	"udMFbR704ntJymxr9vAB3nNGyeRA4qdc3V53ihIrBNIvkeziRRXPaAkGSuRqmfCVyEoheiBHqHSvm8Xn",
-	"/EAWRrMLV9mOtcXUnFwWaO0OOjGxpcAQDobyuvWv//rf4eFTJKdaTwHPPih3IPuYoPN2LY9Nw571Ais2",
-	"tQ83dLq5L+qCzvGrIBiZIB0tF1HIMMjhw/xrihOpiInzveHXJHTKShnYr0qIXGZcc4n3vP8eyVjfqNXJ",
-	"g0QI/acBV2TAtcxjKsWsnPgtwQ38bqSXA8ARLdTf2CSZa7J4JFFEx6RR7KULdkAIS/foOvXX9IYwIh0x",
-	"qatSKr9urG86p+KT77AKpg41HxIQUMQnSJCAi1A+RQQHU60oQAqHRlvEGaJKIo1OB5IQNHzNJxfw+vCw",
-	"JGqtA9TsmxWA973b1oS37G+/fvyn5Kx9gedvrOJhdvCKTYhUF0SCjcqVNBJbErNsj4R9IVBeQ8T4HB0E",
-	"fDajSpHwUEsCvyUkKdkjii7FxOTQEFk9Mo4EweEincFGGOWTQLAQEKLDdkVAv74ps/hGZ3lhP6g4UFea",
-	"SWyQtbCfwrwVQLMPCpdd+98pmX95WpdD4cq+0gDsirD41awQHExJ2Mi977TylrJB6qzu+jQiogFvhwkr",
-	"Se7zNP4S0rJBftJSxiPIwAyINJoAHknClJvwrvUSbqXipGaQGj+NialuLl+XTYLV7lznCW4qzLuimnoF",
-	"m3+Fc7cOGGLBZ7HaHhDSyNvBlilHqyJYIXlBcwkaIj42kb/mw6cmWToHBEQVopAKOabWjmwY0JKDqHkM",
-	"2CDgIVkfb3F+fl53NOu8yEqN1XZwk9pUnWFuLh/YcjBwKZUqx6a1FA4Ibh2V24Kq1VCyLUnXenLVQNLb",
-	"icjslNBRhUb12nUNMdqUANVPWJ0mUpNlUktxNqcyDYwP6xMd6/B+f9jdBKMbJMNUoXF5K8un7cKgZTwt",
-	"YEu2ywriQNkXCEVxmk3yqJJNYl8bBJG4dm4CFV0u0M3Jxh6slGCeqRWezaJfm3fXGQebGdLMcAVbGuSb",
-	"uwyLs+vW8cvfzn9Rr7HT5LW33LCCgSt3mJr9Lq1vM6OT2Wql3WmWQUP9edVYn8xQxkS+J6OTXV31vl5n",
-	"0LM2onY1MIdIJVFMBOSdKpIbudUUKySJQowz8hSlplTGTSWRhubTpQBcp8nl7mYvBt0uVeLgEsZuWVtV",
-	"7kWytzfDCzTlUbjl3Ev3mC3EL91I+XzW3e7uancBdL+ovl0iOS7zokwkOHvd9sM3KXfdOMi4Xrq40zzf",
-	"qijmVVOnwYcoopwh+MqQEtnQwGkt6A6VLHeY+miYiXdt/a9h2X1Vn4N8R8HT9ZdUyfHWy6uVAc/rz998",
-	"ttkF/BlDoO8iO9xKAyYrHODNX8ZzF1hVoFoVCKxuz3nOFee1dGurR1/MZ99EWslQp5hVPoVPyWxEwtCE",
-	"JAsiMIPNqSkR1RRzLxwESO+XZyDlZIZinGr2L78Ulp7GpJv/rkuK8b3CAleNoqZSpTVk6XVClcqnJvCL",
-	"szwGQv/cbhLekEbW70cN2cDmKdUg0qrfThEj2+QOyAaOxY970TDKGmUD4lPQHGFnW+JuuuN94FwGH18c",
-	"7Ur3WLy9cEYZSLI3JNIb9XzvhpJ5BTV6lxZwXD2ZfcQwNbfSLdHW+kJnH+tieZbiR7lIdYmsaKX0TfAU",
-	"YZgpRG6IWGRFTqlEMuAxCZHiTh/zDqJREzx1BpRbrltUziuDy9PSgKtq5svn6Pzk9DGyJQeRqb4C4lRV",
-	"WZZcFIWgU3QF0195fdQgbNWacZtjWSHM1oFnac2iqgIn5v5irKZlIfooq2fiWmLZlFmI+Oz+7fyX43+c",
-	"/v3xZfen3s/HL04uTi/P/vPxhyc18avpCCedTiPlWFEVLYUEW4NA6ujXAvAY08h9xgrCBav8P29jwi5J",
-	"RGZQbRTeRTT0bQShwIHWRKhEpphVvoST0fi8Nz4+ffx4dHwS4jN8HJDz3nnYIR1y8vj4zLkSm+WyJMpf",
-	"vEKCjIkgDOYG19JCT6txMIVF/W15BZBo1T86Ir/jmLZDcpOWypRH+bl4DYsdmkP218VipPk3jhCGPDdt",
-	"9YCzgjSgzs2wvCahiXbq/uu//nd8jM+Hh2kYLBw64wzwRhJV3nDhE2cpxUKO2/qctlVHzzam1NXktfog",
-	"0ZUMtB3iSjcsvrSZ67dMk2oDkdfEfuapZnsLq9xP/tg2gtr2VZGKrMniXAaSfoZBuU25UDcpi5vMCihl",
-	"p1qQ/DLw30wITE9lH0JgRiG+uBC4BCE10YEjzFiFNF8CmrIYxjC1Hi6TA6vvgKmp4DENoG4oTsAnZv7R",
-	"sh4y/R8IjiUzymgriKj5jk4EvjFXah55KbnQz6lUSUi5yZxQMID5R4vcxoJI6Vz8BcEhdUfq3UOaiyBY",
-	"upJ609p1UH9caEpvytbhcIEOIDcGcpfkNFH6X4OQzxnEveNiQp9GpcN2s1QZGBvK26mB+XfzHLg16ShL",
-	"sWyresJ+hTsNN6sNGLiE28ujVvRa0vjTmEtFQgSDtBvQKGZg0y7cveeSNXBj7fiCyAULqmIh19Y0DXhi",
-	"23bUZBeW3DolVUefsPHjhFhhNMVyWjiWfJdhYvoMLHvVGyVFbRp0m+dCZdvPNlteivNCmqu5xnAA9M5E",
-	"0rhviKtdikSZ5JxCitlSEXQ+RxG3si2PQpugc01ILCEFR8u9B1ihGZcKDa/JQrZn+HZQGtbE7m4UyfTZ",
-	"eXSlPHxXcdMlA93GxWt8r1Ttr3BP5BYHCgyjE8A5pncT0d/JwDz56Bwrz6vejyEu/Wa02DLQ5V5tIWAN",
-	"TOT6PdZO1yBPaVWLATB9JNGYCqlQMMUCBwoqgI65AKo7YRR6JtBlrUW1Tq5/Ov9FuJVr8OreuXFzNSN/",
-	"rYEzT5eoTpFYI99ao2QW/uCyTrpoWXGVlQEQZavXBvuuiYaQJBBE7SkOorzIur3uQ/Ze2ekXlb9X4K0p",
-	"h1rLmt4vWFBVDj39cINCmuUC66562ja4fFCUS1ztlcxTIAPFcPT5FCt0QUIqIURDC7pzp8ga2uLqG1Yz",
-	"J7cxCKBN12dlxLSaORolNFJ55Hy6CucSKRtoyc1tXAHCXB2SCo+hVKWc7kTqeBQSPRSBAIEBnpQkjS1S",
-	"mHmiRvwWCkNEfOKWIaFWRNMjtpk0lKEZUbifHnXbTfz1wNXHZp7vIFmugNXymCubc8G8C85yeFg5Q7+A",
-	"ii7SYIpqbFjzdbUExV6rwG5di7VidxtIz3U7eyi6ul3R1VrU308lgq+2KOuGCfJrq0PWj7Wts1ztbQ3V",
-	"yLhZodc6fHwo/Xp/pV+3iw5fAwmbFIddZfJZzBfCLIS/0IEqxyseogAzxpVtudn2GrCuzcrO1uPiN1yG",
-	"tn5zD/Vg91sPtgJTNq39WgfkX0U12O2YVPUhbVrQtVbUq3KjP4Pabtdk8RQNNYoMbeW2rJzUUuqpyTZe",
-	"L73UVYld70Ffqe3a1PVddJcvibBbeM+Xc1HvSmD7gvVZv9WarLvWYXXgXOl0V8NoSo2PEA1lGj9j+iOB",
-	"u1EWfAtZ1BM4GMwVL1UFWYavjZSfTk1PGCgvc8Edmc74ZjKoSLBdk0V8P8nKuVOzwdgZuq0KU2lLLVux",
-	"0lyaxhcfwq+4QBcvn6Pj4+NzNOWJOArxwu3u1ZdXnY1cneG7cVawKHTE3tQSk0Z1ZGNkB9kwZzbPkV0C",
-	"jpUDcNpcNKhpzHYYTseCzzZMILXuIgdTnjc3v2bg7zC8Kr5lbka2PN/sC4ayC3MdzN+NIewVG3OHSTmh",
-	"UTiAeUu+wV6nd9bqdlu93mWn04f//eK5K59YzTb/9njcw+dB1x1QNnCW1pzwbrt31naGVe5Qi7Pgdjbr",
-	"9IsbLi1n9eSgbVmQaCb1Xt9nJsD8QBbPEuWq15RVWzYe34OhVKbeGcoDkNNHM1sKLY1jGP6j9ezdq9YP",
-	"ZDFEpvU4kGk9rvkz9T31vezN/ADMskCEge7W7gWubcSddz+3RRb7xZKK6G8/Xxoz+vDd2/eX6AgnanoE",
-	"aQtD/4rhtVvHVZtvX4EnCY5XS2KmM3e2q6lSsWlvTi30LlfGYUrwCMURZiQ1/dsWb69fv0ETrMgcL/p5",
-	"gGahrSFwzkK/uCsWYIUjPkmIb37513//T8Zabcc43waMS3RwZSPO5ZV3CNqymhIqCvXupH/FxqbUMtQe",
-	"tnMaZ0nmoAg4k8nMlLDMrMo+DBjxCaJQWIty1r5iV+wFhKkDWUVUomFVE/khOkgjvc3aAiyELeVyxbIw",
-	"99Dk9lKJcCQ5IsGUk7AAkFbqb736fpg5CFPgvGJZyjJPlKQhMY5EresLHCh0kLBrxufM9pf813//Dzrp",
-	"nPhoLjiboBlRUx7aX0/9Kzbi4QIpzlGExcS+3j32kWY3guEIop/1Ueonp52O3pecE2Fq14DPB8/IFUuD",
-	"ieUUx8TAV0QDYpvZWwx6FuNgSlo9oCEg72ehxvP5vI3hcZuLyZH9Vh69fvX8xY/vX8A3ecS2B5HJZtMp",
-	"IBZq/6aESmv1MWE4ppo+tjvtYxN1MQWacgTuwiOchIaUTgj8x6CeJt2h1/deU6mggTZ8KfCMKPAE/vrJ",
-	"EInfEiIWOY3Apd6BwI/22Et+3Zymm3A2YwMxwj3acv/yfMi6ttQ14y0tcLvRsjbrmwxUpl4vmAKcxApo",
-	"5BgIpEYhzZ0y4r80r2X5jvNdK0FUzW3L4dVOCyLG5pO6hKMceI+gUoLX4MXUVf8R2tgDHQLM6XU6mX2R",
-	"GetEgSL+08Zm5uuu7U4PYQrAcZZZe4wnwGKIOTkfMTLXRBSiZdoaw0/MYlxzZIs++g6HqS0FPunWf/KB",
-	"Ycu2SWg+Oq7/6CUXIxqGJlDipHde/8Ul528wS516xsgsk9kMi4XVZ4BAaa5U3ry+euiJ8KtnSNhH37tt",
-	"xUTMqLRUEH7vC4JDGNYSPMscZSXN+wtRL9N37vDmS50dHJdfbtnQ/rYu7lkUoZIUUriu7AJWbyx9ZC/N",
-	"92y74fLJvCfKmCAm9IYwMz46sAY1aXwIoFZLhAUpRA4EmHFGAxxdMUMvkCYpRlbJDX9cpiNjac2CT5Eg",
-	"KhG2kPR8yiOCZjhuX7EfQNgwS9CTZRVS+2jobpIxBBlqRmZcLIaIiys2hFiBoQ9fOBtvmG+USMgQ6pSD",
-	"3XNo5Iwy8L5LysALt/MdDxcN4LZRBxBj/6vp/wEBJQN9Kl5fH+BnfwuksE1CPpf1K2tR/WJoeVkEgIx/",
-	"kswv9ZWT5F6TaWLBAyLBcP+CKaoWe6IKH2JJhNqJMIBtvUjOrTpUoObLPHQ5BxdJQqSNQ1SSROP2ChZp",
-	"hvzGDtxI8M0CMZsB2bJf9duSWQolidYKLfZqfGSiy/4sQos+mHTvBehOf1kFbvskZ3pcqvrCYiVrjlwJ",
-	"qQUAX4XsYovenRhEMVrjrNNZCrfoWc+wtVMXov7zWIhep6DX2Hb/jeDP1Wa4EZfo7hkF0lBqBxbYR0/R",
-	"EC4LGHgaAB189Wyi0wAJnnM2jqix9u4Ba8yB5Ua7A2PyOtwIg6q4w9EnGn42YBsRRdZwCbDr2B4vaRs5",
-	"dHDSOT9ECYuIlGgYYBngkPwHiGM+mk9pMEUmnB/kw9kq1n0P02ZY14Ch2ElKHKWuv6iD6J+4Wn/qtYRf",
-	"PQie1H/xI1cvecLCLwWz5igzmN0GVP0KqYVBOSdr930kU/A01keJTjonSPEcWzLhZhX2/kJUgdzfqUhQ",
-	"JS+bRf7hIG53APoLUdtBTyYqlClJjXD4KgTBMHY3/nhvyi5qtRjnRTBNi05ZFj20woyjCB4UXA8oYQlo",
-	"DT7QUZ4oBAQXhmQLNaVssgqgxWDSXUSSNByjUD+ysUjhCmi9Z8WzGoXM4h4o9j6kDNDSd6LYbuHiKI3v",
-	"rXSjmPv9wdSA3b9KWeiIVuU9yKoqb+A8+Jb00rQB11qlFFyk35RG+gX4EqiwOO+YV6DxBZSBP1fxRf+8",
-	"I4OqVICvyQKNSMTZBFrX5+Wan6Jh1pRumDauMrnwaXtGpAcYyuvW0HKx5lrzKz10hsC7MKnlhKBflyvt",
-	"fszQNTWqlhJKzjobqsmFjKl71pELTf7+eAry3fO6L2qpBYBHuNhHkTM0IlMcjTUVdTDQCmrQjHtCy1ib",
-	"17JXgsGjsCy6SsXzghhPbR3XObKl0RrSA1PKwxCESxvBcMeC4RpUurR7gA36f2Qs2h2wL0zD4iJzS0NQ",
-	"dpAEUx6zXgJ8m721KV/8qsSsUnXbtbJWdix/ShcAL1x3Clv5b6vQlT1bcQS4TPhv81iqrYWRPHnIw6Z4",
-	"EGE8mUyRfhBPBZZZ0ZF+qapEXlbZwxENNrbdL2dB3bNkktdUrpRLHiz0lRb6PDx3Y8CuJpy1FvrLtLK6",
-	"SS1D8H2aFDoixtCU2uqrLPAlpHkwlN+7oXx30PErY7aq77ZzL4TjsqhrPgheTlP3Dvd/FxbvSpqiCQoj",
-	"FFwwaQYrYlygkMz4GipTzvHdizE7S6Dd0Ja9FYu9H0x5sGfv3Z6dI9YjiVKxzkdadENcoMyWvCO7tlH7",
-	"rTy9r1LZKRYq+8YVnpWKcmuVnlJK0p9T8ykfATow9QpNu/sCEC5B0yoklpJEmsRHraSBVZl0nhYLJZsa",
-	"qVRJJKe4d3pWFTVVqgS4A23P7Lsm76pFklY317OyQn0b6lSlyoBfRq9ylZn8w5l+v6xhNguTKuHYDkhV",
-	"Q+Nr9bILcmMrT+hrHFOGI4NcDnMrRAVQBsZWU14QcZZ1wQGoc9haIbJqBffqtDfzWfggiTtMoPpk9g9C",
-	"W8nmAHdZUi8YpZzU/cWtCbCXS7JOaomCkJRU8IHSwRiSh3Gg0dBssX3FNJNIUzptJieVWR4nmk+JCbua",
-	"EhgZkVsKuaYCMa7a6BmE+59eMTsGcBdc7F2L8xXBX9aB8uqdj8aJgMGxUmQWK3nF7ApOeucm7nB4QZRY",
-	"tGAWZ3YH9Orek8Uv4EKQQKEpF5KgEZQTW2hJMYb6FEUTH9SVbcyOSg3F71nteAbXbXmgmcPFgV7zyQRS",
-	"gu6XPGyNu7YigNf/9WNJ2IJUbYRlhWatp3egr8k/tzRf456pw1BlWHlD7tKkkreDc9zTz1Pj48+rBBS8",
-	"/+0vcBGlzMQAR5HmalnwZf3R65/1RgIrG/neUZZ+fzQlWKgRMXUz3bb/tLTyX7NXdyAGeeVd73jcDTrh",
-	"KemNnuCT4Gx8Th6HXdwZ9YLj8IScjs86j7tPeufH+GR0GpyFj8mT8Xmn2zs+OT17/OS8o8XXKZfKEoxo",
-	"BDIt9vLWadBOqSzy6sdpQYK8QEe3c9IrprJ32yftXnPis3pAjSiQU4AIuAi/fgliD8maWQkILYVxYbMr",
-	"s2IRVKGppjEamkwnOAvkpXrES5CePetPC1eh4d0UdVxvPfgufalRqFyxZ/CuKfYbht2tli7+tmwb9qDX",
-	"mzX+lEaMUQ6CGbynPznA3T6qMVJABTyJcKkGDDrIe7EP20PzyESIZfkls0QqI40eIsWvWF6Xu41e4GCK",
-	"sh8egamDRwnoZHiCNQkGhLZW7qwaDeLjK0aVtLVSIDwUQTEVW2sfugbqDblkUaOJWvjZiQ0VSoz/+smD",
-	"xQxWE8ek7fcySCunLfV1KbwBGfNe38ua16fV87qfP5baxBe70RROPf90QxvMUvH1eza/pHfxZ/Jqfx3G",
-	"mFGGBZuQioLpJf3NYW5x+bGLWPdndWPvMX1rp+ur9khX3lLnPlD+Mi+g/XD3FZlX2138Xbii37LING8c",
-	"m1Z6pgCJsXllxYmDiGChpYe0HK95u8oPvQfevLMbehuOeC/o8Ud1Qn9hjpjmV+3MEaem/2lVWY+3N0Tg",
-	"KLKebWM+tUYDHyWxotYkTLRsnHc3fSTTLzALr5it7tpGQzPdYti37ohCQ1QqURK30TAkE4FDEg77GgM5",
-	"awWCKlNNqPD2AVRaBM9jyOfM+EKevXuFpKJRBPboWEmL2bKNhgnL5r5i77hUE0He//Q6HQAdGCuxFsf1",
-	"Jk87x4cucfwvRNmWsXeIT2lT2lV0Mk8WCGJkzDm1t4cp3zs1qHLHq/6Qnn17rZ31e6KgCT6apiecuUqy",
-	"aoVrbKxLqYEVlQdKVWmQvnn93dM8jFi/AVm3Gq5neIHGNNIfjhZZgrWrjk3zjEMzSm0pxWJfiaZlFR+S",
-	"GR+SGfdpnNkhIdFpl8mw0DTS1DLWNVmAR8/UiEIHeX5h3748PGyjLKcDweMrBnnwxptnSxa7c4WHiDKp",
-	"CA7RwUmvh6ZEkMNqM8uOWYdLzcG8GWdqGi28cuev0065eZfX6xx3Wp1uq9Mt1eNOS5RQ7yEX8cFosrXR",
-	"pJBbeJDxwGjcstEFhw0RuyAz6r+3D1jRC9FqThyDlpV17yy2mnSFpqS4+RCRsnNESg4Sm11+0yo6+oor",
-	"Sug4C+c4r3avPL7KcgNYwbQuAuIg0KXDB9CpsONsDDd3YcIZGiF3iEwh2RFRc0JYllvAwiyV4KktFxZm",
-	"FAgdfP/i9YvLF5U5BTsKADvbcTZl3XeOJA9JBF8HN08NPtuS7hLfvts6ACYi1UR7pxGpWsIfTgQOsobX",
-	"Q3TQ0Tq1dQ0eQv8MG8haVQlgR+wsze/1j886zat8ZAv4cuj5UJrg28PbvA5CjriOWggNETiiN+T3ahOX",
-	"lbh6nQ6aT2lE0v5xEJoLfWDoDWmjH0HcMVFpuQGWEumUzV7DnHcI2XoCRmRlFfCVDdxNjKddhZ5uRDY1",
-	"PUZ8spXpUX9nCiaBJV0AkYckGkNXTAVA2/DvuItCvJBu8+Nr3jSKyzYZKZOubfp/VLYSuZuhr8lib+1n",
-	"GppgGw8H0SwVRtJeoatl3R7TmKGtVrbkKbi8fJc6YYIIS5m20MraZRkNraopjPl0AJ86uwz1bm893zuG",
-	"/z+B/z+9vd2goZBl42s69kCr0W/cvvyaT+rtyxGfpLXUHtKy1rHTnzQIpckmmnhWNqsBirxKtPXPtTbq",
-	"v71/+yOCXo76coav+cQEKQ8LzVcjPoG2qyOtpA79VIxF3U6nc9i+YhAsaO5UE/SsXwniLKX+fSTIP0mg",
-	"f0wL6WFBUESlgo5xV4yykNxmPdCoMM3hZNqQzoyKOCNpB5bc9UnCNvqZqukVg6Xi4LqPTJ9ERfRGUrEb",
-	"xtESQ8BnKXfKu22kY12x4gqzcRBlKHelPkU43TGO9Bkv0p4wB6Z729BY/cMBVkPYwzCnAcNDFPCEKQlp",
-	"FihMDMIRfcFaXME2k+2KCT43W0P5zn5LSKK3BWvO8o16nZ4eTXIOyRtqShZ6/VfMvI4OMAoElhDUiSIu",
-	"jcAEDw/b6BkaJ1Fk/rRJRrBvaKt3xRSU7I04m8BZYWaWY96BHpQ8gW0aoey0cwwXecVK2UfQ8UYstIoE",
-	"8s0cLySSeExcPopX0C7QcvottaBfP2Uh4xW5AgEOpiTMWst2fM+IrgMaG19Fu9Pudo/b585Wr/3jU/1F",
-	"dtHldqPdTr972j/utLu94188P+Xp/ZOe7xV74D7p9vwCk+4/ti2si8GmFfGl5ca4XeC+RbbaP/aLrKfv",
-	"dbp/++4fJ7/81H3/+D/Pfuy9OX538tPpxdn7x5een3FBHhLLycsNepQaK1hx76TjeylrXQpvbfU6vZNW",
-	"50mrcwbMpjHn+A4sYPesab7mEwNoF0TqM60Qy1PSgJyUAdhYr9P7KlaVorslF+g/7C9fvaG3uy44o9gS",
-	"dJM8MPiqMpJRQxykocy4IIUCr0AhCywPOlxrcgmtPanMu3vuIx5l/Xc2SfkDwzeYmn75S2U1AVIQttvh",
-	"46LIgA6ynJnDhgKD6dNqVL28lX51CWrzyr3n1FxTFjbvjaQX+YP+4iFHp3AiDxk6qz2WUnDOKneaHxyF",
-	"O+FBo7qKb6zKvH06i37zVg3mlIV8DsoitEKiLE7UIBY0IIOYiMFM8Wuv32uf+gY/+l4wxWmHJJ4o/XYm",
-	"LZwdPznJQ5/WSxr22+WZulpGSGLI7xuMEwatZGVmCkmflMWI7GfFeTQIppzqyZae3VBzzFYA2KiJkz7t",
-	"L9XDCW76oQTkVk2aLJY0xbyCrdj80qQjE+TGQa/wNEAYJZJU1HxEDM+0tqKmZFZZ/zFH7ofij1+gS9J2",
-	"QFOdYFNxnZ27JxHQ1Ug/fAjJqGpqtOFlfytJNTvLBxXs+cmmvYo25pz3gBZ/2KSaPTYe2p5zZonba5W8",
-	"d9lbK8jkwI5iMritk5cng1e5YLaJvXc65fRrfnMDAaz0Un+0L9UwHbSoGq49pTm0B4f6TlJhoWRqBaey",
-	"6rT0fwamBOIf2aGUHuWDorqiqMYFlEzxPv/N4cFPn9V4hIY4poNrsoCAdcICsQATI1ZIgJkJ6utFC0hp",
-	"gzoOaISDazTD8pqEbTQcYUkGiYiGVwzqS4wImioVH8jDpygW9AbcHBHnMXymh4sou25FPMAR0rdIGUCK",
-	"NN6LtF1q2ig120Ybuh4N7JADRtSci2sJy+asOushBamdGi6ZI9KIdd2K6A1p5XWL8CgIydhztinO+jNl",
-	"2ra1mc8oo4UuTTwmDNPWDENhNovD5sdi4YlN2zalW/9CunF28g+1JO47LSLOgX4zWuGSFBrWkygh2kNB",
-	"iZ013V3vsFrlrb6pzr0gvw18g+cPEFCh+259/d+KEnw3jJmReYE5Z07uHbIWtuKi94NID/kLX1f+wj7Y",
-	"LsQWVcdBm/hnUgxNAqEaKkZAQIAgOJgC+qWRVLZEPZWIcXXFQOekbIKSGPo6TBMFf5pSE6edYwQZb3Mq",
-	"SUWRiAuzxjuEej0DrQqchumR4mZjSAk8HtPgqykVsXbtP3KFTPjYQXoPfvkKfBOPtVQ8hGXXeri+zkQ2",
-	"+3bB3ppcyqNE4gmphMH3+thDk9w65YmIFkjwKGolsUTXJFZoZJhFxCcopjGJKCNP837wq5HiMJ0zQP+D",
-	"fvJer+mPHf8NyuNgtFg7QRqcnJr/TJ5U1kS1QH30rXi+F+LFBjHL28aN36VBqHD/DmR6ywgSfI5iIlJj",
-	"40OAcTWfgsNE3ESc5jkZvjm7UlXeioAhoA5WwgRqsWDBUZrbXl14/4KMEqrlRlMXaYrlFCUsJNBUaKIJ",
-	"H0QhAMOScxxDOOsMUWYMo5yRK/bmw+vLV0cv/vHiuY8kh2hcrEcwEbRAUzCa0ds2ukiYpi8mQUiTNjml",
-	"bHLFbHeIp8ZEHeAoQnOsSZCt0IEERN+5eN4F0Tt9n270Thmfnml9HGBWVJnxuT4k4P3tr96mua8AuJdJ",
-	"FOm7WrAgTfsw0o/M7yfneSxwwfGCBUWhy8Cx1RSqq9i/10CQOgfurlVUPksNANhKZKT9bdmzv8cKj7Ak",
-	"6Eaam/MRT9SI34JpWUsNmhDkhcGbXWdOlbLC79U3+Xf7yh1eo53iFRtz1z3+PS00ZwPvYcuaShrKbAFb",
-	"JIxp+jiiDIvF3WQHfgezUmY4vTmV5jJjeeBP3ohgQcSzRE31PFrWwDH9gSyyX/TcoJC4/ImXmjSbx57v",
-	"JSLy+t4RWCbsipY/SFMbfeAH1PzTlFgrHGlhc+2Cn89szuGvswWZEDSUyfSolV4NhbGgV8OakXBgM0AO",
-	"TINI6GNW+D5vprc6yAWPSGukteO0Gxp0iUkUN1sqo0vVDEsdeVan+ZDmzj17lWmy+brtIVBRdO7K9mp6",
-	"n2voy5QVp9XKA6xwxCcJaS8lGrr3n4B2xMelQaRWAbNZH+W5f+ZpYeSsbKRjZVDWpbi9Yqf/4iBpS/fV",
-	"MZ7nhcR8BN4rk2lkKqanF9MuZXu6xnlJsEoEQeMITySaUSEgwUjx0jjFNY3NF1VHjpOQKlDD+NjKXrNE",
-	"GZipgBL4pGK4MpctL8qUeC/iFgscw7xgYcwps0KXHiHECqM4wqwICjntXx3iWSHaPauvlH3gw02CQgm8",
-	"kUpFg+KRgWT7+ePn/x8AAP//",
+	"7H3rcts4muiroHi2KnYtJUuynYtdW3XS6WQm00l3xnGmZ7udI0EkJGFMAWwAtKxJpWp/7QPsQ+yDzZOc",
+	"wgeAFxGUKPmSpNtVU9OOSAIfgO+O7/IpiPg85YwwJYOTT0GKBZ4TRQT860UmJBf6r5jISNBUUc6Ck+Cn",
+	"FP+WERTBYzQRfI4wSgW5ojyTKMVT8kiiESPXamjeGXWDMKD6098yIpZBGDA8J8FJYB4HYSCjGZljPdUc",
+	"X78hbKpmwclxfxAGapnqN6USlE2Dz5/D4HVcB+mMSJ6JiCAa53OlWM2KqWgchIEgv2VUkDg4USIj5Wkn",
+	"XMyx0u8x9fgoCIM5ZXSezYOTfg4DZYpMiQAg3tA5VXU43uEpQZL+kzStOIHvyjPHZIKzRAUnx72wAsbh",
+	"QIOBrw0Yx73eBqA+6/XJlDNJ4Pi+w/EZ+S0jEuCMOFOEwZ84TRMaYQ3yQSr4OCHzf/+H1PB/KsH1b4JM",
+	"gpPg/xwUKHJgnsqDd+YrM2l1B85nBAkzLYo5kYhxheZYRTOkZgRpMASOVDf4HAYvOJskNLp3+KIZZlOA",
+	"BaaXaEHVDJFrKhVlUyQVVgQAfMXFmMYxYfcOoSAxYYri5JFEgiek2EucJHyB1IxKxFMiAAgA9keuXvGM",
+	"xfcJ648cySyaIeHob48LgPKKSjpOCFLcgJoKyiKa4mQfYH1PxBWNyAeGrzBN8Dgh97rDZJ5ygQVNlihj",
+	"2MIpibgip0gQJZYowYoIAPWc87eYLS0pyfuE8wwrgoBjkNgBhieKCCAlls3HRCA+QZJEnMUSUYZGZ/qt",
+	"znP9FrDdGcGx5ed6OOBbnZx7FSB6eFzx/hmZY8o0A97mG0lazFGAu+Fd/fYHhjM144L+k9wrmr+lUmrO",
+	"wAWi7AonNC5R6Mou//zzz53nmZrphxFWxLusXJyZVaWCR0RKjYkvmaJqeZ+L+5kkSUcLHhKjcaaQJHMM",
+	"sCfJ0i23C4dlB9NzPY80wOf8krAzK3RAgRCaJylqJBCGl4ZKv1WXlX9+Pzh+jP7y8/kpkoTFiCqEJRo9",
+	"tycMqz1B3xEsiEAXWa93GJUHhF8I4PjKpoYBuU6pIHKIVUW2x1iRjqJz4vsGBh2anz8FhGkx+2tgpg8+",
+	"+hSRQpv4tbrUymAVaIpx+PgfJFJ64udZTNXzSBlVq7qDNPYqJ6vE4X4p4DaiwehWhtfmsM2x1NQWBnIp",
+	"FZlvXptdBo2bwX/JlFj6EMCc9aeAXON5qrl8cEmW3UgQTRmeU8BuH9Yhc2nH9CdbHLKR/Aa2OKYaOpy8",
+	"K8Fs9EKWJVYomX/XFh0llDA1pKmHpsP2p2YVpaH5oDaOk6obn7vTX3+OoAJjrX2aXQ7d+ayOVJ25AmZ5",
+	"6Y3Y8IYanXMFlxWZV//YeMYGrXL0DrAQGP5dMi42DfQjuVbWkqltCABSHc23qO9wgllExJ8JFmpMDML5",
+	"8WeCE0nClZVHMxJdSk2YFfvm8ZEHQ2dcKmMrVN4dHB97XqZMKg2ZRZDS+/3BUzAX8n97vpYMp3LG1fCK",
+	"CGnptNkO6vkQuPTl+oWt7nwJcA8g6w7hvcIqk3X0Km/y2l3dtIu15wme1qXX91jhMZYEWZjRnLJMgmI2",
+	"tpA+kggEN4ndS1pYtWALCZZqKAlh7Rlbq7Nce343OjCzSWXIvUdIWWyVyJWzwyymen3t+YMd64X70scl",
+	"jJiJt1IDWvPuS7KsCjZryHenqeoccd/YGgNliiM/GqbZOKHRcM5jknhfkDnmr9sY5wqxdPI5DLI03nIb",
+	"fIKjAH4FVLMVOXhh+TQrZ1CBZA1+FGdaQ5SYKEyTOjX+PFsa94L7tLCXtShLrohfTxTCCBCnNkWcTeh0",
+	"aH4PA8aHqeBXNDYqYINaUIw3FTxLh+3FP88UGcJH/gMnCdGSOpfv6879vX35XL9b/vgKJxnZgFA+H47k",
+	"SaZ/QHiKNfnDBgPICEDW7C1S9Iogt0cyRBqwTJEYLWaEIUEw+ONyrfQycJv+0bN9WSqVIHi+Rj/zrGLF",
+	"A2dhQTRG//rv/0FuTATICsA4iv0UHA2Ck8DQa2fQGxx1ek87vcclVlLg5oLQ6UytHiz46DxmbZl6yqdc",
+	"QpF8yNVzrh1dibQcYhY71YaOXrM021ZnWcHNtRxHv/on/eaPWsTePuKuYKegc7BVyYQLgjJJThGZp2oJ",
+	"zifOkiVazKgyzGofabkVSzThxmsyNnvzSCLDxAxehNr0pAze4IJOKcMJevlL5/m714DylE27Z4aRfLBb",
+	"/9bh0waPdRl1cl9vf52rt9/rVZy9vY0otgGB2uDI7pLXYNdnWMBrM4BWAOeU2X/165LZjnEbhoJTKr68",
+	"lZDFU6LeEUF5XJYpjDN9JjGmiRaTc87ULFl6GeALEJZ2RSXn/Ta2RuVAtzlHWVNR1n0N6P9j/rZHf9nW",
+	"GtlJu1k5qxXFpLQZvhMz2/0DWe621eCJJ/GQplVsXbGENqy7oJp+r1fHYTcJLKlxnoFlGK0n8sw0Bvwd",
+	"pjkCr0WeMrIXH2eyqvvEPNP6kpeZGf/1ru66HSWTx7Rug5y/ZVxh40GTW18XhoFI58PE+dzrjH/tt2rn",
+	"b1doA5beTAZvwS24GyVYuTYU6dwPZUW0bZRuYT6gajvg5iF3RJg5vh5ekqVsA8YmEBzypVgpIrQu8/9+",
+	"fd75BXf+2es8+1j82R12Pn7qhY8PP//bRtts06lqtrGjJOFMaZG3oCzmix0wl2rFYJgKGhHNVYZzxS8b",
+	"uEOLfSzYxSVlcSvx9IN+0Z4hz5SGxk/CLRbT/uxODv7vv8P59QdPfAd4IyFrl3H7m7qrc0FmacqFksMJ",
+	"LbvexpwnBLPqGxkDf7Pc8J7Rrze8pDhPhtGM04o3xffmFV1xceUvbUdKP9krld2oKcVSLrioisf8x4oV",
+	"0e8NVtQGn1UheLIRf3KQ9bvawJZEbMWEBu2YUD5uWF4SQNi8n85S31H5SunQuuBKW3fUe/Z4FdgwWAiq",
+	"yE8sWRrHjdaqMsWHY8wqRpmdp45KYyzJMBOJL+7IbAKYlyN9AljRcUJGp2imVIq4gP/KFTtx0Dt66tNp",
+	"OJ8mZJhwc9XrcTobUCVSHI2mCR/jZJRbtldEKHKNJnhOk+XKhN6rBjtdKjgczPrFbZphcPz49rS0Qtld",
+	"913FEpc30O5SQbmwt+45NvQ2meglhtqpaNQlqdGOqzpKKLhqG7+J+8r5Te7ezWBJ3DoZ7CE1E7gN8rFB",
+	"ArsQedUwWI1CNIMgeGl5iuaZVGhMnBtnkqlMkMqNy1qDYkfcacOGKxsBrNi/sY0M83uSEhYTFi3/THCi",
+	"QandoAgKIRv1fXqO3DMU58OgMaFsimK+YGiOL4m5uLKRAihjM5hmeYowYpx18hE4I/Z9qlBMpgLHJC65",
+	"1ktMs/CtFzckFCdIRSnqD550e91et3/y+PDJMxRxxkikkCCTTJLYdzoJVhru4VxWhux1n4Ye1WeNduO8",
+	"MuCM1evfHP+Qe19LQITFjvsO7OW11j1K911bIH3zBdD6+6ONtwn5HtSX27CA77HCW0Jv/avt/XfVrfJ4",
+	"8Zz1tcVoPxBv1ICJfNl2MGMY+8bL7z22HNFx7vqYzUfxiho+s/Yo6tc4L3/pPE/pAYExiECatYs5iSlW",
+	"BE1oQtAe/MRwYoE8KL/SnfL9ML/i7nevNa2v2P4WRzYvG7BJIyKYEO2+eW/erV5VFxylr9mIj18ssGA1",
+	"NKzHfK1ufpnsi7ttC3Bo1tpM7z8YfXQLahm6y4Zq7EFJgzAW6zBNMDXmeCVits52wV9Yc0luWHkrF1y7",
+	"20/vbIbwhnDavsea4xkn15Zgl78cEgjljf37kvPOLWfIDyiPYtxsXRhvoddpB87Chp0snboZAYThbgPI",
+	"iKfbLrVRQIRBxmwY8hAgazCmG8jCMtAtKcMGoJG5vfCvweTe0MZnI/k4R+J60WlMqeFvqfSPsg6zr4fR",
+	"jCZx7iRsdh01y/PbOqjmM8hFzo78aVPEZG1anCRGF9lybSW7fjszfr3ZXo/zkcN5lqjVyUqfe25cNvMj",
+	"N+SQsphcb4kPG4VB/kLjEKmgcyyWa9TAsrG7zmBtWKsvVsRpF48k0i8hDd0pmuM0JTEaLxFm+pWERlQh",
+	"BekWezGP5AGd6++683jfG51TGLQeu7QBz9/nusV2ZqaGf7tAsTziOldGGFnglPreXRtmV1vJK4K16foq",
+	"wdObRMLo7yEEBoIA0B5OFngpkXld7q+EwsTpMEpwFpNhJLiUQxdhEpwEmti08pMOITNqKBUXZDjG0SVh",
+	"cXASCBJTGWxayYfUhXQ1rYcz8tMkOPn1U90Zukn38NDvp8124cfmPWNk4fbNTBIiOzTiwqbe7Ifm7yRB",
+	"iiNB5vyKGNdDgqfWPVZeobukLf/W9+0aJUn80pnPVVSd6GcraIf9CDonUuLpCo6aNVGJck13k/VrZiyG",
+	"86m/jV4JiMldd+brLICa18OHYlLhrUm37g2w/g6N5dapEWilx/3sD1bTww9t7lVll5/2B4fd41aOCa9V",
+	"0+v2fVZNk1uiMFRWYArdAfjO7DUw3xc8c7m/KyzRJEN6/EmJIDheIsoQ+SdOKdqTeG54fojgT9CU909R",
+	"QiaQ0qNmZImwKIdglm8J54b5NsijS6qlSIMQqITpuHHCAvji++Yd+J5E+QXRiiOmIKBGb6EvcDLiIn4k",
+	"7Y5wgbDZkUcSxVSmCV6iVJAJvUZ7jFwR/VySSBDll4I8UxGfV5J7Skt1fw5jKo31Y5cvS4vXnMj+Ye1i",
+	"L0YbyNetKkSkO+2ikdZ1f+0PPo7s+i4pi9Ee/Dzah+sCjESWkDz+XXE0x2zZ3YjUFobQcTW3+vX8x5zk",
+	"GdH/Xz/HsktqHb+pUASIBoMZ7d07KxjlURBjsRyKrEFhNXrIsOy7WKts8QVD7uUQpVhKvdUzwbPpDBLQ",
+	"W+utE5qQYbOWUjjhttm/krttm88qXrVtPmznVzJfOb/SCvq54yn5fCpbU4auWKDdnrDAtDLy1M+1GYUL",
+	"9XV7DXWjf6YhS2yLLBB787MuTcf6wNZGylWR+gUklKEXr78/M9cQl2SJ5niJxhDcG0OFCRfiOyeYSWRZ",
+	"yRZWZS2KrgqDdT/rqaswlKKL7dRJst3UdxpW13DmhX6xSwrM7fgCcUSGGVO+bI0P+meTIaD3GqQjEiRN",
+	"cGQMRv1rgqVCgiu4CkdS0SRBCy4uZeOV3g0clK1TNqiUGYmH42V9VSPDDoxMHOF4TtmJSVt2ybiIxjZr",
+	"GWQkIJsZ0FrJ7sWKbRaYofpeHd84VluDv8ZvoDWSqhoqLzt/Hw/Of3v2Zh7sEhO52UtZiYus7mbP0ptG",
+	"BbNKrT/ZFKsg3JyF0fby/QeyLN273ylA2ydihUHmVNANa/gA73kztwokydUqe9yOJGoMMqyw7PJBlfdo",
+	"BQcq7GqV8VXYSimjpSAot9btcsZ+IEsTbRDXxY517W3YuTz5369vmXxnEAh7I3nZ+dd//e9o/xTJmda+",
+	"INsEAg7ApDaFEDZruS4VXwPYsKjbSI1ouAa937SIgr5KFoxJHNNqUtlsSa1DglzPcCaNgSPIFb+sGHAF",
+	"beRoX3c8cJlLzRXZ8/57JFN9ojZOJMqE0P806IoMulZlTKP1XjC/FbyB3432sgc0sh8ifmULt1yS5SOJ",
+	"EjohrfKBfbgDtr1bo2/X39Arwoj0WPZ15we/bB0D4Z2KT7/DKpp5XAVQFAMlfGrtR3mKCI5miEoEZUU0",
+	"2SLOEFXGmNmThKDRGz49g9dH+xVVax2i5t/UED4MrjtT3rG//frxH5Kz7hlevLX2pFnBazYlUp0RCXFT",
+	"vkImqWUxqzFysC4EPtEYMb5AexGfz6lSJN7XmsBvGckqMTLl26nM1HUhsnlkbP0tdgab9VZMAglswIj2",
+	"uw1FJvRJGeBb7eWZ/aBhQ32lT1JDrKX1lOZtQJrb4HD5sf+NksWX53UFFtadELYoQEOphnqlEhzNSNwq",
+	"5cQbeVipULIpElTvRkI04t1gwkaW+8LlBEOpQNCftJbxCKqCRUQaSwCPJWHKz3jXRq7vZOI47/qG2GHj",
+	"+WivX1fD1JpTDLw7uK0y78u0G5TiUBsCxzYhQyr4PFW7I4LzkAx3LINTV8FKBTW0lKAx4hOTjW4+PDUF",
+	"/ApEQFQhCuW5JtTGNhoBtBK03D4vcRjxmKzPAXr27NmmrVmX2aDURO2GN+6qzpt66YvLrvlcy+V9Cmpa",
+	"y+GA4W7icjtwtQ2cbEfWtZ5dtdD0bsRkblRkpImMNlvXG5jRtgxo84S7Rq5u5jjbc5kWzof1xbc20f3t",
+	"UXcbim5RoKWJjKtLWd1tHwWt0mmJWvJVNjAHyr5AepTXbVJkOm2Tj90iscm38iLEbTUsf3u2cQteyiKU",
+	"cm12IQD9xry7zjnYzpFmhiv50kzgqsexOL/sHL767dkv6g32urxurV5RycFVBPGb9a7At53TySy10e80",
+	"z7Fh835t8D6ZoYyL/JacTha65nW9ybFnbZZ3PVmMSCVRSgTUQlOkcHKrGVZIEoUYZ+QUOVcq46a6bUv3",
+	"6UpSuNflcnezlxPBV6rDcgljd6yvqrhFsqc3x0s040m849wr55gDElZOpLo/60735mZ3c0rE/drbFZbj",
+	"cy/KTEIMkd9/+NZJ160T3zdrF3dae64ps77u6jT0kCSUMwRfGVYiWzo4rQfdY5IVF6YhGuXqXVf/Nape",
+	"X22ui3dHCf2bD2lzZLY/TrcpCX/9/pvPtjuAP2Ja/l1ULLTagKlUCPgWrtK5D60aSK0JBerL8+5zw36t",
+	"nFp968s1FrfRVnLSKVc6nMGnZD4mcWxi5QQRmMHi1IyIZo55KxIEWO+XFyDVAhvl3On8r7BSKsHVSTD/",
+	"XVeoJQxKANadoqZ7inVkaTihc8qpiSfmrIiB0D9324Q3uGoPt2OGbOHzlGqYaNPvRhEju9SzkC0uFj/e",
+	"ioVRtShbMJ+S5Qgr25F23Ypvg+Zy/PjiZFc5x/LpxXPKQJO9IoleaBAGV5QsGrjRO9dUxBswd+MYpvZe",
+	"uhXeurn4/sdNsTwraQlcOFsib6QiQxM8RRhmCpErIpZ54x0qESQAxkhx7x3zDVSjNnTqLXJgpW7ZOG8s",
+	"eODaVdTNzFcv0LOj4yfItsFApiKw9OQl56WCC1UUchnQBUx/EZygFtkQ1o3bnspK2RseOnN1tJuirM35",
+	"pVjNqkr0QTnu1BO5XXZllhIJ+n959svh34//9uS8/9fBz4cvj86Ozx//55MPTzekRbgRjnq9VsaxoipZ",
+	"yTSxDgF30a8V4AmmiX+PFYQLNt3//JQSdk4SMocOOPAuonFoIwgFjrQlQiUyBdYLEI7Gk2eDyeHxkyfj",
+	"w6MYP8aHEXk2eBb3SI8cPTl8vC6ta0WVP3uNBJkQQRjMDVdLSz2tpkGHi/rbKgRQ/Ofk4AAyJboxuXLt",
+	"W+RBsS9BywYcZpPDdbEY5TTPxnpJ9Q3OiySDOTfH8pLEJtqp/6//+t/JIX422ndhsLDpjDOgG0lUdcGl",
+	"T7ztPXZP2NzJlVovqLQ5SLRWFekGcaVbFgTf7up3y9zUdTmjeUborYVV3k5No10Utd0rdZdFk6W5HCWL",
+	"zOTCp1yq5Z3HTeZFvfNdLWl+OfpvpwS6XbkNJbC59sh9K4ErGLIhOnCMGWvQ5itIU1XDGKb2hsvUZdNn",
+	"wNRM8JRG0MsGZ3AnZv7o2Bsy/R8IjiVzymgnSqj5jk4FvjJHah4Fjl3o51SqLKbc5EcoGMD80SHXqSBS",
+	"eoE/Izim/ki9e8ieFARLX6E5108BeuIJzelNKwUcL9EepFxCSqycZUr/NYz5gtlcsFKRKU1K/qS2uuEG",
+	"Y0PLBTU0f7evy7Qmy3Ellq1uJ9yucmdz/ldaEnAJp1dErWhYXPxpyqUiMYJBui14FDO4aQH3r7niDdza",
+	"Oj4jcsmipljItX12ojyddEPSeuVap2Lq6B029zgxVhjNsJyVtqVYZZyZ3pert+qtcm23Dbot8r/y5eeL",
+	"rYLiPZD2Zq5xHAC/M5E0/hPi6iaFy01yTilzeaUxH1+ghFvdliexTdC5JCSVkIKj9d49rNCcS2WSQbtz",
+	"fD2sDGtid7eKZPrs3bpKbUhfw50VB93WBZXDoNKBonRO5BpHChyjU6A5pleT0H+SoXny0TtWUevvdhxx",
+	"7pvxcsdAl3v1hYA3MJM3TFVskadUt2JclvWECqlQNMMCRwq60ky4AK47ZRT6eNJVq0V1ji7/+uwX4Teu",
+	"4Vb3zp2b9SqRax2cRbpEc4rEGv3WOiXz8Aefd9LHy8pQNgZAVL1eW6x7QzSEyZO/pTiIKpCb1nobundt",
+	"pV9U/67hW1sJtVY0vV+yqKlFn/twi+Yu1aZ/vh5vNrh8WNZLfC2/zVNgA+Vw9MUMK3RGYiohREMruguv",
+	"yhrbhn9bdtgj1ykooG3hszqi67CHxhlNVBE576DwgkjZUGtufucKMObmkFR4DO1T5OxGrI4nMdFDEQgQ",
+	"GOJpRdPYIYWZZ2rMr6HeUMKnfh0SShC13WKbSUMZmhOFT9xWd/3MXw/cvG3m+Q00yxparY5ZW5wP5314",
+	"VuBDbQ/DEin6WIOp1bRlH6J6ZaNb7Uy0c3+ghtVtoT1vWtlDI6DdGgFtJP1brUr69TUK2jJBfm3HkhYl",
+	"QXd0B6hbg6GZGLdrPrSJHh/aEd1fO6LdosPXYMI2DYvqQj6P+UKYxfAvtKeq8Yr7KMKMcbAQmQmt2Si6",
+	"tmuFtJkWv+HWSJsX99Cj6HZ7FDVQyrb9iDYh+VfRoWg3IdW8Sds2Gdqo6jVdoz+HkqGXZHmKRppERrYg",
+	"aF5OaiX11GQbr9deblbyuNZvqO3Vd/m6fEWF3eH2fDUX9a4Uti/YM+hb7RN0095AHpqr7G49jKbSjBvR",
+	"WLr4GdOzG64bZeluIY96ggsGc8QrVUFW8Wsr46e3oU8xlJc5455MZ3w1HTYk2K7JIr6fZOXiUrPF2Dm5",
+	"1ZUp1+bdFkI2h2bKmtIYrnvPXr1Ah4eHz9CMZ+Igxkv/da8+vOZs5OYM362zgm0gnNzFE+OiOvIx8o1s",
+	"mTNb5MiuIEdtA7w+F41qmrI9jtOJ4PMtE0jtdZFHKC/au19z9Pc4XhXfMTcjBy8064KhLGC+jfmbcYS9",
+	"ZhPucSlnNImHMG/lbnDQGzzu9PudweC81zuB//0S+CufWMu2+PZwMsDPor4/oGzordg85f3u4HH36Ybi",
+	"79uWeC5dOxs4w/KCK+DUdw5a6UeZFlLv9XnmCswPZPk8U756TXkHMHPjuzeSytQ7Q0UAsns0t6XQXBzD",
+	"6O+d5+9ed34gyxGaERwTqGJI9bjmn+7u6STI3yw2wIAFKgzBggg/gCP9Mxf0n6CfnKDv4F1kqixGgkBc",
+	"Jk5skcWTcklF9Jefz40bffTup/fn6ABnanYAaQuj8ILhtUvHTYvvXsBNEmyv1sQAnmJVM6XS4PNnMPgM",
+	"9q5WxmFK8ASlCWbEuf5f/qK3B7158xZNsSILvDwpAjRzgWiiv02/cyNOL1iEFU74NCOh+eVf//0/uWgV",
+	"PDMxOyZgXKK9C1e/9iLYB2tZzQgVpXp3MrxgE1PBH0ra2znNZUl+QRFxJrO5KWGZe5VDGDDhU0ShsBbl",
+	"rHvBLthLCFMHtoqoRCOoD220TRcZ++//kJyN0J6L9DawRVgIW8rlguVh7rHJ7aUS4URyRKIZJ3EJIa3W",
+	"33n9/Si/IHTIecHylGWeKUljYi4Sta0vcKTQXsYuGV8w2DoCXQGOekchWgjOpmhO1IzH9tfj8IKNebxE",
+	"inOUYDG1r/cPQ+Taa0H0s95K/eS419PrkgsiTO0auPPBc3LBXDCxnOGUGPxKaESYBA5nKeh5iqMZ6QyA",
+	"h4C+n4caLxaLLobHXS6mB/ZbefDm9YuXP75/Cd8UEduBqeEelRGxVOHXMSpt1aeE4ZRq/tjtdQ9N1MUM",
+	"eMoBXBce4Cw2rHRK4D+G9DTrjoOT4A2V6jm8ob8UeE5McehfPxkm8VtGxLLgEThSXAxtFKaRR9ulWISB",
+	"XEpF5l5zcd2ccEtezNhCjfCPJqwfor6I9RWYNo63AuBuo+HIhp5vM1CVe71kCmgSK+CRE2CQmoS0dMqZ",
+	"/8q8VuR79netBtE0ty2Ht3FaUDG2n9SnHBXIewCVEoIWL7qr+o9avhs+BJQz6PVy/yIz3okSR/yHjc0s",
+	"4F6nrAFxQZgCSJxV0Z7iKYgYYnYuRIwsNBOFaJmupvAjA4xvjhzog+9w7Hwp8El/8ycfGLZim8Tmo8PN",
+	"H73iYkzj2ARKHA2ebf7inPO3mLlLPeNkltl8jsXS2jPAoLRUqi5eHz202vk1MCzsYxhcd1Ii5lRaLgi/",
+	"nwiCYxjWMjwrHGUjz/sTUa/cO3d48pWGQZ7Dr3YC6n5bB/c8SVBFCykdV34A9RNzj+yhhUGaeYo6vyfK",
+	"uCCm9IowMz7asw41ae4QwKyWCAtSihyIMOOMRji5YIZfIM1SjK5SOP64dCNjad2Cp0gQlQlbSHox4wlB",
+	"c5x2L9gPoGwYEPRkeYXUEzTy914agQ41J3MuliPExQUbQazAKIQvvP2czDdKZGQEdcrB7zkyekYVed9l",
+	"VeSF0/mOx8sWeNuqsZTx/21oKwUBJUO9K8GJ3sDP4Q5EYXtPfa7aV9aj+sXI8ryMALn8JPm91FfOkgdt",
+	"pkkFj4gEx/1Lpqha3hJX+JBKItSNGAP41svs3PTSAR8Dlx5mcZ43yi71YIEeuhj6YVOJ9kafrOocIqOt",
+	"hRCy9alkt1mrK3Qmlmsa8jnMm7l8HhlOYiAygzNovq0EZtLobieFMQgv23G1HQY+ugsGdYjGS2u1zrCc",
+	"mctQawI+Qq5Rkq1JAiHeLsI7NIYJNwYKzxQaycsOmLymV4nLfoSeT2YbplizRkBfyBiZUTbtImP0zXGa",
+	"Qs9x2xgFYHZpyxEX8QUDYy7iWRJDusmYuB6CVDqjTkCPH7M55pdcqJ/a8FCJbFsloc2nkTFwzE6iV6/f",
+	"vES/djqxWHZExj6OkMgsK4Zl2NfycLuIz+dgyVJGfDzS7IRpPVi3a1YrZMHYEHCox7ZzLWC9Mc+3WeOl",
+	"3ijMlmYDG1TaUq+anB3l1SvsdVbtNvHjtpy8Hasr9ai+ZyZbaf3UwGTtTlvc2QNfgWlSFWvsy9j+185s",
+	"ey0Y5gvOJgk1PtOj/uGaHS57WtrvtMvJb9hk4ABUGveHFmSY2fSxrtn/4ZjHSxNJNBwvFZHd3WVBGBy3",
+	"2UQb4vyBFU2zq2LEYA/CrNYo3fRG/5Es0PN3r9GBZr4dnNL9kpCx8qIuYsyDuoApNcSy5sKqkbZa5AFJ",
+	"QqQNdFeSJJNujQVpi+9t3oiqhWclj/Rvd+yrgTvfllFcqnm31irOhbIJX/6jWMV6Y1DRxsxhtvuljtr2",
+	"SWFV+TWllcqVlesCWcvZAASvY7ZJL3nr3Hm7WyDlcMDHvd5KPN/Ahh7Zi9BSWlkRbDfolRxnJt6gHf6V",
+	"15BjSBsJ2b9lEnC5Oh4qsI9O0QgOCyxEl2ETkd+daLw51ZgNK26F9oxCvb8VBTVJh4NPNP5s0DYhiqyR",
+	"EqCf2yZiSJCJaTdz1Hu2jzKWECnRKMIywjH5D7D3Q7SY0WiGTL4YaL3zOtV9D9PmVNdCoNhJdlBEKxh/",
+	"VF+qgSX+6lHwaPMXP3L1imcs/lI4a7Yyx9ldUDVs0FoY1Au0VuUj6dDTXG9JdNQ7QooX1JIrN3Xc+xNR",
+	"JXZ/pypBkxprgPzdYdzNEehPRO2GPbmqUOUkG5TD1zEohqm/s9R7U9cXzOSiyrJmalTJquqhzXecJPCg",
+	"dLeNMpaBWyrMDW9guKuWdxVBy9kKN1FJXLxfqUBxa5XClzFxz0Z3MwkZ4B449m1oGeBHuxHH9isXBy6B",
+	"pPGe3pzvD6bI+O2blKWWm03X03nZ/i1up78lu9R1eFxrlIKD+JuySL+AXAITFhctWUs8vkQy8M86veif",
+	"byigGg3gS7JEY5JwNpVa/yn6AZyiUd71dOQ6I5piK67/L9IDgL/dSrH2VvNrPXROwDcRUqsZp7+ulnL/",
+	"mJOru7WrZCw+7m1pJpdScu/ZRi51kf39Gch3L+u+6FUgIDzC5Ua9nKExmeFkormoR4A2cIN20hN6ktvE",
+	"yVtlGDyJq6qrVLyouHRqC4UvkK292ZIfmFpRhiGc2xC5O1YM15DSuV0DLDD8PVPRzRH7zHTELws3F+N4",
+	"A03QyZj1GuBP+VvbysWvSs2qlE9fq2vl2/KHvALgpeN2uFX8Vseu/FntIsDnwv+pCNbdWRkpslMDbKrT",
+	"Ecaz6QzpB+lMYJlXtTqplC0q6vYHOKHR1r771TTbe9ZMiqL9jXrJg4e+0UNf5H9sjdjNjHOjh/7cte4w",
+	"ucsIvndVB8bEOJqcr77JA18hmgdH+b07ym+OOmFjUHDz2fbuhXGcl23NB8XL6+q+wfnfhce7kadohsII",
+	"hSsYVyIBMS5QTOZ8DZepFpG4FWd2XqFhS1/2TiL2fijlwZ996/7sgrAeSeTUuhBp1Q1xgXJf8g3FtU0L",
+	"6xT5443GTrkS5jdu8NRKlq41eio5r39My6e6BWjPFMQFX0o5nmMFm+qYWMlCbBMfVcszbnLpnJYr8Zsi",
+	"3FRJJGd4cPy4KWqqUmr2Brw99++axN4OyTr9ws7KK8FuaVNVSs9+GbvKV8f4d+f6/bKO2TxMqkJjNyCq",
+	"DTx+o112Rq5saSN9jBPKcGKIy+NuhagAm3Rh6tcizvJ8BcA6j68VIqtqtLfJejOfxQ+auMcFqnfm9lFo",
+	"J90c8C6vGtGcJ/Ty2qXAVHUd54mCkBSn+NhEhL/8fI5wpMnQLLF7wSCo3tYMsKUCaClVZTEjJuxqRmBk",
+	"k8wjtQrFuOqi55BPdnzB7BggXXC5OTouIIJ/2QuU1+9CNMkEDI6VIvNUyQtmITgaPDNxh6MzosSyA7N4",
+	"0wffwCbdjscv4kKQSKEZF5KgMdSrXGpNMYUCSGUXHxQuby2OAMgvZHY8h+O2MtDM4ZNAb/h0Cjmn98se",
+	"dqZdW3ImOPn1Y0XZglogCMsGy1pP7yFfU+DE8nxNe6bQT5Nj5S25S5dK0W/Uc04/z8wdf1GGpnT73/0C",
+	"B1FJfY9wkmiplgdfbt56/bNeSGR1ozA4yOu7HMwIFmpMcCVdsnocrnb/n/NXb8AMitLuweGkH/XiYzIY",
+	"P8VH0ePJM/Ik7uPeeBAdxkfkePK496T/dPDsEB+Nj6PH8RPydPKs1x8cHh0/fvL0WU+rrzMulWUYyRh0",
+	"WhwUvTmhX19V5dWPXcWbogJUv3c0KNdK6XePuoP2zKe+Qa04kFeBiLiIv34N4haqAeQ1hmw6n6y2S6AK",
+	"zTSP0dhkWo1aJK8UvF/B9PzZyax0FBrfbWruWu/Bd+6lVqFy5ab0N63hsmXYXb02/rfl27Abvd6t8Yd0",
+	"YowLFMzx3f3kQXf7aIOTAkqsSoQrRcbQ3ijH4FF3ZB6ZCLE8v2SeSWW00X2k+AUrGj900UsczVD+wyNw",
+	"dfAkA5sM0selSY62Xu4iw51PLhhV0hbjgvBQBNW6bDMXaEurF+TTRY0lavHnRmKo1MPi108BADOsJ45J",
+	"21Bs6EpzrjQOK70BJVmCk8CG1BXlWfufbXid4RaVdmelXS8+3dIHs9Ld457dL+4s/ki32l+HM2acU8E2",
+	"rKLkenG/edwtvnvsMtX9Ua+xbzF960bH13wj3XhKvfsg+fOiQ8PD2TdkXu128HdxFf0TS0x34Inp1Woq",
+	"XBmfV179PkoIFlp7cPXezdtN99C3IJtvfA29i0S8F/L4vV5Cf2GJ6PKrbiwRZ6bBdlNZj5+uiMBJYm+2",
+	"jfs0rxKVpYpalzDRunHRPvuRdF9gFl8wWz68i0ZmuuXoxF5HlDpuU4mytItGMZkKHJN4dKIpkLNOJKgy",
+	"5epKb+9BKV+4eYz5gpm7kOfvXiOpaJKAPzpV0hV06qJRxvK5L9g7LtVUkPd/feMGQHvGS6zVcb3I497h",
+	"vk8d/xNRtif5HdKT63peJyfzZIkgRsbs022UorljqD+4ve+u9bN+TxSmCYnRzO1wflWSl8Nd42NdSQ1s",
+	"qDxQqUqD9Mnr706LMGL9BmTdmsJkSzShif5wvMwTrH11bNpnHJpRNtbqLTcualu39yGZ8SGZ8TadMzdI",
+	"SPT6ZXIqNJ2atY51SZZwo2dqRKG9Ir/wxL482u+iPKcDwWNbH9Dc5tma+P5c4RGiTCqCY7R3NBigGRFk",
+	"v9nNcsOsw5Xuk8GcMzVLlkG1teRxr9odMhj0DnudXr/T61caPrgSJTR4yEV8cJrs7DQp5Rbu5TIwmXRs",
+	"dMF+S8Iu6Yz637sHrGhAtJmTpmBl5fUqy72MfaEpjjYfIlJuHJFSoMR2h9+2io4+4oYSOt7COd6jvVUZ",
+	"3+S5AaowNVe1Ogh8af8BdRr8OFvjzV24cEZGyR0hU6l8TNSCEJbnFrA4TyU4teXC4pwDob3vX755ef6y",
+	"MafghgrAjf0424ruOyeShySCr0OaO4fPrqy7Irfvtg6AiUg10d4uIlVr+KOpwBEZmohUOUJ7PW1T26vB",
+	"fWjQZANZmyoB3JA6K/MHJ4ePe+2rfOQAfDnyfChN8O3RbVEHoSBcTy2ElgSc0Cvyz2YXl9W4Br0eWsxo",
+	"QlyDUgjNhUZj9Ip00Y+g7piotMIBS4n06mZvYM47xGw9ASOysc1EbQF3E+NpodDTjcm2rseET3dyPerv",
+	"TMEk8KQLYPKQRGP4iqkAaDvKHvZRjJfS7358w9tGcdkuVlXWtUuDqcZeVXcz9CVZ3lp/s5Yu2NbDQTRL",
+	"g5N0UGqbvGmNLmZoJ8hWbgrOz9+5S5gowVK6Ho15P0ZjoTW1aDCfDuFTbxu7wfV1EAaH8P9H8P/H19db",
+	"dKyzYnxNSzjoZf2N+5ff8Olm/3LCp66W2kNa1jpx+leNQi7ZRDPPxm5owJHrTFv/vNFH/Zf3P/2IoFmw",
+	"PpzRGz41QcqjUnfvhE+hr/dYG6mj0KmxqN/r9fa7FwyCBc2ZaoaeN8RCnDnuf4IE+QeJ9I+ukB4WBCVU",
+	"KmhJesEoi8l13mSTCtN9VLqOp2ZUxBlxLb6Kq08Sd9HPVM0uGICKo8sTZBrxKqIX4tRuGEdrDBGfO+lU",
+	"tHNyY12wMoT5OIgyVFylniLsVowTvcdL13Rsz7QHHRmvfzzEagRrGBU8YLSPIp4xJSHNAsWZITgSuo44",
+	"NpPtggm+MEtDxcp+y0imlwUw5/lGg95AjyY5h+QNNSNLDf8FM6+jPYwigSUEdaKES6MwwcP9LnqOJlmS",
+	"mH/aJCNYN/RtvWAKSvYmnOUdQwAc8w40OeYZLNMoZce9QzjIC1bJPoKWamKpTSTQbxZ4KZHEE3/HHuhH",
+	"ayX9jlbQr5/ykPGGXIEIRzMS573Le2FgVNchTc1dRbfX7fcPu8+8vcRPDo/1F/lBV/tZ93sn/eOTw163",
+	"Pzj8JQidTD85GoRBucn60/4gLAnpkydhsBIx2hhfWu283gfpWxarJ4dhWfScBL3+X777+9Evf+2/f/Kf",
+	"j38cvD18d/TX47PH75+ca7lkpSCPiZXk1Q5wSk0UQDw46oWBE60r4a2dQW9w1Ok97fQeg7BpLTm+Aw/Y",
+	"PVuab/jUINoZkXpPG9RyxxqQlzOAGBv0Bl8FVI7cLbtA/2F/+eodvfffCQnEGaShzLkgpQKvwCFLIi/U",
+	"LFGzS+gdTWXRPvpraI0EmIKwXQ6flFUGtJfnzOy3VBhMI3Bj6rmKsutKUJtX7j2n5pKyuH1vJA3kD/qL",
+	"hxyd0o48ZOjUeyw5dM4rd5ofPIU74UGruopvrcm8ezqLfvNaDReUxXwBxiK0QqIszdQwFTQiw5SI4Vzx",
+	"y+Bk0D0ODX2cBNEMuw5JPFP67VxbeHz49KgIfVqvadhvV2fqax0hSyG/bzjJGPS7lLkrxD2pqhH5z4rz",
+	"ZBjNONWTrTy7omabrQKwVRMnvdtfqocTnPRDCcidmjRZKmlLeSVfsfmlTUcmyI2D/qUuQBhlkjTUfEQM",
+	"z2331Hlj/ceCuB+KP36BLkm7IU1zgk3DcfbunkVAVyP98CEko6mp0ZaH/a0k1dxYP2gQz0+37VW0teS8",
+	"B7L43SbV3GLjod0lZ564vdbIe5e/taF3NlBHORnc1skrksGbrmB2ib33Xsrp18L2DgKA9Fx/dFumoRu0",
+	"bBqu3aXFjEsCveCRVFgo6bzgVDbtlv7P0JRA/D1fKLmtfDBUa4ZqWiJJR/fFb54bfPdsw43QCKd0eEmW",
+	"ELBOWCSW4GLECglwM0F9vWQJKW1QxwGNcXSJ5lhekriLRmMsyTATyeiCQX2JMUEzpdI9uX+KUkGv4Joj",
+	"4TyFz2zP/stOwiOcIH2KlAGmSHN74dqlukap+TK60PVoaIccMqIWXFxKAJuz5qwHh1I3arhktkgT1mUn",
+	"oVekU9QtwuMoJpPA26Y478+UW9vWZz6njJa6NPGUMEw7cwyF2SwNmx/LhSe2bdvklv6FbON85x9qSdx3",
+	"WkRaIP12vMKnKbSsJ1EhtIeCEje2dG96hs0mb/NJ9e6F+G3gGzx/wIAG23fn4/9WjOC7EcyMLErCOb/k",
+	"vkHWwk5S9H4I6SF/4evKX7gNsQuxRc1x0Cb+mZRDk0CphooREBAgCI5mQH4uksqWqKcSMa4uGNiclE1R",
+	"lkJfh1mm4J+m1MRx7xBBxtuCStJQJOLMwHiHWK9noE2B0zA9UtwsDCmBJxMafTWlItbC/iNXyISP7blz",
+	"CKtHEJp4rJXiISw/1v31dSby2XcL9tbsUh5kEk9JIw6+19sem+TWGc9EskSCJ0knSyW6JKlCYyMsEj5F",
+	"KU1JQhk5LfrB1yPFYTpvgP4H/eS9hun3Hf8NxuNwvFw7gQtOdu4/kyeVN1EtcR99KkEYxHi5RczyrnHj",
+	"d+kQKp2/h5h+YgQJvkApEc7Z+BBg3CynYDMRNxGnRU5GaPauUpW3IWAIuIPVMIFbLFl04HLbmwvvn5Fx",
+	"RrXeaOoizbCcoYzFBJoKTTXjgygEEFhygVMIZ50jyoxjlDNywd5+eHP++uDl31++CJHkEI2L9QgmghZ4",
+	"CkZzet1FZxnT/MUkCGnWJmeUTS+Y7Q5xalzUEU4StMCaBdkKHUhA9J1P5p0RvdL3bqF3Kvj0TOvjAPOi",
+	"yowv9CaB7O9+9T7N2wqAe5UliT6rJYtc2ofRfmRxPoXMY5EPj5csKitdBo+tpdBcxf69RgJ3OXB3raKK",
+	"WTYggK1ERrrflj/7e6zwGEuCrqQ5uRDxTI35NbiWtdagGUFRGLzdcRZcKS/83nySf7Ov3OEx2ileswn3",
+	"nePfXKE5G3gPS9Zc0nBmi9giY0zzxzFlWCzvJjvwO5iVMiPpza601xmrA38KxgQLIp5naqbn0boGTukP",
+	"ZJn/oucGg8R3n3iuWbN5HIRBJpLgJDgAz4SFaPUDl9oYgjyg5k9TYq20paXFdUv3fGZxnvs6W5AJQUOZ",
+	"3I6q9WoojQW9GtaMhCObAbJnGkRCH7PS90UzvfogZzwhnbG2jl03NOgSkylullQll6YZVjry1Kf54HLn",
+	"nr/OLdkCbrsJVJQvd2W3nt7nG/rciWJXrTzCCid8mpHuSqKhf/0ZWEd8UhlEahMwn/VRkftnnpZGzstG",
+	"eiCDsi7l5ZU7/ZcHcS3d62O8KAqJhQhur0ymkamY7g6mW8n29I3zimCVCYImCZ5KNKdCQIKR4pVxyjBN",
+	"zBdNW46zmCoww/jE6l7zTBmcacAS+MQz3Fs6NRzUmH0/kgUUpDzQylkHpxSpmYC23xrUl790nqf0gFyn",
+	"XOi9nNCENE1I5/qlhgVU5Xp1G0xR+TI1s8gzzEsWp5wyq+bpEWKsMEoTzMrIV0ib+hDPS/H1eUWn/IMQ",
+	"cAdMWJDGVCoalQ8JdOnPHz///wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
