@@ -227,8 +227,9 @@ func TestImportRejectsWhatIsNotAnExporterFile(t *testing.T) {
 		body   string
 		status int
 	}{
-		"unknown_field":   {`{"version":"1.0.0","source":{"type":"newapi"},"data":{},"extra":1}`, http.StatusBadRequest},
-		"missing_data":    {`{"version":"1.0.0","source":{"type":"newapi"}}`, http.StatusBadRequest},
+		"unknown_field":   {`{"version":"1.0.0","source":{"type":"newapi"},"data":{},"extra":1}`, http.StatusUnprocessableEntity},
+		"missing_data":    {`{"version":"1.0.0","source":{"type":"newapi"}}`, http.StatusUnprocessableEntity},
+		"not_json":        {`{"version":`, http.StatusBadRequest},
 		"keys_not_a_list": {`{"version":"1.0.0","source":{"type":"newapi"},"data":{"keys":{}}}`, http.StatusBadRequest},
 		"wrong_version":   {`{"version":"2.0.0","source":{"type":"newapi"},"data":{}}`, http.StatusUnprocessableEntity},
 	} {

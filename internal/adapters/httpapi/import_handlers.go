@@ -1,24 +1,49 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
 	"github.com/ez-api/ez-api/internal/core/imports"
 )
 
+type rawImportBody struct{}
+
+// importBodyMiddleware keeps the raw body of POST /admin/import for the
+// handler: the file is checked by imports.Parse (the parser `ezapi import`
+// shares, strict about unknown fields) instead of the schema validator,
+// which is far slower on 100,000 keys and the generated decoder, which
+// drops unknown fields.
+func importBodyMiddleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !isImport(c) {
+				return next(c)
+			}
+			raw, err := io.ReadAll(c.Request().Body)
+			if err != nil {
+				return err // the body limit's 413, or the client went away
+			}
+			req := c.Request()
+			req.Body = io.NopCloser(bytes.NewReader(raw))
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), rawImportBody{}, raw)))
+			return next(c)
+		}
+	}
+}
+
 // ImportExport implements gen.StrictServerInterface.
 func (a *API) ImportExport(ctx context.Context, req gen.ImportExportRequestObject) (gen.ImportExportResponseObject, error) {
-	// The body was validated against ExportFile; imports.Parse is the one
-	// parser the CLI shares, so the generated type goes back to its JSON.
-	raw, err := json.Marshal(req.Body)
-	if err != nil {
-		return nil, fmt.Errorf("re-encode import body: %w", err)
+	raw, ok := ctx.Value(rawImportBody{}).([]byte)
+	if !ok {
+		return nil, fmt.Errorf("import: raw body missing")
 	}
 	f, err := imports.Parse(raw)
 	if err != nil {

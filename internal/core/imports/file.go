@@ -102,7 +102,10 @@ type Binding struct {
 // another format is not half-imported; a bad file is a validation error
 // naming where it broke.
 func Parse(body []byte) (File, error) {
-	var f File
+	var f struct {
+		File
+		Data *Data `json:"data"` // shadows File.Data to tell a missing one
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
@@ -114,7 +117,11 @@ func Parse(body []byte) (File, error) {
 	if f.Version == "" || f.Version[0] != '1' {
 		return File{}, domain.NewValidationError("version", fmt.Sprintf("unsupported exporter file version %q, want 1.x", f.Version))
 	}
-	return f, nil
+	if f.Data == nil {
+		return File{}, domain.NewValidationError("data", "is required")
+	}
+	f.File.Data = *f.Data
+	return f.File, nil
 }
 
 // jsonProblem describes a decode error without echoing values (a token may
