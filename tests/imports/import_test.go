@@ -243,3 +243,25 @@ func TestImportRejectsWhatIsNotAnExporterFile(t *testing.T) {
 		})
 	}
 }
+
+func TestImportIsForAdminsOnly(t *testing.T) {
+	env := testenv.Start(t, setup)
+	admin := env.AdminToken(t)
+	body, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	_, developer := env.CreateServiceToken(t, admin, "importer", apiclient.ServiceTokenRoleDeveloper)
+	for name, tc := range map[string]struct {
+		editors []apiclient.RequestEditorFn
+		status  int
+	}{
+		"anonymous_is_401": {nil, http.StatusUnauthorized},
+		"developer_is_403": {[]apiclient.RequestEditorFn{testenv.WithToken(developer)}, http.StatusForbidden},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := env.Client.ImportExportWithBodyWithResponse(context.Background(), nil, "application/json",
+				bytes.NewReader(body), tc.editors...)
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, resp.StatusCode(), string(resp.Body))
+		})
+	}
+}
