@@ -205,6 +205,25 @@ func TestImportSampleFile(t *testing.T) {
 		assert.Equal(t, 4, n)
 	})
 
+	t.Run("rotating_removes_both_old_forms", func(t *testing.T) {
+		var id int64
+		require.NoError(t, env.DB.Get(&id, `SELECT id FROM keys WHERE token_hash = $1`, sha256hex("sk-"+aliceExpired)))
+		grace := int32(0)
+		resp, err := env.Client.RotateKeyWithResponse(ctx, id, apiclient.RotateKeyJSONRequestBody{GraceSeconds: &grace},
+			testenv.WithToken(admin))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
+		for _, form := range []string{"sk-" + aliceExpired, aliceExpired} {
+			require.Eventually(t, func() bool {
+				ok, err := rdb.HExists(ctx, "auth:keys", sha256hex(form)).Result()
+				return err == nil && !ok
+			}, 10*time.Second, 50*time.Millisecond)
+		}
+		var alias *string
+		require.NoError(t, env.DB.Get(&alias, `SELECT alias_token_hash FROM keys WHERE id = $1`, id))
+		assert.Nil(t, alias)
+	})
+
 	t.Run("revoking_removes_both_forms", func(t *testing.T) {
 		var id int64
 		require.NoError(t, env.DB.Get(&id, `SELECT id FROM keys WHERE token_hash = $1`, sha256hex("sk-"+bobDisabled)))
