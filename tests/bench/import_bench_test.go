@@ -97,6 +97,7 @@ func TestImport100kKeys(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
 	require.Equal(t, n, rep.Keys.Imported)
+	t.Logf("%d keys committed in %s (raw COPY baseline %s)", n, committed, baseline)
 
 	last := sha256.Sum256([]byte(fmt.Sprintf("bench%043d", n-1)))
 	deadline := time.Now().Add(5 * time.Minute)
@@ -107,6 +108,7 @@ func TestImport100kKeys(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	inRedis := time.Since(start)
+	t.Logf("last key in Redis after %s", inRedis)
 	fields, err := rdb.HLen(ctx, "auth:keys").Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 2*n, fields, "both token forms of every key")
