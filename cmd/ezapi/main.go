@@ -3,12 +3,14 @@
 //	ezapi serve                  run the HTTP server (migrates first unless postgres.auto_migrate is false)
 //	ezapi migrate up|down|status manage the database schema
 //	ezapi admin bootstrap [--username NAME]  create the first admin operator
+//	ezapi import FILE [--dry-run] import an EZ-Api/exporter file (New API / one-api)
 //	ezapi secrets rotate         re-encrypt upstream keys under the newest key version
 //	ezapi version                print build information
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/ez-api/ez-api/internal/app"
 	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/core/imports"
 )
 
 // Exit statuses.
@@ -42,6 +45,8 @@ commands:
                            characters, else generated and printed once); exits 2
                            on an invalid username or password, 3 when an admin
                            already exists
+  import FILE [--dry-run]  import an EZ-Api/exporter file (New API / one-api),
+                           as POST /admin/import does; prints the report as JSON
   secrets rotate           re-encrypt every provider's upstream key under the
                            current crypto.key_version (idempotent)
   version                  print build information
@@ -107,6 +112,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			return exitConfig
 		}
 		return bootstrap(ctx, environ, username, stdout, stderr)
+	case "import":
+		return importFile(ctx, args[1:], environ, stdout, stderr)
 	case "secrets":
 		if len(args) != 2 || args[1] != "rotate" {
 			fmt.Fprint(stderr, "usage: ezapi secrets rotate\n")
@@ -239,4 +246,55 @@ func bootstrap(ctx context.Context, environ []string, flagUsername string, stdou
 		return exitConfig
 	}
 	return code
+}
+
+// importFile runs `ezapi import FILE [--dry-run]`: the same use-case as
+// POST /admin/import, reporting as JSON on stdout.
+func importFile(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	var path string
+	dryRun := false
+	for _, a := range args {
+		switch {
+		case a == "--dry-run":
+			dryRun = true
+		case path == "" && !strings.HasPrefix(a, "-"):
+			path = a
+		default:
+			path = ""
+			args = nil
+		}
+	}
+	if path == "" || len(args) > 2 {
+		fmt.Fprint(stderr, "usage: ezapi import FILE [--dry-run]\n")
+		return exitConfig
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ezapi: %v\n", err)
+		return exitFail
+	}
+	f, err := imports.Parse(body)
+	if err != nil {
+		fmt.Fprintf(stderr, "ezapi: %s: %v\n", path, err)
+		return exitFail
+	}
+	return withConfig(environ, stderr, func(cfg app.Config) error {
+		adm, cleanup, err := app.InitializeAdmin(cfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if cfg.Postgres.AutoMigrate {
+			if _, err := adm.Migrator.Up(ctx); err != nil {
+				return err
+			}
+		}
+		rep, err := adm.Imports.Import(ctx, f, dryRun)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	})
 }

@@ -160,9 +160,11 @@ type ServerConfig struct {
 	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 	BodyLimitBytes    int64         `koanf:"body_limit_bytes"`
-	DocsEnabled       bool          `koanf:"docs_enabled"`
-	CORS              CORSConfig    `koanf:"cors"`
-	TLS               TLSConfig     `koanf:"tls"`
+	// ImportBodyLimitBytes bounds POST /admin/import (exporter files are big).
+	ImportBodyLimitBytes int64      `koanf:"import_body_limit_bytes"`
+	DocsEnabled          bool       `koanf:"docs_enabled"`
+	CORS                 CORSConfig `koanf:"cors"`
+	TLS                  TLSConfig  `koanf:"tls"`
 }
 
 // CORSConfig controls cross-origin access.
@@ -286,32 +288,33 @@ func (c Config) ListenAddr() string {
 // defaults lists every setting with its default; config.example.yaml mirrors it.
 func defaults() map[string]any {
 	return map[string]any{
-		"mode":                          ModeDevelopment,
-		"server.host":                   "", // 127.0.0.1 in development, 0.0.0.0 in production
-		"server.port":                   8080,
-		"server.shutdown_timeout":       "30s",
-		"server.read_header_timeout":    "5s",
-		"server.read_timeout":           "30s",
-		"server.write_timeout":          "60s",
-		"server.idle_timeout":           "120s",
-		"server.max_header_bytes":       32 << 10,
-		"server.body_limit_bytes":       1 << 20,
-		"server.docs_enabled":           true,
-		"server.cors.allow_origins":     []string{}, // every origin in development
-		"server.cors.allow_credentials": false,
-		"server.tls.cert_file":          "",
-		"server.tls.key_file":           "",
-		"server.trusted_proxies":        []string{},
-		"metrics.enabled":               true,
-		"metrics.bearer_token":          "",
-		"tracing.enabled":               false,
-		"tracing.endpoint":              "localhost:4318",
-		"tracing.insecure":              true,
-		"tracing.sample_ratio":          1.0,
-		"tracing.service_name":          "ezapi",
-		"ratelimit.enabled":             true,
-		"ratelimit.backend":             "memory",
-		"ratelimit.replicas":            1,
+		"mode":                           ModeDevelopment,
+		"server.host":                    "", // 127.0.0.1 in development, 0.0.0.0 in production
+		"server.port":                    8080,
+		"server.shutdown_timeout":        "30s",
+		"server.read_header_timeout":     "5s",
+		"server.read_timeout":            "30s",
+		"server.write_timeout":           "60s",
+		"server.idle_timeout":            "120s",
+		"server.max_header_bytes":        32 << 10,
+		"server.body_limit_bytes":        1 << 20,
+		"server.import_body_limit_bytes": 256 << 20,
+		"server.docs_enabled":            true,
+		"server.cors.allow_origins":      []string{}, // every origin in development
+		"server.cors.allow_credentials":  false,
+		"server.tls.cert_file":           "",
+		"server.tls.key_file":            "",
+		"server.trusted_proxies":         []string{},
+		"metrics.enabled":                true,
+		"metrics.bearer_token":           "",
+		"tracing.enabled":                false,
+		"tracing.endpoint":               "localhost:4318",
+		"tracing.insecure":               true,
+		"tracing.sample_ratio":           1.0,
+		"tracing.service_name":           "ezapi",
+		"ratelimit.enabled":              true,
+		"ratelimit.backend":              "memory",
+		"ratelimit.replicas":             1,
 		"ratelimit.rules": []map[string]any{
 			{"name": "per-ip", "scope": "ip", "algorithm": "sliding_window", "limit": 1200, "window": "1m"},
 			{"name": "per-principal", "scope": "principal", "algorithm": "token_bucket", "limit": 50, "window": "1s", "burst": 200},
@@ -776,6 +779,9 @@ func (c Config) Validate() error {
 	}
 	if c.Server.BodyLimitBytes < 1024 {
 		v.addf("server.body_limit_bytes: %d is below 1024", c.Server.BodyLimitBytes)
+	}
+	if c.Server.ImportBodyLimitBytes < 1024 {
+		return configErrorf("server.import_body_limit_bytes: %d is below 1024", c.Server.ImportBodyLimitBytes)
 	}
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
 		v.addf("server.tls: cert_file and key_file must be set together")

@@ -23,6 +23,7 @@ func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), 
 
 // InitializeAdmin builds what `ezapi admin …` commands need.
 func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
-	wire.Build(InfraSet, RepositorySet, AuthSet, RoutingSet, ProvideNoNotifier, wire.Struct(new(Admin), "*"))
+	wire.Build(InfraSet, RepositorySet, AuthSet, RoutingSet, ProvideNoNotifier, AdminTenancySet, ImportSet,
+		wire.Struct(new(Admin), "*"))
 	return nil, nil, nil
 }

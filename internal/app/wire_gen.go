@@ -90,6 +90,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	syncService := ProvideSyncService(cfg, publisher, balancerRegistry, clock)
 	logReader := postgres.NewLogReader(db)
 	logsService := ProvideLogService(cfg, sink, logReader, logReader, logReader, clock, metrics)
+	importRepository := postgres.NewImportRepository(db)
+	importsService := ProvideImportService(importRepository, providersService, mastersService, mutator, publisher)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,
@@ -104,6 +106,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		Audit:         auditService,
 		Sync:          syncService,
 		Logs:          logsService,
+		Imports:       importsService,
 	}
 	api := httpapi.NewAPI(services, clock)
 	limiter := ProvideLimiter(cfg, universalClient, metrics)
@@ -201,10 +204,16 @@ func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
 	changeNotifier := ProvideNoNotifier()
 	mutator := changes.NewMutator(txRunner, auditRepository, changeRecorder, clock, changeNotifier)
 	providersService := ProvideProviderService(providerRepository, routeGroupRepository, secretCipher, addressGuard, mutator, cfg)
+	importRepository := postgres.NewImportRepository(db)
+	masterRepository := postgres.NewMasterRepository(db)
+	keyRepository := postgres.NewKeyRepository(db)
+	mastersService := masters.NewService(masterRepository, keyRepository, mutator, manager)
+	importsService := ProvideImportService(importRepository, providersService, mastersService, mutator, changeNotifier)
 	admin := &Admin{
 		Migrator:  migrator,
 		Operators: service,
 		Providers: providersService,
+		Imports:   importsService,
 	}
 	return admin, func() {
 		cleanup2()

@@ -117,3 +117,19 @@ type AuditReader interface {
 type ModelCatalog interface {
 	MissingKeys(ctx context.Context, keys []string) ([]string, error)
 }
+
+// ImportRepository is the bulk storage an import needs; every method runs in
+// the caller's transaction.
+type ImportRepository interface {
+	// ProviderNames reports which of names are taken by providers.
+	ProviderNames(ctx context.Context, names []string) (map[string]bool, error)
+	// MastersByName returns the existing masters among names.
+	MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error)
+	// TakenKeyHashes reports which of hashes any key already answers to
+	// (current, previous or alias hash).
+	TakenKeyHashes(ctx context.Context, hashes []string) (map[string]bool, error)
+	// InsertKeys stores keys in batches and returns their ids, in order.
+	InsertKeys(ctx context.Context, keys []domain.Key) ([]int64, error)
+	// RecordChanges writes one outbox row per entity, versions in order.
+	RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error
+}

@@ -153,6 +153,36 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for ImportDecisionOutcome.
+const (
+	ImportDecisionOutcomeExists           ImportDecisionOutcome = "exists"
+	ImportDecisionOutcomeImported         ImportDecisionOutcome = "imported"
+	ImportDecisionOutcomeImportedDisabled ImportDecisionOutcome = "imported_disabled"
+	ImportDecisionOutcomeMapped           ImportDecisionOutcome = "mapped"
+	ImportDecisionOutcomeSkipped          ImportDecisionOutcome = "skipped"
+	ImportDecisionOutcomeWarning          ImportDecisionOutcome = "warning"
+)
+
+// Valid indicates whether the value is a known member of the ImportDecisionOutcome enum.
+func (e ImportDecisionOutcome) Valid() bool {
+	switch e {
+	case ImportDecisionOutcomeExists:
+		return true
+	case ImportDecisionOutcomeImported:
+		return true
+	case ImportDecisionOutcomeImportedDisabled:
+		return true
+	case ImportDecisionOutcomeMapped:
+		return true
+	case ImportDecisionOutcomeSkipped:
+		return true
+	case ImportDecisionOutcomeWarning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyStatus.
 const (
 	KeyStatusActive    KeyStatus = "active"
@@ -719,10 +749,12 @@ type BindingCandidateStatus string
 // BindingCandidateInput defines model for BindingCandidateInput.
 type BindingCandidateInput struct {
 	// RouteGroup Example: default
-	RouteGroup    *RouteGroupName `json:"route_group,omitempty"`
-	SelectorType  SelectorType    `json:"selector_type"`
-	SelectorValue string          `json:"selector_value"`
-	Weight        *int32          `json:"weight,omitempty"`
+	RouteGroup   *RouteGroupName `json:"route_group,omitempty"`
+	SelectorType SelectorType    `json:"selector_type"`
+
+	// SelectorValue Trimmed before use; empty (or only whitespace) stands for the binding's public model, as in the original EZ-API routing.ResolveUpstreamModel.
+	SelectorValue string `json:"selector_value"`
+	Weight        *int32 `json:"weight,omitempty"`
 }
 
 // BindingCandidates defines model for BindingCandidates.
@@ -876,6 +908,95 @@ type DependencyHealth struct {
 // DependencyHealthStatus defines model for DependencyHealth.Status.
 type DependencyHealthStatus string
 
+// ExportBinding defines model for ExportBinding.
+type ExportBinding struct {
+	Model      *string `json:"model,omitempty"`
+	Namespace  *string `json:"namespace,omitempty"`
+	RouteGroup *string `json:"route_group,omitempty"`
+	Status     *string `json:"status,omitempty"`
+}
+
+// ExportData defines model for ExportData.
+type ExportData struct {
+	Bindings  *[]ExportBinding  `json:"bindings,omitempty"`
+	Keys      *[]ExportKey      `json:"keys,omitempty"`
+	Masters   *[]ExportMaster   `json:"masters,omitempty"`
+	Providers *[]ExportProvider `json:"providers,omitempty"`
+}
+
+// ExportFile The EZ-Api/exporter intermediate file (internal/schema/intermediate.go), version 1.x.
+type ExportFile struct {
+	Data   ExportData   `json:"data"`
+	Source ExportSource `json:"source"`
+
+	// Version Example: 1.0.0
+	Version  string    `json:"version"`
+	Warnings *[]string `json:"warnings,omitempty"`
+}
+
+// ExportKey defines model for ExportKey.
+type ExportKey struct {
+	UnderscoreOriginalId              *int                         `json:"_original_id,omitempty"`
+	UnderscoreTokenPlaintextAvailable *bool                        `json:"_token_plaintext_available,omitempty"`
+	AllowIps                          *[]string                    `json:"allow_ips,omitempty"`
+	ExpiresAt                         nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	Group                             *string                      `json:"group,omitempty"`
+	MasterRef                         *string                      `json:"master_ref,omitempty"`
+	ModelLimits                       *[]string                    `json:"model_limits,omitempty"`
+	ModelLimitsEnabled                *bool                        `json:"model_limits_enabled,omitempty"`
+	Namespaces                        *[]string                    `json:"namespaces,omitempty"`
+	OriginalToken                     *string                      `json:"original_token,omitempty"`
+	QuotaLimit                        nullable.Nullable[int64]     `json:"quota_limit,omitempty"`
+	QuotaUsed                         nullable.Nullable[int64]     `json:"quota_used,omitempty"`
+	Scopes                            *[]string                    `json:"scopes,omitempty"`
+	Status                            *string                      `json:"status,omitempty"`
+	UnlimitedQuota                    *bool                        `json:"unlimited_quota,omitempty"`
+}
+
+// ExportMaster defines model for ExportMaster.
+type ExportMaster struct {
+	UnderscoreSourceEmail  *string   `json:"_source_email,omitempty"`
+	UnderscoreSourceUserId *int      `json:"_source_user_id,omitempty"`
+	DefaultNamespace       *string   `json:"default_namespace,omitempty"`
+	GlobalQps              *int      `json:"global_qps,omitempty"`
+	Group                  *string   `json:"group,omitempty"`
+	MaxChildKeys           *int      `json:"max_child_keys,omitempty"`
+	Name                   *string   `json:"name,omitempty"`
+	Namespaces             *[]string `json:"namespaces,omitempty"`
+	Status                 *string   `json:"status,omitempty"`
+}
+
+// ExportProvider defines model for ExportProvider.
+type ExportProvider struct {
+	UnderscoreOriginal *map[string]interface{} `json:"_original,omitempty"`
+	AllGroups          *[]string               `json:"all_groups,omitempty"`
+	ApiKey             *string                 `json:"api_key,omitempty"`
+	AutoBan            *bool                   `json:"auto_ban,omitempty"`
+	BaseUrl            *string                 `json:"base_url,omitempty"`
+	IsMultiKey         *bool                   `json:"is_multi_key,omitempty"`
+	Models             *[]string               `json:"models,omitempty"`
+	MultiKeyIndex      *int                    `json:"multi_key_index,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+	OriginalId         *int                    `json:"original_id,omitempty"`
+	OriginalName       *string                 `json:"original_name,omitempty"`
+	PrimaryGroup       *string                 `json:"primary_group,omitempty"`
+	Priority           *int                    `json:"priority,omitempty"`
+	Status             *string                 `json:"status,omitempty"`
+
+	// Type The exporter's type name; mapped by an explicit table (docs/import.md).
+	Type   *string `json:"type,omitempty"`
+	Weight *int    `json:"weight,omitempty"`
+}
+
+// ExportSource defines model for ExportSource.
+type ExportSource struct {
+	ExportedAt *time.Time `json:"exported_at,omitempty"`
+
+	// Type Example: newapi
+	Type    *string `json:"type,omitempty"`
+	Version *string `json:"version,omitempty"`
+}
+
 // FeatureFlags Flag → value (always strings).
 //
 // Example: {"dp_claude_cross_upstream":"true","dp_state_store_backend":"redis"}
@@ -922,6 +1043,51 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// ImportCounts defines model for ImportCounts.
+type ImportCounts struct {
+	// Existing Already in ezapi (same name, same token); left as they are.
+	Existing int `json:"existing"`
+	Imported int `json:"imported"`
+	Skipped  int `json:"skipped"`
+}
+
+// ImportDecision defines model for ImportDecision.
+type ImportDecision struct {
+	Message string `json:"message"`
+
+	// Name The record's name, or a token's display prefix (never a secret).
+	Name    string                `json:"name"`
+	Outcome ImportDecisionOutcome `json:"outcome"`
+
+	// Record The record, e.g. `keys[12]`, or a kind (`keys`) for a rule applied to many.
+	Record string `json:"record"`
+}
+
+// ImportDecisionOutcome defines model for ImportDecision.Outcome.
+type ImportDecisionOutcome string
+
+// ImportReport defines model for ImportReport.
+type ImportReport struct {
+	Bindings  ImportCounts     `json:"bindings"`
+	Decisions []ImportDecision `json:"decisions"`
+	DryRun    bool             `json:"dry_run"`
+
+	// ExportWarnings The exporter's own warnings, passed through.
+	ExportWarnings []string     `json:"export_warnings"`
+	FileVersion    string       `json:"file_version"`
+	Keys           ImportCounts `json:"keys"`
+	Masters        ImportCounts `json:"masters"`
+	Providers      ImportCounts `json:"providers"`
+	Source         ImportSource `json:"source"`
+}
+
+// ImportSource defines model for ImportSource.
+type ImportSource struct {
+	ExportedAt nullable.Nullable[time.Time] `json:"exported_at,omitempty"`
+	Type       string                       `json:"type"`
+	Version    string                       `json:"version"`
+}
 
 // Key defines model for Key.
 type Key struct {
@@ -1665,6 +1831,12 @@ type ListAuditParams struct {
 // ListAuditParamsActorType defines parameters for ListAudit.
 type ListAuditParamsActorType string
 
+// ImportExportParams defines parameters for ImportExport.
+type ImportExportParams struct {
+	// DryRun Report what the import would do without writing anything.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // ListMastersParams defines parameters for ListMasters.
 type ListMastersParams struct {
 	Status *MasterStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -1802,6 +1974,9 @@ type GetUsageStatsParamsGroupBy string
 
 // PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
 type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
+
+// ImportExportJSONRequestBody defines body for ImportExport for application/json ContentType.
+type ImportExportJSONRequestBody = ExportFile
 
 // CreateMasterJSONRequestBody defines body for CreateMaster for application/json ContentType.
 type CreateMasterJSONRequestBody = CreateMasterRequest
@@ -2388,6 +2563,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /admin/features (the `PutFeatures` operationId).
 	PutFeatures(ctx context.Context, body PutFeaturesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportExportWithBody Import an EZ-Api/exporter file (New API / one-api)
+	//
+	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// Importing the same file again changes nothing. Every mapping decision and every record
+	// that could not be mapped is in the report and in the audit log; secrets never are.
+	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/import (the `ImportExport` operationId).
+	ImportExportWithBody(ctx context.Context, params *ImportExportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+	//
+	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// Importing the same file again changes nothing. Every mapping decision and every record
+	// that could not be mapped is in the report and in the audit log; secrets never are.
+	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/import (the `ImportExport` operationId).
+	ImportExport(ctx context.Context, params *ImportExportParams, body ImportExportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMasters List masters
 	//
@@ -3004,6 +3207,54 @@ func (c *Client) PutFeaturesWithBody(ctx context.Context, contentType string, bo
 // Corresponds with PUT /admin/features (the `PutFeatures` operationId).
 func (c *Client) PutFeatures(ctx context.Context, body PutFeaturesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutFeaturesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportExportWithBody Import an EZ-Api/exporter file (New API / one-api)
+//
+// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// Importing the same file again changes nothing. Every mapping decision and every record
+// that could not be mapped is in the report and in the audit log; secrets never are.
+// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/import (the `ImportExport` operationId).
+func (c *Client) ImportExportWithBody(ctx context.Context, params *ImportExportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportExportRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+//
+// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// Importing the same file again changes nothing. Every mapping decision and every record
+// that could not be mapped is in the report and in the audit log; secrets never are.
+// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/import (the `ImportExport` operationId).
+func (c *Client) ImportExport(ctx context.Context, params *ImportExportParams, body ImportExportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportExportRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4452,6 +4703,73 @@ func NewPutFeaturesRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewImportExportRequest calls the generic ImportExport builder with application/json body
+func NewImportExportRequest(server string, params *ImportExportParams, body ImportExportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewImportExportRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewImportExportRequestWithBody constructs an http.Request for the ImportExport method, with any body, and a specified content type
+func NewImportExportRequestWithBody(server string, params *ImportExportParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/import")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry_run", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -6985,6 +7303,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /admin/features (the `PutFeatures` operationId).
 	PutFeaturesWithResponse(ctx context.Context, body PutFeaturesJSONRequestBody, reqEditors ...RequestEditorFn) (*PutFeaturesResponse, error)
 
+	// ImportExportWithBodyWithResponse Import an EZ-Api/exporter file (New API / one-api)
+	//
+	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// Importing the same file again changes nothing. Every mapping decision and every record
+	// that could not be mapped is in the report and in the audit log; secrets never are.
+	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/import (the `ImportExport` operationId).
+	ImportExportWithBodyWithResponse(ctx context.Context, params *ImportExportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportExportResponse, error)
+
+	// ImportExportWithResponse Import an EZ-Api/exporter file (New API / one-api)
+	//
+	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// Importing the same file again changes nothing. Every mapping decision and every record
+	// that could not be mapped is in the report and in the audit log; secrets never are.
+	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/import (the `ImportExport` operationId).
+	ImportExportWithResponse(ctx context.Context, params *ImportExportParams, body ImportExportJSONRequestBody, reqEditors ...RequestEditorFn) (*ImportExportResponse, error)
+
 	// ListMastersWithResponse List masters
 	//
 	// A master principal sees only itself.
@@ -7852,6 +8198,120 @@ func (r PutFeaturesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutFeaturesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ImportExportResponse401Headers the declared response headers of an HTTP 401 response for ImportExport
+type ImportExportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ImportExportResponse429Headers the declared response headers of an HTTP 429 response for ImportExport
+type ImportExportResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type ImportExportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImportReport
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ImportExportResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ImportExportResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ImportExportResponse) GetJSON200() *ImportReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ImportExportResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ImportExportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ImportExportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ImportExportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ImportExportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12402,6 +12862,46 @@ func (c *ClientWithResponses) PutFeaturesWithResponse(ctx context.Context, body 
 	return ParsePutFeaturesResponse(rsp)
 }
 
+// ImportExportWithBodyWithResponse Import an EZ-Api/exporter file (New API / one-api)
+//
+// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// Importing the same file again changes nothing. Every mapping decision and every record
+// that could not be mapped is in the report and in the audit log; secrets never are.
+// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/import (the `ImportExport` operationId).
+func (c *ClientWithResponses) ImportExportWithBodyWithResponse(ctx context.Context, params *ImportExportParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportExportResponse, error) {
+	rsp, err := c.ImportExportWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportExportResponse(rsp)
+}
+
+// ImportExportWithResponse Import an EZ-Api/exporter file (New API / one-api)
+//
+// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
+// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// Importing the same file again changes nothing. Every mapping decision and every record
+// that could not be mapped is in the report and in the audit log; secrets never are.
+// `ezapi import FILE [--dry-run]` runs the same import from the command line.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/import (the `ImportExport` operationId).
+func (c *ClientWithResponses) ImportExportWithResponse(ctx context.Context, params *ImportExportParams, body ImportExportJSONRequestBody, reqEditors ...RequestEditorFn) (*ImportExportResponse, error) {
+	rsp, err := c.ImportExport(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportExportResponse(rsp)
+}
+
 // ListMastersWithResponse List masters
 //
 // A master principal sees only itself.
@@ -13684,6 +14184,132 @@ func ParsePutFeaturesResponse(rsp *http.Response) (*PutFeaturesResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers PutFeaturesResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseImportExportResponse parses an HTTP response from a ImportExportWithResponse call
+func ParseImportExportResponse(rsp *http.Response) (*ImportExportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ImportExportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImportReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ImportExportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ImportExportResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

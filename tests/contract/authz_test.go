@@ -36,6 +36,8 @@ var designAccess = map[string]map[domain.Role]string{
 	"operators":      {domain.RoleAdmin: "rw"},
 	"service_tokens": {domain.RoleAdmin: "rw"},
 	"audit":          {domain.RoleAdmin: "rw"},
+	// POST /admin/import is admin-only (issue 17, DESIGN.md §5).
+	"import": {domain.RoleAdmin: "rw"},
 }
 
 // designAllows answers from designAccess whether role may use perm.

@@ -27,6 +27,7 @@ import (
 	"github.com/ez-api/ez-api/internal/core/bindings"
 	"github.com/ez-api/ez-api/internal/core/features"
 	"github.com/ez-api/ez-api/internal/core/health"
+	"github.com/ez-api/ez-api/internal/core/imports"
 	"github.com/ez-api/ez-api/internal/core/keys"
 	"github.com/ez-api/ez-api/internal/core/logs"
 	"github.com/ez-api/ez-api/internal/core/masters"
@@ -50,7 +51,9 @@ type Options struct {
 	MetricsBearer  string
 	BodyLimitBytes int64
 	// LogBodyLimitBytes is the body limit of POST /logs (batches are big).
-	LogBodyLimitBytes    int64
+	LogBodyLimitBytes int64
+	// ImportBodyLimitBytes is the body limit of POST /admin/import.
+	ImportBodyLimitBytes int64
 	CORSAllowOrigins     []string
 	CORSAllowCredentials bool
 	DocsEnabled          bool
@@ -72,6 +75,7 @@ type API struct {
 	audit         *audit.Service
 	sync          *snapshot.SyncService
 	logs          *logs.Service
+	imports       *imports.Service
 	clock         ports.Clock
 	// logger is set by NewEcho: handlers log what they hide from callers.
 	logger *slog.Logger
@@ -94,13 +98,14 @@ type Services struct {
 	Audit         *audit.Service
 	Sync          *snapshot.SyncService
 	Logs          *logs.Service
+	Imports       *imports.Service
 }
 
 // NewAPI builds the handler set.
 func NewAPI(s Services, clock ports.Clock) *API {
 	return &API{health: s.Health, login: s.Login, operators: s.Operators, serviceTokens: s.ServiceTokens,
 		providers: s.Providers, models: s.Models, bindings: s.Bindings, masters: s.Masters, keys: s.Keys,
-		features: s.Features, audit: s.Audit, sync: s.Sync, logs: s.Logs, clock: clock}
+		features: s.Features, audit: s.Audit, sync: s.Sync, logs: s.Logs, imports: s.Imports, clock: clock}
 }
 
 // NewEcho builds the Echo server with the middleware of DESIGN.md §9, in
@@ -159,18 +164,27 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	}
 	e.Use(authMiddleware(perms, authn))
 	e.Use(rateLimitMiddleware(e, opts.Limiter))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Skipper: isLogIngest, Limit: fmt.Sprintf("%dB", opts.BodyLimitBytes)}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Skipper: func(c echo.Context) bool { return isLogIngest(c) || isImport(c) }, Limit: fmt.Sprintf("%dB", opts.BodyLimitBytes),
+	}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Skipper: func(c echo.Context) bool { return !isLogIngest(c) }, Limit: fmt.Sprintf("%dB", max(opts.LogBodyLimitBytes, opts.BodyLimitBytes)),
 	}))
-	// POST /logs decodes record by record (the log pipeline's own checks).
-	e.Use(bodyMiddleware(func(c echo.Context) bool { return !isLogIngest(c) }))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Skipper: func(c echo.Context) bool { return !isImport(c) }, Limit: fmt.Sprintf("%dB", max(opts.ImportBodyLimitBytes, opts.BodyLimitBytes)),
+	}))
+	// POST /logs decodes record by record (the log pipeline's own checks);
+	// POST /admin/import is parsed strictly by imports.Parse.
+	e.Use(bodyMiddleware(func(c echo.Context) bool { return !isLogIngest(c) && !isImport(c) }))
+	e.Use(importBodyMiddleware())
 	noParams := unvalidatedOperations(spec)
 	e.Use(oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// POST /logs validates record by record (one bad record must not
-		// refuse the batch), so the whole-body check is skipped there.
+		// refuse the batch), so the whole-body check is skipped there; POST
+		// /admin/import bodies (100,000 keys and more) are checked by
+		// imports.Parse, strictly and far faster than a schema walk.
 		Skipper: func(c echo.Context) bool {
-			return skipsValidation(noParams, c) || isOutsideContract(c) || isLogIngest(c)
+			return skipsValidation(noParams, c) || isOutsideContract(c) || isLogIngest(c) || isImport(c)
 		},
 		ErrorHandler: validationProblem,
 		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
@@ -199,6 +213,10 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 
 // nonContractPaths are served by the server but are not API operations.
 var nonContractPaths = []string{"/docs", "/openapi.yaml", "/openapi.json", "/metrics"}
+
+func isImport(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && c.Path() == "/admin/import"
+}
 
 func isLogIngest(c echo.Context) bool {
 	return c.Request().Method == http.MethodPost && c.Path() == "/logs"

@@ -30,6 +30,7 @@ type keyRow struct {
 	TokenHash        string         `db:"token_hash"`
 	PrevTokenHash    *string        `db:"prev_token_hash"`
 	PrevExpiresAt    *time.Time     `db:"prev_expires_at"`
+	AliasHash        *string        `db:"alias_token_hash"`
 	Group            string         `db:"group_name"`
 	AllowedModels    pq.StringArray `db:"allowed_models"`
 	AllowedIPs       pq.StringArray `db:"allowed_ips"`
@@ -54,7 +55,8 @@ func toDomainKey(r keyRow) domain.Key {
 	return domain.Key{
 		ID: r.ID, MasterID: r.MasterID, Name: r.Name, Prefix: r.Prefix, TokenHash: strings.TrimSpace(r.TokenHash),
 		PrevTokenHash: strings.TrimSpace(deref(r.PrevTokenHash)), PrevExpiresAt: r.PrevExpiresAt, Group: r.Group,
-		AllowedModels: []string(r.AllowedModels), AllowedIPs: []string(r.AllowedIPs), RPMLimit: r.RPMLimit,
+		AliasTokenHash: strings.TrimSpace(deref(r.AliasHash)),
+		AllowedModels:  []string(r.AllowedModels), AllowedIPs: []string(r.AllowedIPs), RPMLimit: r.RPMLimit,
 		TPMLimit: r.TPMLimit, QuotaTokens: r.QuotaTokens, BudgetUSD: r.BudgetUSD,
 		BudgetPeriod: domain.BudgetPeriod(r.BudgetPeriod), ExpiresAt: r.ExpiresAt, Status: domain.KeyStatus(r.Status),
 		IssuedBy: r.IssuedBy, UsedTokens: r.UsedTokens, UsedUSD: r.UsedUSD, RevokedAt: r.RevokedAt,
@@ -67,6 +69,7 @@ func toRowKey(k domain.Key) keyRow {
 	return keyRow{
 		ID: k.ID, MasterID: k.MasterID, Name: k.Name, Prefix: k.Prefix, TokenHash: k.TokenHash,
 		PrevTokenHash: nullIfEmpty(k.PrevTokenHash), PrevExpiresAt: k.PrevExpiresAt, Group: k.Group,
+		AliasHash:     nullIfEmpty(k.AliasTokenHash),
 		AllowedModels: pq.StringArray(nonNil(k.AllowedModels)), AllowedIPs: pq.StringArray(nonNil(k.AllowedIPs)),
 		RPMLimit: k.RPMLimit, TPMLimit: k.TPMLimit, QuotaTokens: k.QuotaTokens, BudgetUSD: k.BudgetUSD,
 		BudgetPeriod: string(k.BudgetPeriod), ExpiresAt: k.ExpiresAt, Status: string(k.Status), IssuedBy: k.IssuedBy,
@@ -84,7 +87,7 @@ func nonNil(s []string) []string {
 
 const keyColumns = `id, master_id, name, prefix, token_hash, prev_token_hash, prev_expires_at, group_name, allowed_models,
 allowed_ips, rpm_limit, tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, used_tokens,
-used_usd, revoked_at, created_at, updated_at, namespaces, default_namespace`
+used_usd, revoked_at, created_at, updated_at, namespaces, default_namespace, alias_token_hash`
 
 // Create implements ports.KeyRepository.
 func (r *KeyRepository) Create(ctx context.Context, k domain.Key) (domain.Key, error) {
@@ -138,7 +141,7 @@ AND ($4 = '' OR group_name = $4) ORDER BY id LIMIT $5`
 // Update implements ports.KeyRepository.
 func (r *KeyRepository) Update(ctx context.Context, k domain.Key) (domain.Key, error) {
 	const q = `UPDATE keys SET name = :name, prefix = :prefix, token_hash = :token_hash, prev_token_hash = :prev_token_hash,
-  prev_expires_at = :prev_expires_at, group_name = :group_name, allowed_models = :allowed_models,
+  prev_expires_at = :prev_expires_at, alias_token_hash = :alias_token_hash, group_name = :group_name, allowed_models = :allowed_models,
   allowed_ips = :allowed_ips, rpm_limit = :rpm_limit, tpm_limit = :tpm_limit, quota_tokens = :quota_tokens,
   budget_usd = :budget_usd, budget_period = :budget_period, expires_at = :expires_at, status = :status,
   namespaces = :namespaces, default_namespace = :default_namespace, revoked_at = :revoked_at, updated_at = :updated_at

@@ -52,6 +52,9 @@ func validateCandidates(cs []domain.BindingCandidate) error {
 		if c.RouteGroup == "" {
 			c.RouteGroup = domain.DefaultGroup
 		}
+		if c.SelectorType == "" {
+			c.SelectorType = domain.SelectorExact // as the original treats an empty type
+		}
 		if c.Weight < 0 {
 			v.Add(fmt.Sprintf("candidates.%d.weight", i), "must be ≥ 0")
 		}
@@ -231,7 +234,7 @@ func (s *Service) Resolve(ctx context.Context, bs []domain.Binding) ([]Resolved,
 				indexes[c.RouteGroup] = idx
 			}
 			out[i].Candidates[j] = domain.ResolvedCandidate{
-				BindingCandidate: c, GroupID: ids[c.RouteGroup], Resolution: idx.Resolve(c),
+				BindingCandidate: c, GroupID: ids[c.RouteGroup], Resolution: idx.Resolve(routing.WithPublicModel(c, b.PublicModel)),
 			}
 		}
 	}

@@ -248,3 +248,26 @@ func TestEachMutationRecordsOneChange(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 	assert.Len(t, f.changes.Recorded(), 3)
 }
+
+func TestSelectorsFollowTheOriginalRules(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture()
+	f.addModel(t, domain.DefaultNamespace, "kimi-k2")
+	p1 := f.addProvider(t, "p1", "g1", domain.ProviderActive, "kimi-k2", "Kimi/", "moonshot/kimi/")
+
+	created, err := f.svc.Create(ctx, domain.Binding{PublicModel: "kimi-k2", Candidates: []domain.BindingCandidate{
+		{RouteGroup: "g1", SelectorType: domain.SelectorExact, SelectorValue: ""},
+		{RouteGroup: "g1", SelectorType: "", SelectorValue: " kimi-k2 "},
+		{RouteGroup: "g1", SelectorType: domain.SelectorNormalizeExact, SelectorValue: "KIMI/"},
+	}})
+	require.NoError(t, err, "empty value, empty type and a trailing slash are valid selectors")
+	require.Len(t, created.Candidates, 3)
+	assert.Equal(t, domain.SelectorExact, created.Candidates[1].SelectorType, "an empty type is stored as exact")
+	assert.Equal(t, "", created.Candidates[0].SelectorValue, "the configured value is kept")
+	for i, want := range []string{"kimi-k2", "kimi-k2", "Kimi/"} {
+		res := created.Candidates[i].Resolution
+		assert.Equal(t, "ok", res.Status, "candidate %d: %s", i, res.Detail)
+		assert.Equal(t, map[int64]string{p1.ID: want}, res.Upstreams, "candidate %d", i)
+	}
+}

@@ -23,7 +23,7 @@ var Grants = map[Role][]Permission{
 		"keys:read", "keys:write", "features:read", "features:write",
 		"sync:read", "sync:write", "logs:read", "stats:read",
 		"operators:read", "operators:write", "service_tokens:read", "service_tokens:write",
-		"audit:read",
+		"audit:read", "import:write",
 	},
 	RoleDeveloper: {
 		"providers:read", "providers:write", "models:read", "models:write",

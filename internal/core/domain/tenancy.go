@@ -68,15 +68,19 @@ type Key struct {
 	TokenHash     string
 	PrevTokenHash string
 	PrevExpiresAt *time.Time
-	Group         string
-	AllowedModels []string
-	AllowedIPs    []string
-	RPMLimit      int
-	TPMLimit      int
-	QuotaTokens   *int64
-	BudgetUSD     *float64
-	BudgetPeriod  BudgetPeriod
-	ExpiresAt     *time.Time
+	// AliasTokenHash is a second lookup hash for the same key (empty for
+	// most keys): an imported New API / one-api token also works without
+	// its "sk-" prefix, as it did at the source.
+	AliasTokenHash string
+	Group          string
+	AllowedModels  []string
+	AllowedIPs     []string
+	RPMLimit       int
+	TPMLimit       int
+	QuotaTokens    *int64
+	BudgetUSD      *float64
+	BudgetPeriod   BudgetPeriod
+	ExpiresAt      *time.Time
 	// Namespaces narrow the master's (empty: the master's);
 	// DefaultNamespace is the namespace of unqualified model names.
 	Namespaces       []string

@@ -397,7 +397,7 @@ func (s *Service) Revoke(ctx context.Context, id int64) error {
 			return nil, nil
 		}
 		k.Status, k.RevokedAt, k.UpdatedAt = domain.KeyRevoked, &now, now
-		k.PrevTokenHash, k.PrevExpiresAt = "", nil
+		k.PrevTokenHash, k.PrevExpiresAt, k.AliasTokenHash = "", nil, ""
 		if _, err := s.repo.Update(ctx, k); err != nil {
 			return nil, err
 		}
@@ -429,7 +429,8 @@ func (s *Service) Rotate(ctx context.Context, id int64, graceSeconds int) (domai
 			until := now.Add(time.Duration(graceSeconds) * time.Second)
 			k.PrevTokenHash, k.PrevExpiresAt = k.TokenHash, &until
 		}
-		k.TokenHash, k.Prefix, k.UpdatedAt = tok.Hash, tok.Prefix, now
+		// The imported bare-token alias ends with the token it stood for.
+		k.TokenHash, k.Prefix, k.AliasTokenHash, k.UpdatedAt = tok.Hash, tok.Prefix, "", now
 		if out, err = s.repo.Update(ctx, k); err != nil {
 			return nil, err
 		}

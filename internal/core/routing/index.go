@@ -1,6 +1,10 @@
 package routing
 
-import "github.com/ez-api/ez-api/internal/core/domain"
+import (
+	"strings"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+)
 
 // Index resolves many candidates against one route group's providers
 // without scanning every provider model per candidate: exact and
@@ -8,8 +12,8 @@ import "github.com/ez-api/ez-api/internal/core/domain"
 // results equal Resolve's (FuzzIndexMatchesResolve).
 type Index struct {
 	providers []domain.ProviderRef
-	exact     map[string][]hit
-	norm      map[string][]hit
+	exact     map[string][]hit // trimmed model id → entries, in provider then list order
+	norm      map[string][]hit // NormalizeModelID of the trimmed id → entries
 }
 
 type hit struct {
@@ -22,10 +26,13 @@ func NewIndex(providers []domain.ProviderRef) *Index {
 	x := &Index{providers: providers, exact: map[string][]hit{}, norm: map[string][]hit{}}
 	for _, p := range providers {
 		for _, m := range p.Models {
-			x.exact[m] = append(x.exact[m], hit{p.ID, m})
-			if n := Normalize(m); n != "" {
-				x.norm[n] = append(x.norm[n], hit{p.ID, m})
+			m = strings.TrimSpace(m)
+			if m == "" {
+				continue // no selector (trimmed, non-empty) hits an empty id
 			}
+			x.exact[m] = append(x.exact[m], hit{p.ID, m})
+			n := NormalizeModelID(m)
+			x.norm[n] = append(x.norm[n], hit{p.ID, m})
 		}
 	}
 	return x
@@ -33,25 +40,25 @@ func NewIndex(providers []domain.ProviderRef) *Index {
 
 // Resolve is Resolve(c, providers) for the indexed providers.
 func (x *Index) Resolve(c domain.BindingCandidate) domain.CandidateResolution {
-	var found []hit
-	switch c.SelectorType {
+	sel, err := newSelector(c.SelectorType, c.SelectorValue)
+	if err != nil {
+		return failure(domain.ResolutionConfigError, err.Error())
+	}
+	hits := map[int64][]string{}
+	switch sel.typ {
 	case domain.SelectorExact:
-		found = x.exact[c.SelectorValue]
+		// The original returns a provider's first exact hit.
+		for _, h := range x.exact[sel.value] {
+			if _, ok := hits[h.id]; !ok {
+				hits[h.id] = []string{h.model}
+			}
+		}
 	case domain.SelectorNormalizeExact:
-		if want := Normalize(c.SelectorValue); want != "" {
-			found = x.norm[want]
+		for _, h := range x.norm[sel.want] {
+			hits[h.id] = append(hits[h.id], h.model)
 		}
 	default:
 		return Resolve(c, x.providers)
 	}
-	hits := make(map[int64]map[string]struct{}, len(found))
-	for _, h := range found {
-		set := hits[h.id]
-		if set == nil {
-			set = map[string]struct{}{}
-			hits[h.id] = set
-		}
-		set[h.model] = struct{}{}
-	}
-	return conclude(c, hits)
+	return conclude(c, sel, hits)
 }

@@ -17,6 +17,8 @@ func FuzzIndexMatchesResolve(f *testing.F) {
 	f.Add("regex", "^gpt", "gpt-4o", "gpt-4o-mini", "claude")
 	f.Add("normalize_exact", "a/b/", "b", "a/b", "")
 	f.Add("exact", "", "", "x", "y")
+	f.Add("exact", " x ", " x", "x ", "x")
+	f.Add("normalize_exact", "kimi/", "KIMI/", "a/kimi/", "kimi")
 	f.Fuzz(func(t *testing.T, typ, value, m1, m2, m3 string) {
 		c := domain.BindingCandidate{RouteGroup: "g", SelectorType: domain.SelectorType(typ), SelectorValue: value}
 		providers := []domain.ProviderRef{{ID: 2, Models: []string{m1, m2}}, {ID: 1, Models: []string{m3, m1}}, {ID: 3, Models: []string{m2}}}

@@ -1,5 +1,6 @@
 // Package routing resolves binding candidates to upstream models under the
-// balancer contract's selector rules.
+// balancer contract's selector rules, which are those of the original
+// EZ-API routing.ResolveUpstreamModel (docs/snapshot.md, "Selectors").
 package routing
 
 import (
@@ -21,38 +22,107 @@ const (
 	statusError = "error"
 )
 
+// WithPublicModel returns c as the balancer resolves it for the public model
+// it belongs to: a selector value that is empty after trimming stands for the
+// public model itself.
+func WithPublicModel(c domain.BindingCandidate, publicModel string) domain.BindingCandidate {
+	if strings.TrimSpace(c.SelectorValue) == "" {
+		c.SelectorValue = publicModel
+	}
+	return c
+}
+
 // Resolve resolves one binding candidate against the active providers of its
-// route group (the caller passes only those). Pure function.
+// route group (the caller passes only those). Per provider it applies the
+// original ResolveUpstreamModel: the selector value is trimmed, an empty type
+// means exact, model ids are compared trimmed, and a provider whose models
+// the selector hits more than once makes the candidate a config error. Pure
+// function; callers pass the candidate through WithPublicModel first.
 func Resolve(c domain.BindingCandidate, providers []domain.ProviderRef) domain.CandidateResolution {
-	match, err := matcher(c.SelectorType, c.SelectorValue)
+	sel, err := newSelector(c.SelectorType, c.SelectorValue)
 	if err != nil {
 		return failure(domain.ResolutionConfigError, err.Error())
 	}
 
-	// Hits per provider id as a set, so a model listed twice counts once and
-	// a provider id listed twice is treated as one provider.
-	hits := make(map[int64]map[string]struct{}, len(providers))
+	// Models per provider id in the order given: a provider id listed twice
+	// is one provider serving both lists.
+	var order []int64
+	models := make(map[int64][]string, len(providers))
 	for _, p := range providers {
-		set := hits[p.ID]
-		for _, m := range p.Models {
-			if !match(m) {
-				continue
-			}
-			if set == nil {
-				set = map[string]struct{}{}
-				hits[p.ID] = set
-			}
-			set[m] = struct{}{}
+		if _, seen := models[p.ID]; !seen {
+			order = append(order, p.ID)
 		}
+		models[p.ID] = append(models[p.ID], p.Models...)
 	}
 
-	return conclude(c, hits)
+	hits := make(map[int64][]string, len(order))
+	for _, id := range order {
+		if h := sel.hits(models[id]); len(h) > 0 {
+			hits[id] = h
+		}
+	}
+	return conclude(c, sel, hits)
 }
 
-// conclude turns the models each provider's selector hit into the
+// selector is a candidate's selector in the form resolution applies it.
+type selector struct {
+	typ   domain.SelectorType // never empty: "" has become exact
+	value string              // trimmed
+	re    *regexp.Regexp      // regex only
+	want  string              // normalize_exact only: NormalizeModelID(value)
+}
+
+func newSelector(t domain.SelectorType, value string) (selector, error) {
+	s := selector{typ: t, value: strings.TrimSpace(value)}
+	if s.value == "" {
+		return s, errors.New("selector_value: missing (empty after trimming, and no public model to fall back on)")
+	}
+	switch t {
+	case "", domain.SelectorExact:
+		s.typ = domain.SelectorExact
+	case domain.SelectorRegex:
+		re, err := compile(s.value)
+		if err != nil {
+			return s, err
+		}
+		s.re = re
+	case domain.SelectorNormalizeExact:
+		s.want = NormalizeModelID(s.value)
+	default:
+		return s, unknownTypeError(t)
+	}
+	return s, nil
+}
+
+// hits returns the trimmed model ids of one provider the selector hits, in
+// list order. exact stops at its first hit, as the original does, so a model
+// listed twice is one hit; regex and normalize_exact count every listed entry.
+func (s selector) hits(models []string) []string {
+	var out []string
+	for _, m := range models {
+		m = strings.TrimSpace(m)
+		switch s.typ {
+		case domain.SelectorExact:
+			if m == s.value {
+				return []string{m}
+			}
+		case domain.SelectorRegex:
+			if m != "" && s.re.MatchString(m) {
+				out = append(out, m)
+			}
+		case domain.SelectorNormalizeExact:
+			if m != "" && NormalizeModelID(m) == s.want {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// conclude turns the models the selector hit per provider into the
 // resolution: several hits on a provider is a config error, none anywhere
 // is no_provider.
-func conclude(c domain.BindingCandidate, hits map[int64]map[string]struct{}) domain.CandidateResolution {
+func conclude(c domain.BindingCandidate, sel selector, hits map[int64][]string) domain.CandidateResolution {
 	// Walk providers in id order so the reported conflict does not depend on
 	// the caller's order.
 	ids := make([]int64, 0, len(hits))
@@ -63,81 +133,58 @@ func conclude(c domain.BindingCandidate, hits map[int64]map[string]struct{}) dom
 
 	upstreams := make(map[int64]string, len(ids))
 	for _, id := range ids {
-		set := hits[id]
-		if len(set) > 1 {
-			models := make([]string, 0, len(set))
-			for m := range set {
-				models = append(models, m)
-			}
+		models := hits[id]
+		if len(models) > 1 {
+			models = slices.Clone(models)
 			slices.Sort(models)
 			return failure(domain.ResolutionConfigError, fmt.Sprintf(
 				"%s selector %q matches %d models of provider %d, want exactly one: %s",
-				c.SelectorType, c.SelectorValue, len(models), id, quoteJoin(models)))
+				sel.typ, sel.value, len(models), id, quoteJoin(models)))
 		}
-		for m := range set {
-			upstreams[id] = m
-		}
+		upstreams[id] = models[0]
 	}
 
 	if len(upstreams) == 0 {
 		return failure(domain.ResolutionNoProvider, fmt.Sprintf(
 			"no active provider in route group %q serves a model matching %s selector %q",
-			c.RouteGroup, c.SelectorType, c.SelectorValue))
+			c.RouteGroup, sel.typ, sel.value))
 	}
 	return domain.CandidateResolution{Status: statusOK, Upstreams: upstreams}
 }
 
-// Normalize is the normalize_exact form: lower-cased, trimmed, only the part after the last '/'.
-func Normalize(s string) string {
+// NormalizeModelID is the normalize_exact form of a model id, as the
+// original's: lower-cased and trimmed, then only the part after the last '/'
+// when something follows it ("moonshot/kimi2" → "kimi2", but "kimi/" stays
+// "kimi/"), trimmed again.
+func NormalizeModelID(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+	if s == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(s, '/'); i >= 0 && i+1 < len(s) {
 		s = s[i+1:]
 	}
 	return strings.TrimSpace(s)
 }
 
 // ValidateSelector checks a selector on its own, as at write time; its error
-// message is safe to show to API clients.
+// message is safe to show to API clients. An empty value is valid: it stands
+// for the binding's public model; an empty type is exact.
 func ValidateSelector(t domain.SelectorType, value string) error {
-	if !knownType(t) {
+	if t != "" && !knownType(t) {
 		return unknownTypeError(t)
-	}
-	if value == "" {
-		return errors.New("selector_value: must not be empty")
 	}
 	if len(value) > MaxSelectorValueLen {
 		return fmt.Errorf("selector_value: must be at most %d bytes, got %d", MaxSelectorValueLen, len(value))
 	}
-	if t == domain.SelectorNormalizeExact && Normalize(value) == "" {
-		return errors.New(`selector_value: normalizes to an empty model id (nothing after the last "/")`)
-	}
 	if t == domain.SelectorRegex {
-		if _, err := compile(value); err != nil {
-			return err
+		if v := strings.TrimSpace(value); v != "" {
+			if _, err := compile(v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
-}
-
-// matcher returns the predicate a selector applies to upstream model ids.
-func matcher(t domain.SelectorType, value string) (func(string) bool, error) {
-	switch t {
-	case domain.SelectorExact:
-		return func(m string) bool { return m == value }, nil
-	case domain.SelectorRegex:
-		re, err := compile(value)
-		if err != nil {
-			return nil, err
-		}
-		return re.MatchString, nil
-	case domain.SelectorNormalizeExact:
-		want := Normalize(value)
-		// An empty normalized selector would otherwise match every model id
-		// ending in "/", which nobody means.
-		return func(m string) bool { return want != "" && Normalize(m) == want }, nil
-	default:
-		return nil, unknownTypeError(t)
-	}
 }
 
 // MaxSelectorProgram bounds a regex selector's compiled program, in

@@ -50,10 +50,65 @@ func TestResolve(t *testing.T) {
 			wantErr:   domain.ResolutionNoProvider,
 		},
 		{
-			name:      "exact_does_not_trim_or_strip_prefix",
+			name:      "exact_compares_trimmed_ids_but_does_not_strip_prefix",
 			cand:      cand(domain.SelectorExact, "gpt-4o"),
-			providers: []domain.ProviderRef{prov(1, " gpt-4o", "openai/gpt-4o")},
-			wantErr:   domain.ResolutionNoProvider,
+			providers: []domain.ProviderRef{prov(1, "openai/gpt-4o", " gpt-4o\t"), prov(2, "openai/gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "exact_trims_the_selector_value",
+			cand:      cand(domain.SelectorExact, " gpt-4o "),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "exact_takes_the_first_hit_when_a_model_is_listed_twice",
+			cand:      cand(domain.SelectorExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", " gpt-4o ")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "empty_value_without_public_model_is_config_error",
+			cand:      cand(domain.SelectorExact, "  "),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"selector_value: missing"},
+		},
+		{
+			name:      "empty_value_resolves_the_public_model",
+			cand:      routing.WithPublicModel(cand(domain.SelectorExact, ""), "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o-mini", "gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "blank_value_resolves_the_trimmed_public_model",
+			cand:      routing.WithPublicModel(cand(domain.SelectorNormalizeExact, " \t"), " Moonshot/Kimi-K2 "),
+			providers: []domain.ProviderRef{prov(4, "kimi-k2"), prov(5, "kimi")},
+			want:      map[int64]string{4: "kimi-k2"},
+		},
+		{
+			name:      "non_blank_value_wins_over_public_model",
+			cand:      routing.WithPublicModel(cand(domain.SelectorExact, "gpt-4o-mini"), "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o-mini", "gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o-mini"},
+		},
+		{
+			name:      "regex_is_applied_to_trimmed_value_and_trimmed_ids",
+			cand:      cand(domain.SelectorRegex, " ^gpt-4o$ "),
+			providers: []domain.ProviderRef{prov(1, " gpt-4o ", "gpt-4o-mini")},
+			want:      map[int64]string{1: "gpt-4o"},
+		},
+		{
+			name:      "regex_skips_blank_ids",
+			cand:      cand(domain.SelectorRegex, "^\\s*$|^gpt$"),
+			providers: []domain.ProviderRef{prov(1, "", "   ", "gpt")},
+			want:      map[int64]string{1: "gpt"},
+		},
+		{
+			name:      "normalize_exact_keeps_a_trailing_slash",
+			cand:      cand(domain.SelectorNormalizeExact, "kimi/"),
+			providers: []domain.ProviderRef{prov(1, "KIMI/", "moonshot/kimi")},
+			want:      map[int64]string{1: "KIMI/"},
 		},
 		{
 			name:      "regex_is_unanchored",
@@ -107,10 +162,17 @@ func TestResolve(t *testing.T) {
 			detail:    []string{"provider 2", `"gpt-4o", "openai/GPT-4o"`},
 		},
 		{
-			name:      "normalize_exact_with_empty_normalized_selector_matches_nothing",
+			name:      "normalize_exact_of_trailing_slash_only_matches_that_id",
 			cand:      cand(domain.SelectorNormalizeExact, "a/b/"),
-			providers: []domain.ProviderRef{prov(1, "x/", "", "/")},
-			wantErr:   domain.ResolutionNoProvider,
+			providers: []domain.ProviderRef{prov(1, "x/", "", "/", "b"), prov(2, "A/B/")},
+			want:      map[int64]string{2: "A/B/"},
+		},
+		{
+			name:      "normalize_exact_counts_a_model_listed_twice_as_two_hits",
+			cand:      cand(domain.SelectorNormalizeExact, "gpt-4o"),
+			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o")},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"provider 1", `"gpt-4o", "gpt-4o"`},
 		},
 		{
 			name:    "zero_providers_is_no_provider",
@@ -125,10 +187,11 @@ func TestResolve(t *testing.T) {
 			want:      map[int64]string{2: "gpt-4o", 4: "gpt-4o"},
 		},
 		{
-			name:      "duplicate_model_ids_in_one_provider_count_once",
+			name:      "regex_counts_a_model_listed_twice_as_two_hits",
 			cand:      cand(domain.SelectorRegex, "^gpt-4o$"),
 			providers: []domain.ProviderRef{prov(1, "gpt-4o", "gpt-4o", "claude")},
-			want:      map[int64]string{1: "gpt-4o"},
+			wantErr:   domain.ResolutionConfigError,
+			detail:    []string{"provider 1", "2 models"},
 		},
 		{
 			name: "mix_of_providers_maps_each_to_its_own_model",
@@ -168,10 +231,10 @@ func TestResolve(t *testing.T) {
 			detail:    []string{`"glob"`},
 		},
 		{
-			name:      "empty_selector_type_is_config_error",
+			name:      "empty_selector_type_is_exact",
 			cand:      cand("", "gpt-4o"),
-			providers: []domain.ProviderRef{prov(1, "gpt-4o")},
-			wantErr:   domain.ResolutionConfigError,
+			providers: []domain.ProviderRef{prov(1, "openai/gpt-4o", "gpt-4o")},
+			want:      map[int64]string{1: "gpt-4o"},
 		},
 	}
 
@@ -223,24 +286,28 @@ func TestResolve_ok_upstreams_is_non_nil(t *testing.T) {
 	assert.NotNil(t, got.Upstreams)
 }
 
-func TestNormalize(t *testing.T) {
+func TestNormalizeModelID(t *testing.T) {
 	t.Parallel()
 
 	tests := []struct{ in, want string }{
 		{"gpt-4o", "gpt-4o"},
 		{"  OpenAI/GPT-4o ", "gpt-4o"},
 		{"models/gemini-2.5-pro", "gemini-2.5-pro"},
+		{"moonshot/kimi2", "kimi2"},
 		{"a/b/c", "c"},
 		{"a/ B ", "b"},
-		{"a/b/", ""},
-		{"/", ""},
+		{"kimi/", "kimi/"},
+		{"a/b/", "a/b/"},
+		{"a/b/ ", "a/b/"},
+		{"/", "/"},
+		{"/x", "x"},
 		{"", ""},
 		{"   ", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tt.want, routing.Normalize(tt.in))
+			assert.Equal(t, tt.want, routing.NormalizeModelID(tt.in))
 		})
 	}
 }
@@ -259,14 +326,15 @@ func TestValidateSelector(t *testing.T) {
 		{name: "accepts_normalize_exact", typ: domain.SelectorNormalizeExact, value: "OpenAI/GPT-4o"},
 		{name: "accepts_value_of_exactly_512_bytes", typ: domain.SelectorExact, value: strings.Repeat("a", 512)},
 		{name: "rejects_unknown_type", typ: "glob", value: "gpt-*", wantErr: []string{"selector_type", `"glob"`}},
-		{name: "rejects_empty_type", typ: "", value: "gpt-4o", wantErr: []string{"selector_type"}},
-		{name: "rejects_empty_value", typ: domain.SelectorExact, value: "", wantErr: []string{"selector_value", "empty"}},
-		{name: "rejects_empty_regex", typ: domain.SelectorRegex, value: "", wantErr: []string{"empty"}},
+		{name: "accepts_empty_type_as_exact", typ: "", value: "gpt-4o"},
+		{name: "accepts_empty_value_as_the_public_model", typ: domain.SelectorExact, value: ""},
+		{name: "accepts_empty_regex_as_the_public_model", typ: domain.SelectorRegex, value: "  "},
+		{name: "accepts_regex_with_surrounding_space", typ: domain.SelectorRegex, value: " ^gpt$ "},
 		{name: "rejects_value_over_512_bytes", typ: domain.SelectorExact, value: strings.Repeat("a", 513), wantErr: []string{"512"}},
 		{name: "rejects_regex_that_does_not_compile", typ: domain.SelectorRegex, value: "gpt-(4o", wantErr: []string{"selector_value: invalid regex: missing closing )"}},
 		{name: "rejects_perl_lookahead_unsupported_by_re2", typ: domain.SelectorRegex, value: "gpt(?!-mini)", wantErr: []string{"invalid regex"}},
-		{name: "rejects_normalize_exact_ending_in_slash", typ: domain.SelectorNormalizeExact, value: "a/b/", wantErr: []string{"empty"}},
-		{name: "rejects_normalize_exact_of_only_whitespace", typ: domain.SelectorNormalizeExact, value: "   ", wantErr: []string{"empty"}},
+		{name: "accepts_normalize_exact_ending_in_slash", typ: domain.SelectorNormalizeExact, value: "kimi/"},
+		{name: "accepts_normalize_exact_of_only_whitespace", typ: domain.SelectorNormalizeExact, value: "   "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

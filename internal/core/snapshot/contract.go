@@ -212,8 +212,9 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-// keyEntries are the auth:keys fields of one key: its current hash and,
-// during a rotation's grace, the previous one. Revoked keys have none.
+// keyEntries are the auth:keys fields of one key: its current hash, its
+// alias hash when imported (the bare token), and during a rotation's grace
+// the previous one. Revoked keys have none.
 func keyEntries(k domain.Key, m domain.Master, now time.Time) map[string]string {
 	if k.Status == domain.KeyRevoked {
 		return nil
@@ -244,6 +245,9 @@ func keyEntries(k domain.Key, m domain.Master, now time.Time) map[string]string 
 		base.ExpiresAt = k.ExpiresAt.Unix()
 	}
 	out := map[string]string{k.TokenHash: mustJSON(base)}
+	if k.AliasTokenHash != "" {
+		out[k.AliasTokenHash] = out[k.TokenHash] // the same key, sent without "sk-"
+	}
 	if until := k.GraceUntil(now); until != nil {
 		prev := base
 		prev.Rotated = true

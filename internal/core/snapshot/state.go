@@ -158,7 +158,7 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 				indexes[c.RouteGroup] = idx
 			}
 			resolved[i] = domain.ResolvedCandidate{BindingCandidate: c, GroupID: data.GroupIDs[c.RouteGroup],
-				Resolution: idx.Resolve(c)}
+				Resolution: idx.Resolve(routing.WithPublicModel(c, b.PublicModel))}
 		}
 		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, resolved)
 	}

@@ -157,6 +157,36 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for ImportDecisionOutcome.
+const (
+	ImportDecisionOutcomeExists           ImportDecisionOutcome = "exists"
+	ImportDecisionOutcomeImported         ImportDecisionOutcome = "imported"
+	ImportDecisionOutcomeImportedDisabled ImportDecisionOutcome = "imported_disabled"
+	ImportDecisionOutcomeMapped           ImportDecisionOutcome = "mapped"
+	ImportDecisionOutcomeSkipped          ImportDecisionOutcome = "skipped"
+	ImportDecisionOutcomeWarning          ImportDecisionOutcome = "warning"
+)
+
+// Valid indicates whether the value is a known member of the ImportDecisionOutcome enum.
+func (e ImportDecisionOutcome) Valid() bool {
+	switch e {
+	case ImportDecisionOutcomeExists:
+		return true
+	case ImportDecisionOutcomeImported:
+		return true
+	case ImportDecisionOutcomeImportedDisabled:
+		return true
+	case ImportDecisionOutcomeMapped:
+		return true
+	case ImportDecisionOutcomeSkipped:
+		return true
+	case ImportDecisionOutcomeWarning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyStatus.
 const (
 	KeyStatusActive    KeyStatus = "active"
@@ -723,10 +753,12 @@ type BindingCandidateStatus string
 // BindingCandidateInput defines model for BindingCandidateInput.
 type BindingCandidateInput struct {
 	// RouteGroup Example: default
-	RouteGroup    *RouteGroupName `json:"route_group,omitempty"`
-	SelectorType  SelectorType    `json:"selector_type"`
-	SelectorValue string          `json:"selector_value"`
-	Weight        *int32          `json:"weight,omitempty"`
+	RouteGroup   *RouteGroupName `json:"route_group,omitempty"`
+	SelectorType SelectorType    `json:"selector_type"`
+
+	// SelectorValue Trimmed before use; empty (or only whitespace) stands for the binding's public model, as in the original EZ-API routing.ResolveUpstreamModel.
+	SelectorValue string `json:"selector_value"`
+	Weight        *int32 `json:"weight,omitempty"`
 }
 
 // BindingCandidates defines model for BindingCandidates.
@@ -880,6 +912,95 @@ type DependencyHealth struct {
 // DependencyHealthStatus defines model for DependencyHealth.Status.
 type DependencyHealthStatus string
 
+// ExportBinding defines model for ExportBinding.
+type ExportBinding struct {
+	Model      *string `json:"model,omitempty"`
+	Namespace  *string `json:"namespace,omitempty"`
+	RouteGroup *string `json:"route_group,omitempty"`
+	Status     *string `json:"status,omitempty"`
+}
+
+// ExportData defines model for ExportData.
+type ExportData struct {
+	Bindings  *[]ExportBinding  `json:"bindings,omitempty"`
+	Keys      *[]ExportKey      `json:"keys,omitempty"`
+	Masters   *[]ExportMaster   `json:"masters,omitempty"`
+	Providers *[]ExportProvider `json:"providers,omitempty"`
+}
+
+// ExportFile The EZ-Api/exporter intermediate file (internal/schema/intermediate.go), version 1.x.
+type ExportFile struct {
+	Data   ExportData   `json:"data"`
+	Source ExportSource `json:"source"`
+
+	// Version Example: 1.0.0
+	Version  string    `json:"version"`
+	Warnings *[]string `json:"warnings,omitempty"`
+}
+
+// ExportKey defines model for ExportKey.
+type ExportKey struct {
+	UnderscoreOriginalId              *int                         `json:"_original_id,omitempty"`
+	UnderscoreTokenPlaintextAvailable *bool                        `json:"_token_plaintext_available,omitempty"`
+	AllowIps                          *[]string                    `json:"allow_ips,omitempty"`
+	ExpiresAt                         nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+	Group                             *string                      `json:"group,omitempty"`
+	MasterRef                         *string                      `json:"master_ref,omitempty"`
+	ModelLimits                       *[]string                    `json:"model_limits,omitempty"`
+	ModelLimitsEnabled                *bool                        `json:"model_limits_enabled,omitempty"`
+	Namespaces                        *[]string                    `json:"namespaces,omitempty"`
+	OriginalToken                     *string                      `json:"original_token,omitempty"`
+	QuotaLimit                        nullable.Nullable[int64]     `json:"quota_limit,omitempty"`
+	QuotaUsed                         nullable.Nullable[int64]     `json:"quota_used,omitempty"`
+	Scopes                            *[]string                    `json:"scopes,omitempty"`
+	Status                            *string                      `json:"status,omitempty"`
+	UnlimitedQuota                    *bool                        `json:"unlimited_quota,omitempty"`
+}
+
+// ExportMaster defines model for ExportMaster.
+type ExportMaster struct {
+	UnderscoreSourceEmail  *string   `json:"_source_email,omitempty"`
+	UnderscoreSourceUserId *int      `json:"_source_user_id,omitempty"`
+	DefaultNamespace       *string   `json:"default_namespace,omitempty"`
+	GlobalQps              *int      `json:"global_qps,omitempty"`
+	Group                  *string   `json:"group,omitempty"`
+	MaxChildKeys           *int      `json:"max_child_keys,omitempty"`
+	Name                   *string   `json:"name,omitempty"`
+	Namespaces             *[]string `json:"namespaces,omitempty"`
+	Status                 *string   `json:"status,omitempty"`
+}
+
+// ExportProvider defines model for ExportProvider.
+type ExportProvider struct {
+	UnderscoreOriginal *map[string]interface{} `json:"_original,omitempty"`
+	AllGroups          *[]string               `json:"all_groups,omitempty"`
+	ApiKey             *string                 `json:"api_key,omitempty"`
+	AutoBan            *bool                   `json:"auto_ban,omitempty"`
+	BaseUrl            *string                 `json:"base_url,omitempty"`
+	IsMultiKey         *bool                   `json:"is_multi_key,omitempty"`
+	Models             *[]string               `json:"models,omitempty"`
+	MultiKeyIndex      *int                    `json:"multi_key_index,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+	OriginalId         *int                    `json:"original_id,omitempty"`
+	OriginalName       *string                 `json:"original_name,omitempty"`
+	PrimaryGroup       *string                 `json:"primary_group,omitempty"`
+	Priority           *int                    `json:"priority,omitempty"`
+	Status             *string                 `json:"status,omitempty"`
+
+	// Type The exporter's type name; mapped by an explicit table (docs/import.md).
+	Type   *string `json:"type,omitempty"`
+	Weight *int    `json:"weight,omitempty"`
+}
+
+// ExportSource defines model for ExportSource.
+type ExportSource struct {
+	ExportedAt *time.Time `json:"exported_at,omitempty"`
+
+	// Type Example: newapi
+	Type    *string `json:"type,omitempty"`
+	Version *string `json:"version,omitempty"`
+}
+
 // FeatureFlags Flag → value (always strings).
 //
 // Example: {"dp_claude_cross_upstream":"true","dp_state_store_backend":"redis"}
@@ -926,6 +1047,51 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// ImportCounts defines model for ImportCounts.
+type ImportCounts struct {
+	// Existing Already in ezapi (same name, same token); left as they are.
+	Existing int `json:"existing"`
+	Imported int `json:"imported"`
+	Skipped  int `json:"skipped"`
+}
+
+// ImportDecision defines model for ImportDecision.
+type ImportDecision struct {
+	Message string `json:"message"`
+
+	// Name The record's name, or a token's display prefix (never a secret).
+	Name    string                `json:"name"`
+	Outcome ImportDecisionOutcome `json:"outcome"`
+
+	// Record The record, e.g. `keys[12]`, or a kind (`keys`) for a rule applied to many.
+	Record string `json:"record"`
+}
+
+// ImportDecisionOutcome defines model for ImportDecision.Outcome.
+type ImportDecisionOutcome string
+
+// ImportReport defines model for ImportReport.
+type ImportReport struct {
+	Bindings  ImportCounts     `json:"bindings"`
+	Decisions []ImportDecision `json:"decisions"`
+	DryRun    bool             `json:"dry_run"`
+
+	// ExportWarnings The exporter's own warnings, passed through.
+	ExportWarnings []string     `json:"export_warnings"`
+	FileVersion    string       `json:"file_version"`
+	Keys           ImportCounts `json:"keys"`
+	Masters        ImportCounts `json:"masters"`
+	Providers      ImportCounts `json:"providers"`
+	Source         ImportSource `json:"source"`
+}
+
+// ImportSource defines model for ImportSource.
+type ImportSource struct {
+	ExportedAt nullable.Nullable[time.Time] `json:"exported_at,omitempty"`
+	Type       string                       `json:"type"`
+	Version    string                       `json:"version"`
+}
 
 // Key defines model for Key.
 type Key struct {
@@ -1669,6 +1835,12 @@ type ListAuditParams struct {
 // ListAuditParamsActorType defines parameters for ListAudit.
 type ListAuditParamsActorType string
 
+// ImportExportParams defines parameters for ImportExport.
+type ImportExportParams struct {
+	// DryRun Report what the import would do without writing anything.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
 // ListMastersParams defines parameters for ListMasters.
 type ListMastersParams struct {
 	Status *MasterStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -1806,6 +1978,9 @@ type GetUsageStatsParamsGroupBy string
 
 // PutFeaturesJSONRequestBody defines body for PutFeatures for application/json ContentType.
 type PutFeaturesJSONRequestBody = FeatureFlagsUpdate
+
+// ImportExportJSONRequestBody defines body for ImportExport for application/json ContentType.
+type ImportExportJSONRequestBody = ExportFile
 
 // CreateMasterJSONRequestBody defines body for CreateMaster for application/json ContentType.
 type CreateMasterJSONRequestBody = CreateMasterRequest
@@ -2296,6 +2471,9 @@ type ServerInterface interface {
 	// PutFeatures Upsert feature flags
 	// (PUT /admin/features)
 	PutFeatures(ctx echo.Context) error
+	// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+	// (POST /admin/import)
+	ImportExport(ctx echo.Context, params ImportExportParams) error
 	// ListMasters List masters
 	// (GET /admin/masters)
 	ListMasters(ctx echo.Context, params ListMastersParams) error
@@ -2542,6 +2720,24 @@ func (w *ServerInterfaceWrapper) PutFeatures(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.PutFeatures(ctx)
+	return err
+}
+
+// ImportExport converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportExport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportExportParams
+	// ------------- Optional query parameter "dry_run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry_run", ctx.QueryParams(), &params.DryRun, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dry_run: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportExport(ctx, params)
 	return err
 }
 
@@ -3593,6 +3789,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/keys/:id/rotate", wrapper.RotateKey, options.OperationMiddlewares["rotateKey"]...)
 	router.GET(options.BaseURL+"/admin/features", wrapper.GetFeatures, options.OperationMiddlewares["getFeatures"]...)
 	router.PUT(options.BaseURL+"/admin/features", wrapper.PutFeatures, options.OperationMiddlewares["putFeatures"]...)
+	router.POST(options.BaseURL+"/admin/import", wrapper.ImportExport, options.OperationMiddlewares["importExport"]...)
 	router.GET(options.BaseURL+"/admin/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
 	router.POST(options.BaseURL+"/sync/snapshot", wrapper.ResyncSnapshot, options.OperationMiddlewares["resyncSnapshot"]...)
 	router.GET(options.BaseURL+"/sync/status", wrapper.GetSyncStatus, options.OperationMiddlewares["getSyncStatus"]...)
@@ -3934,6 +4131,170 @@ func (response PutFeatures429ApplicationProblemPlusJSONResponse) VisitPutFeature
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExportRequestObject struct {
+	Params ImportExportParams
+	Body   *ImportExportJSONRequestBody
+}
+
+type ImportExportResponseObject interface {
+	VisitImportExportResponse(w http.ResponseWriter) error
+}
+
+type ImportExport200JSONResponse ImportReport
+
+func (response ImportExport200JSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport400ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport401ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport403ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport409ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport413ApplicationProblemPlusJSONResponse Problem
+
+func (response ImportExport413ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport422ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport429ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportExport503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportExport503ApplicationProblemPlusJSONResponse) VisitImportExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9551,6 +9912,9 @@ type StrictServerInterface interface {
 	// PutFeatures Upsert feature flags
 	// (PUT /admin/features)
 	PutFeatures(ctx context.Context, request PutFeaturesRequestObject) (PutFeaturesResponseObject, error)
+	// ImportExport Import an EZ-Api/exporter file (New API / one-api)
+	// (POST /admin/import)
+	ImportExport(ctx context.Context, request ImportExportRequestObject) (ImportExportResponseObject, error)
 	// ListMasters List masters
 	// (GET /admin/masters)
 	ListMasters(ctx context.Context, request ListMastersRequestObject) (ListMastersResponseObject, error)
@@ -9803,6 +10167,54 @@ func (sh *strictHandler) PutFeatures(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(PutFeaturesResponseObject); ok {
 		return validResponse.VisitPutFeaturesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportExport operation middleware
+func (sh *strictHandler) ImportExport(ctx echo.Context, params ImportExportParams) error {
+	var request ImportExportRequestObject
+
+	request.Params = params
+
+	var body ImportExportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportExport(ctx.Request().Context(), request.(ImportExportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportExport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportExportResponseObject); ok {
+		return validResponse.VisitImportExportResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11444,230 +11856,258 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbhtHmuirFPosEAlL0hR1sS1jgaMkzownduKR5clsIh+y2P2RrFGzqlNVLYoxDOyvfYB9iH2weZKD",
-	"+qqqb+wmm9TFTkbAYCKzu+v63a8fg1DME8GBaxWcfgwSKukcNEj81zepVEKavyJQoWSJZoIHp8GPCf01",
-	"BRLiYzKRYk4oSSRcM5EqktApfKXIiMONHtp3Rr2gEzDz6a8pyGXQCTidQ3Aa2MdBJ1DhDObUTDWnN6+B",
-	"T/UsOD0+GHQCvUzMm0pLxqfBp0+d4FW0uqRzUCKVIRAWZXMlVM/yqVgUdAIJv6ZMQhScaplCcdqJkHOq",
-	"zXtcnxwFnWDOOJun8+D0IFsD4xqmIHERr9mc6dV1vKVTIIr9Bk07jvG74swRTGga6+D0uN8pLeNwYJZB",
-	"b+wyjvv9DYv6ZPanEsEV4PV9TaNz+DUFhesMBdfA8U+aJDELqVnyk0SKcQzzf/+HMuv/WFjXv0mYBKfB",
-	"/3mSg8gT+1Q9eWu/spOWT+BiBkTaaUkkQBEuNJlTHc6IngExy5A01L3gUyf4RvBJzMIHX184o3yKa8Hp",
-	"FVkwPSNww5RmfEqUphpwgd8JOWZRBPzBVyghAq4Zjb9SRIoY8rOkcSwWRM+YIiIBiYvAxf4g9Hci5dFD",
-	"rvUHQVQazoj0+LcnJK7ymik2joFoYZeaSMZDltB4H9f6DuQ1C+E9p9eUxXQcw4OeMMwTIalk8ZKknLp1",
-	"KpDX8IJI0HJJYqpB4lIvhHhD+dKhknrIdZ5TDQQpBkR+YXSiQSIq8XQ+BknEhCgIBY8UYZyMzs1b3TPz",
-	"FpLdGdDI0XMzHNKtbka98iXW0Lj8/XOYU8YNAd7mGwUt5siXu+Fd8/Z7TlM9E5L9Bg8K5m+YUoYyCEkY",
-	"v6YxiwoYWjnln376qXuW6pl5GFINtdvK2JndVSJFCEoZSHzJNdPLh9zcTxDHXcN4ICLjVBMFc4prj+Ol",
-	"324PL8sNZuY6C82CL8QV8HPHdFCAkIYmaWY5EMWXhtq8tcor//xucHxC/vLTxQuigEeEaUIVGZ25G8bd",
-	"npKvgUqQ5DLt9w/D4oD4CyCMVw61E8BNwiSoIdUl3h5RDV3N5lD3DQ46tD9/DIAbNvtLYKcPPtQJIrk0",
-	"8Ut5q6XBSqvJxxHjf0CozcRnacT0WaitqFU+QRbVCidV5PC/5Ou2rMHKVpbWZmubU2WwrROopdIw37w3",
-	"tw0WNS//JddyWQcA9q4/BnBD54mh8sEVLHuhBIMZNbdA/TmsA+bCiZlPtrhky/nt2qKImdXR+G1hzVYu",
-	"5GnsmJL998qmw5gB10OW1OB0p/2tOUFpaD9YGcdz1Y3P/e2vv0cUgamRPu0pd/z9VEcqz1xaZnHrjdDw",
-	"mlmZswLLGublPzbesQWrDLwDKiXFfxeUi00D/QA32mkyKweCCymPVrepr2lMeQjyz0ClHoMFuHr4mdBY",
-	"Qaey83AG4ZUyiFnSb06OaiB0JpS2ukLp3cHxcc3LjCttVuYApPD+weAZqgvZv2u+Vpwmaib08Bqkcnja",
-	"rAf16wC48OX6jVVPvrDwmoWsu4R3mupUrYJX8ZDXnuqmU1x5HtPpKvf6lmo6pgqIWzOZM54qFMzGbqVf",
-	"KYKMGyL/kmFWLchCTJUeKgDenrC1usu193erC7OHVFx57RUyHjkhsnJ3lEfM7K89fXBjfeO/rKMSls1E",
-	"W4kBrWn3FSzLjM0p8r1portHom5sA4EqoWE9GCbpOGbhcC4iiGtfUBnkrzsYbwpxePKpE6RJtOUx1DGO",
-	"fPGVpdqjyJbXKd5m6Q5KK1kDH/mdrgBKBJqyeBUbf5otrXnBf5rry4aVxddQLydKaRmIF5tCwSdsOrS/",
-	"dwIuhokU1yyyImCDWJCPN5UiTYbt2b9INQzxo/oLhxgMp874+7p7f+devjDvFj++pnEKGwCqzoajRJya",
-	"HwidUoP+eMC4ZIJLNuQt1OwaiD8j1SFmYamGiCxmwIkEiva4TCq9Cvyhf6g5vjRRWgKdr5HPanZRscC5",
-	"tRAWkX/+9/8QPyZBYMXFeIz9GBwNgtPA4mt30B8cdfvPuv2TAinJYXMBbDrT1YtFG12NWlvEnuItF0Ak",
-	"G7J6zytXV0AtD5j5SbXBo1c8SbeVWSqwuZbimFf/ZN78wbDYuwfcqk14g1yTX1VmWz1YZ1o96PdLxtX+",
-	"xivdcGFt7mR3Tmdv8xNu4JUdwAhcc8bdvw5WOaEb4y4Ec8/EP79UnkZT0G9BMhEVaTgX3NxJRFls2NJc",
-	"cD2Ll7UE5xtkTm5HBWP5NrJ96UK3uUe1IhKs+/qNIV8/ZG/XyAvbSv87SROVu6oIAoXDqLsxe9zfw3K3",
-	"o0bLN0RDlpShtaJ5bNh3jjUH/f4qDPtJcEuN8wwcwWg9Uc1MY4TfYZIB8FrgKQJ7/nGqyrJGJFIjn9QS",
-	"M2svthwTyeKwNfBlcOcJ/C4Gth15SY0y3Aa8s72p1ptD6vipE/yaCk2tuUxt7RvsBDKZD2NvYF/lOmu/",
-	"1Tt/W0FMPLVmHHyDNsDboeEXjiG3B3I/gkzm9ddREiA2yhD5gLrtgJuH3BGp5vRmuA0JadB8cpJiBryC",
-	"5VDreOjcUfWo47d4eHB8eNJmh25k1ebE2oy1FXY37Lsy5J0BiBnsDoHDk86Eag3SaEf/75ez7s+0+1u/",
-	"+/xD/mdv2P3wsd85Ofz0b8FdktItaZKhJzsKYYJrIy0uGI/EYge6y4xMPUwkC8GQm+Fci6sGrGgBcTla",
-	"XDEetZLsvjcvOggQqTarqQfRFptpf+2nT/7vv+PVHwyebrj77eVTt427P9Rd7WAqTRIhtRpOWNFKPBYi",
-	"BsrLb6QcXSNqw3tWC9/wkhYiHoYzwUqGv7o3r1nFGpu9tB0q/ei8f7thU0KVWghZZgvZj52SJNYfVCTu",
-	"QQ0QSRFvhJ9syebdT50gVSC3ol+DBvpVObls3E5xS7jC5vP0RqUdBaaEDZ21uHB0R/3nJ9XFdoKFZBp+",
-	"5PHSchyjkKRaDMeUl+wZbp5VUBpTBcNUxnUhcvYQyERIMjI3QDUbxzB6QWZaJ0RI/K/qlW940D96VifM",
-	"CzGNYRgLG5VQ4x+xS1VECzKaxmJM4xFOrWfoM9FwQyZ0zuJlZcJar5ibLpECL2b95jbNMDg+uTv1JJeC",
-	"13333tnr3ti3d1drEsmEdAEiGTT0N1m3CgS1WxK1C1yjHVX1mJBT1TYmPv/VxTLJzVf3b6ZzeO6MdO6m",
-	"mrHcBaW5oJZdML2sFlejZu0gBF9aviDzVGkyBsI4Quwk1amEkodwrTq9IwC1ocWlg0B6XH+wjVTzW0iA",
-	"R8DD5Z+BxmYpKx4/yTDEaPWczoh/RqJsGDIGxqckEgtO5vQKrKPVRbaQlM9wmuULQgkXvJuNIDi495km",
-	"EUwljSAquIIKlDP3BeUePUZjosOEHAye9vq9fu/g9OTw6XMSCs4h1ETCJFUQ1d1OTLVZ93CuSkP2e886",
-	"NfLPGhHHWzXReWD2vzleJ/MWFBbRyU+87sK+A2qg77uYTm/jfDHfo9cF7eBkj8YLulTEvq72K96XKBmG",
-	"MU0jGIZSKDX0To3gNDC8z+w3GWIw7lBpIWE4puEVGIE6kBAxVeunKe7kfeK9iE37ERx+nASnv3xcFWo2",
-	"OftqBLmPm6/2Q/OZcVj4c7OTdIgb2vBmO8B+x/4dx4avSpiLa7DUI6ZTx+aKO/RWmOJvB3WnxiCOXnoM",
-	"KKPqxDwrI0aRsJYMOqAUnUL5ZbsnpkgGo5sA2M6YD1cHsY2EBcNA1t35Osq3QrjqQExpKrcNK1hFaEey",
-	"DJQ7uhR0goySNfhHzfBF+0p2ys8OBoe941a0pRDzkV9Sv3fQ6wetKUse91FZU8dfQN2dfQ91MYJlq34Z",
-	"Ob7BYDPyzatvzy3Jv4IlmVPDD4ghvZh98oLAPNFLMgfKFaEc5b3MJrka6LnR4l9eg/PbmKnLa0gVVKaO",
-	"4+2mvlcXwEab3S7hMbVW1UpOgH9ExMR63Qm+TfSMavzT8GjYNXC3RRAGDWGYcl0XKPLe/GyDE8xVoo2F",
-	"SEhiGkJExjaKJKZKEyk0qjZEaRbHZCHklWqUztpFhtwuWJQplUI0HC9XdzWyMb0j5A4jGs0ZP7UR0z4O",
-	"mLDIBUyjioSwbAc0mzYsxr1Y4tGBHeqgltbjlO2DXRrD78rmxUrgfQ4++EYV/zqEccUiIEwrYlf0lSoj",
-	"pfnCP9kOOxMJE3ZTppPqqvv38eDi1+ev53WHstG4vNmgXHIflU+jX7Ml4sPOgs7myJS2Wt73sCwoePe6",
-	"oO2D0zpB6oWMDXt4j+/VRrPl0Nvx0oy7bo+rK4yhU2JVxYsqnlEFBkpkukrwS/SuhAh1hLYQBpSTAn8Y",
-	"2wXafQ9Lq/JGq/zYWao2HG2WMVEfPWaDxBFT90bqqvvP//rf0f4LomZGgRMcE0tsYphPWextFD58/oJZ",
-	"YMOm7iK+xW/us8a25AhYkBhttJ2BDYapQjkA2b9mNFUabMD+tbiCqFaIzPBiVXQWKhMnKlzz3bdEJeZG",
-	"nbEiTKU0/7TwTCw8l7ljo/yZU8cK3ODvVqzbQyQy2s61y3a7guVXisRsAq2CqOtgB6VTv8e6U3/NroGD",
-	"qgkuXxXfxVVrRbx2KjH9mupwVmP/wEwiEospkRAKGRl+RsOZ0aAwF8ugLREcWZ5Bpz0FQEavxfQcXx/t",
-	"l7jcOkDNvlkB+E5w052Krvvtlw//UIL3zunijdPI7A5e8SkofQ4KjXd12V+JIzFVay3ui6BWHxEuFmQv",
-	"FPM50xqifSPD/JpCWjLUFL3oqU2Gq5MX/Mg0lkCjpZ9hDBMhoTAJyqVIiPZ7DZk55qbs4lud5bn7oOFA",
-	"6/LFEoushf0U5m0AmrugcNm1/43B4vPTuhwKN2RlVeypHAit4kqPvAaOrEdwkqQyEUZGVILQLCvDqiEK",
-	"eKQu+dyAhZ5RTuA3mjByxcXCjKds8PiM8ekpmYMhXTaaPGaGxJIZSCBUwiVnU44gtheKlJtHjJMRDjaM",
-	"xXSYcjMkH6JJQw210DQedQgHQ9csdO53LjnlEaFk7tJMRzkvHxUkLCMOuQQTHc7IghruGQK7hqh3yV9e",
-	"g1zabGEyhlgsDMEAPhHSaDYJSHdELwh1f1niKjgQpi65hzyjDzAewU2vsg6rdVNN5kJpMorFtDenN8Mw",
-	"FuHVUF3BYnTJ6QxoZPQ+b55FiRBfIWaPXBARR/YSuB1DggZu7nQY0aUa9S75GRldwXLIopG1kaPKSFGY",
-	"EBMyykS3EdkrnFnhZ7MdTY1mh8UpHPvY713yoGqx91DRkEG1mkBIwxlErcJHar0spcTBTV4vg28x4Nns",
-	"PmEjU//Gh+pnh4SC7leYrG90LdSS6VgZdNoLaZJAZK7fCvvolNmvZ/nVUJUN/vyyHaKa2OE0dV9TwkD9",
-	"nEbwIkcJMbF4kOjiktt7UjLL/wbvrE36aa/xln0AzY6twcHR06NnhydHTzfHB22nc9fFBg8K7r+GOI9N",
-	"cJlIMU/07jDp80WGOybKruobhZQ7IxKxjAa5D1/YEh85pBGmCcME/glzZgXHQSoBDq0jqYehiGD9RT9/",
-	"/nzT0awLKNF6ou8QmLy7pTaCvM5HXs1rye9kLVtHKWNFZKkQ3h0I7QbiuiM1XU9BW6g3u1hVMwp0q3TE",
-	"JnTabHPaQKm2JUQtoiYbkxw35EhupDzbU5sWJrn1afqb8P/usLwNErdI5Szn8xftRsWtVE+7DoOqeFrA",
-	"lmyXDcSB8c8QnVZrTMwDzbbJJGkRV1a3cxt5XxcQ8cU5Y+7AZ4HqyEaF1J7Ja/vunboKMqM0OjzuxmnX",
-	"zoRu91SwomNFmDqXwvyqe/jdr89/1q9prbH7zrK3C6btPETEHnoL43NpA9uZm+1ZNFqc5xlKbD7QDXZn",
-	"O5R1692RudmtrnlfrzMY35Qns8avTIkGTrkuguo4K/5FtFgFWnJW+sbhNSUqHSvQZI/GsZOC51YvYtq9",
-	"YzB+/wE91ZVEmtXQTVBaoYlizniqIXdROluNxiW/IN7fxIU9mZY+pkreTa3Z+f5mX821qejhNCGCZxDg",
-	"LN2j/JMRLm5UuoLRC3unCnSHAJp+DAygTmyHsQiqyIwaoLAf98jISDujfCMhTep1+F0zfsp7ey3QRIx2",
-	"e6+rW0sOra5TSAI3GnikyB7Tioxy39iIMJUZnhCNJ9QVHuVisV+6meqG1ijHhcSiKitReOdd50fJQz8c",
-	"fTHYORNxdCuYqPqKW0FF8aNtYQC/JXu2TkZSSxM2wscWIn6eGFW7M7OMUeZDHeU7NYc7ZdfWp48nv0fd",
-	"xiw62sWSqflrVKAtow6BWAFCyEagWHMxetOqdZtV77SACg/KQLRMQ8sULT/qfPk1ELZCiFa90XUoveIG",
-	"X8cIb++bKHD5z+qUKIlvdT5YlSoMFax3sr7x2tjWeWqbEeteqxo1JcKt+oMtw4xjJjjBr6zUpVp6gV2Y",
-	"QY0pLxeLOmSUSaA989eoHJ20ueLSPeXfbb6kzSpM7dPGnLn1528/2+4C/hWz6O6jFpbTrGwNLIS3ThXP",
-	"68CqAdWaQGB1e7Xn3HBelVtbPfpi9a5tFLsMdYo1tGb4KczHEEU2q02CpBw3p2cgmynmnXAQJL2fn4GU",
-	"82GLWU7ZX51SZqNPa7T/XZ+SXU603mgLWW/x2KoowobyKeX3a5J75uWl9chrmGhDwDqErsQQ5u8ZDcDL",
-	"eiNi3eVWJGaqFPzZu82p5te+Kv/ZbgfOrWRuHzsdvLDJGE4yxMBh83OvTUywT3m9G2PgFm5JpYexmDJ+",
-	"qzDrXZJ6VYuYtg93YgMr23VbkPSC/RZ3tiNF9Du+C0qWwcdnJ2aleyzeXjRnHNWRa4jNRoNOcM1g0UDj",
-	"3/omAKsncxeB/+19ZRWOtblY9odNAfCVnC4hvakga3ygOkXN3KrrPqiBKaJCkaChb0d1u1HgbIOntUme",
-	"TpYpmo8bEz59eflV695335DnR8dPiStbT2wFT0umG0p75gI+Rk2RS5z+MjglLVLJnDO1PZYVUt9q8MzX",
-	"vW0qkmnvL6F6VlZNnmQ1MeuWWHYoFrKwDv7y/OfDvx//7enFwV8HPx2+PDo/vjj5z6fvn23IKfMjHPX7",
-	"rcwcmum4kqbn7LA+xtSoFRPK4voz1phj0xSN8WMC/AJimGPHCnyXsKjj0m4kDY1+xxSxBZHzJRyNJ88H",
-	"k8Pjp0/Hh0cRPaGHITwfPI/60Iejp4cntStx6ecVBen8FZEwAQkc58ZAj6WZ1uCgh0XzbXkFWAHh9MkT",
-	"DODrRXDt2y2oJ/m5BC0L5ttD7qwLA/aJ8TXeg7xoxOoBZ0VNUUmeU3UFkQ20P/jnf/3v5JA+H+17mQ8P",
-	"ndsoP6JAlzdc+KS2HH+h+MT6YhOr4RY7yDA1VSU2Z1atlIa4RTLWlgV8twvEKtOkjS6XRoperAFxZyk/",
-	"ty/ssKugtntl3SJrcjiXgWQnw6Dc61movZvl9GRFeLNTLUh+GfhvJwT6U7kLITCjEJ9dCKxAyIbElDHl",
-	"vEGaLwFNWQzjlLk4E1ucxtwB1zMpEhZi7wmaYmSK/aPr4lTMfzBxC+aMs24YM/sdm0p6ba/UPgo8uTDP",
-	"mdJpxITNZtY4gP2jCzeJBKU2Lj6rq1xVcj3zRw5DqKG7XJ8SLdl8DhGqr7FYgOyGFJOYmVSa7I0M3zx7",
-	"RdDdNbKnMdrvkR85EDG55MWpMdOTcmI/6eYnRmjMqCJoaCFTqgErMKQKyN6IxmzUMWo0JArgatS55KOY",
-	"8emSLShfpOYZhgzSG/un0hKj1UdzIbiaCW3+FnFM5xT/SoBjmWhp/pWATGK4YXqJ4yoWM2ywJhbm6bWI",
-	"Q+BTxsH864biQm4Ydyza/Ou3GUvS0X7HJ21QVSpTRPY8bl9yD777PXLGlximb10/eyP6WypxuDBVWsxH",
-	"HdLr9fatzIjVOmwk6NFgQDidY+S4uSRrU1jMljZIPGeQGVBuERtUzp6p0shzoBGrTzN6gOIFEqiqq9fk",
-	"K+jboH1zXrZ4Po2WZA8rHmBFCjVLtflrGIkFt0BYLNNiiPF+r10BBBwbi+zrof27fWWTNUUGKok4q5rm",
-	"3aoHhvKstoEUCm8vj0LGfAuXPJcIzCHBQXotuBy31M0tvH7PJSv91vaVc1BLHjYlcq3trIJpL21qxpTi",
-	"MUrKMqbGoD8jopqSGVWzwrHku4xS2+2wGh3ZqtTFthmDeYWLbPvZZstLqb2Q9oYSa3pCjmkjoutvSOjb",
-	"lM62NREawzT+LBYkFk47EnHk6iJcGUaBlQ8MndzLUn+uYKkw96c07Gi/1sW9oV5XzdGVSqzVtVipmHh3",
-	"KGla6jlQuCe4oaFGh8UUcY6b3cTsNxjaJx9qx8qrZd2NKdd/M17uGLD8oNY0tCcbznqr6dZoOz5kclUP",
-	"RjD9SjkBKpxRSUONfUgmwua7TTnD9DBW1Xt19+jqr89/lvXmGQz7uXfz+GqdtbUm8jzXuzm/e42G5Mza",
-	"WQRnnX27jpYVV9kYw1m2m26x7w0BnQpCCfqOQjnLi9y017vQ3lZ2+lk1uBV4a8uh1rKmd64Z2He0VnrI",
-	"yoetXi5wLZeIvhBHHQK9ac/b53wPn1pZstEu5vuSoQzhBrQtnU4ze2yvHuMbpWI3jAXEYcojCOUy0Qb5",
-	"N0OetT/4emZultqrWfKwqbOdP/0terSUe+XVtUZzyZ/DonBX1ynbPkVaWkwXXcyoJucQMYWBkEZbWNSe",
-	"bOT65G3ZmA5uEpTi267Ppxx7ABinLNZ5ZqtfRe0SbaHa1Qk8YCOcMlAEu52omTkDyuJuGAuFxQVCmmLY",
-	"ITBJpFiQUKRxhPrTGIhOJce0cC0IJSlK4Vl9xBzUFzOhPLnz9A3rApCQcjOUgzujmeXrQF3WEnLiJXzr",
-	"HefO/OusYPs9YhPErWHAdUC3Ap7R0Rmfto4JKCN8rVY0NPpEvdEYxYXmhDd87DZ4KwYs4gjMUIDhZEM6",
-	"hdrGBO0DnkWqx+IGi1DGYlqv2WBdyrYw6+wcjJM5aHrqYbeBQJmBm4/NPr+FvrOCp9UxVzZXR0TqEDeH",
-	"h5Uz7BRoWx1VtAU8t+zPtFru8k47Nu3cN6lhd1vodJt29tggabcGSRtR/0EaJrV3W/2hGihtWRFvbS+M",
-	"zWPtGoGk72wNzZRgu6ZMbYnBY5umxzZNj22aHts0rSPYu6Q0r6Fj2zRyWpWP85hfrBhF52Bz1gqJIfte",
-	"KbJ6TC9oIfVt1yJqM0T9jltGbd7cY++mu+3d1IAp2/Zp2gTkX0Tnpt1ErOZD2rb50kbBqCmy7gxbMFzB",
-	"8oVPg7UNFrKq05XaULZG2HqxfVNHp/VBdSt9mNpGwxUj6Cra3w4BddW6UPelqXzGXkq/6/5Jt+2ZVIN4",
-	"pSNeDa8tNdUnLFJluz0GkaiCxzi3vhtuZe+5Uqi2CmRbKSX9Df3PseLxuaipQ0avp8OG8ldranw9TCmx",
-	"PFSlxdgZzq1KVPjoK+WtznkKVgfDsoUk5999Qw4PD5+TmUjlk4gu64N4zOU11wprrr+1dc0uFyCvdrFk",
-	"+mjPbIzsIFtWtMorWFWAY+UAam2WBtQMetd4ciZSzLdsmO2CAGo486K9PygD/xpjvRY7ZsJmy+vYfeFQ",
-	"bmF1B/M3a0h+xSeixseVsjga4ryliI9Bf3DSPTjoDgYX/f4p/u/noL5UqjPO5N8eTgb0eXhQH2g+rG2D",
-	"MxUHvcFJrzbd4hZ9cwrBRHadneKGS8tZPTnDWyBMDad6Z+4zk2K+h+VZqutKiGed0Wwcz95IaVuCn+SJ",
-	"Sf7R3FXn99Fpo793z96+6n4PyxGZAY0AW4IwM679p48oOA2yN/MDsMtCOQaoBFm/wJH5WUj2Gwopp+Rr",
-	"fJfYliWhBMzXoLHrWHJa7E9C/vLThfXrjd7++O6CPKGpnj3BdMZR55LTtVunTZu3UZ+ILiiO4XryXc20",
-	"ToJPn1Drs9BbLaXLtRQxSWKKsbp4kC9/NsdDXr9+4+NwT/PEjYwh2qwwdHiFlp1e8pBqGotpCh37yz//",
-	"+38y1ipFaiMxbSKZInuXLhNNXQb7qDJbR2TegkF1LvnEtkXDPmFuTuu9zTymoeAqndv6z5lXpuNilaeE",
-	"YSEfJnjvkvti00hWMViZJraGORPcZ8z8+z+U4COy5zPA7NpCKqUruGrDeDH9LbK1XZgiNFaCQDgTEBUA",
-	"0on+3VffjrKwDw+clzyrICVSjc1g0H1qFH5JQ032XA1uPDrAVmtH/aMOWUjBp2QOeiYi9+tx55KPRbQk",
-	"WggSUzl1rx8cdohhN5LTGH2/5ijNk+N+3+xLLUBaXyw6oekcLrlPMlIzmoCFr5iFwBVSOIdBZwkNZ9Ad",
-	"IA1BoT9LQVosFj2Kj3tCTp+4b9WT16++efnDu5f4TZ7JFdj65WEREAt9ujyhMqp9ApwmzNDHXr93aGPp",
-	"ZkhTnmAQyBOaRpaUTgH/Y1HPkO4oOA1eM6XP8A3zpaRz0Bia8MtHSyR+TUEucxpBQy3k0GVnWH60Xepl",
-	"J1BLpWFeqzOumxNjn/IZW4gR9aNJZ4xY3cT6Oskbx6sscLfRaOhS0rYZqEy9XrrwBqqRRk6QQBoUMtwp",
-	"I/6VeR3LrznftRJE09yuQ8PGaVHE2H7SOuEoB94nWMIvaPGiD8D6YPi7pUOIOYN+PzMycmuiKFDEf7jY",
-	"onzd64Q1RC7XQH8lWPoMywsYFuOCUjqEw8IQUYyB7BkMP7KLqZsjW/STr2nkDSr4ycHmT95z6tg2RPaj",
-	"w80ffSfkmEWRDX87Gjzf/MWFEG8o905xa2lW6XxO5dLpM0igDFcqb95cPfYv/SWwJOxDJ7jpJiCxRwAe",
-	"H/5+KoFGOKwjeI45qkaa9yfQ3/l37vHmS11Yay6/3F619/u6uLM4JiUppHBd2QWs3ph/5C6tE9SmXL0D",
-	"bU0QU3YN3I5P9pxVTVlHQmq7eFAJhcibkHLBWUjjS27pBTEkxcoqufVPKD8yVc42+IJI0Kl0rTkWMxED",
-	"mdOkd8m/R2HDLsFMljXtOSWj+oa2NuFrDnMhlyMi5CUfYawNJms1NMm132iZwgib/qHxc2TljDLwvk3L",
-	"wIu387WIli3gtlW3XtedZX2vXgzIGppTCU7NAX7q7IAUrqHvp7J+5cyqnw0tL4oAkPFPyJxTXzhJHrSZ",
-	"JpEiBIXW+5dcM728I6rwPlEg9a0IAxrYi+TcqUMFar5ShKhSm4MoAOWiy7WCeNJbwSLDkN+4gVsJvll4",
-	"fTsgqzpXf18yS6EA5FqhxV1Nh9jozH8VocUcjN97Abr9L6vA7Z7kTE/UlfmqVrwuWXPUSqIEAvgqZNuc",
-	"jjde29qdQRTjcE76/UogzcC5h52dupDLlYeODPoFvcb6hNrBX3EPGYS04RIHd4wCPkGmBgvcoxdkhJeF",
-	"DNyntYRfPJvot0CCbwSfxMxaez8zX7GHnRv89qy5bH8r7GviLE8+suiTBfkYNKzhMGgTcs2WswT0vaP+",
-	"832S8hiUIqOQqpBG8B8oynXIYsbCGbEJXihbzlcx9lucNsPYFszITVLiRlk9Quc3XwlbWGUYR6tbtWuJ",
-	"vnjwPdr8xQ9CfydSHu0I77eGWXuUGczuAqqdBomH27SPrF+AA09ruVTkqH9EMD2lKhitwt6fQBdYxb2K",
-	"E02ytl3kHw7ibg9AfwK9G/RkYkaZkmwQLF9FKFQm9X1s39kC2UalpnndfEPU8nKdTmzBhKU4xgcFtwVJ",
-	"uU2X6iAdFakmSHBxSFf2YxVAi7HUtxFnfDxHodJ3a3GkLp77gZXWZhSyi3uk2J9bQrEpeLeh9vWCyRMf",
-	"ht3ovrGw8b1tLHD3qmzevLzRa5H1IdrCafF70od9L/q1yjC6Zn9XmvBn4GmoOhcqQxf4QwFl8J+r+GJ+",
-	"viVza1S8r2CJfZb5VBnZKe8O84KMmFIp1u8Y+R7utrKKc3b2iBlgpK66I8cB22vrr8zQGQLfhsFVE4R+",
-	"qfZT+JChqzfmlnKxTvpbqueFTMcH1s2/h+UfVzH/g/NJBHhCC4hPBCdjmNF4YttJrTDQBmrQjntKrLRk",
-	"o+nvlGCIOCqLvUqLvLzSC1dXfuEasrelB7YwlCUIFy5y4p6FyjWodOH2gBvs/JGx6PaAfQ5JjFlOOXPz",
-	"oS+3kAQ9j1kvAf6YvbUtX/yixKxStf21slZ2LP+SrgdRuG4PW/lvq9CVPVtxQNS5Dn7MY7h2FkbyzKWA",
-	"2lJ0wEU6nRHzIJlJqrISVqelGkV5m4eAxizc2mdQTcF6YMkk7/HQKJf88TwDd2bdz8OCtwbsZsK50bp/",
-	"4Tu92Lw2gt/7jNQxWCOVt/M3We9LSPNoZH9wI/vtQafTGCvWfLf9ByEcF0Vd81HwqjWT3+L+78Na3khT",
-	"DEHhwNB9k1X44kKSCOZiDZUpJxjfiSE8y97d0g6+E4t9GEx5tIXfHU929uwcsb5SxIt1HWJENyIkyWzJ",
-	"t2TXLlugm6cVNio7xbKXv3OFZ6U+6Vqlp5QK9a+p+ZSPgOzZ6rdoSynGglSgaRUSS8kpbeKyVtLPmkw6",
-	"L4pl921BRqYVUTM6OD5pitYq1ZW9BW3P7Ls236sLafcg17Oysq9b6lSlOrOfR6+qK1r8hzP9fiEhViUc",
-	"uwVSbaDxG/Wyc7h2ZS/MNU4Yp7FFrhpzK0YUMI7GVlsIiwiedeVDqKuxtWJU1grubdLe7GfRoyReYwI1",
-	"J3P3ILSTbI5wlyUTo1Gqlrq/vLGB/aoi63hLFIazeMEHC9FTTFqmoUFDu8XeJTdMwqeSugxSprL8UbKY",
-	"gQ3ZmgGOTOCGYY6rJFzoHjnDNIPjS+7GQO5CyZzxVIObNVsR/ss5UF697ZBJKnFwqjXME60uuVvB0eC5",
-	"jVkcnYOWyy7OUptV8hoP6W4sfqGQEkJNZkIqIGMsg7Y0kmKCdTGKJj6sUt6aHeEiP5PacYbX7XignaOO",
-	"A70W0ymmIj0sedgZd10lguD0lw8lYQtTxAlVDZq1mb4GfW3eu6P5DvdEqrtIiBczkLAGD5FYF7GKWL+7",
-	"d8eHNI4Nqc9KBxSTTM3DS17mCXuCu/rYjgUozyZGZnG9kIYzGGodj/Y7hPEwTiPGp5ccffsc8dQivJ+9",
-	"R85yShB6BSki1KvyJBIZyvcu+Y88XubGejKj14Y74WGp0wKZrFZxmIJW2NJqzwYOX3KmLR4bUdKIM8Cj",
-	"RDCuCeNKA432G3BapPplfvZtuJsrBUBlzAxFKV6HK4SQnT+KwJgOd4vcxc8r9LzkkZMS3L34TVaBbTPs",
-	"m5+Ba0NdICqggC2B0mRbfAP3aVXMOzTXkKqfZg6vsgIdhQCY3megRaWkYH8BWezyTjeQVb54MgMq9Rhs",
-	"weZ695dvs/Dn7NVb8MO8aHxwODkI+9ExDMbP6FF4MnkOT6MD2h8PwsPoCI4nJ/2nB88Gzw/p0fg4PIme",
-	"wrPJ8/7B4PDo+OTps+d9o8HNhNKOZ8ZjVOtokHczxg6nZa3PPPa1QPLaOAf9o0GxisRB76g3aM9/Vw+o",
-	"FROulaFDIaMvX4i+gzzprPqK4UJCusTmrE4Lw+4mBKHJNmd2QF4qpV+B9OzZ6axwFQbebVHV9Qa0r/1L",
-	"raJF80rOt69usWXk6WrV/d+Xec8d9HrL3r+kHW+cg2AG7/6nGnB3jzbY6bACpSK0VH6J7I0yCB71RvaR",
-	"DZLM0rPmqdJWIdsnWlzyvKVEj7yk4YxkP3yF1j4Rp2iWoFNqSDAitHP0ZIWgsMWrEddsmSKMkCZYx8j1",
-	"3cFG3mZDdaKbNcY4+LkVGyp0x/jlY4CLGa7mbCrXQG/oixZWGuUV3sBiFcFp4KJK88KVB58+FKpWl9v7",
-	"FU49/3RLM2Slb8gDWyD9XfwrBXZ8GfbIcYYF25CKgvXR/1ZjcawL5Shi3b9qJMcdZj/e6vqagzIab6n/",
-	"ECh/kRewf7z7hsTF3S7+PqIx0A5jmPTE9ia2tX+sAScrDh7GQKWRHnw5bPt2UyjGHfDmW0di7MIRHwQ9",
-	"/qhxGF9IiuGtOeLMNpRvqqjz4zVIGse+EyFaHp3RoEPSRDPnFQEjG+ft4r9S/gvKo0vuCiv3yMhOtxyd",
-	"OltbocM8UyRNemQUwVTSCKLRqcFAwbuhZNoW8iq8vYdFTtH5HokFt+7As7eviNIsjtFamWjlMFv1yCjl",
-	"2dyX/K1Qeirh3V9f+wHInnWU+NaLx/3DWkvqn0C7Hvz3iE++y/8qOtknS4JhYvacervDVCc4tqhyz6t+",
-	"78++t9bV8C1oymKIyMyfcOYtzAqFrnEzVLJjGwp3lApCoQXdfPeiYJxXAJi0buB6TpdkwmLz4XiZ1Seo",
-	"KyHVPunWjrKximmxr0vbiqaP+byP+bx3aZy5RU5urV0mw0LbmdzIWFewRM+aLc9G9vIU21P38mi/R7K0",
-	"JusJvORYRsI6tF218Pp0+ZH3i5G9o8GAzEDCfrOZ5ZaJt5V+ecFccD2Ll0G5aeVxv9w1Mhj0D/vd/kG3",
-	"f1Aqhe8r/LDgMR330Wiys9GkkF67l/HAeNJ1Luf9lohdkBnNv3eP2TILMWpOkqCWlXXyLnZJrovO8rj5",
-	"GJR166CsHCS2u/y2RajMFTdUoKqtO1V7tXfK45ssN4gV3OgiKA4iXdp/BJ0GO87WcHMfJpyRFXJHxNZw",
-	"HoNeAPAsvYZHWTbNC1dtL8ooENn79uXrlxcvG9NqbikA3NqOsy3rvnckecyj+bJqSu1Kukt8+35LYdgQ",
-	"MZvw4APwjIQ/mkoagu9OPCJ7faNTO9fgPraucbHcTcUwbomdpfmD08OTfvtCN9kCPh96Plbn+P3hbV4K",
-	"JEfcmnIgLRE4ZtfwW7OJy0lcg36fLGYsBt+6EQM3sQUTu4Ye+QHFHRuVlhtgGaha2ew1znmPkG0m4KAa",
-	"C/CvbOB+wpzdKsx0Y9jW9BiL6U6mR/OdrRmGlnSJRB7zyCxdsTHFrtfm4QGJ6FLVmx9fi7ZRXK6/T5l0",
-	"7dJ6p7GLz/0MfQXLO+v81NIE23o4jGZpMJIOCl1lN+3RxwzttLKKp+Di4q13woQxVcrHM2ed6qyG1tSP",
-	"yX46xE9rG3wNbm6CTnCI/3+E/398c7NFLy/Hxtc0y8JWv79z+/JrMd1sX47F1JcTfMxMXMdO/5oWMkMM",
-	"8WzsE4UUeZVom5832qj/8u7HHwi2UTWXM3otpjZIeVToexyLKXY8HhslddTxYiw56Pf7+71LjsGC9k4N",
-	"Qc9aBRHBPfU/JRL+AaH50deSpBJIzJTGZo2XnPEIbrL2g0zavozK94K0oxLBwTc/yl2fEPXIT0zPLjku",
-	"lYZXp8S2KNVgNuLFbhzHSAyhmHvulDe68WNd8uIKs3EI4yR3pb4g1O+YxuaMl74d055tnDiyVv9oSPUI",
-	"9zDKacBon4Qi5VphphGJUotwYC7YiCvUJXNecikWdmsk39mvKaRmW7jmLOVu0B+Y0ZQQmL+kZ7A067/k",
-	"9nWyR0koqcKgThILZQUmfLjfI2dkksax/afLs8N9Y0fLS66x4nUs+BTPinK7HPsOtn8VKW7TCmXH/UO8",
-	"yEteSsDDZlNyaVQklG8WdKmIohOo81G8wk6djtPvqAX98jELGW/IFcBcqCjr6tzvBFZ0HbLE+ip6/d7B",
-	"wWHveW2X5dPDY/NFdtHlTr8H/dOD49PDfu9gcPhz0PE8/fRo0AmK7aefHQw6BSZ9+tS1kC8GmzbEl5Z7",
-	"Uh8g9y2y1dPDTpH1nAb9g798/fejn/968O7pf578MHhz+Pbor8fnJ++eXgSdjAuKCBwnL/fG0nqiccWD",
-	"o34n8Ky1Et7aHfQHR93+s27/BJlNa87xNVrAHljTfC2mFtDOQZkzbRDLPWkgtZQB2digP/giVuXR3ZEL",
-	"8h/uly/e0HuwLjij2I13mzww/KoxktFAHKahzIWEQo1jpJAFlofN5Q25xK66TOWNde8iHmX9dy5P/z2n",
-	"15RhgF61sixCCqFuO2JSFBnIXpYzs99SYLAtkq2q54sqr6vCbl958JyaK8aj9m3JzCK/N1885ugUTuQx",
-	"Q2e1vZkH56x4rf2hpnYtPmhVWvSNU5l3T2cxb97o4YLxSCxQWcQuZIwnqR4mkoUwTEAO51pcBaeD3nHH",
-	"4sdpEM6ob04mUm3ezqSFk8NnR3no03pJw31bnenAyAhpgvl9w0nKsYuzykwh/klZjMh+1kLEw3AmmJms",
-	"8uya2WN2AsBW/dPMaX+u9ml4049VUHfqceawpC3mFWzF9pc2Dc0wNw7b9PsAYZIqaCh7SjidG21Fz2De",
-	"WAI1R+7H+qefocnYbkDTnGDTcJ39+ycR2BTMPHwMyWjqCbblZf9ekmpuLR80sOdn27b62ppzPgBa/GGT",
-	"au6w99bunDNL3F6r5L3N3lpBphrsKCaDu1KReTJ4kwtml9j7Wqecea3T3kCAK70wH92VaugHLaqGa09p",
-	"gZ35scSZ0lRq5a3gTDWdlvnP0FYB/SM7lPxRPiqqK4pqUkBJj/f5bzUefP9sg0doRBM2vIIlBqwDD+US",
-	"TYxUE4lmJiwxGS8xpQ3rOJAxDa/InKoriHpkNKYKhqmMR5cc60uMgcy0TvbU/guSSHaNbo5YiAQ/M8PF",
-	"jF91YxHSmJhbZBwhRVnvhe827PsMZ9voYeOvoRtyyEEvhLxSuGzBm7MePEjdqueYPSKDWFfdmF1DN69b",
-	"RMdhBJOgtkN41qIs07adzXzOOCs0KhMJcMq6c4q1CR0O2x+LhSe27Vzmt/6ZdOPs5B9rSTx0WkSSA/12",
-	"tKJOUmhZT6KEaI8FJW6t6d72DptV3uab6j8I8rvAN3z+CAENuu/O1/97UYLvhzFzWBSYc+bkvkXWwk5c",
-	"9GEQ6TF/4cvKX7gLtouxRc1x0Db+GYqhSShUY8UIDAiQQMMZop+PpHJdGpgiXOhLjjon41OSJtjaZJZq",
-	"/KctNXHcP7TVhBdMQUORiHO7xnuEejMDawqcxumJFnZjREs6mbDwiykVsXbtPwhNbPjYnr+HTvkKOjYe",
-	"q1I8hGfXur++zkQ2+27B3oZcqiepolNohMF35tgjm9w6E6mMl0SKOO6miSJXkGgytswiFlOSsARixuFF",
-	"liRZEymO09UG6L83T96ZNf2x479ReRyOl2sn8MHJ3vxn86SyPsIF6mNuJegEEV1uEbO8a9z4fRqECvdf",
-	"g0w/ciBSLEgC0hsbHwOMm/kUHiYRNuI0z8no2LMrVeVtCBhC6uAkTKQWSx4+8bntzTXvz2GcMiM32rpI",
-	"M6pmJOURYF+tqSF8GIWADEstaILhrHPCuDWMCg6X/M371xevnrz8+8tvOkQJjMalZgQbQYs0hZI5u+mR",
-	"85Qb+mIThAxpUzOsd++q47/IK+mTBTUkyFXoIBKj7+p43jmYnb7zG71XxmdmWh8HmBVV5mJhDgl5f++L",
-	"t2neVQDcd2kcm7ta8tCnfVjpR+X3k/M8HtbB8ZKHRaHLwrHTFJqr2L8zQOCdA/fXLS2fZQMAuEpk0Pt9",
-	"2bO/pZqOqQJyrezNdYhI9VjcoGnZSA2GEOSFwdtdZ06VssLvzTf5N/fKPV6jm+IVn4i6e/ybLzTnAu9x",
-	"y4ZKWsrsAFumnBv6OGacyuX9ZAd+jbMybjm9PZX2MmN54I/BGKgEeZbqmZnHyBo0Yd/DMvvFzI0KSZ0/",
-	"8cKQZvs46ASpjIPT4AlaJtyKqh/41MYO8gNm/7Ql1gpHWthcr+Dns5ur8df51h/YUynTo1Z6NRTGwl4N",
-	"a0aiocsA2bM9UrGVX+H7vJ/k6iDnIobu2GjHviEgNkpKtbBbKqNL0wyVplSr07z3uXNnrzJNNl+3OwQm",
-	"i85d1VtN76sb+sKzYl+tPKSaxmKaQq+SaFi//xS1IzEpDaKMCpjN+lWe+2efFkbOykbWrAzLuhS3V2xR",
-	"UxzEVd+qGeObvJBYx3bTsZlGtmK6v5heKduzbpzvgOpUApnEdKrInEmJCUauL1B2wYWBJvaLpiOnacQ0",
-	"qmFi4mSveaotzDRACX7SMFyZy5YXZUu8F3GLhzXDvHQNfVTWcCiimpIkprwICjntXx3irBDtntVXyj7o",
-	"4E2iQom8kSnNwuKRoWT76cOn/x8AAP//",
+	"7H3rcts4muiroHS2KnYtJcvyJYlTW3Xc3clMJk53xnGmZzvOkSASkjAmATYAWlanUrW/9gH2IfbB5klO",
+	"4QPAiwhKlHxJusdVU9OOSOLy4bvju3zuhDxJOSNMyc7J506KBU6IIgL+9X0mJBf6r4jIUNBUUc46J52f",
+	"UvxrRlAIj9FE8ARhlApyTXkmUYqn5IlEI0Zu1NC8M+p1gg7Vn/6aEbHoBB2GE9I56ZjHnaAjwxlJsJ4q",
+	"wTdnhE3VrHNytD8IOmqR6jelEpRNO1++BJ3XUX1J50TyTIQE0SifK8VqVkxFo07QEeTXjAoSdU6UyEh5",
+	"2gkXCVb6PaaODztBJ6GMJlnSOdnP10CZIlMiYBFnNKGqvo53eEqQpL+Rph3H8F155ohMcBarzslRP6gs",
+	"42Cgl4FvzDKO+v01i/qi9ydTziSB4/sOR+fk14xIWGfImSIM/sRpGtMQ6yXvpYKPY5L8+z+kXv/n0rr+",
+	"TZBJ56Tzf/YKFNkzT+XeO/OVmbQKgYsZQcJMiyJOJGJcoQSrcIbUjCC9DIFD1et8CTrfczaJafjg6wtn",
+	"mE1hLTC9RHOqZojcUKkomyKpsCKwwFdcjGkUEfbgKxQkIkxRHD+RSPCYFLDEccznSM2oRDwlAhYBi/2R",
+	"q1c8Y9FDrvVHjmQWzpBw9LfDBazymko6jglS3Cw1FZSFNMXxLqz1PRHXNCQfGL7GNMbjmDwohEmScoEF",
+	"jRcoY9iuUxJxTV4gQZRYoBgrImCpF5y/xWxhSUk+5DrPsSIIOAaJ3MLwRBEBpMSyZEwE4hMkSchZJBFl",
+	"aHSu3+qe6reA7c4Ijiw/18MB3+rm3KtYoofHFe+fkwRTphnwJt9I0mKOYrlr3tVvf2A4UzMu6G/kQdH8",
+	"LZVScwYuEGXXOKZRiUKXoPzzzz93TzM10w9DrIh3W7k4M7tKBQ+JlBoTXzJF1eIhN/czieOuFjwkQuNM",
+	"IUkSDGuP44Xbbg8Oyw6m5zoN9YIv+BVh51bogAIhNE9S1EggDC8NlX6rLiv//H5wdIz+8vPFCyQJixBV",
+	"CEs0OrUnDLs9Qd8RLIhAl1m/fxCWB4RfCOD4ElCDDrlJqSByiFVFtkdYka6iCfF9A4MOzc+fO4RpMfux",
+	"Y6bvfPIpIoU28bG61cpgldUU4/DxP0io9MSnWUTVaaiMqlWFII28yskycbhfinUb0WB0K8Nr87UlWGpq",
+	"CzpyIRVJ1u/NboNGzct/yZRY+BDAnPXnDrnBSaq5fOeKLHqhIJoyPKeAHRxWIXMJYvqTDQ7ZSH6ztiii",
+	"enU4fldas9ELWRZboWT+Xdt0GFPC1JCmHpoO2p+aVZSG5oPaOE6qrn3uTn/1OYIKjLX2aaAcuPNZHqk6",
+	"c2WZ5a03YsMZNTrnEi4rklT/WHvGBq1y9O5gITD8u2RcrBvoR3KjrCVTAwgspDqab1Pf4RizkIg/EyzU",
+	"mBiE8+PPBMeSBEs7D2ckvJKaMCv2zfGhB0NnXCpjK1TeHRwdeV6mTCq9Mosgpff3B8/AXMj/7flaMpzK",
+	"GVfDayKkpdNmO6jvQ+DSl6s3tgz50sI9C1l1CO8VVpmso1cZyCuhug6Ktecxntal1w9Y4TGWBNk1o4Sy",
+	"TIJiNrYrfSIRCG4SuZe0sGrBFmIs1VASwtoztlZnufL8bnVgBkjllXuPkLLIKpFLZ4dZRPX+2vMHO9b3",
+	"7ksflzBiJtpIDWjNu6/IoirYrCHfm6aqe8h9Y2sMlCkO/WiYZuOYhsOERyT2viBzzF8FGOcKsXTyJehk",
+	"abQhGHyCo1j80lINKPLlBeXTrJxBZSUr8KM40xqiRERhGtep8efZwrgX3KeFvaxFWXxN/HqiEEaAOLUp",
+	"5GxCp0Pze9BhfJgKfk0jowI2qAXFeFPBs3TYXvzzTJEhfOQ/cBITLalz+b7q3N/bly/0u+WPr3GckTUI",
+	"5fPhSB5n+geEp1iTPwAYloxgyZq9hYpeE+RgJAOkF5YpEqH5jDAkCAZ/XK6VXnUc0D95wJelUgmCkxX6",
+	"mWcXSx44uxZEI/TP//4f5MZEgKywGEexnzuHg85Jx9Brd9AfHHb7z7r94xIrKXBzTuh0ppYPFnx0HrO2",
+	"TD3lUy6hSD7k8jnXjq5EWg4xC0i1oaPXLM021VmWcHMlx9Gv/km/+aMWsXePuEvYKWgCtiqZcEFQJskL",
+	"RJJULcD5xFm8QPMZVYZZ7SIttyKJJtx4TcYGNk8kMkzM4EWgTU/K4A0u6JQyHKOXv3RP370GlKds2js3",
+	"jOSDBf1bh09rPNZl1Ml9vfurXL37/X7F2dtfi2JrEKgNjmwveQ12fYENvDYDaAUwocz+a78ume0Yd2Eo",
+	"OKXi61sJWTQl6h0RlEdlmcI402cSYRprMZlwpmbxwssAvwdhaXdUct5vYmtUDnSTc5Q1FWXV14D+P+Zv",
+	"e/SXTa2RrbSbpbNaUkxKwPCdmAH3G7LYDtTgiSfRkKZVbF2yhNbsu6Ca/X6/jsNuEthS4zwDyzBaT+SZ",
+	"aQz4O0xzBF6JPGVkLz7OZFX3iXim9SUvMzP+ayPBgS0OWyNfjndO4Gzj8NtStnmM8zbone9Ntt4ccMcv",
+	"QefXjCts3Hdy47vKoCPSZBg7h39d6qz8Vm397RJhAtSaafAt+CRvR4bfOIXcHsndCCJN/MdRUSDW6hDF",
+	"gKrtgOuH3JKoEnwz3ISFNFhiBUvRA16RxVCpeGivx/yk47Z4sH90cNxmh3Zk2QZibcbaiLob9r005J0h",
+	"iB7sDpHDsc4UK0WE1uX/38fT7i+4+1u/+/xT8Wdv2P30uR8cH3z5t85dstINeZLmJ1sqYZwprS3OKYv4",
+	"fAu+S7VOPUwFDYlmN8NE8asGqmiBcQVZXFEWtdLs3ugXLQbwTOnV+FG0xWbaH/vJ3v/9dzj6/cHTNWe/",
+	"uX5qt3H3QN3WLyezNOVCyeGElr3WY85jgln1jYzBVY1c854xTde8pDiPh+GM04oj0vfmNV3yDucvbUZK",
+	"P9nbyO2oKcVSzrmoioX8x4oBvt8fLGncPoNc8Hgt/uRL1u9+CTqZJGIj/jVo4F9LkMvHDcpbghU2w9M5",
+	"ubZUmFI6tN7rEugO+8+PlxcbdOaCKvITixdG4miDJFN8OMas4s+w89RRaYwlGWYi9oXsGSCAZ2akTwAr",
+	"Oo7J6AWaKZUiLuC/csnFMugfPvMp85xPYzKMuYmS8NzXmKVKpDgaTWM+xvEodwpdE6HIDZrghMaLpQm9",
+	"t3R2ulRwOJjVm1s3w+Do+O7Mk0ILXvVdxYklb2HWpIJyYQNWcmzor/NulRhqt6Jql6RGO67qKKHgqm1c",
+	"ju6ri0VauK/u301n6dw66exJNVO5DZKzQTbbUHrVLF6O4jWDIHhp8QIlmVRoTJwbdJKpTJDKjeVKc3pL",
+	"BGrDiyuAAH7sB2wj1/yBpIRFhIWLPxMc66XUbiAFhZCnOpxOkXuGonwYNCaUTVHE5wwl+IqYi18baYMy",
+	"NoNpFi8QRoyzbj4CZ8S+TxWKyFTgiESlq6kS5yzupoobRopjpMIU7Q+e9vq9fm//5Pjg6XMUcsZIqJAg",
+	"k0ySyHc6MVZ63cNEVobs954FHv1nhYrjvJpwmaH3vz5+KL+9KC0iKCDuO7CXN1oBKd0Xb4D0zReoq+9f",
+	"197G5TCob7dhAz9ghTdcvb2faO//roLK4wV3xuoGo70h3qgbEzm26WDGt+MbL7833HBEx77rYzYfxStq",
+	"+MzKo6hfg778pXua0j0CYxCBNGsXCYkoVgRNaEzQDvzEcGwXuVd+pTflu0EeIrLfu9G0vnSlbXFk/bYB",
+	"mzQigh3R7pv35t1qqEfBUfY1G/HxizkWrIaG9ZjJZeCXyb6IDbELDsxem+n9jVFKN6CWobusq8bulNQI",
+	"Y7YO0xhTY5NXIs7rbBe8iTWX/pqdt3JAt4se8M5mCG8Ip+17rDme8dNuuOzyl0MCofCRHy5Vp0v7GfID",
+	"yqOA15sYxiXm9TuDR2y9F8yMAMJwuwFkyNNNt9ooIIJOxmwYv3H3NVjUDWRhGeiGlGEDOEliA2Zqa3Jv",
+	"aAu0kXy8Xus65oI9Nfw1lf5RVmH2zTCc0TjKfarN/qM1jsA7OKjmM8hFzpb8aV3EcW1aHMdGF9lwbyXj",
+	"fjNbfrXtXo+Tk8Mki9XyZKXPPfcx6/mRG3JIWURuNsSHtcIgf6FxiFTQBIvFCjWwbPGuslob9uqLtXLa",
+	"xROJ9EtIr+4FSnCakgiNFwgz/UpMQ6qQgnSlnYiHco8m+rteEu16o9sKg9Zjlzbg+ftct9jMzNTr3yzQ",
+	"Ms9YyJURRuY4pb53V4ap1nbyimBtur6K8fQ2kWT6ewghgyAatIPjOV5IZF6Xu0uhZFE6DGOcRWQYCi7l",
+	"0EVodU46mti08pMOIbNwKBUXZDjG4RVhUeekI0hEZWfdTj6kLiSyaT+ckZ8mnZOPn+se0XW6h4d+P6+3",
+	"Cz81w4yRuYObmSRAdmjEhU1d2w3M33GMFEeCJPyaGNdDjKfWR1beobvCLf+274MaJXH00pnPVVSd6GdL",
+	"aIf9CJoQKfF0CUfNnqhEuaa7zvo1MxbD+dTfRq8ExLSvOvNVFkDN6+FDManwxqRb9wZYf4fGcuvU6Gil",
+	"x/3sD/bUw5cvZ3MoP9sfHPSOWjkmvFZNv7fvs2qa3BKFobK0psAdgO/MXgPz/Z5nLnd+iSWaZGKPPykW",
+	"BEcLRBkiv+GUoh2JE8PzAwR/gqa8+wLFZAIpcWpGFgiLcghz+aowMcy3QR5dUS1FGoRAJczNjRMUiy++",
+	"b4bADyTMb4mWHDEFATV6C32BxyEX0RNpIcIFwgYiTySKqExjvECpIBN6g3YYuSb6uSShIMovBXmmQp5U",
+	"kuNKW3V/DiMqjfVjty9Lm9ecyP5h7WIvRpuVr9pVgEhv2kMjret+3B98Gtn9XVEWoR34ebQLdwYYiSwm",
+	"ef6I4ijBbNFbi9R2DYHjam73q/mPOclzov+/fo5ll9QqflOhCBANBjPau3eWMMqjIEZiMRRZg8Jq9JBh",
+	"2XexUtnic4bcywFKsZQa1DPBs+kMCji01lsnNCbDZi2lcMJtAr+Su22TzypetU0+bOdXMl85v9IS+rnj",
+	"Kfl8KqApr67YoAVPUGBaGXnq59qMwoX6urmGutY/05BluUEWlb35WZXmZn1gKyNNq0j9PSRkou9f/3Bu",
+	"riGuyAIleIHGEBwfQYUWFyKfEMwksqxkA6uyFmNXXYN1P+upq2soRefbqeN4s6nvNSx1bRzZNilkXp/J",
+	"Ut0M9wjxiclAAHGnYYcV/IkYZ2Tb5PYWrkYckmHGlC+Z6oP+2STw6KME4YsESWMcGntU/xpjqZDgCq7b",
+	"kVQ0jtGciyvZeGN4C/9n64wqKmVGouF4Ud/VyHAbI3JHOEooOzFVBVyuPKKRLSoAIhhw2QxojXD3YsX0",
+	"65ih9r0mhPHbtl5+S0/XUnGKAn3gjWX6CxBlkkYEUSWRWdETWSVK/YV7shl1Gk2sqn7Lq+7fx4OLX5+f",
+	"JT6grA14XO+drYQ0V6HR92wJudTMTrA+e6tt5MEbsigFHdzrgjZP4Aw6mVO91+zhA7znzfgssDdXJ+1x",
+	"O1qtCYagIqrKB1WG0RIOVNj0MsOv8LsKIfgYbSlVrmAFDhibJaO+IQsThhHV5bH1ea4BbV5VxK+ImkIK",
+	"QKk7I3nV/ed//e9o9wWSM62WQhobRGKAr8FUWFmv/rsaH3qBDZu6i5yrhvvhh823KgiwZNqZjFSNG2V7",
+	"LrWeGnIzw5k0lp8g1/yqYtkWxJPTRd0jw2WuTixJzfc/IJnqE7UBNGEmhP6nwWdk8LkqHRvdGgV3XMIb",
+	"+N2odTtARLsB4te2ItQVWTyRKKYT0qrQgA93wOnh9uiD+hm9JoxIj8uj7hXiV62DQ7xT8el3WIUzjw8F",
+	"qu2gmE+tYa3lGQ5niEoE9Yo02SLOQORpctqRhKDRGZ+ew+uj3YqUW4Wo+Tc1hA86N90p79rfPn76h+Ss",
+	"d47nb62hbXbwmk2JVOdEQkCZr0JSalnMcgQh7AuBszhCjM/RTsiThCpFol2tw/yakawSPFS+tstMwSif",
+	"vuBGxtYRZWew6bTFJKCXAiPa7TVUr9EnZRbfCpbn9oMGgPpqKqWGWEv7Kc3bgDR3weHyY/8bJfOvz+sK",
+	"LFxzj7gU48cIwsu00kNnhIHo4QylmUi51hElRzivXGLMEElYJC9ZotFCzbDzV14xPtfjSVNgYUbZ9AQl",
+	"RLMuU3EhpprFohkRBGFBLhmdMkCxnZBnTD+iDI1gsGHMp8OM6SHZEDzlcqi4wvEoQMa5Z7BzN7hkmEUI",
+	"o8SWYhsVsnxU0rC0OmSLsKhwhuZYS8+Q0GsS9S7Zy2siFqaiHhqTmM81wyBswoW2bFIiLIheIGz/MsyV",
+	"M4KovGQO87Q9ABeUvaV1GKsbK5RwqdAo5tMe3HDHPLwayisyH10yPCM40nafCxkEjRBeQXqPjCMeR+YQ",
+	"mBlDEEWYPtNhhBdy1Ltkp+BEHNJoZOI2wWTEoEzwCRrlqtsI7ZRgVvpZb0dhbdlBAVcrPnZ7l6wWoeSw",
+	"oqHKUL3IFg5nJGqV0uSN/K0U11oXia3pLSYAm+0nbBTq37tyFjmQQNF9AgUtta0FVjIeS01OO6G5scXK",
+	"KvsQKLzrF/nL6VNrckyqfojl4ifWUnd1VzXWJzgiLwqS4BNDB6kqL7l9dG8ejbomY8C4OttbvNW41OZg",
+	"68H+4dPDZwfHh0/X56xtZnP78tUHpZD0hvDRdXiZCp6kanucdH7S4ZbF5Or2RqkslVaJaM6D7IcvTBnc",
+	"AtMQVYhCkcsJtW4FK0GWkm5aZ/cPQx6R1Qf9/PnzdaBZleSk1ETdITK5W3xvVQNf3kbtOiY/k5ViHbSM",
+	"+sVLlfFuwWjXMNctuelqDtrCvNnGq5pzoFuV7Goip/U+pzWcalNG1CKTd8s49vWcZ3Nu08Ilt7qU5Tr6",
+	"vzsqb0PELcqdVWtelv1G5a0sQ9tHQct0WqKWfJcNzIGyr5Ax6XUmFsmPm1Q3aZHr6Nt5EfC6nKTzzV3G",
+	"3MGdRRG3vTKfGWByZt6906uC3CkNFx53c2nXzoVu9lTyoptQfc+VQnLVPXj16/Nf1Bn2OrvvrMJhybVd",
+	"pC0ZoLdwPlc2sJm72cCi0eOc5CSxHqBr/M5mKHOtd0fuZru65n2d5Ti+rnbLintljBRhmKkyqo7zAvlI",
+	"8TrSotPKN5auMZLZWBKFdnAcWy04MXYRVfYdTfG7D3hTvVTcpZ5OTKSS4KJIKMsUKa4ora9GwZJfIHff",
+	"xLiBTMs7pqVaMF638/3NXq//smSH4xRxlmOA9XSPik9GsLhR5QhGL8yZSqICRMD1o3EAbGIzjCFQiWZY",
+	"I4X5uIdGWtsZFRsJceq34betQlPd2xkHFzH47Z2tbjw5eHmdXCByowiLJNqhSqJRcTc2QlTmjicg4wm2",
+	"zXkYn+9WTmZ5QyuM41Kxm2VRIuHMu/YepQj9sPxFU+eMx9GtcGL5rrgVVpQ/2hQH4Fu0Y2rJpl6esBY/",
+	"NlDxi2I93p3pZYzyO9RRsVMN3Cm9Nnf6APkdbDdmyNEsFk31X6MSbxkFiMSSAIasRYoVB6PWrVq1WfVW",
+	"C1iSQTmKVnlolaMVoC6W78GwGiOq30b7SLp2Db5KEN7+bqI5ofZhLyUq6pvvDlZmEiLQ/Zesb501tnHt",
+	"pPWEda+Vv5uKM9Xvg43AjGPKGYKvjNYlW94C2zADjyuvUIsCNMo10J7+a1SNTlpflfyeakKtP6T1Jow/",
+	"y6upjtNq+JvPNjuAf8XKTvdRL95aVqZOPOBbsEznPrRqILUmFKhvzwvnBngtnVod9OUK95sYdjnplOvM",
+	"z+BTkoxJFJlMC0EEZrA5NSOimWPeiQQB1vv1BUi1Rlu58k7+V1CptuVKbZn/ri4TWC3+t9YXstrjsVGh",
+	"zjUlfavvewrOJNWl9dAZmSjNwAKEazGExXvaAnC63giZ63KjElNZCf7s3QaqxbHX9T/TEdReK+nTh26g",
+	"L0yOn9UMIXBY/9xrExPsyrDdjTNwg2tJqYYxn1J2qzDrbQrNyRYxbZ/uxAdW9eu2YOkl/y3sbEuO6HZ8",
+	"F5wsx4+vzswq51g+vSihDMyRaxLrjXaCzjUl8wYe/841yvQmsdw68L/9XdmSxFrfUO7TugD4pVRhLpyr",
+	"IG8OKoOyZW7MdRfUQCWCohwRUnxLc7tR4WxDp97CY1aXKbuPG4uQuRaMde/eq+/R88Ojp8i2dkSmy430",
+	"1ArK298UCj5ETaFLmP6yc4JaZCjby9T2VFbKqPbQmesN1ZT5aM4vxWpWNU32yrlgnmzK8oViKbl3/y/P",
+	"fzn4+9Hfnl7s/3Xw88HLw/Oji+P/fPrh2ZpUZTfCYb/fys2hqIqXsr+tH9bFmGqzYoJp7IexghybpmiM",
+	"n1LCLkhMEujqCu8iGgU27UbgUNt3VCLTNKxYwuF48nwwOTh6+nR8cBjhY3wQkueD51Gf9Mnh04PjVaUW",
+	"lgyk89dIkAkRhMHcEOix0NNqGnS4qL+trgCqcp7s7UEAXy8i164lqdwr4NJp2VTSADlYFQZcLr3SWMi0",
+	"DuC88Q8YyQmWVyQygfb7//yv/50c4OejXafzAdCZifJDkqjqhkufeFtWbl9EZRsdxlPpdH1mVa1c6S2S",
+	"sTZscrVZINaG9WJW1XHJq7TcWcrP7YuNbquobd99qiyaLM3lKFlUCypuPUv9qfKcnrxRVQ7VkuaXo/9m",
+	"SqCDyl0ogc31AB9aCVzCkDWJKWPMWIM2X0GaqhrGMLVxJqZgsj4DpmaCpzSE/qw4g8gU80fXxqno/0Di",
+	"Fkkoo90wpuY7OhX42hypedRx7EI/p1JlEeUmZ1nBAOaPLrlJBZFy7eLz3mPLRq4T/qbkEdZ8l6kTpGx3",
+	"L22+xnxORDfEkMRMhVRoZ6Tl5ulrBNddIwON0W4P/cQI4pNLVp7aFFdgyHzSLSCGcEyxROBoQVOsCBT2",
+	"ySRBOyMc01GgzWiSSkKuRsElG8WUTRd0jtk8088gZBDfmD+lEhCtPko4Z3LGlf6bxzFOMPyVEgaFRYX+",
+	"V0pEGpMbqhYwrqQxDTmbxHyun17zOCRsShnR/7rBsJAbyqyI1v/6bUbTbLQbuKQNLCuls9GOo+1L5tB3",
+	"t4dO2QLC9M3Vz84I/5YJGC7MpOLJKEC9Xm/X6IxQQdZEgh4OBojhBCLH9SEZn8J8tjBB4oWAzJFyg9ig",
+	"avbMMo88Jzii/jSjB6iJIwiWvhrirsukCdrX8DINJnG0QDtQSAcKHclZpvRfw4jPma3wUSodrJmxv1RJ",
+	"3fSHsaERpRqav9tX211Ru2YpEaduad6teWAruS01auQSTq+IQoZ8C5s8l3LIIYFBei2kHDPczS7cv+eK",
+	"l35j/8o5kQsWNiVyrew+HOZFgtaUIqvEY1SMZUiNgfuMCCuMZljOSmApdhllAtTC5ejIVhWUNs0YLKp6",
+	"5NvPN1tdivdA2jtKjOsJJKaJiPafEFe3aedmaiI0hmn8mc9RzK11xOPI1kW40oICKh9oPrmTp/5ckYWE",
+	"3J/KsKNd7xX3mhryHtBVyv772hAvuXi3aLNT6ctZOidyg0MFFxZToDmmdxPT38jQPPnkHauo4H43rlz3",
+	"zXixZcDyg3rTwJ+sJeutplth7biQybod7GpnGQUqnGGBQwW9eifc5LtNGYX0MLps96ru4dVfn/8i/O4Z",
+	"CPu5d/d4vfb/Shd5kevdnN+9wkKybu08gtPn3/bxsvIqG2M4q37TDfa9JqDTVD+7o1DO6iLX7fUurLfa",
+	"Tr+qBVfDt7YSaqVoem8b5r/CXu0hr0rpKVfGlFgA+ZLY1Y+z/jnX59qrSzb6xVzvftAh7ICm7flJ7o/t",
+	"+Sm+USu2wxhEHGYsIqFYpFCqdj3mGf+DK5NpZ/EezYKFhfbmT5XaoG+w/WLZmVMgnutlPiwrd546HvYp",
+	"8NJyuuh8hhU6JxGVEAiprYW5F7JapQPDbRNdDHgdaPFt1+dSjh0CjDMaqyKz1a3Cu0TTPKk+gUNswFNK",
+	"bFdtOdMwwDTuhjGXUFwgxBmEHRIqkOBzFPIsjsB+GhOkMsEgLVxxhFEGWnhedrdA9fmMS8fuHH+DugAo",
+	"xEwPZfFOW2bFOsCWNYwcOQ3f3I4z6/61XrDdHjIJ4sYxEM4wmxKr4GkbnbJp65iAKsF7raKhtif8TmNQ",
+	"F5oT3uCx3eCtBDCPI6KHIhBONsRT4m2W2T7gmWdqzG+gtnHMp37LBsodt8VZ6+egDCVE4ROHuw0MSg/c",
+	"DDbz/Bb2To1Ol8esbc7HRHyEW+BDDYZBibf5uKKpC71hz/B6FeU77SK+dS/vht1tYNOt29lj0+7tmnav",
+	"Jf0HaeLd/trqD9XUe8OKeCv7s7bofbKlh0zd2RqaOcFmjcLbMoPH1uGPrcMfW4c/tg5fxbC3SWlewcc2",
+	"aS5e14+LmF+oGIUTYnLWSokhu84oMnZMr9NC69usbfl6jPodtzFfv7nHfuJ320+8gVI27R2+Dsm/iW7i",
+	"26lYzUDatCH4WsWoKbLuFDr7XJHFC5cGa/r25FWnl2pDmRphq9X223Umq/UGbxsNV46gW7L+tgioW64L",
+	"dV+Wylfs7/277ul92z7eHsKrgLgeXuviT002D41k1W8PQSSydGNceN+1tDLnvFSodhnJNjJKzB7dD3UT",
+	"BSoen3NPHTJ8PR02lL9aUePrYUqJFaEqLcbOaa6uUcGjJ9J5nYsUrADCsrlA56++RwcHB8/RjGdiL8IL",
+	"fxCPPrzmWmHN9bc2rtllA+TlNp5MF+2Zj5EDsmVFq6KC1RJy1ADg9VlqVNPk7bnJmQiebBANDeGq40VD",
+	"Wse8/X1Qjv4eZ73iW2bC5ssLzL5gKLswH2D+ZhzJr9mEe+64MhpHQ5i3EvEx6A+Ou/v73cHgot8/gf/9",
+	"0vGXSrXOmeLbg8kAPw/3/YHmQ293tSnf7w2Oe8/WNGrctB1bKZjIrDMob7iynDrktGwhYaYl1Xt9nrkW",
+	"84YsTjPlKyGed+s3cTw7I6lMCX5UJCa5R4mtzu+i00Z/756+e919QxYjNCM4ItAShOpxzT9dRMFJJ3+z",
+	"AIBZFugxBAsi/Asc6Z+5oL+BknKCvoN3kWlZEgoC+Ro4th1LTsr9SdBffr4w93qjdz+9v0B7OFOzPUhn",
+	"HAWXDK/cOm7avIn6BHIBdQzWU+xqplTa+fIFrD6DvculdJkSPEZpjCFWFwD58hcNHnR29tbF4Z4UiRu5",
+	"QDRZYXDhFRpxeslCrHDMpxkJzC///O//yUWr4JmJxDSJZBLtXLpeU5edXTCZzUVk0YJBBpdsYrptQvtJ",
+	"O6e5vc1vTEPOZJaY+s/5rUxgY5WniEIhH8pZ75K5YtPAViFYGXq5GZXTZcz8+z8kZyO04zLAzNpCLIQt",
+	"uGrCeCH9LTK1XahEOJYckXDGSVRCSKv6d1//MMrDPhxyXrK8ghTPFDSDgetTbfALHCq0Y2twA+gIdPA8",
+	"7B8GaC44m6KEqBmP7K9HwSUb82iBFOcoxmJqX98/CJBrhQ93vxqU+slRv6/3JedEmLtYuITGCblkLslI",
+	"znBKDH7FNCRMAoezFHSa4nBGugPgIaD05ylI8/m8h+Fxj4vpnv1W7p29/v7lj+9fwjdFJlfH1C8Py4hY",
+	"6sblGJU27VPCcEo1f+z1ewcmlm4GPGUPgkD2cBYZVjol8B9Depp1R52TzhmV6hTe0F8KnBDTyO3jZ8Mk",
+	"fs2IWBQ8AoeKi6HNzjDyaLPUy6AjF1KRxGszrpoTYp+KGVuoEf7RhHVG1Dexuk7y2vGWFrjdaDi0KWmb",
+	"DFTlXi9teANWwCMnwCA1CWnplDP/pXmtyPfAd6UG0TS37dCwdlpQMTaf1KccFci7ByX8Oi1edAFYn7R8",
+	"N3wIKGfQ7+dORmZcFCWO+A8bW1Sse5WyBsRlPLNfasHSp1BeQIsYG5QSIEbmmolCDGRPU/ihWYxvjnzR",
+	"e9/hyDlU4JP99Z98YNiKbRKZjw7Wf/SKizGNIhP+djh4vv6LC87fYuYuxY2nWWZJgsXC2jPAoLRUqm5e",
+	"Hz20xf7YMSzsU9C56aZEQI8AAB/8fiIIjmBYy/CscJSNPO9PRL1y79zjyVeae3sOv9q1u/f7OrjTOEYV",
+	"LaR0XPkB1E/MPbKHFnS8KVfviTIuiCm9JsyMj3asV02ai4TMdPHAgpQib0LMOKMhji+Z4RdIsxSjqxTe",
+	"Py7dyFha3+ALJIjKhG3NMZ/xmKAEp71L9gaUDbMEPVnetOcEjfx90k3CV0ISLhYjxMUlG0GsDSRrNfRe",
+	"N98okZERNP0D5+fI6BlV5H2XVZEXTuc7Hi1a4G2rJvC2O8vqFvAQkDXUUOmcaAB+CbYgCtsn/kvVvrJu",
+	"1a9GlhdlBMjlJ8kvp75xljxoM00qeEgkeO9fMkXV4o64wodUEqFuxRjAwV5m56bvNfgYuK860gW+sj79",
+	"Ur/kCY0hU5OCGbIz+mxV5wAZbS2AGNLPJbvNWl2BM7Fcg98vQd54+cvIcBKzIjM4g447SmAmje52UhiD",
+	"8LIdV9th4KO7ZFAEc7ywVusMy5m5EbUm4BPkmprbCnAQ1+nydgJjmHBjoPBMoZG86oLJa/oKu6oI0J/d",
+	"gGGKNWsE9M37ILkA0gSnqf7ENTGGNbtyJiEX0SUDY64SBGt6jEOtJtfORU9tgGN+yYX6CxsFK22XJCy0",
+	"+WR6KllIolevz16ij91uJBZdkbFPIyQyy4phG/a1PP435EkClixlxMcjDSReAjrU7ZrlgsUwNkRA67Ht",
+	"XHPYb8RzMGu81IDCNkO1SaUt9ZXO2VFeK8zeadWuFD/dhpNjhW2nR7O/IRd0ShmOofLB4dFx0Bnact8x",
+	"pubeHF9jWrn0gfgiE2r4sbP/fNDbP36mbcy9waGmVuuOLqVs2Xo5hlng2NSlA//G0JWJ/9ixpRw/VZ8M",
+	"CTP3hnbufL02c6Rz8Pfx88VfB8mZeHbx29/mhz+Gb9Knf5Z/io7+Mjkl+x/oT/z4u8Uvv/58c67eX79l",
+	"7+IiAebE3U9qoOZ9yTVYrJ2WSVvmZxB0pjEf43j4q972gX+XN8NwRuPIRsPs9wtTze7ZN2+psflHiN0a",
+	"wtAAk2Lwa5pq0OQ3mB151XVyuGtyDYrLRQOq4jox9yzglPZMWnMv5Mne9X5RD6E4gcD+0YW8+U/5JsyH",
+	"3QRDtkgFceCmlWrGPqzDZXnThZvTJVi7+6z9L58qDdsr/c1zh3B//6L/rOYQZmSOU1pxfFjvT8WD29nv",
+	"9cHlUrTT//iptUZi2MQrGj+4JmLYlGFATZqIZUeWwe6AQ21i8rQ1i87Y7reukfRbaBXfczaJqblYONw/",
+	"WAHhsjuyPaRdQasGIIOYpNL4CG03O5M53zPwH455tDDcazheKCJ7X0fZCjpHbQ7AZoZ9YAWbr+ppBvMQ",
+	"ZuDWTumeU50MKHZ+JHN0+u412tPaTRendLekxVmFrK7DmQd1DS7nwrk9XisjuVRdDUlCpM0PVJLEk15N",
+	"xp9Rqd7agVu5LvMEyXYosxwe9/vyOpVKeK90O+Var8mv+VdxO2nAuL2XMNv9Ukdt+6RwW/hNkaWeJZX7",
+	"OFlLdQUEr2O2ycp96/zl2yuG5Ujq435/KRR6YAP8/EqPUXcGJXUnNFE97fCvvIccQ9pI1/07JgGX4uyh",
+	"AvvoBRrBYYELxiUmh+QPJ1a/rmfAALu4st0x1u7uRtTXJFn2PtPoi0H5mCiyQsKA8QwGeKmE0M5h//ku",
+	"ylhMpESjEMsQR+Q/wBkXoPmMhjNkUvTBJE3qFPsDTJtTbAthZCfZwkqsUMthfatmLdE3j76H67/4katX",
+	"PGPRlvh+a5w1oMxxdhtUDRo0HmYSd/OOTxY9zd2zRIf9QwQJxsuKUR33/kRUSVTcqzrRpD6bRf7hMO72",
+	"CPQnorbDnlzNqHKSNYrl68g4H7AKPVE6702LE/BhFZ2PNFMrCq5btQVSzuMYHpQCT1DGTMJ7kHvFgOEu",
+	"u8WqCFrOhruNOpO7HIpeLa3VEV9G3gMb+80kZBb3yLG/toZiiijchtv7FZM9l0jXGIBjcOONaQ1196bs",
+	"G7Io27G+EfNOkhuEnfye7OE3ZLHeGIabn9+VJfwVZBqYzqXeHiX5UCIZ+GedXvTPtxRujYb3FVmgMYk5",
+	"m0qtOxX9/V6gEZUygwpsI3urZS6XXLhaD+kB4CLNSsD21vprPXROwLcRcMsp3h+XO2IVbnt3HV/Jpj/u",
+	"b2iel2pVPLBt/oYs/riG+R9cTgLCI1wifMQZGpMZjiemIWhNgDZwg3bSU0CtTJMPeacMg8dRVe2VihcF",
+	"Ml/YzkBzZIvtt+QHprSnYQgXNvb1npXKFaR0YfcAGwz+yFR0e8Q+J2kMeeqFcHPBy7fQBJ2MWa0B/pS/",
+	"talc/KbUrEq/pJW6Vg6Wf8mrB146bodbxW917Mqf1S4gfFcHPxVR+FsrI0XueQebYsKE8Ww6Q/pBOhNY",
+	"5kVITypVJotGXTZCYkOlZDmJ/oE1k6JLV6Ne8se7Gbgz736R2LUxYjczzrXe/QvXq88EoyD43tUUGRPj",
+	"pHJ+/ibvfYVoHp3sD+5kvz3qBI3R/s1n238QxnFRtjUfFS+vm/wW538f3vJGnqIZCiMUrm/yGq2MCxSR",
+	"hK/gMtUSMXfiCM/rr2zoB99KxD4MpTz6wu9OJlt/dkFYTyRyal2AtOqGuEC5L/mW4trme3aLwhCNxk65",
+	"cPnv3OCpVZhfafRUktn/NS2fKgjQjulfAL6UcizIEjbVMbGSXtwmLqtWQKDJpfOi3DjJlNSmSiI5w4Oj",
+	"46ZorUpngFvw9ty/azL2uyTr7hd2Vl64f0ObqtIp4OvYVb62E3841+83EmJVobFbENUaHr/WLjsn17Zw",
+	"mT7GCWU4NsTlcbdCRIHNpjKlTBFneSISYJ3H1wpRWTXaW2e9mc+iR03c4wLVkLl7FNpKNwe8y8vBNCcA",
+	"vrxxuW1VXcd5oiCcxSk+NnniLz9fIBxqMjRb7F0ySASwxUBsDRBaykGbz4gJ2ZoRGNlk6UmtQjGueugU",
+	"EkWPLpkdA6QLRgllmSJ21nxF8C97gfL6XYAmmYDBsVIkSZW8ZHYFh4PnJmZxdE6UWHRhFm9e8BkA6W48",
+	"fiEXgoQKzbiQBI2hkO1Ca4opVDYru/igz0xrcQSL/Epmxykct5WBZg6fBDrj0ykkkz8se9iadm0tqc7J",
+	"x08VZQuK/CAsGyxrPb2HfE3lIsvzLe3xTHWBEc9nRJAVdAjMukxVyNy7u+v4EMexZvV58adymRD98JJV",
+	"ZcIOZ7bDiRUB0omJkV5cL8ThjAyVike7AaIsjLOIsuklg7t9BnRqCN7N3kOnBScInYEUIexMeRTxnOR7",
+	"l+wnFi8KZz2a4WstnQBY8qTEJpfrcE2JktCUdMcEDl8yqgwda1VSqzOERSmnTCHKpCI42m2gaZ6plwXs",
+	"20g3W8wJi5hqjlI+DlvKKoc/qMBQ0OAW1Se+rtLzMk9XtufiNrmMbOtxX/9MmNLchUQlEjBF7Jp8i2/J",
+	"fXoV37nAXx+r+nlm6SovsVYKgOl9BV5UKeviDiCPXd7qBPLaZXszgoUaE1wpBVA9Dtco68/5q7eQh0Xb",
+	"n87BZD/sR0dkMH6GD8PjyXPyNNrH/fEgPIgOydHkuP90/9ng+QE+HB+Fx9FT8mzyvL8/ODg8On767Hlf",
+	"W3AzLpWVmfEYzDoMCeRS6RVDwm3V6tOPXTW3orrhfv9wUM18PewN2svfOoBaCWGvDh1yEX37SvQdVLrJ",
+	"6+fZLFxZ7U1GoT8dAmyCdo4OySvNkJYwPX92MisdhcZ3W3ZipQPtO/dSq2jRohfH7euTbRh5Wu+b9Pty",
+	"71lAr/bs/Uv68cYFCub47n7yoLt9tMZPBzXEJcKVAppoZ5Rj8Kg3Mo9MkGSenpVkUhmDbBcpfsmKpmA9",
+	"9BKHM5T/8AS8fTzOwC0BpVGkKfxhL3qK6i18otU2aQtNQoQ0gkqUtnPifEYYtFT3qW7GGWPx51ZiqNTf",
+	"7OPnDizGV5DBtkAeutIJS62OS29AubHOSVEaolSqodR3pNqguQT14tMN3ZBLnd8e2APpzuJfKbDj2/BH",
+	"jnMq2IRVlLyP7jePx9EXylGmun/VSI47zH681fE1B2U0nlL/IUj+omhB9Hj2DYmL2x38fURjgB9GQaUW",
+	"EkfSVm80Dpy8vUsYEyy09uAampi3m0Ix7kA23zoSYxuJ+CDk8UeNw/hGUgxvLRFnBMemFL83v/ynayJw",
+	"HLte0uB5zCsgZqmi9laEaN04IpBOy8LFE+m+wCy6ZLY1Rg+NzHSL0Yn1tRWfaI04S3toFJGpwBGJRiea",
+	"AjnrhoIqU4q19PYOlKmHy/eIz5m5Djx99xpJReMYvJWpkq5YYQ+NMpbPfcnecammgrz/65kbAO2YixLX",
+	"PPuof+D1pP6JqD8bkN0jPdkZPORkniwQhIkZOPXuoArUPa/6g4N9b+VVww9EYRqTCM0chPPbwrzU+4pr",
+	"hqXs2IbCHZWCUOBB19+9KDnnJSGQtG6Kbi7QhMb6w/Eir0/gKyHVPunWFjxcV4e+3JmvbU36x3zex3ze",
+	"u3TO3CIn1+uXyakwBJNO61hXZAE3a6Y8G9opUmxP7Muj3R7K05rMTaCtfWsutG2/F3+6/Mjdi6Gdw8EA",
+	"zYggu81ullsm3i51PO4knKlZvOhU244f9at9vzuD/kG/2ze1K0vNjFyFH9p5TMd9dJps7TQppdfu5DIw",
+	"nnTtlfNuS8Iu6Yz639vHbOmFaDMnTcHKymsxu3uQpugsR5uPQVm3DsoqUGKzw29bhEofcUMFKm/dKe/R",
+	"3qmMb/LcAFWYeuJaHQS+tPuIOg1+nI3x5j5cOCOj5I6Q6cIxJmpOCMvTa1iUZ9O8sNX2opwDoZ0fXp69",
+	"vHjZmFZzSwXg1n6cTUX3vRPJYx7Nt1VTalvWXZHb91sKw4SImYQHF4CnNfzRVOCQDE1Qthyhnb62qe3V",
+	"4C40H7Sx3E3FMG5JnZX5OycHx/32hW7yBXw98nyszvH7o9uiFEhBuJ5yIC0JOKbX5LdmF5fVuAb9PprP",
+	"aExc820I3IQmmvSa9NCPoO6YqLTCAUuJ9OpmZzDnPWK2noAR2dhCqbaB+wlztqvQ043Jpq7HmE+3cj3q",
+	"70zNMPCkC2DykEdm+IqJKbbd0g/2UYQX0u9+PONto7hsh8Yq69qmeWJjH8b7GfqKLO6sd2dLF2zr4SCa",
+	"pcFJOuj3W+/RxQxttbKlm4KLi3fuEiaMsZQunjnvNWwstKb2Q+bTIXzqbdE6uLnpBJ0D+P9D+P+jm5sN",
+	"urFaMb6i3en+4Nnv3r98xqfr/csxn7pygo+ZiavE6V+zUmaIZp6NnT6BI9eZtv55rY/6L+9/+hFBI3x9",
+	"OKMzPjVByiO043jxKObTXoJvhmNtpI4Cp8ai/X6/v9u7ZBAsaM5UM/S82SPizHH/EyTIP0iof3S1JLEg",
+	"KKZSQbvtS0ZZRG7yBtJUmM7a0nXzNqMizohrX1lcfZKoh36manbJYKk4vDpBpsm8InojTu2GcbTGEPLE",
+	"SaeiVaEb65KVV5iPgyhDxVXqC4TdjnGsYbxwDTV3TOvrkfH6R0OsRrCHUcEDRrso5BlTEjKNUJQZgiOB",
+	"6/ZmkzkvmeBzszVU7OzXjGR6W7DmPOVu0B/o0STnkL+kZmSh13/JzOtoB6NQYAlBnSjm0ihM8HC3h07R",
+	"JItj80+bZwf7hp7kl0xBxeuYs7zRDyzHvAMN/HkG2zRK2VH/AA7yklUS8KBdqFhoEwn0mzleSCTxxN+N",
+	"DnqtW0m/pRX08XMeMt6QKwC5UNHQlV/oBx2jug5pau4qev3e/v5B77l+l+tR9Uz5+wdH+ov8oEutuQaD",
+	"i/3+yf7RyUG/tz84+KUTOJl+cjgIOjZIYJjIzsmz/UFQEtInT20nsnKwaUN8qeBJqvLV7IP0LYvVk4Og",
+	"LHpOOv39v3z398Nf/rr//ul/Hv84eHvw7vCvR+fH759e5O3JhiGPiJXk1e6mSk0UrHhw2A86TrQuhbd2",
+	"B/3BYbf/rNs/BmHTWnJ8Bx6wB7Y0z/jUINo5kRqmDWq5Yw3IyxlAjA36g29iVY7cLbtA/2F/+eYdvQ/f",
+	"wAzEGaShJFyQUo1j4JAlkRcgmw055hHE7ijOTduz3jfQlQwwBWG7HT4pqwxoJ8+Z2W2pMFAYz5h6rqjy",
+	"qirs5pUHz6m5oixq35ZML/KN/uIxR6cEkccMnXp7M4fOefFa84Ondi08aFVa9K01mbdPZ+GmAe2csojP",
+	"wViELmSUpZkapoKGZJgSMUwUv+qcDHpHgaGPk044w645Gc+UfjvXFo4Pnh0WoU+rNQ377fJM+1pHyFLI",
+	"7xtOMga9nGXuCnFPqmpE/rPiPB6GM05DUnt2TQ2YrQKwUf80De2v1T4NTvqxCupWPc4slbSlvJKv2PzS",
+	"pqEZ5MZBb24XIIwySRrKniKGE9sZPGksgVoQ92P906/QZGw7pGlOsGk4zv79swhoCqYfPoZkNPUE2/Cw",
+	"fy9JNbfWDxrE87NNW31tLDkfgCz+sEk1d9h7a3vJWeq5v8LIe5e/VSMmD3WUk8FtqcgiGbzpCmab2Hvv",
+	"pZx+LWjvIICVXuiP7so0dIOWTcOVUJrPuCQISpxJhYWSzgtOZRO09H+GpgroH/lCyYHy0VCtGappiSQd",
+	"3Re/eW7w3bM1N0IjnNLhFVlAwDphoViAixErJMDNBCUm4wWktEEdBzTG4RVKsLwiUQ+NxliSYSbi0SWD",
+	"+hJjgmZKpTty9wVKBb2Ga46Y8xQ+08PFlF11Yx7iGOlTpAwwRZrbC9dt2PUZzrfRg8ZfQzvkkBE15+JK",
+	"wrI5a856cCh1q55jBkSasK66Mb0m3aJuER6HEZl0vB3C8xZlubVtfeYJZbTUqIynhGHaTTDUJrQ0bH4s",
+	"F57YtHOZ2/pXso1zyD/WknjotIi0QPrNeIVPU2hZT6JCaI8FJW5t6d72DJtN3uaT6j8I8dvAN3j+iAEN",
+	"tu/Wx/97MYLvRzAzMi8J5/yS+xZZC1tJ0YchpMf8hW8rf+EuxC7EFjXHQZv4Z1IOTQKlGipGQECAIDic",
+	"Afm5SCrbpYFKxLi6ZGBzUjZFWQqtTWaZgn+aUhNH/QNTTXhOJWkoEnFu1niPWK9noE2B0zA9UtxsDCmB",
+	"JxMafjOlIlau/UeukAkf23HnEFSPIDDxWEvFQ1h+rLur60zks28X7K3ZpdzLJJ6SRhx8r8EemeTWGc9E",
+	"vECCx3E3SyW6IqlCYyMsYj5FKU1JTBl5kSdJeiLFYTpvgP4H/eS9XtMfO/4bjMfheLFyAhec7Nx/Jk8q",
+	"7yNc4j76VDpBJ8KLDWKWt40bv0+HUOn8PcT0EyNI8DlKiXDOxscA42Y5BcBE3EScFjkZgYFdpSpvQ8AQ",
+	"cAerYQK3WLBwz+W2N9e8PyfjjGq90dRFmmE5QxmLCPTVmmrGB1EIILDkHKcQzpogyoxjlDNyyd5+OLt4",
+	"vffy7y+/D5DkEI2L9QgmghZ4CkYJvemh84xp/mIShDRrkzOod2+r478oKumjOdYsyFboQAKi73wy75zo",
+	"nb53G71XwadnWh0HmBdVZnyugQSyv/fN+zTvKgDuVRbH+qwWLHRpH0b7kcX5FDKPhT48XrCwrHQZPLaW",
+	"QnMV+/caCdzlwP11SytmWYMAthIZ6f2+/Nk/YIXHWBJ0Lc3JBYhnasxvwLWstQbNCIrC4O2Os+BKeeH3",
+	"5pP8m33lHo/RTvGaTbjvHP/mCs3ZwHvYsuaShjNbxBYZY5o/jinDYnE/2YHfwayUGUlvoNJeZ6wO/Lkz",
+	"JlgQcZqpmZ5H6xo4pW/IIv9Fzw0Gie8+8UKzZvO4E3QyEXdOOnvgmbArWv7ApTYGIA+o+dOUWCuBtLS5",
+	"Xumez2zOc1/nWn9AT6Xcjqr1aiiNBb0aVoyEQ5sBsmN6pEIrv9L3RT/J+iDnPCbdsbaOXUNAaJSUKW62",
+	"VCWXphmWmlLVp/ngcudOX+eWbLFuCwQqype7sldP7/MNfeFEsatWHmKFYz7NSG8p0dC//wysIz6pDCK1",
+	"CZjP+qTI/TNPSyPnZSM9K4OyLuXtlVvUlAex1bc8Y3xfFBILTDcdk2lkKqa7g+lVsj1947wiWGWCoEmM",
+	"pxIlVAhIMLJ9gfIDLg00MV80gRxnEVVghvGJ1b2STBmcacAS+MQz3Fs6NRzUmH0/kjkUpNzTylkXpxSp",
+	"mYDO93qpL3/pnqZ0j9ykXGhYTmhMmiakiX6pYQNVuV4FgykqX6ZmFnqGeWlbCMm8xVGEFUZpjFkZ+Qpp",
+	"Ux/itBRfn1d0yj8IAHfAhAVpTKWiYfmQQJf+8unL/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

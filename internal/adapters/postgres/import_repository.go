@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/ports"
+)
+
+// ImportRepository is the bulk side of POST /admin/import.
+type ImportRepository struct{ db *sqlx.DB }
+
+var _ ports.ImportRepository = (*ImportRepository)(nil)
+
+// NewImportRepository builds the repository.
+func NewImportRepository(db *sqlx.DB) *ImportRepository { return &ImportRepository{db: db} }
+
+// ProviderNames implements ports.ImportRepository.
+func (r *ImportRepository) ProviderNames(ctx context.Context, names []string) (map[string]bool, error) {
+	var found []string
+	if err := conn(ctx, r.db).SelectContext(ctx, &found, `SELECT name FROM providers WHERE name = ANY($1)`,
+		pq.StringArray(names)); err != nil {
+		return nil, fmt.Errorf("import: provider names: %w", translate(err))
+	}
+	out := make(map[string]bool, len(found))
+	for _, n := range found {
+		out[n] = true
+	}
+	return out, nil
+}
+
+// MastersByName implements ports.ImportRepository.
+func (r *ImportRepository) MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error) {
+	var rows []struct {
+		ID     int64  `db:"id"`
+		Name   string `db:"name"`
+		Group  string `db:"group_name"`
+		Status string `db:"status"`
+	}
+	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status FROM masters WHERE name = ANY($1)`,
+		pq.StringArray(names)); err != nil {
+		return nil, fmt.Errorf("import: masters by name: %w", translate(err))
+	}
+	out := make(map[string]domain.Master, len(rows))
+	for _, m := range rows {
+		out[m.Name] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status)}
+	}
+	return out, nil
+}
+
+// TakenKeyHashes implements ports.ImportRepository.
+func (r *ImportRepository) TakenKeyHashes(ctx context.Context, hashes []string) (map[string]bool, error) {
+	const q = `SELECT h FROM unnest($1::text[]) AS h
+WHERE EXISTS (SELECT 1 FROM keys WHERE token_hash = h)
+   OR EXISTS (SELECT 1 FROM keys WHERE prev_token_hash = h)
+   OR EXISTS (SELECT 1 FROM keys WHERE alias_token_hash = h)`
+	var found []string
+	if err := conn(ctx, r.db).SelectContext(ctx, &found, q, pq.StringArray(hashes)); err != nil {
+		return nil, fmt.Errorf("import: key hashes: %w", translate(err))
+	}
+	out := make(map[string]bool, len(found))
+	for _, h := range found {
+		out[strings.TrimSpace(h)] = true
+	}
+	return out, nil
+}
+
+// insertBatch bounds one COPY; the whole import still commits once.
+const insertBatch = 10000
+
+// InsertKeys implements ports.ImportRepository: ids are taken from the
+// sequence up front and the rows are streamed with COPY.
+func (r *ImportRepository) InsertKeys(ctx context.Context, keys []domain.Key) ([]int64, error) {
+	tx, ok := ctx.Value(txKey{}).(*sqlx.Tx)
+	if !ok {
+		return nil, fmt.Errorf("import: InsertKeys must run in a transaction")
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	if err := tx.SelectContext(ctx, &ids, `SELECT nextval(pg_get_serial_sequence('keys', 'id')) FROM generate_series(1, $1)`,
+		len(keys)); err != nil {
+		return nil, fmt.Errorf("import: key ids: %w", translate(err))
+	}
+	for start := 0; start < len(keys); start += insertBatch {
+		end := min(start+insertBatch, len(keys))
+		if err := copyKeys(ctx, tx, keys[start:end], ids[start:end]); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) error {
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("keys", "id", "master_id", "name", "prefix", "token_hash",
+		"alias_token_hash", "group_name", "allowed_models", "allowed_ips", "rpm_limit", "tpm_limit", "quota_tokens",
+		"budget_usd", "budget_period", "expires_at", "status", "issued_by", "used_tokens", "used_usd", "created_at",
+		"updated_at"))
+	if err != nil {
+		return fmt.Errorf("import: copy keys: %w", translate(err))
+	}
+	defer stmt.Close()
+	for i, k := range keys {
+		row := toRowKey(k)
+		if _, err := stmt.ExecContext(ctx, ids[i], row.MasterID, row.Name, row.Prefix, row.TokenHash, row.AliasHash,
+			row.Group, row.AllowedModels, row.AllowedIPs, row.RPMLimit, row.TPMLimit, row.QuotaTokens, row.BudgetUSD,
+			row.BudgetPeriod, row.ExpiresAt, row.Status, row.IssuedBy, row.UsedTokens, row.UsedUSD, row.CreatedAt,
+			row.UpdatedAt); err != nil {
+			return fmt.Errorf("import: copy key: %w", translate(err))
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("import: copy keys: %w", translate(err))
+	}
+	return nil
+}
+
+// RecordChanges implements ports.ImportRepository under the same version
+// lock as ChangeRecorder.Record, so versions stay in commit order.
+func (r *ImportRepository) RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := conn(ctx, r.db)
+	if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
+		return fmt.Errorf("version lock: %w", translate(err))
+	}
+	const ins = `INSERT INTO config_outbox (version, section, entity_id, op)
+SELECT nextval('config_version'), $1, e, $2 FROM unnest($3::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n`
+	for start := 0; start < len(ids); start += insertBatch {
+		end := min(start+insertBatch, len(ids))
+		if _, err := q.ExecContext(ctx, ins, string(section), string(op), pq.StringArray(ids[start:end])); err != nil {
+			return fmt.Errorf("import: record %s changes: %w", section, translate(err))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package imports_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ez-api/ez-api/internal/app"
+	"github.com/ez-api/ez-api/tests/apiclient"
+	"github.com/ez-api/ez-api/tests/testenv"
+)
+
+const samplePath = "../testdata/newapi-export.json"
+
+// Tokens of the sample file, as New API stores them (without "sk-").
+const (
+	aliceActive    = "AliceActiveToken000000000000000000000000000000001"
+	aliceExpired   = "AliceExpiredToken00000000000000000000000000000002"
+	bobExhausted   = "BobExhaustedToken00000000000000000000000000000003"
+	bobDisabled    = "BobDisabledToken000000000000000000000000000000004"
+	orphanedCarol  = "CarolOrphanToken000000000000000000000000000000005"
+	upstreamSecret = "sk-upstream-"
+)
+
+func setup(c *app.Config) {
+	c.Sync.PollInterval = 50 * time.Millisecond
+	c.Sync.ReconcileInterval = time.Second
+	c.Sync.RetryMax = 200 * time.Millisecond
+	allow := true // the sample's upstream hosts are not resolved in tests
+	c.Providers.AllowPrivateNetworks = &allow
+}
+
+func importFile(t *testing.T, env *testenv.Env, admin string, body []byte, dryRun bool) apiclient.ImportReport {
+	t.Helper()
+	resp, err := env.Client.ImportExportWithBodyWithResponse(context.Background(), &apiclient.ImportExportParams{DryRun: &dryRun},
+		"application/json", bytes.NewReader(body), testenv.WithToken(admin))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
+	for _, secret := range []string{upstreamSecret, aliceActive, aliceExpired, bobExhausted, bobDisabled, orphanedCarol} {
+		assert.NotContains(t, string(resp.Body), secret, "the report must not hold secrets")
+	}
+	return *resp.JSON200
+}
+
+func configVersion(t *testing.T, env *testenv.Env) int64 {
+	t.Helper()
+	var v int64
+	require.NoError(t, env.DB.Get(&v, `SELECT last_value FROM config_version`))
+	return v
+}
+
+func counts(imported, existing, skipped int) apiclient.ImportCounts {
+	return apiclient.ImportCounts{Imported: imported, Existing: existing, Skipped: skipped}
+}
+
+func decisionsOf(r apiclient.ImportReport, record string) []apiclient.ImportDecision {
+	var out []apiclient.ImportDecision
+	for _, d := range r.Decisions {
+		if d.Record == record {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestImportSampleFile(t *testing.T) {
+	env := testenv.Start(t, setup)
+	admin := env.AdminToken(t)
+	rdb := env.Redis(t)
+	ctx := context.Background()
+	body, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+
+	// A dry run reports everything and writes nothing.
+	before := configVersion(t, env)
+	dry := importFile(t, env, admin, body, true)
+	assert.True(t, dry.DryRun)
+	assert.Equal(t, counts(5, 0, 0), dry.Providers)
+	assert.Equal(t, counts(4, 0, 2), dry.Keys)
+	var n int
+	require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM providers`))
+	assert.Zero(t, n, "dry run wrote providers")
+	require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM keys`))
+	assert.Zero(t, n, "dry run wrote keys")
+
+	rep := importFile(t, env, admin, body, false)
+	assert.False(t, rep.DryRun)
+	assert.Equal(t, "newapi", rep.Source.Type)
+	assert.Equal(t, counts(5, 0, 0), rep.Providers)
+	assert.Equal(t, counts(2, 0, 0), rep.Masters)
+	assert.Equal(t, counts(4, 0, 2), rep.Keys)
+	assert.Equal(t, counts(0, 0, 2), rep.Bindings)
+	assert.Len(t, rep.ExportWarnings, 2)
+	assert.Greater(t, configVersion(t, env), before)
+
+	t.Run("reports_every_decision", func(t *testing.T) {
+		multi := decisionsOf(rep, "providers[1]")
+		require.NotEmpty(t, multi)
+		assert.Contains(t, multi[0].Message, `multi-key channel "openai-main"`)
+		groups := decisionsOf(rep, "providers[0]")
+		assert.True(t, slices.ContainsFunc(groups, func(d apiclient.ImportDecision) bool {
+			return d.Outcome == apiclient.ImportDecisionOutcomeWarning && strings.Contains(d.Message, "vip, enterprise")
+		}), "extra groups are a warning: %+v", groups)
+		suno := decisionsOf(rep, "providers[2]")
+		assert.True(t, slices.ContainsFunc(suno, func(d apiclient.ImportDecision) bool {
+			return d.Outcome == apiclient.ImportDecisionOutcomeImportedDisabled
+		}), "%+v", suno)
+		noPlain := decisionsOf(rep, "keys[2]")
+		require.Len(t, noPlain, 1)
+		assert.Equal(t, apiclient.ImportDecisionOutcomeSkipped, noPlain[0].Outcome)
+		assert.Contains(t, noPlain[0].Message, "no plaintext")
+		orphan := decisionsOf(rep, "keys[5]")
+		require.Len(t, orphan, 1)
+		assert.Contains(t, orphan[0].Message, `master "carol"`)
+		raised := decisionsOf(rep, "masters[1]")
+		assert.True(t, slices.ContainsFunc(raised, func(d apiclient.ImportDecision) bool {
+			return strings.Contains(d.Message, "raised to 2")
+		}), "%+v", raised)
+	})
+
+	t.Run("client_tokens_authenticate_in_both_forms", func(t *testing.T) {
+		want := map[string]string{aliceActive: "active", aliceExpired: "expired", bobExhausted: "exhausted", bobDisabled: "disabled"}
+		for tok, status := range want {
+			for _, form := range []string{"sk-" + tok, tok} {
+				var v string
+				require.Eventually(t, func() bool {
+					v, err = rdb.HGet(ctx, "auth:keys", sha256hex(form)).Result()
+					return err == nil
+				}, 10*time.Second, 50*time.Millisecond, "auth:keys has no entry for %s…", form[:8])
+				var entry struct {
+					Status        string   `json:"status"`
+					AllowedModels []string `json:"allowed_models"`
+					AllowedIPs    []string `json:"allowed_ips"`
+					ExpiresAt     int64    `json:"expires_at"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(v), &entry))
+				assert.Equal(t, status, entry.Status, form[:8])
+				if tok == aliceActive {
+					assert.Equal(t, []string{"default.gpt-4o", "default.gpt-4o-mini"}, entry.AllowedModels)
+					assert.Equal(t, []string{"192.168.1.0/24", "10.0.0.7/32"}, entry.AllowedIPs)
+				}
+			}
+		}
+		n, err := rdb.HExists(ctx, "auth:keys", sha256hex("sk-"+orphanedCarol)).Result()
+		require.NoError(t, err)
+		assert.False(t, n)
+	})
+
+	t.Run("unknown_types_never_reach_redis", func(t *testing.T) {
+		var provs map[string]string
+		require.Eventually(t, func() bool {
+			provs, err = rdb.HGetAll(ctx, "config:providers").Result()
+			return err == nil && len(provs) == 5
+		}, 10*time.Second, 50*time.Millisecond)
+		for _, v := range provs {
+			var p struct {
+				Name, Type, Status, BaseURL string `json:"-"`
+			}
+			var raw map[string]any
+			require.NoError(t, json.Unmarshal([]byte(v), &raw))
+			p.Name, p.Type, p.Status = raw["name"].(string), raw["type"].(string), raw["status"].(string)
+			assert.NotContains(t, []string{"suno", "custom"}, p.Type, p.Name)
+			switch p.Name {
+			case "oneapi-deepseek", "mystery-channel":
+				assert.Equal(t, "compatible", p.Type)
+				assert.Equal(t, "disabled", p.Status, p.Name)
+			case "moonshot":
+				assert.Equal(t, "compatible", p.Type)
+				assert.Equal(t, "https://api.moonshot.cn/v1", raw["base_url"])
+			case "openai-main", "openai-main-2":
+				assert.Equal(t, "openai", p.Type)
+				assert.Equal(t, "active", p.Status)
+			}
+		}
+	})
+
+	t.Run("audit_log_holds_the_report_without_secrets", func(t *testing.T) {
+		var changes []string
+		require.NoError(t, env.DB.Select(&changes, `SELECT changes::text FROM audit_log WHERE action = 'import.apply'`))
+		require.Len(t, changes, 1)
+		assert.Contains(t, changes[0], "no plaintext")
+		for _, secret := range []string{upstreamSecret, aliceActive, bobDisabled} {
+			assert.NotContains(t, changes[0], secret)
+		}
+	})
+
+	t.Run("importing_again_changes_nothing", func(t *testing.T) {
+		v := configVersion(t, env)
+		again := importFile(t, env, admin, body, false)
+		assert.Equal(t, counts(0, 5, 0), again.Providers)
+		assert.Equal(t, counts(0, 2, 0), again.Masters)
+		assert.Equal(t, counts(0, 4, 2), again.Keys)
+		assert.Equal(t, v, configVersion(t, env))
+		require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM keys`))
+		assert.Equal(t, 4, n)
+	})
+
+	t.Run("rotating_removes_both_old_forms", func(t *testing.T) {
+		var id int64
+		require.NoError(t, env.DB.Get(&id, `SELECT id FROM keys WHERE token_hash = $1`, sha256hex("sk-"+aliceExpired)))
+		grace := int32(0)
+		resp, err := env.Client.RotateKeyWithResponse(ctx, id, apiclient.RotateKeyJSONRequestBody{GraceSeconds: &grace},
+			testenv.WithToken(admin))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
+		for _, form := range []string{"sk-" + aliceExpired, aliceExpired} {
+			require.Eventually(t, func() bool {
+				ok, err := rdb.HExists(ctx, "auth:keys", sha256hex(form)).Result()
+				return err == nil && !ok
+			}, 10*time.Second, 50*time.Millisecond)
+		}
+		var alias *string
+		require.NoError(t, env.DB.Get(&alias, `SELECT alias_token_hash FROM keys WHERE id = $1`, id))
+		assert.Nil(t, alias)
+	})
+
+	t.Run("revoking_removes_both_forms", func(t *testing.T) {
+		var id int64
+		require.NoError(t, env.DB.Get(&id, `SELECT id FROM keys WHERE token_hash = $1`, sha256hex("sk-"+bobDisabled)))
+		resp, err := env.Client.RevokeKeyWithResponse(ctx, id, testenv.WithToken(admin))
+		require.NoError(t, err)
+		require.Less(t, resp.StatusCode(), 300, string(resp.Body))
+		for _, form := range []string{"sk-" + bobDisabled, bobDisabled} {
+			require.Eventually(t, func() bool {
+				ok, err := rdb.HExists(ctx, "auth:keys", sha256hex(form)).Result()
+				return err == nil && !ok
+			}, 10*time.Second, 50*time.Millisecond)
+		}
+	})
+}
+
+func TestImportRejectsWhatIsNotAnExporterFile(t *testing.T) {
+	env := testenv.Start(t, setup)
+	admin := env.AdminToken(t)
+	for name, tc := range map[string]struct {
+		body   string
+		status int
+	}{
+		"unknown_field":   {`{"version":"1.0.0","source":{"type":"newapi"},"data":{},"extra":1}`, http.StatusUnprocessableEntity},
+		"missing_data":    {`{"version":"1.0.0","source":{"type":"newapi"}}`, http.StatusUnprocessableEntity},
+		"not_json":        {`{"version":`, http.StatusBadRequest},
+		"keys_not_a_list": {`{"version":"1.0.0","source":{"type":"newapi"},"data":{"keys":{}}}`, http.StatusBadRequest},
+		"wrong_version":   {`{"version":"2.0.0","source":{"type":"newapi"},"data":{}}`, http.StatusUnprocessableEntity},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := tc.body
+			resp, err := env.Client.ImportExportWithBodyWithResponse(context.Background(), nil, "application/json",
+				strings.NewReader(body), testenv.WithToken(admin))
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, resp.StatusCode(), string(resp.Body))
+			assert.Contains(t, resp.HTTPResponse.Header.Get("Content-Type"), "application/problem+json")
+		})
+	}
+}
+
+func TestImportIsForAdminsOnly(t *testing.T) {
+	env := testenv.Start(t, setup)
+	admin := env.AdminToken(t)
+	body, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	_, developer := env.CreateServiceToken(t, admin, "importer", apiclient.ServiceTokenRoleDeveloper)
+	for name, tc := range map[string]struct {
+		editors []apiclient.RequestEditorFn
+		status  int
+	}{
+		"anonymous_is_401": {nil, http.StatusUnauthorized},
+		"developer_is_403": {[]apiclient.RequestEditorFn{testenv.WithToken(developer)}, http.StatusForbidden},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := env.Client.ImportExportWithBodyWithResponse(context.Background(), nil, "application/json",
+				bytes.NewReader(body), tc.editors...)
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, resp.StatusCode(), string(resp.Body))
+		})
+	}
+}
