@@ -37,6 +37,11 @@ check-generated: generate ## Fail if generated code differs from what is committ
 build: ## Build bin/ezapi with version information
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezapi
 
+.PHONY: image
+image: ## Build the container image ezapi:<git describe> with Docker (Dockerfile; needs a Docker engine)
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILDTIME=$(BUILDTIME) \
+		-t ezapi:$(VERSION) -t ezapi:latest .
+
 .PHONY: services
 services: ## Make PostgreSQL and Redis reachable (installs and starts them when missing)
 	@scripts/services.sh
