@@ -135,7 +135,8 @@ func dashboardExprs(t *testing.T) map[string]string {
 }
 
 // TestDashboardAndAlertMetricsExistOnARunningServer starts ezapi, makes it
-// publish a snapshot, answer HTTP requests and refuse one with 429, then reads
+// publish a snapshot, answer HTTP requests, refuse one with 429 and hold a
+// master, then reads
 // /metrics: every metric the dashboard and the alert rules use must be there,
 // so neither can drift from the code.
 func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
@@ -159,6 +160,7 @@ func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
 	require.Equal(t, http.StatusOK, do(http.MethodGet, "/auth/me"))
 	require.Equal(t, http.StatusTooManyRequests, do(http.MethodGet, "/auth/me"))
 	require.Less(t, do(http.MethodPost, "/sync/snapshot"), 300)
+	env.CreateMaster(t, "deploy-metrics") // ezapi_resources has a series per resource and status present
 
 	used := map[string][]string{} // metric → where it is used
 	exprs := alertExprs(t)
@@ -177,8 +179,9 @@ func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
 	var families, histograms map[string]bool
 	require.Eventually(t, func() bool {
 		families, histograms = scrape(t, env.BaseURL+"/metrics")
-		return families["ezapi_snapshot_publish_duration_seconds"] && families["ezapi_ratelimit_rejections_total"]
-	}, 15*time.Second, 100*time.Millisecond, "the snapshot publish and the 429 never showed in /metrics")
+		return families["ezapi_snapshot_publish_duration_seconds"] && families["ezapi_ratelimit_rejections_total"] &&
+			families["ezapi_resources"]
+	}, 15*time.Second, 100*time.Millisecond, "the snapshot publish, the 429 or the master never showed in /metrics")
 
 	var missing []string
 	for name, where := range used {

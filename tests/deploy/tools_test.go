@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,6 +113,7 @@ func TestComposeConfigIsValidForEveryProfile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("profile_"+tc.profile, func(t *testing.T) {
+			t.Parallel()
 			args := []string{"-f", "compose.yaml", "--env-file", envFile}
 			if tc.profile != "" {
 				args = append(args, "--profile", tc.profile)
@@ -125,13 +127,19 @@ func TestComposeConfigIsValidForEveryProfile(t *testing.T) {
 					ReadOnly    bool                                  `yaml:"read_only"`
 					CapDrop     []string                              `yaml:"cap_drop"`
 					Environment map[string]string                     `yaml:"environment"`
+					Profiles    []string                              `yaml:"profiles"`
 				} `yaml:"services"`
 			}
 			require.NoError(t, yaml.Unmarshal([]byte(out), &cfg), out)
 
-			out, err = run(t, "../..", "docker-compose", append(args, "config", "--services")...)
-			require.NoError(t, err, out)
-			services := strings.Fields(out)
+			// docker-compose 1.29 prints every service whatever the profile;
+			// what starts is the services without a profile plus this one's.
+			var services []string
+			for name, s := range cfg.Services {
+				if len(s.Profiles) == 0 || slices.Contains(s.Profiles, tc.profile) {
+					services = append(services, name)
+				}
+			}
 			assert.ElementsMatch(t, tc.want, services)
 
 			for _, name := range []string{"postgres", "redis"} {

@@ -1,6 +1,6 @@
 // Package helmchart_test lints and renders deploy/helm/ezapi with the Helm
-// version pinned in this module's go.mod (`go tool helm`, built from source:
-// nothing is downloaded but Go modules), decodes every rendered manifest
+// version pinned in this module's go.mod (the `tool` line; built from source
+// by TestMain: nothing is downloaded but Go modules), decodes every rendered manifest
 // strictly into the Kubernetes API types (an unknown field fails), checks the
 // probes, the non-root read-only securityContext and the migration hook, and
 // loads the rendered config.yaml with ezapi's own configuration loader.
@@ -35,11 +35,32 @@ import (
 
 const chart = "../../deploy/helm/ezapi"
 
+// helmBin is Helm built once by TestMain from the version go.mod pins.
+var helmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ezapi-helm")
+	if err != nil {
+		panic(err)
+	}
+	helmBin = filepath.Join(dir, "helm")
+	// The same build `go tool helm` makes, once instead of per call.
+	out, err := exec.Command("go", "build", "-o", helmBin, "helm.sh/helm/v3/cmd/helm").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build helm: %v\n%s", err, out)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // helm runs the pinned Helm with its state in a temporary directory.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
-	cmd := exec.Command("go", append([]string{"tool", "helm"}, args...)...)
+	cmd := exec.Command(helmBin, args...)
 	cmd.Env = append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
