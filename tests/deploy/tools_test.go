@@ -161,7 +161,9 @@ func TestComposeConfigIsValidForEveryProfile(t *testing.T) {
 }
 
 func TestComposeRefusesMissingSecrets(t *testing.T) {
-	out, err := run(t, "../..", "docker-compose", "-f", "compose.yaml", "--env-file", "../../.env.example", "config")
+	example, err := filepath.Abs("../../.env.example")
+	require.NoError(t, err)
+	out, err := run(t, "../..", "docker-compose", "-f", "compose.yaml", "--env-file", example, "config")
 	require.Error(t, err, "the unfilled .env.example must not make a valid stack")
 	assert.Contains(t, out, "in .env")
 }
