@@ -66,7 +66,7 @@ EZ_METRICS__BEARER_TOKEN: {{ . | b64enc | quote }}
 {{- define "ezapi.config" -}}
 {{- $cfg := deepCopy .Values.config }}
 {{- if .Values.tls.secretName }}
-{{- $server := default dict $cfg.server }}
+{{- $server := default (dict) $cfg.server }}
 {{- $_ := set $server "tls" (dict "cert_file" "/etc/ezapi/tls/tls.crt" "key_file" "/etc/ezapi/tls/tls.key") }}
 {{- $_ := set $cfg "server" $server }}
 {{- end }}
@@ -75,7 +75,7 @@ EZ_METRICS__BEARER_TOKEN: {{ . | b64enc | quote }}
 
 {{/* The container port: config.server.port, default 8080. */}}
 {{- define "ezapi.port" -}}
-{{- $server := default dict .Values.config.server }}
+{{- $server := default (dict) .Values.config.server }}
 {{- default 8080 $server.port }}
 {{- end }}
 
