@@ -37,6 +37,11 @@ check-generated: generate ## Fail if generated code differs from what is committ
 build: ## Build bin/ezapi with version information
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ezapi
 
+.PHONY: image
+image: ## Build the container image ezapi:<git describe> with Docker (Dockerfile; needs a Docker engine)
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILDTIME=$(BUILDTIME) \
+		-t ezapi:$(VERSION) -t ezapi:latest .
+
 .PHONY: services
 services: ## Make PostgreSQL and Redis reachable (installs and starts them when missing)
 	@scripts/services.sh
@@ -52,11 +57,16 @@ migrate: services build ## Apply pending database migrations (ezapi migrate up)
 	./$(BIN) migrate up
 
 .PHONY: test
-test: ## Unit, integration, contract, TypeScript-client and browser tests against real PostgreSQL and Redis, then contract coverage
-	@EZ_SERVICES_CHROMIUM=1 scripts/services.sh
+test: ## Unit, integration, contract, TypeScript-client, browser and deployment-kit tests against real PostgreSQL and Redis, then contract coverage
+	@EZ_SERVICES_CHROMIUM=1 EZ_SERVICES_DEPLOY=1 scripts/services.sh
 	@cov=$$(mktemp -d); trap 'rm -rf "$$cov"' EXIT; \
 	EZ_COVERAGE_DIR=$$cov $(GO) test -count=1 -timeout 15m ./... && \
 	EZ_COVERAGE_DIR=$$cov EZ_COVERAGE_CHECK=1 $(GO) test -count=1 -v -run TestContractCoverage ./tests/coverage/
+	@$(MAKE) --no-print-directory test-helm
+
+.PHONY: test-helm
+test-helm: ## Lint and render the Helm chart with the pinned Helm module, decode every manifest strictly (tests/helmchart, its own Go module)
+	cd tests/helmchart && $(GO) test -count=1 -timeout 20m ./...
 
 .PHONY: test-faults
 test-faults: services ## Fault suite: Redis/PostgreSQL outages, killed writers, SIGTERM under load, failover, concurrent migrations, goroutine leaks

@@ -11,6 +11,8 @@
 #   REDIS_HOST (127.0.0.1)  REDIS_PORT (6379)
 #   EZ_REDIS_ADDR  host:port, used when REDIS_HOST / REDIS_PORT are not set
 #   EZ_SERVICES_CHROMIUM (0)  1: also install Chromium for tests/browser
+#   EZ_SERVICES_DEPLOY (0)    1: also install promtool (Debian's prometheus) and
+#                             docker-compose for the deployment-kit checks (tests/deploy)
 set -euo pipefail
 
 PG_WAIT_SECONDS=30
@@ -318,8 +320,27 @@ ensure_chromium() {
 	chromium_installed || die "chromium not found after installation"
 }
 
+# --- deployment-kit tools (tests/deploy) ----------------------------------------
+
+# ensure_deploy_tools: promtool checks deploy/prometheus, docker-compose checks
+# compose.yaml (`config` only: no container engine is needed). Debian's
+# prometheus package does not start a server here; recommends are skipped so
+# no exporter comes along.
+ensure_deploy_tools() {
+	local missing=()
+	command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+	command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+	((${#missing[@]} == 0)) && return 0
+	apt_install --no-install-recommends "${missing[@]}"
+	command -v promtool >/dev/null 2>&1 || die "promtool not found after installation"
+	command -v docker-compose >/dev/null 2>&1 || die "docker-compose not found after installation"
+}
+
 ensure_postgres
 ensure_redis
 if [[ "${EZ_SERVICES_CHROMIUM:-0}" == 1 ]]; then
 	ensure_chromium
+fi
+if [[ "${EZ_SERVICES_DEPLOY:-0}" == 1 ]]; then
+	ensure_deploy_tools
 fi
