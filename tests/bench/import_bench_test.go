@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ez-api/ez-api/internal/app"
@@ -127,8 +126,8 @@ func rawKeyCopy(t *testing.T, env *testenv.Env, n int) time.Duration {
 	start := time.Now()
 	tx, err := env.DB.Begin()
 	require.NoError(t, err)
-	stmt, err := tx.Prepare(pq.CopyIn("bench_keys", "id", "master_id", "name", "prefix", "token_hash", "alias_token_hash",
-		"group_name", "status", "issued_by"))
+	stmt, err := tx.Prepare(`COPY bench_keys (id, master_id, name, prefix, token_hash, alias_token_hash, group_name, status, issued_by)
+		FROM STDIN`)
 	require.NoError(t, err)
 	for i := 0; i < n; i++ {
 		h := sha256.Sum256([]byte(strconv.Itoa(i)))

@@ -97,11 +97,13 @@ func (r *ImportRepository) InsertKeys(ctx context.Context, keys []domain.Key) ([
 	return ids, nil
 }
 
+// copyImportedKeys is lib/pq's COPY … FROM STDIN, run through a prepared statement.
+const copyImportedKeys = `COPY keys (id, master_id, name, prefix, token_hash, alias_token_hash, group_name, allowed_models,
+  allowed_ips, rpm_limit, tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, used_tokens,
+  used_usd, created_at, updated_at) FROM STDIN`
+
 func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("keys", "id", "master_id", "name", "prefix", "token_hash",
-		"alias_token_hash", "group_name", "allowed_models", "allowed_ips", "rpm_limit", "tpm_limit", "quota_tokens",
-		"budget_usd", "budget_period", "expires_at", "status", "issued_by", "used_tokens", "used_usd", "created_at",
-		"updated_at"))
+	stmt, err := tx.PrepareContext(ctx, copyImportedKeys)
 	if err != nil {
 		return fmt.Errorf("import: copy keys: %w", translate(err))
 	}
