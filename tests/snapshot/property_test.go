@@ -18,6 +18,7 @@ import (
 	"github.com/ez-api/ez-api/internal/app"
 	"github.com/ez-api/ez-api/internal/core/providers"
 	"github.com/ez-api/ez-api/internal/core/snapshot"
+	"github.com/ez-api/ez-api/tests/apiclient"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
@@ -287,4 +288,50 @@ func TestChangeDrivenDeltasEqualAFromScratchBuild(t *testing.T) {
 	for _, m := range []string{http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut} {
 		require.Positive(t, api.applied[m], "no %s was accepted", m)
 	}
+}
+
+// TestRotatingTwiceWithinGraceDeletesTheOldestToken: the delta of a key
+// replaces every field the key published before (read from the publisher's
+// index), so after two rotations within the grace period only the newest
+// token and its predecessor are accepted, and revoking removes both.
+// Not parallel: the package's Redis DB holds one snapshot.
+func TestRotatingTwiceWithinGraceDeletesTheOldestToken(t *testing.T) {
+	env := testenv.Start(t, fastSync)
+	ctx := context.Background()
+	as := testenv.WithToken(env.AdminToken(t))
+	rdb := env.Redis(t)
+	master, err := env.Client.CreateMasterWithResponse(ctx, apiclient.CreateMasterJSONRequestBody{Name: "rotating-tenant"}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, master.StatusCode(), string(master.Body))
+	key, err := env.Client.IssueMasterKeyWithResponse(ctx, master.JSON201.Master.Id, apiclient.IssueMasterKeyJSONRequestBody{Name: "rotating"}, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, key.StatusCode(), string(key.Body))
+	tokens := []string{key.JSON201.Token}
+	grace := int32(3600)
+	for range 2 {
+		res, err := env.Client.RotateKeyWithResponse(ctx, key.JSON201.Key.Id, apiclient.RotateKeyJSONRequestBody{GraceSeconds: &grace}, as)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+		tokens = append(tokens, res.JSON200.Token)
+	}
+	published := func(tok string) bool {
+		ok, err := rdb.HExists(ctx, snapshot.KeyAuthKeys, sha256hex(tok)).Result()
+		require.NoError(t, err)
+		return ok
+	}
+	require.Eventually(t, func() bool {
+		return published(tokens[2]) && published(tokens[1]) && !published(tokens[0])
+	}, 5*time.Second, 10*time.Millisecond, "newest and previous token published, the oldest deleted")
+	n, err := rdb.HLen(ctx, snapshot.KeyAuthKeys).Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n)
+
+	res, err := env.Client.RevokeKeyWithResponse(ctx, key.JSON201.Key.Id, as)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, res.StatusCode())
+	require.Eventually(t, func() bool {
+		n, err := rdb.HLen(ctx, snapshot.KeyAuthKeys).Result()
+		return err == nil && n == 0
+	}, 5*time.Second, 10*time.Millisecond, "a revoked key's grace token goes too")
+	redisMatchesDatabase(t, env, 5*time.Second)
 }
