@@ -76,6 +76,12 @@ type ChangeReader interface {
 	// BindingsRoutingTo are the bindings with a candidate on one of the route groups.
 	BindingsRoutingTo(ctx context.Context, groups []string) ([]domain.Binding, error)
 	GroupIDs(ctx context.Context, names []string) (map[string]int64, error)
+	// KeysChangedByClock are the unrevoked keys whose published value
+	// changes by the clock alone in (from, to]: expires_at or the end of a
+	// rotation's grace period falls in it.
+	KeysChangedByClock(ctx context.Context, from, to time.Time) ([]int64, error)
+	// NextKeyTimeChange is the earliest such moment after at (nil: none).
+	NextKeyTimeChange(ctx context.Context, at time.Time) (*time.Time, error)
 	Features(ctx context.Context, names []string) (map[string]string, error)
 	Close()
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
@@ -108,9 +109,6 @@ func TestChangeDrivenDeltasEqualAFromScratchBuild(t *testing.T) {
 	api := propertyAPI{t: t, env: env, token: env.AdminToken(t), applied: map[string]int{}}
 	rdb := env.Redis(t)
 	source := postgres.NewSnapshotSource(env.DB)
-	cipher, err := app.ProvideSecretCipher(env.Config, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	decrypt := providers.KeyDecrypter(cipher)
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -257,31 +255,7 @@ func TestChangeDrivenDeltasEqualAFromScratchBuild(t *testing.T) {
 			return err == nil && v >= dbVersion
 		}, 10*time.Second, 5*time.Millisecond, "step %d (%s): published", step, what)
 
-		data, err := source.Load(ctx)
-		require.NoError(t, err)
-		want, err := snapshot.Build(data, decrypt, time.Now())
-		require.NoError(t, err)
-		for _, k := range snapshot.DataKeys {
-			have, err := rdb.HGetAll(ctx, k).Result()
-			require.NoError(t, err)
-			require.Equal(t, want.Sections[k], have, "step %d (%s): %s", step, what, k)
-		}
-		for _, k := range snapshot.IndexKeys {
-			have, err := rdb.HGetAll(ctx, k).Result()
-			require.NoError(t, err)
-			require.Equal(t, want.Index[k], have, "step %d (%s): %s", step, what, k)
-		}
-		meta, err := rdb.HGetAll(ctx, snapshot.KeySnapshot).Result()
-		require.NoError(t, err)
-		require.Equal(t, fmt.Sprint(data.Version), meta["version"], "step %d (%s)", step, what)
-		require.Equal(t, want.Checksum(), meta["checksum"], "step %d (%s): total checksum", step, what)
-		for k, sum := range want.Sums() {
-			require.Equal(t, sum.String(), meta["checksum:"+k], "step %d (%s): checksum of %s", step, what, k)
-			require.Equal(t, fmt.Sprint(len(want.Sections[k])), meta["count:"+k], "step %d (%s): count of %s", step, what, k)
-		}
-		mm, err := rdb.HGet(ctx, snapshot.KeyModelsMeta, "checksum").Result()
-		require.NoError(t, err)
-		require.Equal(t, want.ModelsChecksum(), mm, "step %d (%s): models checksum", step, what)
+		requireRedisEqualsFullBuild(t, env, rdb, fmt.Sprintf("step %d (%s)", step, what))
 	}
 	t.Logf("accepted mutations: %v; final counts %v", api.applied, len(provs)+len(models)+len(binds)+len(masters)+len(keys))
 	// The sequence really exercised every kind of write.
@@ -300,6 +274,9 @@ func TestRotatingTwiceWithinGraceDeletesTheOldestToken(t *testing.T) {
 	ctx := context.Background()
 	as := testenv.WithToken(env.AdminToken(t))
 	rdb := env.Redis(t)
+	redisMatchesDatabase(t, env, 5*time.Second)
+	others, err := rdb.HLen(ctx, snapshot.KeyAuthKeys).Result() // other tests' keys
+	require.NoError(t, err)
 	master, err := env.Client.CreateMasterWithResponse(ctx, apiclient.CreateMasterJSONRequestBody{Name: "rotating-tenant"}, as)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, master.StatusCode(), string(master.Body))
@@ -324,14 +301,49 @@ func TestRotatingTwiceWithinGraceDeletesTheOldestToken(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "newest and previous token published, the oldest deleted")
 	n, err := rdb.HLen(ctx, snapshot.KeyAuthKeys).Result()
 	require.NoError(t, err)
-	require.Equal(t, int64(2), n)
+	require.Equal(t, others+2, n)
 
 	res, err := env.Client.RevokeKeyWithResponse(ctx, key.JSON201.Key.Id, as)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, res.StatusCode())
 	require.Eventually(t, func() bool {
 		n, err := rdb.HLen(ctx, snapshot.KeyAuthKeys).Result()
-		return err == nil && n == 0
+		return err == nil && n == others
 	}, 5*time.Second, 10*time.Millisecond, "a revoked key's grace token goes too")
 	redisMatchesDatabase(t, env, 5*time.Second)
+}
+
+// requireRedisEqualsFullBuild compares everything the publisher keeps in
+// Redis (data hashes, its field indexes, per-section and total checksums,
+// counts, the models checksum) with a from-scratch build of a full load.
+func requireRedisEqualsFullBuild(t *testing.T, env *testenv.Env, rdb *redis.Client, label string) {
+	t.Helper()
+	ctx := context.Background()
+	cipher, err := app.ProvideSecretCipher(env.Config, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	data, err := postgres.NewSnapshotSource(env.DB).Load(ctx)
+	require.NoError(t, err)
+	want, err := snapshot.Build(data, providers.KeyDecrypter(cipher), time.Now())
+	require.NoError(t, err)
+	for _, k := range snapshot.DataKeys {
+		have, err := rdb.HGetAll(ctx, k).Result()
+		require.NoError(t, err)
+		require.Equal(t, want.Sections[k], have, "%s: %s", label, k)
+	}
+	for _, k := range snapshot.IndexKeys {
+		have, err := rdb.HGetAll(ctx, k).Result()
+		require.NoError(t, err)
+		require.Equal(t, want.Index[k], have, "%s: %s", label, k)
+	}
+	meta, err := rdb.HGetAll(ctx, snapshot.KeySnapshot).Result()
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprint(data.Version), meta["version"], label)
+	require.Equal(t, want.Checksum(), meta["checksum"], "%s: total checksum", label)
+	for k, sum := range want.Sums() {
+		require.Equal(t, sum.String(), meta["checksum:"+k], "%s: checksum of %s", label, k)
+		require.Equal(t, fmt.Sprint(len(want.Sections[k])), meta["count:"+k], "%s: count of %s", label, k)
+	}
+	mm, err := rdb.HGet(ctx, snapshot.KeyModelsMeta, "checksum").Result()
+	require.NoError(t, err)
+	require.Equal(t, want.ModelsChecksum(), mm, "%s: models checksum", label)
 }

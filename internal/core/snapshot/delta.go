@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/core/routing"
@@ -21,6 +22,9 @@ const MaxDeltaChanges = 1000
 type changeSet struct {
 	providers, masters, keys, models, bindings map[int64]bool
 	features                                   map[string]bool
+	// clock: a change by the clock was recorded (keys expired or their
+	// grace ended since the state's ClockFrom).
+	clock bool
 }
 
 func newChangeSet() *changeSet {
@@ -36,6 +40,10 @@ func (c *changeSet) add(ch ports.OutboxChange) bool {
 			return false
 		}
 		c.features[ch.EntityID] = true
+		return true
+	}
+	if ch.Section == domain.SectionKeys && ch.EntityID == "clock" {
+		c.clock = true
 		return true
 	}
 	id, err := strconv.ParseInt(ch.EntityID, 10, 64)
@@ -145,8 +153,30 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	now := p.clock.Now()
-	want := &State{Version: rows[len(rows)-1].Version, NextTimeChange: p.mirror.NextTimeChange}
+	// Microseconds, as PostgreSQL stores times, so the clock windows below
+	// compare exactly.
+	now := p.clock.Now().Truncate(time.Microsecond)
+	want := &State{Version: rows[len(rows)-1].Version, NextTimeChange: p.mirror.NextTimeChange, ClockFrom: p.mirror.ClockFrom}
+	if cs.clock {
+		// Only the keys whose value the clock changed since the state was
+		// last brought up to date, then the next such moment.
+		// A second of overlap: recomputing an unchanged key writes nothing.
+		changed, err := r.KeysChangedByClock(ctx, p.mirror.ClockFrom.Add(-time.Second), now)
+		if err != nil {
+			return false, err
+		}
+		for _, id := range changed {
+			cs.keys[id] = true
+		}
+		next, err := r.NextKeyTimeChange(ctx, now)
+		if err != nil {
+			return false, err
+		}
+		want.ClockFrom, want.NextTimeChange = now, time.Time{}
+		if next != nil {
+			want.NextTimeChange = *next
+		}
+	}
 	e := newEntries()
 	faults := map[string]domain.SnapshotFault{}
 	for _, f := range p.mirror.Faults {

@@ -23,6 +23,10 @@ type State struct {
 	// NextTimeChange is when the snapshot changes by the clock alone (zero:
 	// never): the end of a rotation's grace period, or a key's expiry.
 	NextTimeChange time.Time
+	// ClockFrom is the moment up to which clock-driven changes (expiries,
+	// ends of grace periods) are reflected: the time of the last full build
+	// or of the last delta that processed a clock change.
+	ClockFrom time.Time
 	// Faults are the entries published fail-closed.
 	Faults []domain.SnapshotFault
 
@@ -119,7 +123,7 @@ type Decrypter func(providerID int64, ciphertext []byte) (string, error)
 // Build computes the whole snapshot from data.
 func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, error) {
 	s := newState()
-	s.Version = data.Version
+	s.Version, s.ClockFrom = data.Version, now
 	refs := map[string][]domain.ProviderRef{}
 	for _, p := range data.Providers {
 		key, fault := "", ""
