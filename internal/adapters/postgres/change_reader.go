@@ -180,9 +180,11 @@ func (r *changeReader) Features(ctx context.Context, names []string) (map[string
 }
 
 func (r *changeReader) KeysChangedByClock(ctx context.Context, from, to time.Time) ([]int64, error) {
-	const q = `SELECT id FROM keys WHERE status <> 'revoked' AND (
-  (status = 'active' AND expires_at > $1 AND expires_at <= $2) OR
-  (coalesce(prev_token_hash, '') <> '' AND prev_expires_at > $1 AND prev_expires_at <= $2)) ORDER BY id`
+	// Both branches match a partial index (migration 00009); an extra key
+	// (an empty previous hash) only costs a no-op recomputation.
+	const q = `SELECT id FROM keys WHERE
+  (status = 'active' AND expires_at IS NOT NULL AND expires_at > $1 AND expires_at <= $2) OR
+  (prev_token_hash IS NOT NULL AND status <> 'revoked' AND prev_expires_at > $1 AND prev_expires_at <= $2) ORDER BY id`
 	var out []int64
 	if err := r.tx.SelectContext(ctx, &out, q, from, to); err != nil {
 		return nil, fmt.Errorf("keys changed by the clock: %w", translate(err))
@@ -192,8 +194,8 @@ func (r *changeReader) KeysChangedByClock(ctx context.Context, from, to time.Tim
 
 func (r *changeReader) NextKeyTimeChange(ctx context.Context, at time.Time) (*time.Time, error) {
 	const q = `SELECT least(
-  (SELECT min(expires_at) FROM keys WHERE status = 'active' AND expires_at > $1),
-  (SELECT min(prev_expires_at) FROM keys WHERE status <> 'revoked' AND coalesce(prev_token_hash, '') <> '' AND prev_expires_at > $1))`
+  (SELECT min(expires_at) FROM keys WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at > $1),
+  (SELECT min(prev_expires_at) FROM keys WHERE prev_token_hash IS NOT NULL AND status <> 'revoked' AND prev_expires_at > $1))`
 	var next *time.Time
 	if err := r.tx.GetContext(ctx, &next, q, at); err != nil {
 		return nil, fmt.Errorf("next clock change: %w", translate(err))
