@@ -51,6 +51,39 @@ type SnapshotSource interface {
 	// Redis holds a snapshot from a newer database) and records a change
 	// at the new version, which it returns.
 	AdvancePast(ctx context.Context, version int64) (int64, error)
+	// ReadChanges opens one consistent (repeatable-read) view for a delta:
+	// the changes after afterVersion and the rows they name, read by id.
+	ReadChanges(ctx context.Context, afterVersion int64) (ChangeReader, error)
+}
+
+// ChangeReader reads, within one database view, what a change-driven delta
+// needs: never the whole configuration. Close ends the view.
+type ChangeReader interface {
+	// Pending returns up to limit outbox changes after the view's version.
+	Pending(ctx context.Context, limit int) ([]OutboxChange, error)
+	Providers(ctx context.Context, ids []int64) ([]domain.Provider, map[int64][]byte, error)
+	// ProvidersInGroups are every provider of the named route groups.
+	ProvidersInGroups(ctx context.Context, groups []string) ([]domain.Provider, map[int64][]byte, error)
+	Masters(ctx context.Context, ids []int64) ([]domain.Master, error)
+	// Keys returns the keys by id whatever their status.
+	Keys(ctx context.Context, ids []int64) ([]domain.Key, error)
+	// KeysOfMasters returns the unrevoked keys of the masters.
+	KeysOfMasters(ctx context.Context, masterIDs []int64) ([]domain.Key, error)
+	Models(ctx context.Context, ids []int64) ([]domain.Model, error)
+	Bindings(ctx context.Context, ids []int64) ([]domain.Binding, error)
+	// BindingsOfModels are the bindings of the models (their field is the model's key).
+	BindingsOfModels(ctx context.Context, modelIDs []int64) ([]domain.Binding, error)
+	// BindingsRoutingTo are the bindings with a candidate on one of the route groups.
+	BindingsRoutingTo(ctx context.Context, groups []string) ([]domain.Binding, error)
+	GroupIDs(ctx context.Context, names []string) (map[string]int64, error)
+	// KeysChangedByClock are the unrevoked keys whose published value
+	// changes by the clock alone in (from, to]: expires_at or the end of a
+	// rotation's grace period falls in it.
+	KeysChangedByClock(ctx context.Context, from, to time.Time) ([]int64, error)
+	// NextKeyTimeChange is the earliest such moment after at (nil: none).
+	NextKeyTimeChange(ctx context.Context, at time.Time) (*time.Time, error)
+	Features(ctx context.Context, names []string) (map[string]string, error)
+	Close()
 }
 
 // SnapshotOp is one change to a snapshot hash: Value empty means delete.
@@ -82,8 +115,12 @@ type SnapshotStore interface {
 	Replace(ctx context.Context, sections map[string]map[string]string, meta SnapshotMeta, extra map[string]string) error
 	// Meta reads meta:snapshot (zero Version when absent).
 	Meta(ctx context.Context) (SnapshotMeta, error)
-	// ReadAll reads every data section as stored.
+	// ReadAll reads every data section (and the publisher's field indexes) as stored.
 	ReadAll(ctx context.Context) (map[string]map[string]string, error)
+	// Fields reads the named fields of one hash (HMGET); absent fields are left out.
+	Fields(ctx context.Context, key string, fields []string) (map[string]string, error)
+	// Hash reads one whole hash.
+	Hash(ctx context.Context, key string) (map[string]string, error)
 }
 
 // LeaderLock elects the one replica that publishes.

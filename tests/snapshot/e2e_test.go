@@ -180,4 +180,6 @@ func TestClockDrivenChangesArePublishedWithANewVersion(t *testing.T) {
 	after, err := rdb.HGet(ctx, snapshot.KeySnapshot, "version").Int64()
 	require.NoError(t, err)
 	assert.Greater(t, after, before, "each clock-driven change has a version of its own")
+	redisMatchesDatabase(t, env, 5*time.Second)
+	requireRedisEqualsFullBuild(t, env, rdb, "after the clock-driven changes")
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/app"
+	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/tests/apiclient"
 	"github.com/ez-api/ez-api/tests/testenv"
@@ -171,10 +173,17 @@ func TestUndecryptableProviderIsPublishedFailClosed(t *testing.T) {
 	require.Equal(t, http.StatusCreated, bad.StatusCode(), string(bad.Body))
 	redisMatchesDatabase(t, env, 5*time.Second)
 
-	// The secret as another key would have written it: this replica cannot decrypt it.
-	_, err = env.DB.ExecContext(ctx, `UPDATE providers SET api_key_ciphertext = $1 WHERE id = $2`,
-		[]byte("\x01\x07not-a-ciphertext-of-this-key"), bad.JSON201.Id)
-	require.NoError(t, err)
+	// The secret as a replica with another encryption key would have written
+	// it (a provider update: the row and its outbox change in one
+	// transaction): this replica cannot decrypt it.
+	require.NoError(t, postgres.NewTxRunner(env.DB).InTx(ctx, func(ctx context.Context) error {
+		if _, err := env.DB.ExecContext(ctx, `UPDATE providers SET api_key_ciphertext = $1 WHERE id = $2`,
+			[]byte("\x01\x07not-a-ciphertext-of-this-key"), bad.JSON201.Id); err != nil {
+			return err
+		}
+		_, err := postgres.NewChangeRecorder(env.DB).Record(ctx, domain.SectionProviders, fmt.Sprint(bad.JSON201.Id), domain.OpUpsert)
+		return err
+	}))
 	res, err := env.Client.CreateModelWithResponse(ctx, apiclient.CreateModelJSONRequestBody{Name: "after-bad-row"}, as)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, res.StatusCode())

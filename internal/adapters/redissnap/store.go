@@ -103,18 +103,22 @@ func (s *Store) ApplyDelta(ctx context.Context, ops []ports.SnapshotOp, meta por
 		return false, unavailable("apply delta", err)
 	}
 	if applied {
-		ev := snapshot.Event{Version: meta.Version, Kind: "delta", Changes: make([]snapshot.EventChange, len(ops))}
-		for i, op := range ops {
-			ev.Changes[i] = snapshot.EventChange{Key: op.Key, Field: op.Field, Op: "set"}
-			if op.Del {
-				ev.Changes[i].Op = "del"
+		ev := snapshot.Event{Version: meta.Version, Kind: "delta", Changes: make([]snapshot.EventChange, 0, len(ops))}
+		for _, op := range ops {
+			if snapshot.IsIndexKey(op.Key) {
+				continue // the publisher's own bookkeeping, not the contract
 			}
+			c := snapshot.EventChange{Key: op.Key, Field: op.Field, Op: "set"}
+			if op.Del {
+				c.Op = "del"
+			}
+			ev.Changes = append(ev.Changes, c)
 		}
 		s.publish(ctx, ev)
 		var resources []string
 		seen := map[string]bool{}
 		for _, op := range ops {
-			if !seen[op.Key] {
+			if !seen[op.Key] && !snapshot.IsIndexKey(op.Key) {
 				seen[op.Key] = true
 				resources = append(resources, op.Key)
 			}
@@ -240,10 +244,10 @@ func (s *Store) Meta(ctx context.Context) (ports.SnapshotMeta, error) {
 
 // ReadAll implements ports.SnapshotStore.
 func (s *Store) ReadAll(ctx context.Context) (map[string]map[string]string, error) {
-	cmds := make(map[string]*redis.MapStringStringCmd, len(snapshot.DataKeys))
+	cmds := make(map[string]*redis.MapStringStringCmd, len(snapshot.DataKeys)+len(snapshot.IndexKeys))
 	// MULTI/EXEC: one consistent view across the hashes.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range snapshot.DataKeys {
+		for _, k := range append(append([]string{}, snapshot.DataKeys...), snapshot.IndexKeys...) {
 			cmds[k] = p.HGetAll(ctx, s.key(k))
 		}
 		return nil
@@ -256,4 +260,31 @@ func (s *Store) ReadAll(ctx context.Context) (map[string]map[string]string, erro
 		out[k] = c.Val()
 	}
 	return out, nil
+}
+
+// Fields implements ports.SnapshotStore.
+func (s *Store) Fields(ctx context.Context, key string, fields []string) (map[string]string, error) {
+	out := make(map[string]string, len(fields))
+	if len(fields) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.key(key), fields...).Result()
+	if err != nil {
+		return nil, unavailable("read fields", err)
+	}
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[fields[i]] = str
+		}
+	}
+	return out, nil
+}
+
+// Hash implements ports.SnapshotStore.
+func (s *Store) Hash(ctx context.Context, key string) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, s.key(key)).Result()
+	if err != nil {
+		return nil, unavailable("read hash", err)
+	}
+	return m, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
@@ -38,6 +39,36 @@ var DataKeys = func() []string {
 	sort.Strings(k)
 	return k
 }()
+
+// IndexKeys are the publisher's own hashes (not part of the contract, not
+// in the checksum): entity id -> its fields in auth:keys (comma-separated
+// token hashes), meta:models and config:bindings (the entity's key). They
+// let a delta delete what an entity published before (a rotated-out token,
+// a renamed model) without keeping every value in memory.
+var IndexKeys = []string{"index:" + KeyAuthKeys, "index:" + KeyModels, "index:" + KeyBindings}
+
+var indexOf = map[string]string{KeyAuthKeys: IndexKeys[0], KeyModels: IndexKeys[1], KeyBindings: IndexKeys[2]}
+
+// IsIndexKey reports whether key is one of IndexKeys.
+func IsIndexKey(key string) bool {
+	for _, k := range IndexKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// joinFields is an index value: the entry's fields, sorted, comma-separated
+// (token hashes are hex, so never contain a comma).
+func joinFields(entries map[string]string) string {
+	fs := make([]string, 0, len(entries))
+	for f := range entries {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	return strings.Join(fs, ",")
+}
 
 // ProviderJSON is a value of config:providers.
 type ProviderJSON struct {

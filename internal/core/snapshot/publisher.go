@@ -290,7 +290,8 @@ func (p *Publisher) adopt(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if Checksum(have) == meta.Checksum {
+		if Checksum(have) == meta.Checksum && len(diffKeys(have, want.Index, IndexKeys)) == 0 {
+			want.compact()
 			p.mirror = want
 			return p.source.Ack(ctx, want.Version, p.clock.Now())
 		}
@@ -308,9 +309,20 @@ func (p *Publisher) build(ctx context.Context) (*State, error) {
 	return Build(data, p.decrypt, p.clock.Now())
 }
 
-// applyDelta rebuilds the state at the newest committed version and applies
-// the difference to Redis in one transaction.
+// applyDelta publishes the pending changes: change-driven (only the entries
+// the changes affect, read by id) when it can, else by a full build diffed
+// against what Redis holds (clock-driven changes, a very long backlog).
 func (p *Publisher) applyDelta(ctx context.Context) error {
+	done, err := p.applyChanges(ctx)
+	if err != nil || done {
+		return err
+	}
+	return p.applyFullDelta(ctx)
+}
+
+// applyFullDelta rebuilds the state at the newest committed version and
+// applies its difference from Redis in one transaction.
+func (p *Publisher) applyFullDelta(ctx context.Context) error {
 	start := p.clock.Now()
 	want, err := p.build(ctx)
 	if err != nil {
@@ -319,8 +331,17 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 	if want.Version < p.mirror.Version {
 		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
 	}
-	ops := Diff(p.mirror.Sections, want.Sections)
-	want.withDelta(p.mirror, ops)
+	have, err := p.store.ReadAll(ctx)
+	if err != nil {
+		return err
+	}
+	ops := append(Diff(have, want.Sections), diffKeys(have, want.Index, IndexKeys)...)
+	return p.publishDelta(ctx, start, want, ops)
+}
+
+// publishDelta applies ops with want's meta and, once Redis confirmed,
+// acknowledges the outbox up to want.Version.
+func (p *Publisher) publishDelta(ctx context.Context, start time.Time, want *State, ops []ports.SnapshotOp) error {
 	meta := want.Meta(p.clock.Now())
 	applied, err := p.store.ApplyDelta(ctx, ops, meta, want.ModelsMeta(meta.UpdatedAt))
 	if err != nil {
@@ -329,9 +350,10 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 	if !applied {
 		// Redis moved on without us (a deposed leader, or Redis holds a
 		// snapshot of another database): move past it and resync.
-		_, err := p.replaceOrOvertake(ctx, want)
+		_, err := p.fullResync(ctx)
 		return err
 	}
+	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
 	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
@@ -347,14 +369,18 @@ func (p *Publisher) applyDelta(ctx context.Context) error {
 func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResult, error) {
 	start := p.clock.Now()
 	meta := want.Meta(p.clock.Now())
-	sections := make(map[string]map[string]string, len(want.Sections)+1)
+	sections := make(map[string]map[string]string, len(want.Sections)+len(want.Index)+1)
 	for k, v := range want.Sections {
+		sections[k] = v
+	}
+	for k, v := range want.Index {
 		sections[k] = v
 	}
 	sections[KeyModelsMeta] = want.ModelsMeta(meta.UpdatedAt)
 	if err := p.store.Replace(ctx, sections, meta, nil); err != nil {
 		return domain.ResyncResult{}, err
 	}
+	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
 	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {

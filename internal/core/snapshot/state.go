@@ -9,13 +9,24 @@ import (
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
-// State is the leader's in-memory mirror of what Redis should hold.
+// State is what Redis should hold. A freshly built state has every value
+// (Sections, Index); the publisher keeps only its summary (version, sums,
+// counts, models checksum, faults, next time change) between deltas, so its
+// memory does not grow with the configuration.
 type State struct {
 	Version  int64
 	Sections map[string]map[string]string
+	// Index maps, per IndexKeys hash, an entity id to its fields in the data
+	// hash (a key's token hashes, a model's or binding's key), so a delta
+	// can delete the fields an entity had without a mirror of every value.
+	Index map[string]map[string]string
 	// NextTimeChange is when the snapshot changes by the clock alone (zero:
 	// never): the end of a rotation's grace period, or a key's expiry.
 	NextTimeChange time.Time
+	// ClockFrom is the moment up to which clock-driven changes (expiries,
+	// ends of grace periods) are reflected: the time of the last full build
+	// or of the last delta that processed a clock change.
+	ClockFrom time.Time
 	// Faults are the entries published fail-closed.
 	Faults []domain.SnapshotFault
 
@@ -24,6 +35,15 @@ type State struct {
 	// publisher (withDelta), so a delta does not re-hash everything.
 	sums           Sums
 	modelsChecksum string
+	counts         map[string]int
+}
+
+// compact drops the values and keeps the summary the publisher needs.
+func (s *State) compact() {
+	s.Sums()
+	s.ModelsChecksum()
+	s.counts = s.Counts()
+	s.Sections, s.Index = nil, nil
 }
 
 // Sums are the per-section checksums of the state.
@@ -32,22 +52,6 @@ func (s *State) Sums() Sums {
 		s.sums = SumsOf(s.Sections)
 	}
 	return s.sums
-}
-
-// withDelta sets s's checksums from prev's and the ops that turn prev into
-// s: work proportional to the change.
-func (s *State) withDelta(prev *State, ops []ports.SnapshotOp) {
-	sums := prev.Sums().Clone()
-	modelsChanged := false
-	for _, op := range ops {
-		old, had := prev.Sections[op.Key][op.Field]
-		sums.Apply(op, old, had)
-		modelsChanged = modelsChanged || op.Key == KeyModels
-	}
-	s.sums = sums
-	if !modelsChanged {
-		s.modelsChecksum = prev.ModelsChecksum()
-	}
 }
 
 // ModelsChecksum is meta:models_meta.checksum of the state.
@@ -59,9 +63,12 @@ func (s *State) ModelsChecksum() string {
 }
 
 func newState() *State {
-	s := &State{Sections: map[string]map[string]string{}}
+	s := &State{Sections: map[string]map[string]string{}, Index: map[string]map[string]string{}}
 	for _, k := range DataKeys {
 		s.Sections[k] = map[string]string{}
+	}
+	for _, k := range IndexKeys {
+		s.Index[k] = map[string]string{}
 	}
 	return s
 }
@@ -75,6 +82,12 @@ func (s *State) noteTimeChange(t time.Time) {
 // Counts is the number of fields per data hash.
 func (s *State) Counts() map[string]int {
 	out := make(map[string]int, len(DataKeys))
+	if s.counts != nil {
+		for k, n := range s.counts {
+			out[k] = n
+		}
+		return out
+	}
 	for _, k := range DataKeys {
 		out[k] = len(s.Sections[k])
 	}
@@ -110,7 +123,7 @@ type Decrypter func(providerID int64, ciphertext []byte) (string, error)
 // Build computes the whole snapshot from data.
 func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, error) {
 	s := newState()
-	s.Version = data.Version
+	s.Version, s.ClockFrom = data.Version, now
 	refs := map[string][]domain.ProviderRef{}
 	for _, p := range data.Providers {
 		key, fault := "", ""
@@ -135,8 +148,12 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 		s.Sections[KeyMasters][strconv.FormatInt(m.ID, 10)] = masterJSON(m)
 	}
 	for _, k := range data.Keys {
-		for f, v := range keyEntries(k, masters[k.MasterID], now) {
+		entries := keyEntries(k, masters[k.MasterID], now)
+		for f, v := range entries {
 			s.Sections[KeyAuthKeys][f] = v
+		}
+		if len(entries) > 0 {
+			s.Index[IndexKeys[0]][strconv.FormatInt(k.ID, 10)] = joinFields(entries)
 		}
 		if until := k.GraceUntil(now); until != nil {
 			s.noteTimeChange(*until)
@@ -147,6 +164,7 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 	}
 	for _, m := range data.Models {
 		s.Sections[KeyModels][m.Key()] = modelJSON(m)
+		s.Index[indexOf[KeyModels]][strconv.FormatInt(m.ID, 10)] = m.Key()
 	}
 	indexes := make(map[string]*routing.Index, len(refs))
 	for _, b := range data.Bindings {
@@ -161,6 +179,7 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 				Resolution: idx.Resolve(routing.WithPublicModel(c, b.PublicModel))}
 		}
 		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, resolved)
+		s.Index[indexOf[KeyBindings]][strconv.FormatInt(b.ID, 10)] = b.Key()
 	}
 	for name, v := range data.Features {
 		s.Sections[KeyFeatures][name] = v
@@ -170,8 +189,12 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 
 // Diff returns the ops that turn have into want, section by section.
 func Diff(have, want map[string]map[string]string) []ports.SnapshotOp {
+	return diffKeys(have, want, DataKeys)
+}
+
+func diffKeys(have, want map[string]map[string]string, keys []string) []ports.SnapshotOp {
 	var ops []ports.SnapshotOp
-	for _, key := range DataKeys {
+	for _, key := range keys {
 		for f, v := range want[key] {
 			if have[key][f] != v {
 				ops = append(ops, ports.SnapshotOp{Key: key, Field: f, Value: v})
