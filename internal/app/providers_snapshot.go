@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/google/wire"
 	"github.com/redis/go-redis/v9"
@@ -47,8 +48,15 @@ func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.Snaps
 	}
 }
 
-// ProvideSyncService builds the sync API's use-case.
-func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, clock ports.Clock) *snapshot.SyncService {
+// balancerExpiry is how long after its last heartbeat a balancer stops
+// being exported as metrics (it stays in GET /sync/status).
+const balancerExpiry = time.Hour
+
+// ProvideSyncService builds the sync API's use-case and exports the
+// registry's balancers as metrics.
+func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, store ports.SnapshotStore,
+	clock ports.Clock, m *observability.Metrics) *snapshot.SyncService {
+	m.RegisterBalancers(balancers, store, clock.Now, balancerExpiry)
 	return snapshot.NewSyncService(pub, balancers, clock, cfg.Sync.ResyncTimeout)
 }
 
