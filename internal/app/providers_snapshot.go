@@ -2,7 +2,6 @@ package app
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/google/wire"
 	"github.com/redis/go-redis/v9"
@@ -48,15 +47,11 @@ func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.Snaps
 	}
 }
 
-// balancerExpiry is how long after its last heartbeat a balancer stops
-// being exported as metrics (it stays in GET /sync/status).
-const balancerExpiry = time.Hour
-
 // ProvideSyncService builds the sync API's use-case and exports the
 // registry's balancers as metrics.
 func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, store ports.SnapshotStore,
 	clock ports.Clock, m *observability.Metrics) *snapshot.SyncService {
-	m.RegisterBalancers(balancers, store, clock.Now, balancerExpiry)
+	m.RegisterBalancers(balancers, store, clock.Now, cfg.Sync.BalancerExpiry)
 	return snapshot.NewSyncService(pub, balancers, clock, cfg.Sync.ResyncTimeout)
 }
 
