@@ -130,6 +130,9 @@ type SyncConfig struct {
 	// DegradedAfter is how long the publisher may keep failing before
 	// /health reports the service degraded.
 	DegradedAfter time.Duration `koanf:"degraded_after"`
+	// BalancerExpiry is how long after its last heartbeat a balancer is
+	// still exported as metrics (it stays in GET /sync/status).
+	BalancerExpiry time.Duration `koanf:"balancer_expiry"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -370,6 +373,7 @@ func defaults() map[string]any {
 		"sync.retry_max":                   "5s",
 		"sync.resync_timeout":              "30s",
 		"sync.degraded_after":              "30s",
+		"sync.balancer_expiry":             "1h",
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,
@@ -769,6 +773,7 @@ func (c Config) Validate() error {
 		"auth.last_used_flush_interval": c.Auth.LastUsedFlush,
 		"redis.read_timeout":            c.Redis.ReadTimeout,
 		"redis.write_timeout":           c.Redis.WriteTimeout,
+		"sync.balancer_expiry":          c.Sync.BalancerExpiry,
 	} {
 		if d <= 0 {
 			v.addf("%s (%s): must be a positive duration", key, envName(key))

@@ -163,8 +163,12 @@ func ProvideBuildInfo() domain.BuildInfo {
 // ProvideProbes lists the dependencies health and readiness check: the
 // databases, the log pipeline (down when it has stalled) and the snapshot
 // publisher (health only: degraded once it has failed for sync.degraded_after).
-func ProvideProbes(cfg Config, db *sqlx.DB, rdb redis.UniversalClient, logs *logsink.Sink, pub *snapshot.Publisher) []ports.HealthProbe {
-	return []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), logs, pub.HealthProbe(cfg.Sync.DegradedAfter)}
+// The same probes feed ezapi_dependency_up at scrape time.
+func ProvideProbes(cfg Config, db *sqlx.DB, rdb redis.UniversalClient, logs *logsink.Sink, pub *snapshot.Publisher,
+	m *observability.Metrics) []ports.HealthProbe {
+	probes := []ports.HealthProbe{postgres.NewProbe(db), redisstore.NewProbe(rdb), logs, pub.HealthProbe(cfg.Sync.DegradedAfter)}
+	m.RegisterDependencies(probes)
+	return probes
 }
 
 // ProvideEcho builds the HTTP adapter from the configuration.

@@ -41,7 +41,7 @@ func ProvideLogSink(cfg Config, w ports.LogWriter, m *observability.Metrics, log
 	}, logger.With("component", "logsink"))
 	m.RegisterLogSink(func() observability.LogStats {
 		st := s.Stats()
-		return observability.LogStats{QueueDepth: st.QueueDepth, Written: st.Written, Duplicates: st.Duplicates,
+		return observability.LogStats{QueueDepth: st.QueueDepth, QueueCapacity: int64(cfg.Log.QueueCapacity), Written: st.Written, Duplicates: st.Duplicates,
 			Quarantined: st.Quarantined, Batches: st.Batches, Retries: st.Retries}
 	})
 	return s, s.Close

@@ -47,8 +47,11 @@ func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.Snaps
 	}
 }
 
-// ProvideSyncService builds the sync API's use-case.
-func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, clock ports.Clock) *snapshot.SyncService {
+// ProvideSyncService builds the sync API's use-case and exports the
+// registry's balancers as metrics.
+func ProvideSyncService(cfg Config, pub *snapshot.Publisher, balancers ports.BalancerRegistry, store ports.SnapshotStore,
+	clock ports.Clock, m *observability.Metrics) *snapshot.SyncService {
+	m.RegisterBalancers(balancers, store, clock.Now, cfg.Sync.BalancerExpiry)
 	return snapshot.NewSyncService(pub, balancers, clock, cfg.Sync.ResyncTimeout)
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ez-api/ez-api/internal/app"
+	"github.com/ez-api/ez-api/tests/apiclient"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
@@ -36,8 +37,8 @@ var external = map[string]bool{"up": true, "probe_ssl_earliest_cert_expiry": tru
 // promqlWords are the PromQL functions, aggregations, keywords and label
 // names the expressions use; any other identifier is taken for a metric.
 var promqlWords = wordSet(`sum max min count avg by without on ignoring and or unless bool
-	rate increase deriv time min_over_time histogram_quantile
-	job instance method path status le kind rule resource`)
+	rate increase deriv time min_over_time histogram_quantile vector
+	job instance method path status le kind rule resource instance_id dependency`)
 
 func wordSet(words string) map[string]bool {
 	set := map[string]bool{}
@@ -135,8 +136,8 @@ func dashboardExprs(t *testing.T) map[string]string {
 }
 
 // TestDashboardAndAlertMetricsExistOnARunningServer starts ezapi, makes it
-// publish a snapshot, answer HTTP requests, refuse one with 429 and hold a
-// master, then reads
+// publish a snapshot, answer HTTP requests, refuse one with 429, hold a
+// master and receive a balancer's heartbeat, then reads
 // /metrics: every metric the dashboard and the alert rules use must be there,
 // so neither can drift from the code.
 func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
@@ -151,16 +152,21 @@ func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
 		req, err := http.NewRequest(method, env.BaseURL+path, nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := env.HTTP.Do(req)
-		require.NoError(t, err)
-		_ = resp.Body.Close()
-		return resp.StatusCode
+		return send(t, env, req)
 	}
 	require.Equal(t, http.StatusOK, do(http.MethodGet, "/readyz"))
 	require.Equal(t, http.StatusOK, do(http.MethodGet, "/auth/me"))
 	require.Equal(t, http.StatusTooManyRequests, do(http.MethodGet, "/auth/me"))
 	require.Less(t, do(http.MethodPost, "/sync/snapshot"), 300)
 	env.CreateMaster(t, "deploy-metrics") // ezapi_resources has a series per resource and status present
+	// The per-balancer series exist for balancers that sent a heartbeat.
+	_, balancer := env.CreateServiceToken(t, token, "deploy-balancer", apiclient.ServiceTokenRoleBalancer)
+	req, err := http.NewRequest(http.MethodPost, env.BaseURL+"/balancers/heartbeat",
+		strings.NewReader(`{"instance_id":"deploy-b1","snapshot_version":0}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+balancer)
+	req.Header.Set("Content-Type", "application/json")
+	require.Less(t, send(t, env, req), 300)
 
 	used := map[string][]string{} // metric → where it is used
 	exprs := alertExprs(t)
@@ -180,8 +186,8 @@ func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
 	require.Eventually(t, func() bool {
 		families, histograms = scrape(t, env.BaseURL+"/metrics")
 		return families["ezapi_snapshot_publish_duration_seconds"] && families["ezapi_ratelimit_rejections_total"] &&
-			families["ezapi_resources"]
-	}, 15*time.Second, 100*time.Millisecond, "the snapshot publish, the 429 or the master never showed in /metrics")
+			families["ezapi_resources"] && families["ezapi_balancer_snapshot_version_lag"]
+	}, 15*time.Second, 100*time.Millisecond, "the snapshot publish, the 429, the master or the heartbeat never showed in /metrics")
 
 	var missing []string
 	for name, where := range used {
@@ -195,6 +201,15 @@ func TestDashboardAndAlertMetricsExistOnARunningServer(t *testing.T) {
 	}
 	sort.Strings(missing)
 	assert.Empty(t, missing, "metrics the dashboard or the alerts use but /metrics does not serve")
+}
+
+// send runs req and returns its status.
+func send(t *testing.T, env *testenv.Env, req *http.Request) int {
+	t.Helper()
+	resp, err := env.HTTP.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // scrape reads the metric families (# TYPE lines) of a /metrics page.

@@ -125,7 +125,7 @@ func (m *Metrics) RateLimitFallback() { m.rateLimitFallback.Inc() }
 
 // LogStats is what the log pipeline reports.
 type LogStats struct {
-	QueueDepth, Written, Duplicates, Quarantined, Batches, Retries int64
+	QueueDepth, QueueCapacity, Written, Duplicates, Quarantined, Batches, Retries int64
 }
 
 // RegisterLogSink exposes the log pipeline's queue depth and counters.
@@ -133,6 +133,8 @@ func (m *Metrics) RegisterLogSink(stats func() LogStats) {
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ezapi_log_queue_depth", Help: "Log records queued or being written."},
 			func() float64 { return float64(stats().QueueDepth) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ezapi_log_queue_capacity", Help: "Log records the queue holds before POST /logs answers 503 (log.queue_capacity)."},
+			func() float64 { return float64(stats().QueueCapacity) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ezapi_log_rows_written_total", Help: "Log rows committed."},
 			func() float64 { return float64(stats().Written) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ezapi_log_rows_duplicate_total", Help: "Log records already stored (retries)."},
