@@ -86,7 +86,7 @@ func TestImportSampleFile(t *testing.T) {
 	dry := importFile(t, env, admin, body, true)
 	assert.True(t, dry.DryRun)
 	assert.Equal(t, counts(5, 0, 0), dry.Providers)
-	assert.Equal(t, counts(4, 0, 2), dry.Keys)
+	assert.Equal(t, counts(4, 0, 3), dry.Keys)
 	var n int
 	require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM providers`))
 	assert.Zero(t, n, "dry run wrote providers")
@@ -98,7 +98,7 @@ func TestImportSampleFile(t *testing.T) {
 	assert.Equal(t, "newapi", rep.Source.Type)
 	assert.Equal(t, counts(5, 0, 0), rep.Providers)
 	assert.Equal(t, counts(2, 0, 0), rep.Masters)
-	assert.Equal(t, counts(4, 0, 2), rep.Keys)
+	assert.Equal(t, counts(4, 0, 3), rep.Keys)
 	assert.Equal(t, counts(0, 0, 2), rep.Bindings)
 	assert.Len(t, rep.ExportWarnings, 2)
 	assert.Greater(t, configVersion(t, env), before)
@@ -122,6 +122,22 @@ func TestImportSampleFile(t *testing.T) {
 		orphan := decisionsOf(rep, "keys[5]")
 		require.Len(t, orphan, 1)
 		assert.Contains(t, orphan[0].Message, `master "carol"`)
+		ghost := decisionsOf(rep, "keys[0]")
+		assert.True(t, slices.ContainsFunc(ghost, func(d apiclient.ImportDecision) bool {
+			return d.Outcome == apiclient.ImportDecisionOutcomeMapped && strings.Contains(d.Message, `"ghost" is not one of master "alice"`)
+		}), "a namespace the master lacks is dropped: %+v", ghost)
+		elsewhere := decisionsOf(rep, "keys[6]")
+		require.Len(t, elsewhere, 2)
+		assert.Contains(t, elsewhere[0].Message, `"elsewhere" is not one of master "alice"`)
+		assert.Equal(t, apiclient.ImportDecisionOutcomeSkipped, elsewhere[1].Outcome)
+		assert.Contains(t, elsewhere[1].Message, "none of its namespaces")
+		renamed := decisionsOf(rep, "masters[0]")
+		assert.True(t, slices.ContainsFunc(renamed, func(d apiclient.ImportDecision) bool {
+			return strings.Contains(d.Message, `"Team-A" imported as "team-a"`)
+		}), "%+v", renamed)
+		assert.False(t, slices.ContainsFunc(rep.Decisions, func(d apiclient.ImportDecision) bool {
+			return strings.Contains(d.Message, "does not map")
+		}))
 		raised := decisionsOf(rep, "masters[1]")
 		assert.True(t, slices.ContainsFunc(raised, func(d apiclient.ImportDecision) bool {
 			return strings.Contains(d.Message, "raised to 2")
@@ -142,12 +158,23 @@ func TestImportSampleFile(t *testing.T) {
 					AllowedModels []string `json:"allowed_models"`
 					AllowedIPs    []string `json:"allowed_ips"`
 					ExpiresAt     int64    `json:"expires_at"`
+					Namespaces    []string `json:"namespaces"`
+					DefaultNS     string   `json:"default_namespace"`
 				}
 				require.NoError(t, json.Unmarshal([]byte(v), &entry))
 				assert.Equal(t, status, entry.Status, form[:8])
-				if tok == aliceActive {
+				switch tok {
+				case aliceActive:
 					assert.Equal(t, []string{"default.gpt-4o", "default.gpt-4o-mini"}, entry.AllowedModels)
 					assert.Equal(t, []string{"192.168.1.0/24", "10.0.0.7/32"}, entry.AllowedIPs)
+					assert.Equal(t, []string{"default"}, entry.Namespaces, "narrowed to the master's")
+					assert.Equal(t, "default", entry.DefaultNS)
+				case aliceExpired:
+					assert.Equal(t, []string{"default", "team-a"}, entry.Namespaces, "the master's")
+				case bobExhausted:
+					assert.Equal(t, []string{"vip.house-model"}, entry.AllowedModels, "in the key's default namespace")
+					assert.Equal(t, []string{"vip"}, entry.Namespaces)
+					assert.Equal(t, "vip", entry.DefaultNS)
 				}
 			}
 		}
@@ -199,7 +226,7 @@ func TestImportSampleFile(t *testing.T) {
 		again := importFile(t, env, admin, body, false)
 		assert.Equal(t, counts(0, 5, 0), again.Providers)
 		assert.Equal(t, counts(0, 2, 0), again.Masters)
-		assert.Equal(t, counts(0, 4, 2), again.Keys)
+		assert.Equal(t, counts(0, 4, 3), again.Keys)
 		assert.Equal(t, v, configVersion(t, env))
 		require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM keys`))
 		assert.Equal(t, 4, n)

@@ -37,18 +37,21 @@ func (r *ImportRepository) ProviderNames(ctx context.Context, names []string) (m
 // MastersByName implements ports.ImportRepository.
 func (r *ImportRepository) MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error) {
 	var rows []struct {
-		ID     int64  `db:"id"`
-		Name   string `db:"name"`
-		Group  string `db:"group_name"`
-		Status string `db:"status"`
+		ID               int64          `db:"id"`
+		Name             string         `db:"name"`
+		Group            string         `db:"group_name"`
+		Status           string         `db:"status"`
+		Namespaces       pq.StringArray `db:"namespaces"`
+		DefaultNamespace string         `db:"default_namespace"`
 	}
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status FROM masters WHERE name = ANY($1)`,
-		pq.StringArray(names)); err != nil {
+	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status, namespaces, default_namespace
+FROM masters WHERE name = ANY($1)`, pq.StringArray(names)); err != nil {
 		return nil, fmt.Errorf("import: masters by name: %w", translate(err))
 	}
 	out := make(map[string]domain.Master, len(rows))
 	for _, m := range rows {
-		out[m.Name] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status)}
+		out[m.Name] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status),
+			Namespaces: []string(m.Namespaces), DefaultNamespace: m.DefaultNamespace}
 	}
 	return out, nil
 }
@@ -101,7 +104,7 @@ func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) 
 	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("keys", "id", "master_id", "name", "prefix", "token_hash",
 		"alias_token_hash", "group_name", "allowed_models", "allowed_ips", "rpm_limit", "tpm_limit", "quota_tokens",
 		"budget_usd", "budget_period", "expires_at", "status", "issued_by", "used_tokens", "used_usd", "created_at",
-		"updated_at"))
+		"updated_at", "namespaces", "default_namespace"))
 	if err != nil {
 		return fmt.Errorf("import: copy keys: %w", translate(err))
 	}
@@ -111,7 +114,7 @@ func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) 
 		if _, err := stmt.ExecContext(ctx, ids[i], row.MasterID, row.Name, row.Prefix, row.TokenHash, row.AliasHash,
 			row.Group, row.AllowedModels, row.AllowedIPs, row.RPMLimit, row.TPMLimit, row.QuotaTokens, row.BudgetUSD,
 			row.BudgetPeriod, row.ExpiresAt, row.Status, row.IssuedBy, row.UsedTokens, row.UsedUSD, row.CreatedAt,
-			row.UpdatedAt); err != nil {
+			row.UpdatedAt, row.Namespaces, row.DefaultNamespace); err != nil {
 			return fmt.Errorf("import: copy key: %w", translate(err))
 		}
 	}

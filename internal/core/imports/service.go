@@ -231,7 +231,6 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 	for _, k := range d.Keys {
 		keysPer[strings.TrimSpace(k.MasterRef)]++
 	}
-	namespaced := 0
 	for i, m := range d.Masters {
 		rec := fmt.Sprintf("masters[%d]", i)
 		name := strings.TrimSpace(m.Name)
@@ -255,9 +254,7 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 			rep.add(rec, name, OutcomeMapped, "max_child_keys %d raised to %d to hold the imported keys", dm.MaxKeys, n)
 			dm.MaxKeys = n
 		}
-		if len(m.Namespaces) > 0 || m.DefaultNamespace != "" {
-			namespaced++
-		}
+		dm.Namespaces, dm.DefaultNamespace = masterNamespaces(rec, name, m, rep)
 		out, _, err := s.masters.Create(ctx, dm)
 		if err != nil {
 			var ve *domain.ValidationError
@@ -270,12 +267,9 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 		}
 		byName[name] = out
 		rep.Masters.Imported++
-		rep.add(rec, name, OutcomeImported, "max_keys %d, default_rpm %d (global_qps %d × 60), status %s",
-			out.MaxKeys, out.DefaultRPM, m.GlobalQPS, out.Status)
-	}
-	if namespaced > 0 {
-		rep.add("masters", "", OutcomeWarning, "%d masters carry namespaces/default_namespace, which this "+
-			"import does not map yet; their keys use namespace %q for model limits", namespaced, domain.DefaultNamespace)
+		rep.add(rec, name, OutcomeImported, "max_keys %d, default_rpm %d (global_qps %d × 60), status %s, "+
+			"namespaces %s, default namespace %q", out.MaxKeys, out.DefaultRPM, m.GlobalQPS, out.Status,
+			namespaceList(out.Namespaces), out.DefaultNamespace)
 	}
 	return byName, nil
 }
@@ -347,11 +341,16 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 			}
 			dk.AllowedIPs = append(dk.AllowedIPs, p)
 		}
+		var keep bool
+		if dk.Namespaces, dk.DefaultNamespace, keep = keyNamespaces(rec, name, k.Namespaces, m, rep); !keep {
+			rep.Keys.Skipped++
+			continue
+		}
 		if k.ModelLimitsEnabled && len(k.ModelLimits) > 0 {
 			stats.limits++
 			for _, mdl := range k.ModelLimits {
 				if strings.TrimSpace(mdl) != "" {
-					dk.AllowedModels = append(dk.AllowedModels, bindingKey(domain.DefaultNamespace, mdl))
+					dk.AllowedModels = append(dk.AllowedModels, bindingKey(dk.DefaultNamespace, mdl))
 				}
 			}
 		}
@@ -398,7 +397,7 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 		rep.add("keys", "", OutcomeMapped, "each token is looked up by the sha256 of its \"sk-\" form and, as an "+
 			"alias, of its bare form, so clients keep sending either; statuses kept (%d not active); "+
 			"quota became a USD budget at %d quota per USD (%d keys); model_limits became allowed_models in "+
-			"namespace %q (%d keys)", stats.nonActive, quotaPerUSD, stats.budget, domain.DefaultNamespace, stats.limits)
+			"each key's default namespace (%d keys)", stats.nonActive, quotaPerUSD, stats.budget, stats.limits)
 	}
 	return out, nil
 }
