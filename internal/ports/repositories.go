@@ -130,6 +130,10 @@ type ImportRepository interface {
 	TakenKeyHashes(ctx context.Context, hashes []string) (map[string]bool, error)
 	// InsertKeys stores keys in batches and returns their ids, in order.
 	InsertKeys(ctx context.Context, keys []domain.Key) ([]int64, error)
+	// ModelBinding finds the catalogue model namespace.name (the name
+	// compared case-insensitively, as the catalogue's unique index does):
+	// its stored name, and whether a binding routes it.
+	ModelBinding(ctx context.Context, namespace, name string) (stored string, found, bound bool, err error)
 	// RecordChanges writes one outbox row per entity, versions in order.
 	RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error
 }

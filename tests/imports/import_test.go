@@ -92,6 +92,9 @@ func TestImportSampleFile(t *testing.T) {
 	assert.Zero(t, n, "dry run wrote providers")
 	require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM keys`))
 	assert.Zero(t, n, "dry run wrote keys")
+	assert.Equal(t, counts(3, 0, 1), dry.Bindings)
+	require.NoError(t, env.DB.Get(&n, `SELECT (SELECT count(*) FROM models) + (SELECT count(*) FROM bindings)`))
+	assert.Zero(t, n, "dry run wrote models or bindings")
 
 	rep := importFile(t, env, admin, body, false)
 	assert.False(t, rep.DryRun)
@@ -99,7 +102,7 @@ func TestImportSampleFile(t *testing.T) {
 	assert.Equal(t, counts(5, 0, 0), rep.Providers)
 	assert.Equal(t, counts(2, 0, 0), rep.Masters)
 	assert.Equal(t, counts(4, 0, 3), rep.Keys)
-	assert.Equal(t, counts(0, 0, 2), rep.Bindings)
+	assert.Equal(t, counts(3, 0, 1), rep.Bindings)
 	assert.Len(t, rep.ExportWarnings, 2)
 	assert.Greater(t, configVersion(t, env), before)
 
@@ -183,6 +186,72 @@ func TestImportSampleFile(t *testing.T) {
 		assert.False(t, n)
 	})
 
+	t.Run("bindings_reach_redis_resolved", func(t *testing.T) {
+		type candidate struct {
+			RouteGroup    string            `json:"route_group"`
+			Weight        int               `json:"weight"`
+			SelectorType  string            `json:"selector_type"`
+			SelectorValue string            `json:"selector_value"`
+			Status        string            `json:"status"`
+			Error         string            `json:"error"`
+			Upstreams     map[string]string `json:"upstreams"`
+		}
+		type binding struct {
+			Status     string      `json:"status"`
+			Candidates []candidate `json:"candidates"`
+		}
+		var got map[string]string
+		require.Eventually(t, func() bool {
+			got, err = rdb.HGetAll(ctx, "config:bindings").Result()
+			return err == nil && len(got) == 3
+		}, 10*time.Second, 50*time.Millisecond, "config:bindings: %v", got)
+		read := func(key string) binding {
+			var b binding
+			require.Contains(t, got, key)
+			require.NoError(t, json.Unmarshal([]byte(got[key]), &b))
+			return b
+		}
+		var openaiIDs []string
+		require.NoError(t, env.DB.Select(&openaiIDs, `SELECT id::text FROM providers WHERE name LIKE 'openai-main%' ORDER BY id`))
+		require.Len(t, openaiIDs, 2)
+
+		gpt := read("default.gpt-4o")
+		assert.Equal(t, "active", gpt.Status)
+		require.Len(t, gpt.Candidates, 2, "the vip route group only had a disabled ability")
+		assert.Equal(t, candidate{RouteGroup: "default", Weight: 1, SelectorType: "exact", SelectorValue: "gpt-4o",
+			Status: "ok", Error: "", Upstreams: map[string]string{openaiIDs[0]: "gpt-4o", openaiIDs[1]: "gpt-4o"}},
+			gpt.Candidates[0])
+		assert.Equal(t, "enterprise", gpt.Candidates[1].RouteGroup)
+		assert.Equal(t, "no_provider", gpt.Candidates[1].Error)
+
+		house := read("vip.house-model")
+		assert.Equal(t, "disabled", house.Status, "all its abilities were disabled")
+		require.Len(t, house.Candidates, 1)
+		assert.Equal(t, "no_provider", house.Candidates[0].Error, "its only provider is imported disabled")
+
+		ds := read("team-a.deepseek-chat")
+		assert.Equal(t, "active", ds.Status)
+
+		var models []string
+		require.NoError(t, env.DB.Select(&models, `SELECT namespace || '.' || name FROM models ORDER BY 1`))
+		assert.Equal(t, []string{"default.gpt-4o", "team-a.deepseek-chat", "vip.house-model"}, models)
+
+		d := decisionsOf(rep, "bindings[0],bindings[1],bindings[2],bindings[3]")
+		assert.True(t, slices.ContainsFunc(d, func(d apiclient.ImportDecision) bool {
+			return d.Outcome == apiclient.ImportDecisionOutcomeImported && strings.Contains(d.Message, "public model default.gpt-4o created")
+		}), "%+v", d)
+		assert.True(t, slices.ContainsFunc(d, func(d apiclient.ImportDecision) bool {
+			return strings.Contains(d.Message, `route group "enterprise" weight 1 selector exact "gpt-4o": no_provider`)
+		}), "the resolution is reported: %+v", d)
+		assert.True(t, slices.ContainsFunc(d, func(d apiclient.ImportDecision) bool {
+			return strings.Contains(d.Message, "route groups vip only had disabled abilities")
+		}), "%+v", d)
+		bad := decisionsOf(rep, "bindings[6]")
+		require.Len(t, bad, 1)
+		assert.Equal(t, apiclient.ImportDecisionOutcomeSkipped, bad[0].Outcome)
+		assert.Contains(t, bad[0].Message, `namespace "VIP Users"`)
+	})
+
 	t.Run("unknown_types_never_reach_redis", func(t *testing.T) {
 		var provs map[string]string
 		require.Eventually(t, func() bool {
@@ -216,6 +285,7 @@ func TestImportSampleFile(t *testing.T) {
 		require.NoError(t, env.DB.Select(&changes, `SELECT changes::text FROM audit_log WHERE action = 'import.apply'`))
 		require.Len(t, changes, 1)
 		assert.Contains(t, changes[0], "no plaintext")
+		assert.Contains(t, changes[0], "binding default.gpt-4o (active, from 4 abilities)")
 		for _, secret := range []string{upstreamSecret, aliceActive, bobDisabled} {
 			assert.NotContains(t, changes[0], secret)
 		}
@@ -227,6 +297,7 @@ func TestImportSampleFile(t *testing.T) {
 		assert.Equal(t, counts(0, 5, 0), again.Providers)
 		assert.Equal(t, counts(0, 2, 0), again.Masters)
 		assert.Equal(t, counts(0, 4, 3), again.Keys)
+		assert.Equal(t, counts(0, 3, 1), again.Bindings)
 		assert.Equal(t, v, configVersion(t, env))
 		require.NoError(t, env.DB.Get(&n, `SELECT count(*) FROM keys`))
 		assert.Equal(t, 4, n)

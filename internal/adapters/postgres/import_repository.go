@@ -124,6 +124,22 @@ func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) 
 	return nil
 }
 
+// ModelBinding implements ports.ImportRepository.
+func (r *ImportRepository) ModelBinding(ctx context.Context, namespace, name string) (string, bool, bool, error) {
+	var rows []struct {
+		Name  string `db:"name"`
+		Bound bool   `db:"bound"`
+	}
+	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT m.name, EXISTS (SELECT 1 FROM bindings b WHERE b.model_id = m.id) AS bound
+FROM models m WHERE m.namespace = $1 AND lower(m.name) = lower($2)`, namespace, name); err != nil {
+		return "", false, false, fmt.Errorf("import: model %s: %w", domain.BindingKey(namespace, name), translate(err))
+	}
+	if len(rows) == 0 {
+		return "", false, false, nil
+	}
+	return rows[0].Name, true, rows[0].Bound, nil
+}
+
 // RecordChanges implements ports.ImportRepository under the same version
 // lock as ChangeRecorder.Record, so versions stay in commit order.
 func (r *ImportRepository) RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error {

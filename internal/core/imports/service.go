@@ -73,14 +73,17 @@ type Service struct {
 	repo      ports.ImportRepository
 	providers ProviderCreator
 	masters   MasterCreator
+	models    ModelCreator
+	bindings  BindingCreator
 	mut       *changes.Mutator
 	notifier  ports.ChangeNotifier
 }
 
 // NewService builds the use-case; notifier (may be nil) wakes the publisher.
-func NewService(repo ports.ImportRepository, providers ProviderCreator, masters MasterCreator, mut *changes.Mutator,
-	notifier ports.ChangeNotifier) *Service {
-	return &Service{repo: repo, providers: providers, masters: masters, mut: mut, notifier: notifier}
+func NewService(repo ports.ImportRepository, providers ProviderCreator, masters MasterCreator, models ModelCreator,
+	bindings BindingCreator, mut *changes.Mutator, notifier ports.ChangeNotifier) *Service {
+	return &Service{repo: repo, providers: providers, masters: masters, models: models, bindings: bindings, mut: mut,
+		notifier: notifier}
 }
 
 // errDryRun rolls the transaction back after a dry run computed its report.
@@ -108,7 +111,9 @@ func (s *Service) Import(ctx context.Context, f File, dryRun bool) (Report, erro
 		if keyIDs, err = s.importKeys(ctx, f.Data.Keys, masters, now, &rep); err != nil {
 			return nil, err
 		}
-		reportBindings(f.Data.Bindings, &rep)
+		if err := s.importBindings(ctx, f.Data.Bindings, &rep); err != nil {
+			return nil, err
+		}
 		if err := s.repo.RecordChanges(ctx, domain.SectionKeys, keyIDs, domain.OpUpsert); err != nil {
 			return nil, err
 		}
@@ -400,19 +405,6 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 			"each key's default namespace (%d keys)", stats.nonActive, quotaPerUSD, stats.budget, stats.limits)
 	}
 	return out, nil
-}
-
-// reportBindings accounts for the exporter's bindings (New API abilities:
-// group × model). ezapi routes a public model through the providers of a
-// route group, which the imported providers already are, so each ability
-// is reported for the operator to turn into a catalogue model and binding.
-func reportBindings(bs []Binding, rep *Report) {
-	for i, b := range bs {
-		rep.Bindings.Skipped++
-		rep.add(fmt.Sprintf("bindings[%d]", i), bindingKey(orDefault(b.Namespace), b.Model), OutcomeSkipped,
-			"ability of route group %q (%s): create the public model and a binding to route group %q", b.RouteGroup,
-			b.Status, b.RouteGroup)
-	}
 }
 
 func fieldProblems(ve *domain.ValidationError) string {
