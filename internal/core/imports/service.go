@@ -129,7 +129,10 @@ func (s *Service) Import(ctx context.Context, f File, dryRun bool) (Report, erro
 	if err != nil {
 		return Report{}, err
 	}
-	if len(keyIDs) > 0 && s.notifier != nil {
+	// The nested use-cases notify before this transaction commits: wake the
+	// publisher again now that every change is visible.
+	created := len(keyIDs) + rep.Providers.Imported + rep.Masters.Imported + rep.Bindings.Imported
+	if created > 0 && s.notifier != nil {
 		s.notifier.Notify()
 	}
 	return rep, nil
