@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -380,5 +381,49 @@ func TestImportIsForAdminsOnly(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.status, resp.StatusCode(), string(resp.Body))
 		})
+	}
+}
+
+// Keys imported under a master ezapi already has only narrow its namespaces.
+func TestImportKeysNarrowAnExistingMaster(t *testing.T) {
+	env := testenv.Start(t, setup)
+	admin := env.AdminToken(t)
+	id, _ := env.CreateMaster(t, "dora")
+	_, err := env.DB.Exec(`UPDATE masters SET namespaces = '{vip,eu}', default_namespace = 'eu' WHERE id = $1`, id)
+	require.NoError(t, err)
+	const narrowed, inherited, outside = "DoraNarrowedToken00000000000000000000000000000001",
+		"DoraInheritedToken0000000000000000000000000000002", "DoraOutsideToken000000000000000000000000000000003"
+	body := []byte(`{"version": "1.0.0", "source": {"type": "newapi", "version": "x", "exported_at": "2025-01-01T00:00:00Z"},
+  "data": {"keys": [
+    {"master_ref": "dora", "original_token": "` + narrowed + `", "status": "active", "namespaces": ["vip", "other"],
+     "model_limits_enabled": true, "model_limits": ["m1"], "_original_id": 1, "_token_plaintext_available": true},
+    {"master_ref": "dora", "original_token": "` + inherited + `", "status": "active", "model_limits_enabled": true,
+     "model_limits": ["m2"], "_original_id": 2, "_token_plaintext_available": true},
+    {"master_ref": "dora", "original_token": "` + outside + `", "status": "active", "namespaces": ["other"],
+     "_original_id": 3, "_token_plaintext_available": true}]}}`)
+	rep := importFile(t, env, admin, body, false)
+	assert.Equal(t, counts(2, 0, 1), rep.Keys)
+	assert.Equal(t, apiclient.ImportDecisionOutcomeSkipped, decisionsOf(rep, "keys[2]")[1].Outcome)
+
+	tests := []struct {
+		token     string
+		wantNS    []string
+		wantDef   string
+		wantModel string
+	}{
+		{token: narrowed, wantNS: []string{"vip"}, wantDef: "vip", wantModel: "vip.m1"},
+		{token: inherited, wantNS: []string{}, wantDef: "eu", wantModel: "eu.m2"},
+	}
+	for _, tt := range tests {
+		var row struct {
+			Namespaces pq.StringArray `db:"namespaces"`
+			Default    string         `db:"default_namespace"`
+			Models     pq.StringArray `db:"allowed_models"`
+		}
+		require.NoError(t, env.DB.Get(&row, `SELECT namespaces, default_namespace, allowed_models FROM keys WHERE token_hash = $1`,
+			sha256hex("sk-"+tt.token)))
+		assert.Equal(t, tt.wantNS, []string(row.Namespaces), tt.token[:8])
+		assert.Equal(t, tt.wantDef, row.Default, tt.token[:8])
+		assert.Equal(t, []string{tt.wantModel}, []string(row.Models), tt.token[:8])
 	}
 }
