@@ -121,9 +121,11 @@ type ModelCatalog interface {
 // ImportRepository is the bulk storage an import needs; every method runs in
 // the caller's transaction.
 type ImportRepository interface {
-	// ProviderNames reports which of names are taken by providers.
+	// ProviderNames reports which of names are taken by providers, keyed by
+	// lower-case name (names are unique case-insensitively).
 	ProviderNames(ctx context.Context, names []string) (map[string]bool, error)
-	// MastersByName returns the existing masters among names.
+	// MastersByName returns the existing masters among names (compared
+	// case-insensitively), keyed by lower-case name.
 	MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error)
 	// TakenKeyHashes reports which of hashes any key already answers to
 	// (current, previous or alias hash).

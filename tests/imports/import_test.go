@@ -384,7 +384,8 @@ func TestImportIsForAdminsOnly(t *testing.T) {
 	}
 }
 
-// Keys imported under a master ezapi already has only narrow its namespaces.
+// Keys imported under a master ezapi already has (matched case-insensitively)
+// only narrow its namespaces.
 func TestImportKeysNarrowAnExistingMaster(t *testing.T) {
 	env := testenv.Start(t, setup)
 	admin := env.AdminToken(t)
@@ -394,14 +395,15 @@ func TestImportKeysNarrowAnExistingMaster(t *testing.T) {
 	const narrowed, inherited, outside = "DoraNarrowedToken00000000000000000000000000000001",
 		"DoraInheritedToken0000000000000000000000000000002", "DoraOutsideToken000000000000000000000000000000003"
 	body := []byte(`{"version": "1.0.0", "source": {"type": "newapi", "version": "x", "exported_at": "2025-01-01T00:00:00Z"},
-  "data": {"keys": [
+  "data": {"masters": [{"name": "Dora", "group": "default", "status": "active", "_source_user_id": 9}], "keys": [
     {"master_ref": "dora", "original_token": "` + narrowed + `", "status": "active", "namespaces": ["vip", "other"],
      "model_limits_enabled": true, "model_limits": ["m1"], "_original_id": 1, "_token_plaintext_available": true},
-    {"master_ref": "dora", "original_token": "` + inherited + `", "status": "active", "model_limits_enabled": true,
+    {"master_ref": "DORA", "original_token": "` + inherited + `", "status": "active", "model_limits_enabled": true,
      "model_limits": ["m2"], "_original_id": 2, "_token_plaintext_available": true},
     {"master_ref": "dora", "original_token": "` + outside + `", "status": "active", "namespaces": ["other"],
      "_original_id": 3, "_token_plaintext_available": true}]}}`)
 	rep := importFile(t, env, admin, body, false)
+	assert.Equal(t, counts(0, 1, 0), rep.Masters, "names are matched case-insensitively, as they are unique")
 	assert.Equal(t, counts(2, 0, 1), rep.Keys)
 	assert.Equal(t, apiclient.ImportDecisionOutcomeSkipped, decisionsOf(rep, "keys[2]")[1].Outcome)
 

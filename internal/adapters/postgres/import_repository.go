@@ -23,15 +23,24 @@ func NewImportRepository(db *sqlx.DB) *ImportRepository { return &ImportReposito
 // ProviderNames implements ports.ImportRepository.
 func (r *ImportRepository) ProviderNames(ctx context.Context, names []string) (map[string]bool, error) {
 	var found []string
-	if err := conn(ctx, r.db).SelectContext(ctx, &found, `SELECT name FROM providers WHERE name = ANY($1)`,
-		pq.StringArray(names)); err != nil {
+	if err := conn(ctx, r.db).SelectContext(ctx, &found, `SELECT name FROM providers WHERE lower(name) = ANY($1)`,
+		pq.StringArray(lowered(names))); err != nil {
 		return nil, fmt.Errorf("import: provider names: %w", translate(err))
 	}
 	out := make(map[string]bool, len(found))
 	for _, n := range found {
-		out[n] = true
+		out[strings.ToLower(n)] = true
 	}
 	return out, nil
+}
+
+// lowered lower-cases names: masters and providers are unique by lower(name).
+func lowered(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
 }
 
 // MastersByName implements ports.ImportRepository.
@@ -45,12 +54,12 @@ func (r *ImportRepository) MastersByName(ctx context.Context, names []string) (m
 		DefaultNamespace string         `db:"default_namespace"`
 	}
 	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status, namespaces, default_namespace
-FROM masters WHERE name = ANY($1)`, pq.StringArray(names)); err != nil {
+FROM masters WHERE lower(name) = ANY($1)`, pq.StringArray(lowered(names))); err != nil {
 		return nil, fmt.Errorf("import: masters by name: %w", translate(err))
 	}
 	out := make(map[string]domain.Master, len(rows))
 	for _, m := range rows {
-		out[m.Name] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status),
+		out[strings.ToLower(m.Name)] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status),
 			Namespaces: []string(m.Namespaces), DefaultNamespace: m.DefaultNamespace}
 	}
 	return out, nil

@@ -150,7 +150,7 @@ func (s *Service) importProviders(ctx context.Context, ps []Provider, rep *Repor
 	for i, p := range ps {
 		rec := fmt.Sprintf("providers[%d]", i)
 		name := names[i]
-		if taken[name] {
+		if taken[strings.ToLower(name)] {
 			rep.Providers.Existing++
 			rep.add(rec, name, OutcomeExists, "a provider named %q exists; left as it is", name)
 			continue
@@ -195,6 +195,7 @@ func (s *Service) importProviders(ctx context.Context, ps []Provider, rep *Repor
 			rep.add(rec, name, OutcomeSkipped, "not importable: %s", fieldProblems(ve))
 			continue
 		}
+		taken[strings.ToLower(name)] = true // a later record of the same name (any case) exists now
 		rep.Providers.Imported++
 		outcome := OutcomeImported
 		if dp.Status == domain.ProviderDisabled {
@@ -237,12 +238,12 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 	}
 	keysPer := map[string]int{}
 	for _, k := range d.Keys {
-		keysPer[strings.TrimSpace(k.MasterRef)]++
+		keysPer[strings.ToLower(strings.TrimSpace(k.MasterRef))]++
 	}
 	for i, m := range d.Masters {
 		rec := fmt.Sprintf("masters[%d]", i)
 		name := strings.TrimSpace(m.Name)
-		if _, ok := byName[name]; ok {
+		if _, ok := byName[strings.ToLower(name)]; ok {
 			rep.Masters.Existing++
 			rep.add(rec, name, OutcomeExists, "a master named %q exists; its keys are added to it", name)
 			continue
@@ -258,7 +259,7 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 			dm.Status = domain.MasterSuspended
 			rep.add(rec, name, OutcomeMapped, "status %q unknown: imported suspended", m.Status)
 		}
-		if n := keysPer[name]; dm.MaxKeys > 0 && n > dm.MaxKeys {
+		if n := keysPer[strings.ToLower(name)]; dm.MaxKeys > 0 && n > dm.MaxKeys {
 			rep.add(rec, name, OutcomeMapped, "max_child_keys %d raised to %d to hold the imported keys", dm.MaxKeys, n)
 			dm.MaxKeys = n
 		}
@@ -273,7 +274,7 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 			rep.add(rec, name, OutcomeSkipped, "not importable: %s; its keys are skipped", fieldProblems(ve))
 			continue
 		}
-		byName[name] = out
+		byName[strings.ToLower(name)] = out
 		rep.Masters.Imported++
 		rep.add(rec, name, OutcomeImported, "max_keys %d, default_rpm %d (global_qps %d × 60), status %s, "+
 			"namespaces %s, default namespace %q", out.MaxKeys, out.DefaultRPM, m.GlobalQPS, out.Status,
@@ -307,7 +308,7 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 			continue
 		}
 		name := displayPrefix(tok)
-		m, ok := masters[strings.TrimSpace(k.MasterRef)]
+		m, ok := masters[strings.ToLower(strings.TrimSpace(k.MasterRef))]
 		if !ok {
 			rep.Keys.Skipped++
 			rep.add(rec, name, OutcomeSkipped, "master %q is neither in the file nor in ezapi", k.MasterRef)
