@@ -4,9 +4,11 @@ import (
 	"github.com/google/wire"
 
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
+	"github.com/ez-api/ez-api/internal/core/bindings"
 	"github.com/ez-api/ez-api/internal/core/changes"
 	"github.com/ez-api/ez-api/internal/core/imports"
 	"github.com/ez-api/ez-api/internal/core/masters"
+	"github.com/ez-api/ez-api/internal/core/models"
 	"github.com/ez-api/ez-api/internal/core/providers"
 	"github.com/ez-api/ez-api/internal/ports"
 )
@@ -18,9 +20,9 @@ var ImportSet = wire.NewSet(
 	ProvideImportService,
 )
 
-// ProvideImportService builds the import use-case on the provider and
-// master use-cases, so imported records pass the same validation.
-func ProvideImportService(repo ports.ImportRepository, ps *providers.Service, ms *masters.Service, mut *changes.Mutator,
-	notifier ports.ChangeNotifier) *imports.Service {
-	return imports.NewService(repo, ps, ms, mut, notifier)
+// ProvideImportService builds the import use-case on the provider, master,
+// model and binding use-cases, so imported records pass the same validation.
+func ProvideImportService(repo ports.ImportRepository, ps *providers.Service, ms *masters.Service,
+	mods *models.Service, bs *bindings.Service, mut *changes.Mutator, notifier ports.ChangeNotifier) *imports.Service {
+	return imports.NewService(repo, ps, ms, mods, bs, mut, notifier)
 }

@@ -91,7 +91,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	logReader := postgres.NewLogReader(db)
 	logsService := ProvideLogService(cfg, sink, logReader, logReader, logReader, clock, metrics)
 	importRepository := postgres.NewImportRepository(db)
-	importsService := ProvideImportService(importRepository, providersService, mastersService, mutator, publisher)
+	importsService := ProvideImportService(importRepository, providersService, mastersService, modelsService, bindingsService, mutator, publisher)
 	services := httpapi.Services{
 		Health:        service,
 		Login:         loginService,
@@ -208,7 +208,11 @@ func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
 	masterRepository := postgres.NewMasterRepository(db)
 	keyRepository := postgres.NewKeyRepository(db)
 	mastersService := masters.NewService(masterRepository, keyRepository, mutator, manager)
-	importsService := ProvideImportService(importRepository, providersService, mastersService, mutator, changeNotifier)
+	modelRepository := postgres.NewModelRepository(db)
+	bindingRepository := postgres.NewBindingRepository(db)
+	modelsService := models.NewService(modelRepository, bindingRepository, mutator)
+	bindingsService := bindings.NewService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, mutator)
+	importsService := ProvideImportService(importRepository, providersService, mastersService, modelsService, bindingsService, mutator, changeNotifier)
 	admin := &Admin{
 		Migrator:  migrator,
 		Operators: service,

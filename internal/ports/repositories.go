@@ -121,15 +121,21 @@ type ModelCatalog interface {
 // ImportRepository is the bulk storage an import needs; every method runs in
 // the caller's transaction.
 type ImportRepository interface {
-	// ProviderNames reports which of names are taken by providers.
+	// ProviderNames reports which of names are taken by providers, keyed by
+	// lower-case name (names are unique case-insensitively).
 	ProviderNames(ctx context.Context, names []string) (map[string]bool, error)
-	// MastersByName returns the existing masters among names.
+	// MastersByName returns the existing masters among names (compared
+	// case-insensitively), keyed by lower-case name.
 	MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error)
 	// TakenKeyHashes reports which of hashes any key already answers to
 	// (current, previous or alias hash).
 	TakenKeyHashes(ctx context.Context, hashes []string) (map[string]bool, error)
 	// InsertKeys stores keys in batches and returns their ids, in order.
 	InsertKeys(ctx context.Context, keys []domain.Key) ([]int64, error)
+	// ModelBinding finds the catalogue model namespace.name (the name
+	// compared case-insensitively, as the catalogue's unique index does):
+	// its stored name, and whether a binding routes it.
+	ModelBinding(ctx context.Context, namespace, name string) (stored string, found, bound bool, err error)
 	// RecordChanges writes one outbox row per entity, versions in order.
 	RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error
 }

@@ -1060,7 +1060,7 @@ type ImportDecision struct {
 	Name    string                `json:"name"`
 	Outcome ImportDecisionOutcome `json:"outcome"`
 
-	// Record The record, e.g. `keys[12]`, or a kind (`keys`) for a rule applied to many.
+	// Record The record, e.g. `keys[12]`, several records merged into one (`bindings[0],bindings[3]`, abilities of one public model), or a kind (`keys`) for a rule applied to many.
 	Record string `json:"record"`
 }
 
@@ -2568,7 +2568,8 @@ type ClientInterface interface {
 	//
 	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+	// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 	// Importing the same file again changes nothing. Every mapping decision and every record
 	// that could not be mapped is in the report and in the audit log; secrets never are.
 	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -2582,7 +2583,8 @@ type ClientInterface interface {
 	//
 	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+	// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 	// Importing the same file again changes nothing. Every mapping decision and every record
 	// that could not be mapped is in the report and in the audit log; secrets never are.
 	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -3221,7 +3223,8 @@ func (c *Client) PutFeatures(ctx context.Context, body PutFeaturesJSONRequestBod
 //
 // Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 // bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 // Importing the same file again changes nothing. Every mapping decision and every record
 // that could not be mapped is in the report and in the audit log; secrets never are.
 // `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -3245,7 +3248,8 @@ func (c *Client) ImportExportWithBody(ctx context.Context, params *ImportExportP
 //
 // Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 // bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 // Importing the same file again changes nothing. Every mapping decision and every record
 // that could not be mapped is in the report and in the audit log; secrets never are.
 // `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -7307,7 +7311,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+	// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 	// Importing the same file again changes nothing. Every mapping decision and every record
 	// that could not be mapped is in the report and in the audit log; secrets never are.
 	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -7321,7 +7326,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 	// bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+	// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+	// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 	// Importing the same file again changes nothing. Every mapping decision and every record
 	// that could not be mapped is in the report and in the audit log; secrets never are.
 	// `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -12866,7 +12872,8 @@ func (c *ClientWithResponses) PutFeaturesWithResponse(ctx context.Context, body 
 //
 // Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 // bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 // Importing the same file again changes nothing. Every mapping decision and every record
 // that could not be mapped is in the report and in the audit log; secrets never are.
 // `ezapi import FILE [--dry-run]` runs the same import from the command line.
@@ -12886,7 +12893,8 @@ func (c *ClientWithResponses) ImportExportWithBodyWithResponse(ctx context.Conte
 //
 // Takes the exporter's file as it is (`{version, source, data{providers, masters, keys,
 // bindings}, warnings}`) and imports it in one transaction: providers and masters by name,
-// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`).
+// keys by token hash (the tenants' existing tokens keep working, with or without `sk-`),
+// bindings (abilities, merged per namespace.model) with their public model when it is missing.
 // Importing the same file again changes nothing. Every mapping decision and every record
 // that could not be mapped is in the report and in the audit log; secrets never are.
 // `ezapi import FILE [--dry-run]` runs the same import from the command line.

@@ -23,32 +23,44 @@ func NewImportRepository(db *sqlx.DB) *ImportRepository { return &ImportReposito
 // ProviderNames implements ports.ImportRepository.
 func (r *ImportRepository) ProviderNames(ctx context.Context, names []string) (map[string]bool, error) {
 	var found []string
-	if err := conn(ctx, r.db).SelectContext(ctx, &found, `SELECT name FROM providers WHERE name = ANY($1)`,
-		pq.StringArray(names)); err != nil {
+	if err := conn(ctx, r.db).SelectContext(ctx, &found, `SELECT name FROM providers WHERE lower(name) = ANY($1)`,
+		pq.StringArray(lowered(names))); err != nil {
 		return nil, fmt.Errorf("import: provider names: %w", translate(err))
 	}
 	out := make(map[string]bool, len(found))
 	for _, n := range found {
-		out[n] = true
+		out[strings.ToLower(n)] = true
 	}
 	return out, nil
+}
+
+// lowered lower-cases names: masters and providers are unique by lower(name).
+func lowered(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
 }
 
 // MastersByName implements ports.ImportRepository.
 func (r *ImportRepository) MastersByName(ctx context.Context, names []string) (map[string]domain.Master, error) {
 	var rows []struct {
-		ID     int64  `db:"id"`
-		Name   string `db:"name"`
-		Group  string `db:"group_name"`
-		Status string `db:"status"`
+		ID               int64          `db:"id"`
+		Name             string         `db:"name"`
+		Group            string         `db:"group_name"`
+		Status           string         `db:"status"`
+		Namespaces       pq.StringArray `db:"namespaces"`
+		DefaultNamespace string         `db:"default_namespace"`
 	}
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status FROM masters WHERE name = ANY($1)`,
-		pq.StringArray(names)); err != nil {
+	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT id, name, group_name, status, namespaces, default_namespace
+FROM masters WHERE lower(name) = ANY($1)`, pq.StringArray(lowered(names))); err != nil {
 		return nil, fmt.Errorf("import: masters by name: %w", translate(err))
 	}
 	out := make(map[string]domain.Master, len(rows))
 	for _, m := range rows {
-		out[m.Name] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status)}
+		out[strings.ToLower(m.Name)] = domain.Master{ID: m.ID, Name: m.Name, Group: m.Group, Status: domain.MasterStatus(m.Status),
+			Namespaces: []string(m.Namespaces), DefaultNamespace: m.DefaultNamespace}
 	}
 	return out, nil
 }
@@ -100,7 +112,7 @@ func (r *ImportRepository) InsertKeys(ctx context.Context, keys []domain.Key) ([
 // copyImportedKeys is lib/pq's COPY … FROM STDIN, run through a prepared statement.
 const copyImportedKeys = `COPY keys (id, master_id, name, prefix, token_hash, alias_token_hash, group_name, allowed_models,
   allowed_ips, rpm_limit, tpm_limit, quota_tokens, budget_usd, budget_period, expires_at, status, issued_by, used_tokens,
-  used_usd, created_at, updated_at) FROM STDIN`
+  used_usd, created_at, updated_at, namespaces, default_namespace) FROM STDIN`
 
 func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) error {
 	stmt, err := tx.PrepareContext(ctx, copyImportedKeys)
@@ -113,7 +125,7 @@ func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) 
 		if _, err := stmt.ExecContext(ctx, ids[i], row.MasterID, row.Name, row.Prefix, row.TokenHash, row.AliasHash,
 			row.Group, row.AllowedModels, row.AllowedIPs, row.RPMLimit, row.TPMLimit, row.QuotaTokens, row.BudgetUSD,
 			row.BudgetPeriod, row.ExpiresAt, row.Status, row.IssuedBy, row.UsedTokens, row.UsedUSD, row.CreatedAt,
-			row.UpdatedAt); err != nil {
+			row.UpdatedAt, row.Namespaces, row.DefaultNamespace); err != nil {
 			return fmt.Errorf("import: copy key: %w", translate(err))
 		}
 	}
@@ -121,6 +133,22 @@ func copyKeys(ctx context.Context, tx *sqlx.Tx, keys []domain.Key, ids []int64) 
 		return fmt.Errorf("import: copy keys: %w", translate(err))
 	}
 	return nil
+}
+
+// ModelBinding implements ports.ImportRepository.
+func (r *ImportRepository) ModelBinding(ctx context.Context, namespace, name string) (string, bool, bool, error) {
+	var rows []struct {
+		Name  string `db:"name"`
+		Bound bool   `db:"bound"`
+	}
+	if err := conn(ctx, r.db).SelectContext(ctx, &rows, `SELECT m.name, EXISTS (SELECT 1 FROM bindings b WHERE b.model_id = m.id) AS bound
+FROM models m WHERE m.namespace = $1 AND lower(m.name) = lower($2)`, namespace, name); err != nil {
+		return "", false, false, fmt.Errorf("import: model %s: %w", domain.BindingKey(namespace, name), translate(err))
+	}
+	if len(rows) == 0 {
+		return "", false, false, nil
+	}
+	return rows[0].Name, true, rows[0].Bound, nil
 }
 
 // RecordChanges implements ports.ImportRepository under the same version

@@ -73,14 +73,17 @@ type Service struct {
 	repo      ports.ImportRepository
 	providers ProviderCreator
 	masters   MasterCreator
+	models    ModelCreator
+	bindings  BindingCreator
 	mut       *changes.Mutator
 	notifier  ports.ChangeNotifier
 }
 
 // NewService builds the use-case; notifier (may be nil) wakes the publisher.
-func NewService(repo ports.ImportRepository, providers ProviderCreator, masters MasterCreator, mut *changes.Mutator,
-	notifier ports.ChangeNotifier) *Service {
-	return &Service{repo: repo, providers: providers, masters: masters, mut: mut, notifier: notifier}
+func NewService(repo ports.ImportRepository, providers ProviderCreator, masters MasterCreator, models ModelCreator,
+	bindings BindingCreator, mut *changes.Mutator, notifier ports.ChangeNotifier) *Service {
+	return &Service{repo: repo, providers: providers, masters: masters, models: models, bindings: bindings, mut: mut,
+		notifier: notifier}
 }
 
 // errDryRun rolls the transaction back after a dry run computed its report.
@@ -108,7 +111,9 @@ func (s *Service) Import(ctx context.Context, f File, dryRun bool) (Report, erro
 		if keyIDs, err = s.importKeys(ctx, f.Data.Keys, masters, now, &rep); err != nil {
 			return nil, err
 		}
-		reportBindings(f.Data.Bindings, &rep)
+		if err := s.importBindings(ctx, f.Data.Bindings, &rep); err != nil {
+			return nil, err
+		}
 		if err := s.repo.RecordChanges(ctx, domain.SectionKeys, keyIDs, domain.OpUpsert); err != nil {
 			return nil, err
 		}
@@ -124,7 +129,10 @@ func (s *Service) Import(ctx context.Context, f File, dryRun bool) (Report, erro
 	if err != nil {
 		return Report{}, err
 	}
-	if len(keyIDs) > 0 && s.notifier != nil {
+	// The nested use-cases notify before this transaction commits: wake the
+	// publisher again now that every change is visible.
+	created := len(keyIDs) + rep.Providers.Imported + rep.Masters.Imported + rep.Bindings.Imported
+	if created > 0 && s.notifier != nil {
 		s.notifier.Notify()
 	}
 	return rep, nil
@@ -142,7 +150,7 @@ func (s *Service) importProviders(ctx context.Context, ps []Provider, rep *Repor
 	for i, p := range ps {
 		rec := fmt.Sprintf("providers[%d]", i)
 		name := names[i]
-		if taken[name] {
+		if taken[strings.ToLower(name)] {
 			rep.Providers.Existing++
 			rep.add(rec, name, OutcomeExists, "a provider named %q exists; left as it is", name)
 			continue
@@ -187,6 +195,7 @@ func (s *Service) importProviders(ctx context.Context, ps []Provider, rep *Repor
 			rep.add(rec, name, OutcomeSkipped, "not importable: %s", fieldProblems(ve))
 			continue
 		}
+		taken[strings.ToLower(name)] = true // a later record of the same name (any case) exists now
 		rep.Providers.Imported++
 		outcome := OutcomeImported
 		if dp.Status == domain.ProviderDisabled {
@@ -229,13 +238,12 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 	}
 	keysPer := map[string]int{}
 	for _, k := range d.Keys {
-		keysPer[strings.TrimSpace(k.MasterRef)]++
+		keysPer[strings.ToLower(strings.TrimSpace(k.MasterRef))]++
 	}
-	namespaced := 0
 	for i, m := range d.Masters {
 		rec := fmt.Sprintf("masters[%d]", i)
 		name := strings.TrimSpace(m.Name)
-		if _, ok := byName[name]; ok {
+		if _, ok := byName[strings.ToLower(name)]; ok {
 			rep.Masters.Existing++
 			rep.add(rec, name, OutcomeExists, "a master named %q exists; its keys are added to it", name)
 			continue
@@ -251,13 +259,11 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 			dm.Status = domain.MasterSuspended
 			rep.add(rec, name, OutcomeMapped, "status %q unknown: imported suspended", m.Status)
 		}
-		if n := keysPer[name]; dm.MaxKeys > 0 && n > dm.MaxKeys {
+		if n := keysPer[strings.ToLower(name)]; dm.MaxKeys > 0 && n > dm.MaxKeys {
 			rep.add(rec, name, OutcomeMapped, "max_child_keys %d raised to %d to hold the imported keys", dm.MaxKeys, n)
 			dm.MaxKeys = n
 		}
-		if len(m.Namespaces) > 0 || m.DefaultNamespace != "" {
-			namespaced++
-		}
+		dm.Namespaces, dm.DefaultNamespace = masterNamespaces(rec, name, m, rep)
 		out, _, err := s.masters.Create(ctx, dm)
 		if err != nil {
 			var ve *domain.ValidationError
@@ -268,14 +274,11 @@ func (s *Service) importMasters(ctx context.Context, d Data, rep *Report) (map[s
 			rep.add(rec, name, OutcomeSkipped, "not importable: %s; its keys are skipped", fieldProblems(ve))
 			continue
 		}
-		byName[name] = out
+		byName[strings.ToLower(name)] = out
 		rep.Masters.Imported++
-		rep.add(rec, name, OutcomeImported, "max_keys %d, default_rpm %d (global_qps %d × 60), status %s",
-			out.MaxKeys, out.DefaultRPM, m.GlobalQPS, out.Status)
-	}
-	if namespaced > 0 {
-		rep.add("masters", "", OutcomeWarning, "%d masters carry namespaces/default_namespace, which this "+
-			"import does not map yet; their keys use namespace %q for model limits", namespaced, domain.DefaultNamespace)
+		rep.add(rec, name, OutcomeImported, "max_keys %d, default_rpm %d (global_qps %d × 60), status %s, "+
+			"namespaces %s, default namespace %q", out.MaxKeys, out.DefaultRPM, m.GlobalQPS, out.Status,
+			namespaceList(out.Namespaces), out.DefaultNamespace)
 	}
 	return byName, nil
 }
@@ -305,7 +308,7 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 			continue
 		}
 		name := displayPrefix(tok)
-		m, ok := masters[strings.TrimSpace(k.MasterRef)]
+		m, ok := masters[strings.ToLower(strings.TrimSpace(k.MasterRef))]
 		if !ok {
 			rep.Keys.Skipped++
 			rep.add(rec, name, OutcomeSkipped, "master %q is neither in the file nor in ezapi", k.MasterRef)
@@ -347,11 +350,16 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 			}
 			dk.AllowedIPs = append(dk.AllowedIPs, p)
 		}
+		var keep bool
+		if dk.Namespaces, dk.DefaultNamespace, keep = keyNamespaces(rec, name, k.Namespaces, m, rep); !keep {
+			rep.Keys.Skipped++
+			continue
+		}
 		if k.ModelLimitsEnabled && len(k.ModelLimits) > 0 {
 			stats.limits++
 			for _, mdl := range k.ModelLimits {
 				if strings.TrimSpace(mdl) != "" {
-					dk.AllowedModels = append(dk.AllowedModels, bindingKey(domain.DefaultNamespace, mdl))
+					dk.AllowedModels = append(dk.AllowedModels, bindingKey(dk.DefaultNamespace, mdl))
 				}
 			}
 		}
@@ -398,22 +406,9 @@ func (s *Service) importKeys(ctx context.Context, ks []Key, masters map[string]d
 		rep.add("keys", "", OutcomeMapped, "each token is looked up by the sha256 of its \"sk-\" form and, as an "+
 			"alias, of its bare form, so clients keep sending either; statuses kept (%d not active); "+
 			"quota became a USD budget at %d quota per USD (%d keys); model_limits became allowed_models in "+
-			"namespace %q (%d keys)", stats.nonActive, quotaPerUSD, stats.budget, domain.DefaultNamespace, stats.limits)
+			"each key's default namespace (%d keys)", stats.nonActive, quotaPerUSD, stats.budget, stats.limits)
 	}
 	return out, nil
-}
-
-// reportBindings accounts for the exporter's bindings (New API abilities:
-// group × model). ezapi routes a public model through the providers of a
-// route group, which the imported providers already are, so each ability
-// is reported for the operator to turn into a catalogue model and binding.
-func reportBindings(bs []Binding, rep *Report) {
-	for i, b := range bs {
-		rep.Bindings.Skipped++
-		rep.add(fmt.Sprintf("bindings[%d]", i), bindingKey(orDefault(b.Namespace), b.Model), OutcomeSkipped,
-			"ability of route group %q (%s): create the public model and a binding to route group %q", b.RouteGroup,
-			b.Status, b.RouteGroup)
-	}
 }
 
 func fieldProblems(ve *domain.ValidationError) string {
