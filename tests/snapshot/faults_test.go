@@ -37,8 +37,12 @@ func redisMatchesDatabase(t *testing.T, env *testenv.Env, within time.Duration) 
 // Not parallel: the package's Redis DB holds one snapshot.
 func TestRedisOutageLosesNoChange(t *testing.T) {
 	proxy := testenv.NewProxy(t, testenv.RedisAddr())
+	// Pub/sub channels are not scoped by Redis DB index: a key prefix keeps
+	// the events of test packages running at the same time out of this one.
+	const prefix = "outage:"
 	env := testenv.Start(t, fastSync, func(c *app.Config) {
 		c.Redis.Addr = proxy.Addr()
+		c.Redis.KeyPrefix = prefix
 		c.Sync.ResyncTimeout = time.Second
 	})
 	admin := env.AdminToken(t)
@@ -47,7 +51,7 @@ func TestRedisOutageLosesNoChange(t *testing.T) {
 	redisMatchesDatabase(t, env, 5*time.Second)
 
 	// Events from here on, read straight from Redis (not through the proxy).
-	sub := env.Redis(t).Subscribe(ctx, snapshot.Channel)
+	sub := env.Redis(t).Subscribe(ctx, prefix+snapshot.Channel)
 	defer sub.Close()
 	_, err := sub.Receive(ctx)
 	require.NoError(t, err)
@@ -88,7 +92,7 @@ func TestRedisOutageLosesNoChange(t *testing.T) {
 
 	proxy.Restore(t)
 	redisMatchesDatabase(t, env, 10*time.Second)
-	fields, err := env.Redis(t).HKeys(ctx, snapshot.KeyModels).Result()
+	fields, err := env.Redis(t).HKeys(ctx, prefix+snapshot.KeyModels).Result()
 	require.NoError(t, err)
 	outage := 0
 	for _, f := range fields {
