@@ -1,7 +1,6 @@
 package bench_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,31 +35,7 @@ func startBinaryEnv(t *testing.T, env []string) (*exec.Cmd, string) {
 	bin := filepath.Join(t.TempDir(), "ezapi")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ezapi").CombinedOutput()
 	require.NoError(t, err, string(out))
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = env
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return cmd, a
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-		return nil, ""
-	}
+	return runBinary(t, bin, env)
 }
 
 func rssKB(pid int, field string) int64 {
