@@ -60,8 +60,9 @@ type ModelRepository interface {
 // reads serve it without resolving against the providers again.
 type BindingResolutionStore interface {
 	// SaveResolutions stores the resolutions in one statement: each replaces
-	// the stored one unless that was computed at a higher version; a
-	// binding deleted meanwhile is skipped.
+	// the stored one unless that was computed at a higher version or is the
+	// same (then the stored row and its version stay); a binding deleted
+	// meanwhile is skipped.
 	SaveResolutions(ctx context.Context, rs []domain.BindingResolution) error
 	// Resolutions returns the stored resolutions of the bindings; a binding
 	// with none is absent.

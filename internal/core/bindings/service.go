@@ -291,9 +291,22 @@ func (s *Service) resolveAndStore(ctx context.Context, b domain.Binding) (*pendi
 }
 
 func (p *pendingResolution) store(ctx context.Context, version int64) error {
-	p.Source, p.Version = domain.ResolutionStored, version
-	return p.resolutions.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: p.ID, Version: version,
-		Candidates: p.Candidates, ResolvedAt: p.ResolvedAt}})
+	if err := p.resolutions.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: p.ID, Version: version,
+		Candidates: p.Candidates, ResolvedAt: p.ResolvedAt}}); err != nil {
+		return err
+	}
+	// An unchanged resolution keeps the row (and version) it had: report
+	// what is stored, as a later read will.
+	got, err := p.resolutions.Resolutions(ctx, []int64{p.ID})
+	if err != nil {
+		return err
+	}
+	r, ok := got[p.ID]
+	if !ok {
+		return fmt.Errorf("binding %d: resolution not stored", p.ID)
+	}
+	p.Source, p.Version, p.ResolvedAt = domain.ResolutionStored, r.Version, r.ResolvedAt
+	return nil
 }
 
 // Resolve computes every candidate's resolution with one provider query,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -660,7 +661,7 @@ func (s *BindingResolutions) SaveResolutions(_ context.Context, rs []domain.Bind
 		if !exists {
 			continue
 		}
-		if have, ok := s.rows[r.BindingID]; ok && have.Version > r.Version {
+		if have, ok := s.rows[r.BindingID]; ok && (have.Version > r.Version || reflect.DeepEqual(have.Candidates, r.Candidates)) {
 			continue
 		}
 		r.Candidates = slices.Clone(r.Candidates)
@@ -675,6 +676,13 @@ func (s *BindingResolutions) Resolutions(_ context.Context, ids []int64) (map[in
 	defer s.mu.Unlock()
 	out := map[int64]domain.BindingResolution{}
 	for _, id := range ids {
+		s.bindings.mu.Lock()
+		_, exists := s.bindings.rows[id]
+		s.bindings.mu.Unlock()
+		if !exists {
+			delete(s.rows, id) // the cascade of the binding's delete
+			continue
+		}
 		if r, ok := s.rows[id]; ok {
 			r.Candidates = slices.Clone(r.Candidates)
 			out[id] = r
