@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,19 @@ func metricsText(t *testing.T, env *testenv.Env) string {
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return string(body)
+}
+
+func gaugeValue(t *testing.T, metrics, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 // Not parallel: the package's Redis DB holds one snapshot.
@@ -129,7 +143,12 @@ func TestPathologicalSelectorRunsOutOfBudgetAndFailsOnlyItsBinding(t *testing.T)
 	assert.Contains(t, *st.JSON200.Faults, apiclient.SnapshotFault{Key: snapshot.KeyBindings, Field: "default.budget-runaway",
 		Reason: snapshot.FaultResolveBudget})
 	assert.Empty(t, st.JSON200.LastError, "publishing did not fail")
-	assert.Regexp(t, `ezapi_binding_resolve_budget_exceeded_total [1-9]`, metricsText(t, env))
+	metrics := metricsText(t, env)
+	assert.Regexp(t, `ezapi_binding_resolve_budget_exceeded_total [1-9]`, metrics)
+	// The gauge comes from the published state (the delta's bookkeeping),
+	// not from a fresh build.
+	faultsBefore := gaugeValue(t, metrics, "ezapi_snapshot_faults")
+	assert.GreaterOrEqual(t, faultsBefore, 1.0)
 
 	got, err := env.Client.GetBindingWithResponse(ctx, bad.JSON201.Id, as)
 	require.NoError(t, err)
@@ -151,6 +170,8 @@ func TestPathologicalSelectorRunsOutOfBudgetAndFailsOnlyItsBinding(t *testing.T)
 			assert.NotEqual(t, "default.budget-runaway", f.Field, "the fault is gone")
 		}
 	}
+	assert.Equal(t, faultsBefore-1, gaugeValue(t, metricsText(t, env), "ezapi_snapshot_faults"),
+		"the delta that republished the binding dropped its fault")
 	b, _ = bindingValue(t, env, "default.budget-runaway")
 	assert.Equal(t, "ok", b.Candidates[0].Status)
 	assert.Len(t, b.Candidates[0].Upstreams, 11)
