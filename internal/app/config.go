@@ -133,6 +133,10 @@ type SyncConfig struct {
 	// BalancerExpiry is how long after its last heartbeat a balancer is
 	// still exported as metrics (it stays in GET /sync/status).
 	BalancerExpiry time.Duration `koanf:"balancer_expiry"`
+	// BindingResolveBudget bounds the time one binding's resolution may
+	// take (in a build, a delta, or the binding's own write); a binding
+	// that exceeds it is published fail-closed, never the whole publisher.
+	BindingResolveBudget time.Duration `koanf:"binding_resolve_budget"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -374,6 +378,7 @@ func defaults() map[string]any {
 		"sync.resync_timeout":              "30s",
 		"sync.degraded_after":              "30s",
 		"sync.balancer_expiry":             "1h",
+		"sync.binding_resolve_budget":      "200ms",
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,
@@ -778,6 +783,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			v.addf("%s (%s): must be a positive duration", key, envName(key))
 		}
+	}
+	if b := c.Sync.BindingResolveBudget; b < time.Millisecond || b > time.Minute {
+		v.addf("sync.binding_resolve_budget (%s): %s is outside 1ms..1m", envName("sync.binding_resolve_budget"), b)
 	}
 	if c.Server.MaxHeaderBytes < 1024 {
 		v.addf("server.max_header_bytes: %d is below 1024", c.Server.MaxHeaderBytes)

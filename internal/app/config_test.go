@@ -89,6 +89,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"rejects_non_numeric_port", []string{"EZ_API_PORT=abc"}, `server.port (EZ_API_PORT): "abc" is not an integer`},
 		{"rejects_port_out_of_range", []string{"EZ_API_PORT=70000"}, "server.port (EZ_API_PORT): 70000 is outside 0..65535"},
 		{"rejects_unparseable_duration", []string{"EZ_SERVER__SHUTDOWN_TIMEOUT=soon"}, `server.shutdown_timeout (EZ_SERVER__SHUTDOWN_TIMEOUT): "soon" is not a duration`},
+		{"rejects_a_zero_binding_resolve_budget", []string{"EZ_SYNC__BINDING_RESOLVE_BUDGET=0s"}, "sync.binding_resolve_budget (EZ_SYNC__BINDING_RESOLVE_BUDGET): 0s is outside 1ms..1m"},
+		{"rejects_an_unbounded_binding_resolve_budget", []string{"EZ_SYNC__BINDING_RESOLVE_BUDGET=2m"}, "sync.binding_resolve_budget (EZ_SYNC__BINDING_RESOLVE_BUDGET): 2m0s is outside 1ms..1m"},
 		{"rejects_unknown_mode", []string{"EZ_MODE=staging"}, `mode (EZ_MODE): "staging" is not one of development, production`},
 		{"rejects_unknown_level", []string{"EZ_LOG_LEVEL=loud"}, "logging.level (EZ_LOG_LEVEL)"},
 		{"rejects_bad_boolean", []string{"EZ_POSTGRES__AUTO_MIGRATE=perhaps"}, `postgres.auto_migrate (EZ_POSTGRES__AUTO_MIGRATE): "perhaps" is not a boolean`},

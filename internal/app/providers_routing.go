@@ -25,12 +25,14 @@ var RoutingSet = wire.NewSet(
 	postgres.NewRouteGroupRepository, wire.Bind(new(ports.RouteGroupRepository), new(*postgres.RouteGroupRepository)),
 	postgres.NewModelRepository, wire.Bind(new(ports.ModelRepository), new(*postgres.ModelRepository)),
 	postgres.NewBindingRepository, wire.Bind(new(ports.BindingRepository), new(*postgres.BindingRepository)),
+	postgres.NewBindingResolutionRepository,
+	wire.Bind(new(ports.BindingResolutionStore), new(*postgres.BindingResolutionRepository)),
 	changes.NewMutator,
 	ProvideSecretCipher,
 	ProvideAddressGuard,
 	ProvideProviderService,
 	models.NewService,
-	bindings.NewService,
+	ProvideBindingService,
 )
 
 // ProvideSecretCipher builds the AES-256-GCM keyring from crypto.*; in
@@ -57,4 +59,13 @@ func ProvideAddressGuard(cfg Config) ports.AddressGuard {
 func ProvideProviderService(repo ports.ProviderRepository, groups ports.RouteGroupRepository, cipher ports.SecretCipher,
 	guard ports.AddressGuard, mut *changes.Mutator, cfg Config) *providers.Service {
 	return providers.NewService(repo, groups, cipher, guard, mut, secretbox.Mask, providers.Policy{MaxModels: cfg.Providers.MaxModels})
+}
+
+// ProvideBindingService builds the bindings use-case; a binding's own write
+// resolves it within the publisher's budget.
+func ProvideBindingService(repo ports.BindingRepository, models ports.ModelRepository, providers ports.ProviderRepository,
+	groups ports.RouteGroupRepository, resolutions ports.BindingResolutionStore, mut *changes.Mutator, clock ports.Clock,
+	cfg Config) *bindings.Service {
+	return bindings.NewService(repo, models, providers, groups, resolutions, mut, clock,
+		bindings.Policy{ResolveBudget: cfg.Sync.BindingResolveBudget})
 }

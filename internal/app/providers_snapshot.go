@@ -35,10 +35,12 @@ func ProvideSnapshotStore(cfg Config, rdb redis.UniversalClient) ports.SnapshotS
 // ProvidePublisher builds the publisher; the server starts it once the
 // schema is migrated, and the cleanup stops it.
 func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock,
-	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, m *observability.Metrics, logger *slog.Logger) (*snapshot.Publisher, func()) {
+	state ports.PublishState, cipher ports.SecretCipher, clock ports.Clock, m *observability.Metrics, logger *slog.Logger,
+	resolutions ports.BindingResolutionStore) (*snapshot.Publisher, func()) {
 	log := logger.With("component", "snapshot")
 	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, log,
-		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax}, m)
+		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax,
+			BindingResolveBudget: cfg.Sync.BindingResolveBudget, Resolutions: resolutions}, m)
 	// A change committed on any replica wakes this one's publisher at once.
 	listener := postgres.NewChangeListener(cfg.Postgres.DSN, p.Notify, log)
 	return p, func() {

@@ -10,7 +10,6 @@ import (
 	"github.com/ez-api/ez-api/internal/adapters/httpapi"
 	"github.com/ez-api/ez-api/internal/adapters/postgres"
 	"github.com/ez-api/ez-api/internal/core/audit"
-	"github.com/ez-api/ez-api/internal/core/bindings"
 	"github.com/ez-api/ez-api/internal/core/changes"
 	"github.com/ez-api/ez-api/internal/core/features"
 	"github.com/ez-api/ez-api/internal/core/health"
@@ -42,7 +41,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	clock := ProvideClock()
 	metrics := ProvideMetrics(db)
-	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger)
+	bindingResolutionRepository := postgres.NewBindingResolutionRepository(db)
+	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger, bindingResolutionRepository)
 	logWriter := ProvideLogWriter(db, publisher)
 	sink, cleanup4 := ProvideLogSink(cfg, logWriter, metrics, logger)
 	v := ProvideProbes(cfg, db, universalClient, sink, publisher, metrics)
@@ -76,7 +76,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	modelRepository := postgres.NewModelRepository(db)
 	bindingRepository := postgres.NewBindingRepository(db)
 	modelsService := models.NewService(modelRepository, bindingRepository, mutator)
-	bindingsService := bindings.NewService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, mutator)
+	bindingsService := ProvideBindingService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, bindingResolutionRepository, mutator, clock, cfg)
 	masterRepository := postgres.NewMasterRepository(db)
 	keyRepository := postgres.NewKeyRepository(db)
 	mastersService := masters.NewService(masterRepository, keyRepository, mutator, manager)
@@ -211,7 +211,8 @@ func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
 	modelRepository := postgres.NewModelRepository(db)
 	bindingRepository := postgres.NewBindingRepository(db)
 	modelsService := models.NewService(modelRepository, bindingRepository, mutator)
-	bindingsService := bindings.NewService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, mutator)
+	bindingResolutionRepository := postgres.NewBindingResolutionRepository(db)
+	bindingsService := ProvideBindingService(bindingRepository, modelRepository, providerRepository, routeGroupRepository, bindingResolutionRepository, mutator, clock, cfg)
 	importsService := ProvideImportService(importRepository, providersService, mastersService, modelsService, bindingsService, mutator, changeNotifier)
 	admin := &Admin{
 		Migrator:  migrator,

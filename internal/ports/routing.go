@@ -56,6 +56,19 @@ type ModelRepository interface {
 	Delete(ctx context.Context, id int64) error
 }
 
+// BindingResolutionStore keeps each binding's last computed resolution, so
+// reads serve it without resolving against the providers again.
+type BindingResolutionStore interface {
+	// SaveResolutions stores the resolutions in one statement: each replaces
+	// the stored one unless that was computed at a higher version or is the
+	// same (then the stored row and its version stay); a binding deleted
+	// meanwhile is skipped.
+	SaveResolutions(ctx context.Context, rs []domain.BindingResolution) error
+	// Resolutions returns the stored resolutions of the bindings; a binding
+	// with none is absent.
+	Resolutions(ctx context.Context, bindingIDs []int64) (map[int64]domain.BindingResolution, error)
+}
+
 // BindingRepository stores bindings.
 type BindingRepository interface {
 	Create(ctx context.Context, b domain.Binding) (domain.Binding, error)

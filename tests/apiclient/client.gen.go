@@ -93,6 +93,24 @@ func (e BindingCandidateStatus) Valid() bool {
 	}
 }
 
+// Defines values for BindingResolutionSource.
+const (
+	BindingResolutionSourceComputed BindingResolutionSource = "computed"
+	BindingResolutionSourceStored   BindingResolutionSource = "stored"
+)
+
+// Valid indicates whether the value is a known member of the BindingResolutionSource enum.
+func (e BindingResolutionSource) Valid() bool {
+	switch e {
+	case BindingResolutionSourceComputed:
+		return true
+	case BindingResolutionSourceStored:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BudgetPeriod.
 const (
 	BudgetPeriodDaily   BudgetPeriod = "daily"
@@ -713,11 +731,14 @@ type Binding struct {
 	Id         int64              `json:"id"`
 
 	// Key Example: default.gpt-4o
-	Key         string         `json:"key"`
-	Namespace   string         `json:"namespace"`
-	PublicModel string         `json:"public_model"`
-	Status      ResourceStatus `json:"status"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	Key         string `json:"key"`
+	Namespace   string `json:"namespace"`
+	PublicModel string `json:"public_model"`
+
+	// Resolution Where the candidates' resolution comes from.
+	Resolution *BindingResolution `json:"resolution,omitempty"`
+	Status     ResourceStatus     `json:"status"`
+	UpdatedAt  time.Time          `json:"updated_at"`
 }
 
 // BindingCandidate defines model for BindingCandidate.
@@ -730,7 +751,7 @@ type BindingCandidate struct {
 	SelectorType  SelectorType                             `json:"selector_type"`
 	SelectorValue string                                   `json:"selector_value"`
 
-	// Status The resolution against the route group's active providers, computed when read.
+	// Status The resolution against the route group's active providers, as stored (see the binding's `resolution`). A binding whose resolution exceeded `sync.binding_resolve_budget` has every candidate `error` / `config_error`, with a `detail` saying so, and is published fail-closed.
 	Status BindingCandidateStatus `json:"status"`
 
 	// Upstreams Provider id → upstream model.
@@ -743,7 +764,7 @@ type BindingCandidate struct {
 // BindingCandidateError defines model for BindingCandidate.Error.
 type BindingCandidateError string
 
-// BindingCandidateStatus The resolution against the route group's active providers, computed when read.
+// BindingCandidateStatus The resolution against the route group's active providers, as stored (see the binding's `resolution`). A binding whose resolution exceeded `sync.binding_resolve_budget` has every candidate `error` / `config_error`, with a `detail` saying so, and is published fail-closed.
 type BindingCandidateStatus string
 
 // BindingCandidateInput defines model for BindingCandidateInput.
@@ -767,6 +788,20 @@ type BindingList struct {
 	// NextCursor Cursor of the next page; null on the last page.
 	NextCursor nullable.Nullable[NextCursor] `json:"next_cursor"`
 }
+
+// BindingResolution Where the candidates' resolution comes from.
+type BindingResolution struct {
+	ResolvedAt time.Time `json:"resolved_at"`
+
+	// Source `stored`: computed by the binding's last write or by the snapshot publisher when it last republished the binding, and stored; not recomputed for this read. `computed`: none is stored for the binding's current candidates yet (a binding from before stored resolutions, until the publisher republishes it), so it was resolved for this read, within the same budget.
+	Source BindingResolutionSource `json:"source"`
+
+	// Version The config version the stored resolution was computed at; null when computed for the read.
+	Version nullable.Nullable[int64] `json:"version,omitempty"`
+}
+
+// BindingResolutionSource `stored`: computed by the binding's last write or by the snapshot publisher when it last republished the binding, and stored; not recomputed for this read. `computed`: none is stored for the binding's current candidates yet (a binding from before stored resolutions, until the publisher republishes it), so it was resolved for this read, within the same budget.
+type BindingResolutionSource string
 
 // BudgetPeriod defines model for BudgetPeriod.
 type BudgetPeriod string
@@ -1587,13 +1622,13 @@ type ServiceTokenRole string
 
 // SnapshotFault defines model for SnapshotFault.
 type SnapshotFault struct {
-	// Field The entry's field, e.g. the provider id.
+	// Field The entry's field, e.g. the provider id or the binding key.
 	Field string `json:"field"`
 
 	// Key The snapshot hash, e.g. config:providers.
 	Key string `json:"key"`
 
-	// Reason Why, e.g. secret_undecryptable.
+	// Reason Why, e.g. secret_undecryptable or resolve_budget_exceeded.
 	Reason string `json:"reason"`
 }
 
@@ -1608,7 +1643,7 @@ type SyncStatus struct {
 	// ExpectedChecksum The checksum of the snapshot built from the database.
 	ExpectedChecksum string `json:"expected_checksum"`
 
-	// Faults Snapshot entries published fail-closed because their row could not be turned into a usable value (a provider whose secret this replica cannot decrypt is published with status disabled and an empty api_key). Every other change keeps flowing.
+	// Faults Snapshot entries published fail-closed because their row could not be turned into a usable value: a provider whose secret this replica cannot decrypt (`config:providers`, `secret_undecryptable`) is published with status disabled and an empty api_key; a binding whose resolution exceeded `sync.binding_resolve_budget` (`config:bindings`, field the binding key, `resolve_budget_exceeded`) is published with every candidate `config_error`. Every other change keeps flowing.
 	Faults                  *[]SnapshotFault             `json:"faults,omitempty"`
 	InSync                  bool                         `json:"in_sync"`
 	LastError               *string                      `json:"last_error,omitempty"`
@@ -2816,6 +2851,17 @@ type ClientInterface interface {
 
 	// ListBindings List bindings
 	//
+	// Each binding comes with its stored resolution: computed when the
+	// binding was last written, and recomputed by the snapshot publisher
+	// whenever it republishes the binding (a provider of one of its route
+	// groups changed), after Redis holds it. A read never resolves again,
+	// so a provider change shows here once it is published (milliseconds);
+	// `resolution.version` says at which config version it was computed. A
+	// binding with no stored resolution for its current candidates (created
+	// before the upgrade that added stored resolutions, until the publisher
+	// republishes it) is resolved for the read within the budget and says
+	// so (`resolution.source` `computed`).
+	//
 	// Corresponds with GET /bindings (the `ListBindings` operationId).
 	ListBindings(ctx context.Context, params *ListBindingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2823,7 +2869,9 @@ type ClientInterface interface {
 	//
 	// Routes a public model (`namespace`.`public_model`, which must exist) to
 	// candidates. Each candidate's resolution against the active providers of
-	// its route group is computed when read.
+	// its route group is computed in this write (within
+	// `sync.binding_resolve_budget`) and stored at the change's config
+	// version; the response shows it (`resolution.source` `stored`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2834,7 +2882,9 @@ type ClientInterface interface {
 	//
 	// Routes a public model (`namespace`.`public_model`, which must exist) to
 	// candidates. Each candidate's resolution against the active providers of
-	// its route group is computed when read.
+	// its route group is computed in this write (within
+	// `sync.binding_resolve_budget`) and stored at the change's config
+	// version; the response shows it (`resolution.source` `stored`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2847,6 +2897,8 @@ type ClientInterface interface {
 	DeleteBinding(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetBinding Get a binding
+	//
+	// The binding with its stored resolution, as in `GET /bindings`.
 	//
 	// Corresponds with GET /bindings/{id} (the `GetBinding` operationId).
 	GetBinding(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3771,6 +3823,17 @@ func (c *Client) BalancerHeartbeat(ctx context.Context, body BalancerHeartbeatJS
 
 // ListBindings List bindings
 //
+// Each binding comes with its stored resolution: computed when the
+// binding was last written, and recomputed by the snapshot publisher
+// whenever it republishes the binding (a provider of one of its route
+// groups changed), after Redis holds it. A read never resolves again,
+// so a provider change shows here once it is published (milliseconds);
+// `resolution.version` says at which config version it was computed. A
+// binding with no stored resolution for its current candidates (created
+// before the upgrade that added stored resolutions, until the publisher
+// republishes it) is resolved for the read within the budget and says
+// so (`resolution.source` `computed`).
+//
 // Corresponds with GET /bindings (the `ListBindings` operationId).
 func (c *Client) ListBindings(ctx context.Context, params *ListBindingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListBindingsRequest(c.Server, params)
@@ -3788,7 +3851,9 @@ func (c *Client) ListBindings(ctx context.Context, params *ListBindingsParams, r
 //
 // Routes a public model (`namespace`.`public_model`, which must exist) to
 // candidates. Each candidate's resolution against the active providers of
-// its route group is computed when read.
+// its route group is computed in this write (within
+// `sync.binding_resolve_budget`) and stored at the change's config
+// version; the response shows it (`resolution.source` `stored`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3809,7 +3874,9 @@ func (c *Client) CreateBindingWithBody(ctx context.Context, contentType string, 
 //
 // Routes a public model (`namespace`.`public_model`, which must exist) to
 // candidates. Each candidate's resolution against the active providers of
-// its route group is computed when read.
+// its route group is computed in this write (within
+// `sync.binding_resolve_budget`) and stored at the change's config
+// version; the response shows it (`resolution.source` `stored`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3842,6 +3909,8 @@ func (c *Client) DeleteBinding(ctx context.Context, id Id, reqEditors ...Request
 }
 
 // GetBinding Get a binding
+//
+// The binding with its stored resolution, as in `GET /bindings`.
 //
 // Corresponds with GET /bindings/{id} (the `GetBinding` operationId).
 func (c *Client) GetBinding(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7583,6 +7652,17 @@ type ClientWithResponsesInterface interface {
 
 	// ListBindingsWithResponse List bindings
 	//
+	// Each binding comes with its stored resolution: computed when the
+	// binding was last written, and recomputed by the snapshot publisher
+	// whenever it republishes the binding (a provider of one of its route
+	// groups changed), after Redis holds it. A read never resolves again,
+	// so a provider change shows here once it is published (milliseconds);
+	// `resolution.version` says at which config version it was computed. A
+	// binding with no stored resolution for its current candidates (created
+	// before the upgrade that added stored resolutions, until the publisher
+	// republishes it) is resolved for the read within the budget and says
+	// so (`resolution.source` `computed`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /bindings (the `ListBindings` operationId).
@@ -7592,7 +7672,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Routes a public model (`namespace`.`public_model`, which must exist) to
 	// candidates. Each candidate's resolution against the active providers of
-	// its route group is computed when read.
+	// its route group is computed in this write (within
+	// `sync.binding_resolve_budget`) and stored at the change's config
+	// version; the response shows it (`resolution.source` `stored`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7603,7 +7685,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Routes a public model (`namespace`.`public_model`, which must exist) to
 	// candidates. Each candidate's resolution against the active providers of
-	// its route group is computed when read.
+	// its route group is computed in this write (within
+	// `sync.binding_resolve_budget`) and stored at the change's config
+	// version; the response shows it (`resolution.source` `stored`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7618,6 +7702,8 @@ type ClientWithResponsesInterface interface {
 	DeleteBindingWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*DeleteBindingResponse, error)
 
 	// GetBindingWithResponse Get a binding
+	//
+	// The binding with its stored resolution, as in `GET /bindings`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13324,6 +13410,17 @@ func (c *ClientWithResponses) BalancerHeartbeatWithResponse(ctx context.Context,
 
 // ListBindingsWithResponse List bindings
 //
+// Each binding comes with its stored resolution: computed when the
+// binding was last written, and recomputed by the snapshot publisher
+// whenever it republishes the binding (a provider of one of its route
+// groups changed), after Redis holds it. A read never resolves again,
+// so a provider change shows here once it is published (milliseconds);
+// `resolution.version` says at which config version it was computed. A
+// binding with no stored resolution for its current candidates (created
+// before the upgrade that added stored resolutions, until the publisher
+// republishes it) is resolved for the read within the budget and says
+// so (`resolution.source` `computed`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /bindings (the `ListBindings` operationId).
@@ -13339,7 +13436,9 @@ func (c *ClientWithResponses) ListBindingsWithResponse(ctx context.Context, para
 //
 // Routes a public model (`namespace`.`public_model`, which must exist) to
 // candidates. Each candidate's resolution against the active providers of
-// its route group is computed when read.
+// its route group is computed in this write (within
+// `sync.binding_resolve_budget`) and stored at the change's config
+// version; the response shows it (`resolution.source` `stored`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13356,7 +13455,9 @@ func (c *ClientWithResponses) CreateBindingWithBodyWithResponse(ctx context.Cont
 //
 // Routes a public model (`namespace`.`public_model`, which must exist) to
 // candidates. Each candidate's resolution against the active providers of
-// its route group is computed when read.
+// its route group is computed in this write (within
+// `sync.binding_resolve_budget`) and stored at the change's config
+// version; the response shows it (`resolution.source` `stored`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13383,6 +13484,8 @@ func (c *ClientWithResponses) DeleteBindingWithResponse(ctx context.Context, id 
 }
 
 // GetBindingWithResponse Get a binding
+//
+// The binding with its stored resolution, as in `GET /bindings`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -130,10 +131,17 @@ func TestModelsAndBindings(t *testing.T) {
 
 	t.Run("disabling_a_provider_changes_the_resolution", func(t *testing.T) {
 		mustPatchProvider(t, env, admin, p2, `{"status":"disabled"}`)
-		res, err := env.Client.GetBindingWithResponse(ctx, bindingID, as)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.StatusCode())
-		assert.Equal(t, map[string]string{itoa(p1): "gpt-4o"}, res.JSON200.Candidates[0].Upstreams)
+		// Reads serve the stored resolution; the publisher recomputes it
+		// when it publishes the provider change.
+		want := map[string]string{itoa(p1): "gpt-4o"}
+		var res *apiclient.GetBindingResponse
+		require.Eventually(t, func() bool {
+			var err error
+			res, err = env.Client.GetBindingWithResponse(ctx, bindingID, as)
+			return err == nil && res.JSON200 != nil && assert.ObjectsAreEqual(want, res.JSON200.Candidates[0].Upstreams)
+		}, 5*time.Second, 20*time.Millisecond, "the recomputed resolution is served once published")
+		require.NotNil(t, res.JSON200.Resolution)
+		assert.Equal(t, apiclient.BindingResolutionSourceStored, res.JSON200.Resolution.Source)
 	})
 
 	t.Run("createBinding_bad_input_changes_nothing", func(t *testing.T) {

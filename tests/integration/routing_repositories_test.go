@@ -42,6 +42,14 @@ func TestBindingRepository(t *testing.T) {
 	})
 }
 
+func TestBindingResolutionRepository(t *testing.T) {
+	db := migratedDB(t)
+	repotest.BindingResolutionStore(t, func(t *testing.T) (ports.BindingResolutionStore, ports.BindingRepository, ports.ModelRepository) {
+		truncateRouting(t, db)
+		return postgres.NewBindingResolutionRepository(db), postgres.NewBindingRepository(db), postgres.NewModelRepository(db)
+	})
+}
+
 func TestChangeRecorder(t *testing.T) {
 	db := migratedDB(t)
 	repotest.ChangeRecorder(t, func(t *testing.T) ports.ChangeRecorder {

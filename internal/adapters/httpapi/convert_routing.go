@@ -201,5 +201,11 @@ func toBinding(b bindings.Resolved) gen.Binding {
 		}
 		out.Candidates[i] = gc
 	}
+	res := gen.BindingResolution{Source: gen.BindingResolutionSource(b.Source), ResolvedAt: b.ResolvedAt.UTC(),
+		Version: nullable.NewNullNullable[int64]()}
+	if b.Source == domain.ResolutionStored {
+		res.Version = nullable.NewNullableWithValue(b.Version)
+	}
+	out.Resolution = &res
 	return out
 }

@@ -31,6 +31,7 @@ type Metrics struct {
 	publishFailures  prometheus.Counter
 	reconcileRepairs prometheus.Counter
 	snapshotFaults   prometheus.Gauge
+	budgetExceeded   prometheus.Counter
 
 	rateLimited       *prometheus.CounterVec
 	rateLimitFallback prometheus.Counter
@@ -55,13 +56,15 @@ func New() *Metrics {
 			Help: "Times reconcile found Redis drifted and repaired it."}),
 		snapshotFaults: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ezapi_snapshot_faults",
 			Help: "Snapshot entries published fail-closed (e.g. a provider secret this replica cannot decrypt); listed in GET /sync/status."}),
+		budgetExceeded: prometheus.NewCounter(prometheus.CounterOpts{Name: "ezapi_binding_resolve_budget_exceeded_total",
+			Help: "Binding resolutions that ran out of sync.binding_resolve_budget in a published build or delta (each published fail-closed, listed in GET /sync/status)."}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ezapi_ratelimit_rejections_total",
 			Help: "Requests refused with 429, by rule."}, []string{"rule"}),
 		rateLimitFallback: prometheus.NewCounter(prometheus.CounterOpts{Name: "ezapi_ratelimit_fallbacks_total",
 			Help: "Rate-limit decisions taken by the local fallback because Redis failed."}),
 	}
 	r.MustRegister(m.httpRequests, m.httpDuration, m.snapshotVersion, m.publishDuration, m.publishFailures,
-		m.reconcileRepairs, m.snapshotFaults, m.rateLimited, m.rateLimitFallback,
+		m.reconcileRepairs, m.snapshotFaults, m.budgetExceeded, m.rateLimited, m.rateLimitFallback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,6 +119,9 @@ func (m *Metrics) Failed() { m.publishFailures.Inc() }
 
 // Faults implements snapshot.Metrics.
 func (m *Metrics) Faults(n int) { m.snapshotFaults.Set(float64(n)) }
+
+// BindingBudgetExceeded implements snapshot.Metrics.
+func (m *Metrics) BindingBudgetExceeded(n int) { m.budgetExceeded.Add(float64(n)) }
 
 // RateLimited counts a 429 by rule.
 func (m *Metrics) RateLimited(rule string) { m.rateLimited.WithLabelValues(rule).Inc() }

@@ -1,6 +1,8 @@
 // Package bindings routes public models to providers' upstream models. Each
 // candidate names a route group and a selector; its resolution against the
-// group's active providers is computed when read (core/routing).
+// group's active providers (core/routing) is computed when the binding is
+// written, and again by the snapshot publisher when a provider of its route
+// groups changes, and stored: reads serve the stored resolution.
 package bindings
 
 import (
@@ -17,23 +19,41 @@ import (
 
 // Service is the bindings use-case.
 type Service struct {
-	repo      ports.BindingRepository
-	models    ports.ModelRepository
-	providers ports.ProviderRepository
-	groups    ports.RouteGroupRepository
-	mut       *changes.Mutator
+	repo        ports.BindingRepository
+	models      ports.ModelRepository
+	providers   ports.ProviderRepository
+	groups      ports.RouteGroupRepository
+	resolutions ports.BindingResolutionStore
+	mut         *changes.Mutator
+	clock       ports.Clock
+	policy      Policy
+}
+
+// Policy tunes resolution.
+type Policy struct {
+	// ResolveBudget bounds one binding's resolution (zero: no bound), as
+	// the publisher's sync.binding_resolve_budget.
+	ResolveBudget time.Duration
 }
 
 // NewService builds the use-case.
 func NewService(repo ports.BindingRepository, models ports.ModelRepository, providers ports.ProviderRepository,
-	groups ports.RouteGroupRepository, mut *changes.Mutator) *Service {
-	return &Service{repo: repo, models: models, providers: providers, groups: groups, mut: mut}
+	groups ports.RouteGroupRepository, resolutions ports.BindingResolutionStore, mut *changes.Mutator, clock ports.Clock,
+	policy Policy) *Service {
+	return &Service{repo: repo, models: models, providers: providers, groups: groups, resolutions: resolutions, mut: mut,
+		clock: clock, policy: policy}
 }
 
 // Resolved is a binding with each candidate's route group id and resolution.
 type Resolved struct {
 	domain.Binding
 	Candidates []domain.ResolvedCandidate
+	// Source is domain.ResolutionStored or domain.ResolutionComputed.
+	Source string
+	// Version is the config version the stored resolution was computed at
+	// (0 when computed for the read); ResolvedAt is when.
+	Version    int64
+	ResolvedAt time.Time
 }
 
 // Patch is a partial update.
@@ -95,7 +115,10 @@ func (s *Service) Create(ctx context.Context, b domain.Binding) (Resolved, error
 	if err := validateCandidates(b.Candidates); err != nil {
 		return Resolved{}, err
 	}
-	var out domain.Binding
+	var (
+		out domain.Binding
+		res *pendingResolution
+	)
 	err := s.mut.Do(ctx, func(ctx context.Context, now time.Time) ([]changes.Change, error) {
 		m, err := s.models.GetByKey(ctx, b.Namespace, b.PublicModel)
 		if err != nil {
@@ -109,34 +132,83 @@ func (s *Service) Create(ctx context.Context, b domain.Binding) (Resolved, error
 		if out, err = s.repo.Create(ctx, b); err != nil {
 			return nil, err
 		}
+		if res, err = s.resolveAndStore(ctx, out); err != nil {
+			return nil, err
+		}
 		return []changes.Change{{Action: "binding.create", ResourceType: "binding", ResourceID: idString(out.ID),
 			Details: map[string]any{"key": out.Key(), "candidates": len(out.Candidates), "status": out.Status},
-			Section: domain.SectionBindings, Op: domain.OpUpsert}}, nil
+			Section: domain.SectionBindings, Op: domain.OpUpsert, Recorded: res.store}}, nil
 	})
 	if err != nil {
 		return Resolved{}, err
 	}
-	return s.resolveOne(ctx, out)
+	return res.Resolved, nil
 }
 
-// Get returns one binding with its resolution.
+// Get returns one binding with its stored resolution.
 func (s *Service) Get(ctx context.Context, id int64) (Resolved, error) {
 	b, err := s.repo.Get(ctx, id)
 	if err != nil {
 		return Resolved{}, err
 	}
-	return s.resolveOne(ctx, b)
+	out, err := s.withResolutions(ctx, []domain.Binding{b})
+	if err != nil {
+		return Resolved{}, err
+	}
+	return out[0], nil
 }
 
-// List returns a page of resolved bindings and the id to continue after.
+// List returns a page of bindings with their stored resolutions and the id
+// to continue after.
 func (s *Service) List(ctx context.Context, f domain.BindingFilter, page domain.Page) ([]Resolved, int64, error) {
 	items, next, err := domain.FetchPage(page, func(pg domain.Page) ([]domain.Binding, error) { return s.repo.List(ctx, f, pg) },
 		func(b domain.Binding) int64 { return b.ID })
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := s.Resolve(ctx, items)
+	out, err := s.withResolutions(ctx, items)
 	return out, next, err
+}
+
+// withResolutions attaches each binding's stored resolution (one query for
+// the page). A binding with none stored for its current candidates (one
+// from before the upgrade that no publish has reached yet) is resolved for
+// the read, within the budget, and says so (ResolutionComputed).
+func (s *Service) withResolutions(ctx context.Context, bs []domain.Binding) ([]Resolved, error) {
+	ids := make([]int64, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+	}
+	stored, err := s.resolutions.Resolutions(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resolved, len(bs))
+	var missing []domain.Binding
+	var at []int
+	for i, b := range bs {
+		r, ok := stored[b.ID]
+		if !ok || !r.Matches(b.Candidates) {
+			missing, at = append(missing, b), append(at, i)
+			continue
+		}
+		cs := make([]domain.ResolvedCandidate, len(b.Candidates))
+		for j, c := range b.Candidates {
+			cs[j] = r.Candidates[j]
+			cs[j].BindingCandidate = c // the weight as it is now
+		}
+		out[i] = Resolved{Binding: b, Candidates: cs, Source: domain.ResolutionStored, Version: r.Version, ResolvedAt: r.ResolvedAt}
+	}
+	if len(missing) > 0 {
+		computed, err := s.Resolve(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range at {
+			out[i] = computed[k]
+		}
+	}
+	return out, nil
 }
 
 // Update applies a partial update.
@@ -151,7 +223,10 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (Resolved, erro
 			return Resolved{}, err
 		}
 	}
-	var out domain.Binding
+	var (
+		out domain.Binding
+		res *pendingResolution
+	)
 	err := s.mut.Do(ctx, func(ctx context.Context, now time.Time) ([]changes.Change, error) {
 		b, err := s.repo.Get(ctx, id)
 		if err != nil {
@@ -170,14 +245,17 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (Resolved, erro
 		if out, err = s.repo.Update(ctx, b); err != nil {
 			return nil, err
 		}
+		if res, err = s.resolveAndStore(ctx, out); err != nil {
+			return nil, err
+		}
 		return []changes.Change{{Action: "binding.update", ResourceType: "binding", ResourceID: idString(id),
 			Details: map[string]any{"key": out.Key(), "candidates": len(out.Candidates), "status": out.Status},
-			Section: domain.SectionBindings, Op: domain.OpUpsert}}, nil
+			Section: domain.SectionBindings, Op: domain.OpUpsert, Recorded: res.store}}, nil
 	})
 	if err != nil {
 		return Resolved{}, err
 	}
-	return s.resolveOne(ctx, out)
+	return res.Resolved, nil
 }
 
 // Delete removes a binding.
@@ -195,15 +273,45 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	})
 }
 
-func (s *Service) resolveOne(ctx context.Context, b domain.Binding) (Resolved, error) {
-	out, err := s.Resolve(ctx, []domain.Binding{b})
-	if err != nil {
-		return Resolved{}, err
-	}
-	return out[0], nil
+// pendingResolution is a binding's resolution computed in its write
+// transaction, stored once the change has its version.
+type pendingResolution struct {
+	Resolved
+	resolutions ports.BindingResolutionStore
 }
 
-// Resolve computes every candidate's resolution with one provider query.
+// resolveAndStore resolves b as the write left it; the returned value's
+// store saves it at the change's version, in the same transaction.
+func (s *Service) resolveAndStore(ctx context.Context, b domain.Binding) (*pendingResolution, error) {
+	rs, err := s.Resolve(ctx, []domain.Binding{b})
+	if err != nil {
+		return nil, err
+	}
+	return &pendingResolution{Resolved: rs[0], resolutions: s.resolutions}, nil
+}
+
+func (p *pendingResolution) store(ctx context.Context, version int64) error {
+	if err := p.resolutions.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: p.ID, Version: version,
+		Candidates: p.Candidates, ResolvedAt: p.ResolvedAt}}); err != nil {
+		return err
+	}
+	// An unchanged resolution keeps the row (and version) it had: report
+	// what is stored, as a later read will.
+	got, err := p.resolutions.Resolutions(ctx, []int64{p.ID})
+	if err != nil {
+		return err
+	}
+	r, ok := got[p.ID]
+	if !ok {
+		return fmt.Errorf("binding %d: resolution not stored", p.ID)
+	}
+	p.Source, p.Version, p.ResolvedAt = domain.ResolutionStored, r.Version, r.ResolvedAt
+	return nil
+}
+
+// Resolve computes every candidate's resolution with one provider query,
+// each binding within the budget (one that exceeds it has every candidate
+// a config_error saying so).
 func (s *Service) Resolve(ctx context.Context, bs []domain.Binding) ([]Resolved, error) {
 	var names []string
 	seen := map[string]bool{}
@@ -224,19 +332,18 @@ func (s *Service) Resolve(ctx context.Context, bs []domain.Binding) ([]Resolved,
 		return nil, err
 	}
 	indexes := make(map[string]*routing.Index, len(refs))
+	index := func(group string) *routing.Index {
+		idx := indexes[group]
+		if idx == nil {
+			idx = routing.NewIndex(refs[group])
+			indexes[group] = idx
+		}
+		return idx
+	}
 	out := make([]Resolved, len(bs))
 	for i, b := range bs {
-		out[i] = Resolved{Binding: b, Candidates: make([]domain.ResolvedCandidate, len(b.Candidates))}
-		for j, c := range b.Candidates {
-			idx := indexes[c.RouteGroup]
-			if idx == nil {
-				idx = routing.NewIndex(refs[c.RouteGroup])
-				indexes[c.RouteGroup] = idx
-			}
-			out[i].Candidates[j] = domain.ResolvedCandidate{
-				BindingCandidate: c, GroupID: ids[c.RouteGroup], Resolution: idx.Resolve(routing.WithPublicModel(c, b.PublicModel)),
-			}
-		}
+		cs, _ := routing.ResolveBinding(b, index, ids, routing.NewBudget(s.policy.ResolveBudget, time.Now))
+		out[i] = Resolved{Binding: b, Candidates: cs, Source: domain.ResolutionComputed, ResolvedAt: s.clock.Now()}
 	}
 	return out, nil
 }

@@ -23,6 +23,7 @@ type fixture struct {
 	groups    *fakes.RouteGroups
 	changes   *fakes.Changes
 	audit     *fakes.Audit
+	stored    *fakes.BindingResolutions
 }
 
 var now = time.Unix(1000, 0).UTC()
@@ -31,8 +32,10 @@ func newFixture() fixture {
 	models, groups := fakes.NewModels(), fakes.NewRouteGroups()
 	f := fixture{repo: fakes.NewBindings(models), models: models, providers: fakes.NewProviders(groups), groups: groups,
 		changes: &fakes.Changes{}, audit: &fakes.Audit{}}
-	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, &fakes.Clock{T: now}, nil)
-	f.svc = bindings.NewService(f.repo, models, f.providers, groups, mut)
+	f.stored = fakes.NewBindingResolutions(f.repo)
+	clock := &fakes.Clock{T: now}
+	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, clock, nil)
+	f.svc = bindings.NewService(f.repo, models, f.providers, groups, f.stored, mut, clock, bindings.Policy{ResolveBudget: time.Second})
 	return f
 }
 
@@ -172,7 +175,7 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestADisabledProviderDropsOut(t *testing.T) {
+func TestReadsServeTheStoredResolution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture()
@@ -182,21 +185,90 @@ func TestADisabledProviderDropsOut(t *testing.T) {
 	b, err := f.svc.Create(ctx, domain.Binding{PublicModel: "gpt-4o", Candidates: []domain.BindingCandidate{exact("g1", "gpt-4o")}})
 	require.NoError(t, err)
 	assert.Equal(t, map[int64]string{p1.ID: "gpt-4o", p2.ID: "gpt-4o"}, b.Candidates[0].Resolution.Upstreams)
+	recorded := f.changes.Recorded()
+	require.Len(t, recorded, 1)
+	assert.Equal(t, domain.ResolutionStored, b.Source, "the write stores the resolution it computed")
+	assert.Equal(t, recorded[0].Version, b.Version, "at the change's config version")
 
+	// A provider changes: reads do not resolve again, they serve what is
+	// stored until the publisher stores the recomputed resolution.
 	p2.Status = domain.ProviderDisabled
 	_, err = f.providers.Update(ctx, p2, false, nil)
 	require.NoError(t, err)
 	got, err := f.svc.Get(ctx, b.ID)
 	require.NoError(t, err)
-	assert.Equal(t, map[int64]string{p1.ID: "gpt-4o"}, got.Candidates[0].Resolution.Upstreams)
+	assert.Equal(t, domain.ResolutionStored, got.Source)
+	assert.Equal(t, map[int64]string{p1.ID: "gpt-4o", p2.ID: "gpt-4o"}, got.Candidates[0].Resolution.Upstreams)
 
-	p1.Status = domain.ProviderDisabled
-	_, err = f.providers.Update(ctx, p1, false, nil)
-	require.NoError(t, err)
+	republished := domain.BindingResolution{BindingID: b.ID, Version: b.Version + 1, ResolvedAt: now,
+		Candidates: []domain.ResolvedCandidate{{BindingCandidate: b.Candidates[0].BindingCandidate, GroupID: b.Candidates[0].GroupID,
+			Resolution: domain.CandidateResolution{Status: "ok", Upstreams: map[int64]string{p1.ID: "gpt-4o"}}}}}
+	require.NoError(t, f.stored.SaveResolutions(ctx, []domain.BindingResolution{republished}))
 	list, _, err := f.svc.List(ctx, domain.BindingFilter{}, domain.Page{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, domain.ResolutionNoProvider, list[0].Candidates[0].Resolution.Error)
+	assert.Equal(t, map[int64]string{p1.ID: "gpt-4o"}, list[0].Candidates[0].Resolution.Upstreams)
+	assert.Equal(t, b.Version+1, list[0].Version)
+
+	// An older resolution never replaces a newer one.
+	require.NoError(t, f.stored.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: b.ID, Version: b.Version,
+		Candidates: b.Candidates, ResolvedAt: now}}))
+	got, err = f.svc.Get(ctx, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, b.Version+1, got.Version)
+}
+
+func TestABindingWithNoStoredResolutionIsResolvedForTheReadAndSaysSo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture()
+	m := f.addModel(t, domain.DefaultNamespace, "gpt-4o")
+	p1 := f.addProvider(t, "p1", "g1", domain.ProviderActive, "gpt-4o")
+	// Written around the use-case (as before stored resolutions existed).
+	b, err := f.repo.Create(ctx, domain.Binding{ModelID: m.ID, Status: domain.StatusActive,
+		Candidates: []domain.BindingCandidate{exact("g1", "gpt-4o")}, CreatedAt: now})
+	require.NoError(t, err)
+	got, err := f.svc.Get(ctx, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, domain.ResolutionComputed, got.Source)
+	assert.Zero(t, got.Version)
+	assert.Equal(t, map[int64]string{p1.ID: "gpt-4o"}, got.Candidates[0].Resolution.Upstreams)
+
+	// A stored resolution computed for other candidates is not served.
+	require.NoError(t, f.stored.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: b.ID, Version: 1,
+		Candidates: []domain.ResolvedCandidate{{BindingCandidate: exact("g1", "other")}}}}))
+	got, err = f.svc.Get(ctx, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, domain.ResolutionComputed, got.Source)
+}
+
+func TestARunawayRegexFailsItsBindingWithinTheBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	models, groups := fakes.NewModels(), fakes.NewRouteGroups()
+	f := fixture{repo: fakes.NewBindings(models), models: models, providers: fakes.NewProviders(groups), groups: groups,
+		changes: &fakes.Changes{}, audit: &fakes.Audit{}}
+	f.stored = fakes.NewBindingResolutions(f.repo)
+	clock := &fakes.Clock{T: now}
+	mut := changes.NewMutator(fakes.TxRunner{}, f.audit, f.changes, clock, nil)
+	f.svc = bindings.NewService(f.repo, models, f.providers, groups, f.stored, mut, clock, bindings.Policy{ResolveBudget: time.Millisecond})
+	f.addModel(t, domain.DefaultNamespace, "slow")
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, "vendor-model-"+strconv.Itoa(i)+"-abcdefghijklmnopqrstuvwxyz-0123456789-instruct-preview")
+	}
+	for i := range 20 {
+		f.addProvider(t, "p"+strconv.Itoa(i), "slow", domain.ProviderActive, ids...)
+	}
+	// Within the write-time bound, but about a millisecond per model id.
+	const pattern = `(?:[a-z0-9-]{0,3}x?){1,60}zzz-never`
+	b, err := f.svc.Create(ctx, domain.Binding{PublicModel: "slow", Candidates: []domain.BindingCandidate{
+		{RouteGroup: "slow", SelectorType: domain.SelectorRegex, SelectorValue: pattern}, exact("slow", ids[0])}})
+	require.NoError(t, err, "the selector passes the write-time complexity bound")
+	for _, c := range b.Candidates {
+		assert.Equal(t, domain.ResolutionConfigError, c.Resolution.Error, "the whole binding fails")
+		assert.Contains(t, c.Resolution.Detail, "time budget")
+	}
 }
 
 func TestEachMutationRecordsOneChange(t *testing.T) {

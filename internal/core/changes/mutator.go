@@ -21,6 +21,9 @@ type Change struct {
 	// Section and Op go to the outbox; an empty Section records no snapshot change.
 	Section domain.Section
 	Op      domain.ChangeOp
+	// Recorded, when set, runs in the transaction once the change has its
+	// config version (e.g. to store what was computed at that version).
+	Recorded func(ctx context.Context, version int64) error
 }
 
 // Mutator runs mutations.
@@ -58,6 +61,11 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 				}
 				recorded = true
 				details = withVersion(details, v)
+				if c.Recorded != nil {
+					if err := c.Recorded(ctx, v); err != nil {
+						return err
+					}
+				}
 			}
 			if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, details)); err != nil {
 				return err

@@ -171,6 +171,42 @@ type ResolvedCandidate struct {
 	Resolution CandidateResolution
 }
 
+// BindingResolution is a binding's resolution as computed and stored: by
+// the write that created or changed the binding, then by the publisher each
+// time it republishes the binding (its own change, or a change of a
+// provider in one of its route groups). Version is the config version it
+// was computed at.
+type BindingResolution struct {
+	BindingID  int64
+	Version    int64
+	Candidates []ResolvedCandidate
+	ResolvedAt time.Time
+}
+
+// Matches reports whether r was computed for the candidates cs: the same
+// route groups and selectors, in the same order (weights do not matter).
+func (r BindingResolution) Matches(cs []BindingCandidate) bool {
+	if len(r.Candidates) != len(cs) {
+		return false
+	}
+	for i, c := range cs {
+		got := r.Candidates[i]
+		if got.RouteGroup != c.RouteGroup || got.SelectorType != c.SelectorType || got.SelectorValue != c.SelectorValue {
+			return false
+		}
+	}
+	return true
+}
+
+// Where a binding's resolution in a response comes from.
+const (
+	// ResolutionStored: the stored resolution, not recomputed for the read.
+	ResolutionStored = "stored"
+	// ResolutionComputed: none was stored yet (a binding from before the
+	// upgrade, not yet republished), so it was computed for the read.
+	ResolutionComputed = "computed"
+)
+
 // ProviderFilter selects providers in a list.
 type ProviderFilter struct {
 	Group      string

@@ -40,6 +40,13 @@ func NewIndex(providers []domain.ProviderRef) *Index {
 
 // Resolve is Resolve(c, providers) for the indexed providers.
 func (x *Index) Resolve(c domain.BindingCandidate) domain.CandidateResolution {
+	return x.ResolveWithin(c, nil)
+}
+
+// ResolveWithin is Resolve spending budget on every regex match (exact
+// and normalize_exact are map lookups and cost none); when the budget runs
+// out the candidate is a config error saying so. A nil budget never runs out.
+func (x *Index) ResolveWithin(c domain.BindingCandidate, budget *Budget) domain.CandidateResolution {
 	sel, err := newSelector(c.SelectorType, c.SelectorValue)
 	if err != nil {
 		return failure(domain.ResolutionConfigError, err.Error())
@@ -58,7 +65,7 @@ func (x *Index) Resolve(c domain.BindingCandidate) domain.CandidateResolution {
 			hits[h.id] = append(hits[h.id], h.model)
 		}
 	default:
-		return Resolve(c, x.providers)
+		return resolveWithin(c, x.providers, budget)
 	}
 	return conclude(c, sel, hits)
 }

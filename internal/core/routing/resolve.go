@@ -39,6 +39,12 @@ func WithPublicModel(c domain.BindingCandidate, publicModel string) domain.Bindi
 // the selector hits more than once makes the candidate a config error. Pure
 // function; callers pass the candidate through WithPublicModel first.
 func Resolve(c domain.BindingCandidate, providers []domain.ProviderRef) domain.CandidateResolution {
+	return resolveWithin(c, providers, nil)
+}
+
+// resolveWithin is Resolve spending budget per selector match (nil: no
+// budget); a budget that runs out makes the candidate a config error.
+func resolveWithin(c domain.BindingCandidate, providers []domain.ProviderRef, budget *Budget) domain.CandidateResolution {
 	sel, err := newSelector(c.SelectorType, c.SelectorValue)
 	if err != nil {
 		return failure(domain.ResolutionConfigError, err.Error())
@@ -57,7 +63,11 @@ func Resolve(c domain.BindingCandidate, providers []domain.ProviderRef) domain.C
 
 	hits := make(map[int64][]string, len(order))
 	for _, id := range order {
-		if h := sel.hits(models[id]); len(h) > 0 {
+		h, ok := sel.hits(models[id], budget)
+		if !ok {
+			return failure(domain.ResolutionConfigError, budget.ExceededDetail())
+		}
+		if len(h) > 0 {
 			hits[id] = h
 		}
 	}
@@ -81,7 +91,7 @@ func newSelector(t domain.SelectorType, value string) (selector, error) {
 	case "", domain.SelectorExact:
 		s.typ = domain.SelectorExact
 	case domain.SelectorRegex:
-		re, err := compile(s.value)
+		re, err := compiled.get(s.value)
 		if err != nil {
 			return s, err
 		}
@@ -97,17 +107,23 @@ func newSelector(t domain.SelectorType, value string) (selector, error) {
 // hits returns the trimmed model ids of one provider the selector hits, in
 // list order. exact stops at its first hit, as the original does, so a model
 // listed twice is one hit; regex and normalize_exact count every listed entry.
-func (s selector) hits(models []string) []string {
-	var out []string
+// A regex match spends budget; ok is false when it ran out.
+func (s selector) hits(models []string, budget *Budget) (out []string, ok bool) {
 	for _, m := range models {
 		m = strings.TrimSpace(m)
 		switch s.typ {
 		case domain.SelectorExact:
 			if m == s.value {
-				return []string{m}
+				return []string{m}, true
 			}
 		case domain.SelectorRegex:
-			if m != "" && s.re.MatchString(m) {
+			if m == "" {
+				continue
+			}
+			if !budget.spend() {
+				return nil, false
+			}
+			if s.re.MatchString(m) {
 				out = append(out, m)
 			}
 		case domain.SelectorNormalizeExact:
@@ -116,7 +132,7 @@ func (s selector) hits(models []string) []string {
 			}
 		}
 	}
-	return out
+	return out, true
 }
 
 // conclude turns the models the selector hit per provider into the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
-	"github.com/ez-api/ez-api/internal/core/routing"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
@@ -180,7 +179,7 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 	e := newEntries()
 	faults := map[string]domain.SnapshotFault{}
 	for _, f := range p.mirror.Faults {
-		faults[f.Field] = f
+		faults[faultKey(f.Resource, f.Field)] = f
 	}
 	groups := map[string]bool{}
 
@@ -206,13 +205,13 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		for _, f := range idFields(pids) {
-			delete(faults, f)
+			delete(faults, faultKey(KeyProviders, f))
 		}
 		for _, pv := range provs {
 			field := strconv.FormatInt(pv.ID, 10)
 			key, fault := p.providerSecret(pv.ID, cts[pv.ID])
 			if fault != "" {
-				faults[field] = domain.SnapshotFault{Resource: KeyProviders, Field: field, Reason: fault}
+				faults[faultKey(KeyProviders, field)] = domain.SnapshotFault{Resource: KeyProviders, Field: field, Reason: fault}
 			}
 			e.put(KeyProviders, field, providerJSON(pv, key, fault))
 			groups[pv.Group] = true
@@ -323,8 +322,22 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 		}
 	}
 	if len(cs.bindings) > 0 {
-		if err := p.publishBindings(ctx, r, e, ids(cs.bindings)); err != nil {
+		rs, err := p.publishBindings(ctx, r, e, ids(cs.bindings))
+		if err != nil {
 			return false, err
+		}
+		// The fields the bindings had (a rename, a delete) lose their
+		// faults; the ones that ran out of budget now have one.
+		for f := range e.old[KeyBindings] {
+			delete(faults, faultKey(KeyBindings, f))
+		}
+		for _, f := range rs.faults {
+			faults[faultKey(f.Resource, f.Field)] = f
+		}
+		want.budgetExceeded = len(rs.faults)
+		want.Resolutions = rs.resolutions
+		for i := range want.Resolutions {
+			want.Resolutions[i].Version = want.Version
 		}
 	}
 
@@ -350,13 +363,11 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 	for _, f := range faults {
 		want.Faults = append(want.Faults, f)
 	}
-	sort.Slice(want.Faults, func(i, j int) bool {
-		a, _ := strconv.ParseInt(want.Faults[i].Field, 10, 64)
-		b, _ := strconv.ParseInt(want.Faults[j].Field, 10, 64)
-		return a < b
-	})
+	sortFaults(want.Faults)
 	return true, p.publishDelta(ctx, start, want, ops)
 }
+
+func faultKey(resource, field string) string { return resource + "\x00" + field }
 
 func keysOf(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
@@ -381,14 +392,14 @@ func (p *Publisher) providerSecret(id int64, ct []byte) (string, string) {
 }
 
 // publishBindings re-resolves the bindings against the current providers
-// of the route groups their candidates name.
-func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e *entries, bids []int64) error {
+// of the route groups their candidates name, each within the budget.
+func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e *entries, bids []int64) (*resolved, error) {
 	if err := p.indexed(ctx, e, KeyBindings, bids); err != nil {
-		return err
+		return nil, err
 	}
 	bs, err := r.Bindings(ctx, bids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, b := range bs {
@@ -401,7 +412,7 @@ func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e
 	if len(names) > 0 {
 		provs, cts, err := r.ProvidersInGroups(ctx, keysOf(names))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, pv := range provs {
 			if _, fault := p.providerSecret(pv.ID, cts[pv.ID]); pv.Status == domain.ProviderActive && fault == "" {
@@ -409,24 +420,15 @@ func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e
 			}
 		}
 		if groupIDs, err = r.GroupIDs(ctx, keysOf(names)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	indexes := map[string]*routing.Index{}
+	index, rs, res := indexes(refs), &resolved{}, p.resolver()
 	for _, b := range bs {
-		resolved := make([]domain.ResolvedCandidate, len(b.Candidates))
-		for i, c := range b.Candidates {
-			idx := indexes[c.RouteGroup]
-			if idx == nil {
-				idx = routing.NewIndex(refs[c.RouteGroup])
-				indexes[c.RouteGroup] = idx
-			}
-			resolved[i] = domain.ResolvedCandidate{BindingCandidate: c, GroupID: groupIDs[c.RouteGroup], Resolution: idx.Resolve(c)}
-		}
-		e.put(KeyBindings, b.Key(), bindingJSON(b, resolved))
+		e.put(KeyBindings, b.Key(), bindingJSON(b, res.binding(b, index, groupIDs, rs)))
 		e.put(indexOf[KeyBindings], strconv.FormatInt(b.ID, 10), b.Key())
 	}
-	return nil
+	return rs, nil
 }
 
 // opsFor turns the collected entries into ops against what Redis holds

@@ -22,6 +22,12 @@ type Options struct {
 	ReconcileInterval time.Duration
 	// RetryMax caps the backoff after a failure.
 	RetryMax time.Duration
+	// BindingResolveBudget bounds one binding's resolution (zero: no
+	// bound); a binding that exceeds it is published fail-closed.
+	BindingResolveBudget time.Duration
+	// Resolutions, when set, receives the binding resolutions of every
+	// published state once Redis confirmed it.
+	Resolutions ports.BindingResolutionStore
 }
 
 // Metrics receives the publisher's measurements (the observability adapter
@@ -32,6 +38,9 @@ type Metrics interface {
 	Failed()
 	// Faults is the number of entries currently published fail-closed.
 	Faults(n int)
+	// BindingBudgetExceeded counts bindings whose resolution ran out of
+	// its time budget in a published build or delta.
+	BindingBudgetExceeded(n int)
 }
 
 // Publisher keeps Redis equal to the database: only while it holds the
@@ -65,6 +74,10 @@ type Publisher struct {
 	lastFailure  string
 
 	faultsLogged string // the fault list last logged, to log changes only
+
+	// unsaved are resolutions published to Redis whose write to the
+	// database failed, retried with the next save (newest per binding).
+	unsaved map[int64]domain.BindingResolution
 }
 
 // NewPublisher builds the publisher; Start runs it.
@@ -210,6 +223,9 @@ func (p *Publisher) Step(ctx context.Context) error {
 			return err
 		}
 	}
+	if len(p.unsaved) > 0 {
+		p.published(ctx, &State{}) // retry resolutions whose store failed
+	}
 	if req, err := p.state.ResyncRequested(ctx); err != nil {
 		return err
 	} else if req != nil {
@@ -291,6 +307,7 @@ func (p *Publisher) adopt(ctx context.Context) error {
 			return err
 		}
 		if Checksum(have) == meta.Checksum && len(diffKeys(have, want.Index, IndexKeys)) == 0 {
+			p.published(ctx, want)
 			want.compact()
 			p.mirror = want
 			return p.source.Ack(ctx, want.Version, p.clock.Now())
@@ -306,7 +323,13 @@ func (p *Publisher) build(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(data, p.decrypt, p.clock.Now())
+	return BuildWithin(data, p.decrypt, p.clock.Now(), p.resolver())
+}
+
+// resolver resolves bindings within the configured budget, on the wall
+// clock (the budget bounds real time spent).
+func (p *Publisher) resolver() Resolver {
+	return Resolver{Budget: p.opts.BindingResolveBudget, Now: time.Now}
 }
 
 // applyDelta publishes the pending changes: change-driven (only the entries
@@ -353,6 +376,7 @@ func (p *Publisher) publishDelta(ctx context.Context, start time.Time, want *Sta
 		_, err := p.fullResync(ctx)
 		return err
 	}
+	p.published(ctx, want)
 	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
@@ -380,6 +404,7 @@ func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResu
 	if err := p.store.Replace(ctx, sections, meta, nil); err != nil {
 		return domain.ResyncResult{}, err
 	}
+	p.published(ctx, want)
 	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
@@ -433,6 +458,36 @@ func (p *Publisher) overtake(ctx context.Context, redisVersion, dbVersion int64)
 		return domain.ResyncResult{}, err
 	}
 	return p.replace(ctx, want)
+}
+
+// published runs once Redis holds want: it counts the bindings that ran
+// out of budget and stores the resolutions want computed (with any earlier
+// ones whose store failed), in one statement. A failed store does not fail
+// the publish (Redis is right); it is logged and retried with the next.
+func (p *Publisher) published(ctx context.Context, want *State) {
+	if p.metrics != nil && want.budgetExceeded > 0 {
+		p.metrics.BindingBudgetExceeded(want.budgetExceeded)
+	}
+	if p.opts.Resolutions == nil || (len(want.Resolutions) == 0 && len(p.unsaved) == 0) {
+		return
+	}
+	if p.unsaved == nil {
+		p.unsaved = map[int64]domain.BindingResolution{}
+	}
+	for _, r := range want.Resolutions {
+		if have, ok := p.unsaved[r.BindingID]; !ok || have.Version <= r.Version {
+			p.unsaved[r.BindingID] = r
+		}
+	}
+	rs := make([]domain.BindingResolution, 0, len(p.unsaved))
+	for _, r := range p.unsaved {
+		rs = append(rs, r)
+	}
+	if err := p.opts.Resolutions.SaveResolutions(ctx, rs); err != nil {
+		p.logger.Warn("storing binding resolutions failed; will retry with the next publish", "error", err, "bindings", len(rs))
+		return
+	}
+	p.unsaved = nil
 }
 
 // reportFaults exposes the fail-closed entries of the published state.

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
-	"github.com/ez-api/ez-api/internal/core/routing"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
@@ -29,6 +28,9 @@ type State struct {
 	ClockFrom time.Time
 	// Faults are the entries published fail-closed.
 	Faults []domain.SnapshotFault
+	// Resolutions are the binding resolutions computed for this state, to
+	// store once Redis has them (dropped by compact).
+	Resolutions []domain.BindingResolution
 
 	// sums and modelsChecksum are computed on first use, or carried over
 	// from the previous state and updated per changed entry by the
@@ -36,6 +38,7 @@ type State struct {
 	sums           Sums
 	modelsChecksum string
 	counts         map[string]int
+	budgetExceeded int
 }
 
 // compact drops the values and keeps the summary the publisher needs.
@@ -43,7 +46,7 @@ func (s *State) compact() {
 	s.Sums()
 	s.ModelsChecksum()
 	s.counts = s.Counts()
-	s.Sections, s.Index = nil, nil
+	s.Sections, s.Index, s.Resolutions = nil, nil, nil
 }
 
 // Sums are the per-section checksums of the state.
@@ -120,8 +123,15 @@ func (s *State) ModelsMeta(now time.Time) map[string]string {
 // balancer needs.
 type Decrypter func(providerID int64, ciphertext []byte) (string, error)
 
-// Build computes the whole snapshot from data.
+// Build computes the whole snapshot from data, resolving bindings without
+// a time budget.
 func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, error) {
+	return BuildWithin(data, decrypt, now, Resolver{})
+}
+
+// BuildWithin computes the whole snapshot from data; each binding resolves
+// within res's budget, and one that exceeds it is published fail-closed.
+func BuildWithin(data ports.SnapshotData, decrypt Decrypter, now time.Time, res Resolver) (*State, error) {
 	s := newState()
 	s.Version, s.ClockFrom = data.Version, now
 	refs := map[string][]domain.ProviderRef{}
@@ -166,20 +176,16 @@ func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, e
 		s.Sections[KeyModels][m.Key()] = modelJSON(m)
 		s.Index[indexOf[KeyModels]][strconv.FormatInt(m.ID, 10)] = m.Key()
 	}
-	indexes := make(map[string]*routing.Index, len(refs))
+	index, rs := indexes(refs), &resolved{}
 	for _, b := range data.Bindings {
-		resolved := make([]domain.ResolvedCandidate, len(b.Candidates))
-		for i, c := range b.Candidates {
-			idx := indexes[c.RouteGroup]
-			if idx == nil {
-				idx = routing.NewIndex(refs[c.RouteGroup])
-				indexes[c.RouteGroup] = idx
-			}
-			resolved[i] = domain.ResolvedCandidate{BindingCandidate: c, GroupID: data.GroupIDs[c.RouteGroup],
-				Resolution: idx.Resolve(routing.WithPublicModel(c, b.PublicModel))}
-		}
-		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, resolved)
+		s.Sections[KeyBindings][b.Key()] = bindingJSON(b, res.binding(b, index, data.GroupIDs, rs))
 		s.Index[indexOf[KeyBindings]][strconv.FormatInt(b.ID, 10)] = b.Key()
+	}
+	s.Faults = append(s.Faults, rs.faults...)
+	s.budgetExceeded = len(rs.faults)
+	s.Resolutions = rs.resolutions
+	for i := range s.Resolutions {
+		s.Resolutions[i].Version = s.Version
 	}
 	for name, v := range data.Features {
 		s.Sections[KeyFeatures][name] = v

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -628,4 +629,64 @@ func limit[T any](rows []T, n int) []T {
 		return rows[:n]
 	}
 	return rows
+}
+
+// BindingResolutions is an in-memory ports.BindingResolutionStore with the
+// adapter's rules: a lower version never replaces a higher one, and a
+// binding the repository no longer has is skipped.
+type BindingResolutions struct {
+	mu       sync.Mutex
+	rows     map[int64]domain.BindingResolution
+	bindings *Bindings
+	// Saves counts SaveResolutions calls.
+	Saves int
+}
+
+var _ ports.BindingResolutionStore = (*BindingResolutions)(nil)
+
+// NewBindingResolutions builds an empty store for the bindings of repo.
+func NewBindingResolutions(repo *Bindings) *BindingResolutions {
+	return &BindingResolutions{rows: map[int64]domain.BindingResolution{}, bindings: repo}
+}
+
+// SaveResolutions implements ports.BindingResolutionStore.
+func (s *BindingResolutions) SaveResolutions(_ context.Context, rs []domain.BindingResolution) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Saves++
+	for _, r := range rs {
+		s.bindings.mu.Lock()
+		_, exists := s.bindings.rows[r.BindingID]
+		s.bindings.mu.Unlock()
+		if !exists {
+			continue
+		}
+		if have, ok := s.rows[r.BindingID]; ok && (have.Version > r.Version || reflect.DeepEqual(have.Candidates, r.Candidates)) {
+			continue
+		}
+		r.Candidates = slices.Clone(r.Candidates)
+		s.rows[r.BindingID] = r
+	}
+	return nil
+}
+
+// Resolutions implements ports.BindingResolutionStore.
+func (s *BindingResolutions) Resolutions(_ context.Context, ids []int64) (map[int64]domain.BindingResolution, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]domain.BindingResolution{}
+	for _, id := range ids {
+		s.bindings.mu.Lock()
+		_, exists := s.bindings.rows[id]
+		s.bindings.mu.Unlock()
+		if !exists {
+			delete(s.rows, id) // the cascade of the binding's delete
+			continue
+		}
+		if r, ok := s.rows[id]; ok {
+			r.Candidates = slices.Clone(r.Candidates)
+			out[id] = r
+		}
+	}
+	return out, nil
 }

@@ -33,6 +33,14 @@ func TestRoutingFakesKeepThePortContracts(t *testing.T) {
 			return fakes.NewBindings(models), models
 		})
 	})
+	t.Run("binding_resolutions", func(t *testing.T) {
+		t.Parallel()
+		repotest.BindingResolutionStore(t, func(*testing.T) (ports.BindingResolutionStore, ports.BindingRepository, ports.ModelRepository) {
+			models := fakes.NewModels()
+			bindings := fakes.NewBindings(models)
+			return fakes.NewBindingResolutions(bindings), bindings, models
+		})
+	})
 	t.Run("changes", func(t *testing.T) {
 		t.Parallel()
 		repotest.ChangeRecorder(t, func(*testing.T) ports.ChangeRecorder { return &fakes.Changes{} })

@@ -724,3 +724,75 @@ func ChangeRecorder(t *testing.T, newRec func(t *testing.T) ports.ChangeRecorder
 		}
 	})
 }
+
+// BindingResolutionStore checks a resolution store, with the binding and
+// model repositories it belongs to, against the ports' contract.
+func BindingResolutionStore(t *testing.T, newRepos func(t *testing.T) (ports.BindingResolutionStore, ports.BindingRepository, ports.ModelRepository)) {
+	ctx := context.Background()
+	now := suiteNow()
+	setup := func(t *testing.T) (ports.BindingResolutionStore, ports.BindingRepository, domain.Binding) {
+		t.Helper()
+		store, bindings, models := newRepos(t)
+		m, err := models.Create(ctx, domain.Model{Namespace: "default", Name: "gpt-4o", Kind: domain.ModelChat,
+			Status: domain.StatusActive, CreatedAt: now, UpdatedAt: now})
+		require.NoError(t, err)
+		b, err := bindings.Create(ctx, domain.Binding{ModelID: m.ID, Status: domain.StatusActive, CreatedAt: now, UpdatedAt: now,
+			Candidates: []domain.BindingCandidate{{RouteGroup: "g1", Weight: 1, SelectorType: domain.SelectorRegex, SelectorValue: "^gpt"}}})
+		require.NoError(t, err)
+		return store, bindings, b
+	}
+	resolution := func(b domain.Binding, version int64, upstreams map[int64]string) domain.BindingResolution {
+		res := domain.CandidateResolution{Status: "ok", Upstreams: upstreams}
+		if len(upstreams) == 0 {
+			res = domain.CandidateResolution{Status: "error", Error: domain.ResolutionConfigError, Detail: "budget", Upstreams: map[int64]string{}}
+		}
+		return domain.BindingResolution{BindingID: b.ID, Version: version, ResolvedAt: now,
+			Candidates: []domain.ResolvedCandidate{{BindingCandidate: b.Candidates[0], GroupID: 7, Resolution: res}}}
+	}
+	t.Run("stores_and_reads_back", func(t *testing.T) {
+		store, _, b := setup(t)
+		want := resolution(b, 5, map[int64]string{1: "gpt-4o", 2: "gpt-4o-mini"})
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{want}))
+		got, err := store.Resolutions(ctx, []int64{b.ID, b.ID + 1000})
+		require.NoError(t, err)
+		require.Len(t, got, 1, "a binding with none is absent")
+		assert.Equal(t, want.Version, got[b.ID].Version)
+		assert.Equal(t, want.Candidates, got[b.ID].Candidates)
+		assert.True(t, want.ResolvedAt.Equal(got[b.ID].ResolvedAt))
+		assert.True(t, got[b.ID].Matches(b.Candidates))
+	})
+	t.Run("a_lower_version_never_replaces_a_higher_one", func(t *testing.T) {
+		store, _, b := setup(t)
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 9, map[int64]string{1: "new"})}))
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 8, map[int64]string{1: "stale"})}))
+		got, err := store.Resolutions(ctx, []int64{b.ID})
+		require.NoError(t, err)
+		assert.Equal(t, int64(9), got[b.ID].Version)
+		assert.Equal(t, "new", got[b.ID].Candidates[0].Resolution.Upstreams[1])
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 10, nil)}))
+		got, err = store.Resolutions(ctx, []int64{b.ID})
+		require.NoError(t, err)
+		assert.Equal(t, domain.ResolutionConfigError, got[b.ID].Candidates[0].Resolution.Error, "a newer one replaces it")
+	})
+	t.Run("an_unchanged_resolution_keeps_its_version", func(t *testing.T) {
+		store, _, b := setup(t)
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 3, map[int64]string{1: "x"})}))
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 4, map[int64]string{1: "x"})}))
+		got, err := store.Resolutions(ctx, []int64{b.ID})
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), got[b.ID].Version)
+	})
+	t.Run("a_deleted_binding_is_skipped_and_its_row_goes", func(t *testing.T) {
+		store, bindings, b := setup(t)
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 1, map[int64]string{1: "x"})}))
+		require.NoError(t, bindings.Delete(ctx, b.ID))
+		got, err := store.Resolutions(ctx, []int64{b.ID})
+		require.NoError(t, err)
+		assert.Empty(t, got, "deleting the binding deletes its resolution")
+		require.NoError(t, store.SaveResolutions(ctx, []domain.BindingResolution{resolution(b, 2, map[int64]string{1: "x"})}),
+			"a publisher storing what it resolved before the delete is not an error")
+		got, err = store.Resolutions(ctx, []int64{b.ID})
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+}
