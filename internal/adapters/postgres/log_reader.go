@@ -105,7 +105,7 @@ func (r *LogReader) List(ctx context.Context, f domain.LogFilter) ([]domain.LogR
 	q := `SELECT id, ` + strings.Join(logColumns, ", ") + ` FROM logs WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
 	var rows []logRow
-	if err := r.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := listPage(ctx, r.db, true, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list logs: %w", translate(err))
 	}
 	out := make([]domain.LogRecord, len(rows))
