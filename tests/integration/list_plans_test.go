@@ -197,7 +197,7 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 
 	ctx := context.Background()
 	cases := []struct {
-		name  string
+		name string
 		// The index the page is read from in order; "a|b": either. A
 		// filter the statistics say most rows pass is read along the
 		// primary key, filtering, which is in order too.
