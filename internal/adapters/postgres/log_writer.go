@@ -129,8 +129,8 @@ var insertFromStaging = func() string {
   WHERE k.id = a.key_id
   RETURNING k.id
 )
-SELECT created_at, request_id, (SELECT coalesce(array_agg(id), '{}') FROM used) AS touched FROM ins
-UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used) WHERE NOT EXISTS (SELECT 1 FROM ins)`)
+SELECT created_at, request_id, NULL::bigint[] AS touched FROM ins
+UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used)`)
 	return b.String()
 }()
 
@@ -393,15 +393,20 @@ func (w *LogWriter) writeStaged(ctx context.Context, tx *sqlx.Tx, records []doma
 	}
 	defer rows.Close()
 	inserted := map[identity]bool{}
+	// One row per inserted record, and one more (without an identity)
+	// carrying the keys whose usage changed.
 	var touched pq.Int64Array
 	for rows.Next() {
 		var at sql.NullTime
 		var id sql.NullString
-		if err := rows.Scan(&at, &id, &touched); err != nil {
+		var keys pq.Int64Array
+		if err := rows.Scan(&at, &id, &keys); err != nil {
 			return nil, fmt.Errorf("insert logs: %w", err)
 		}
 		if at.Valid {
 			inserted[identity{at.Time.UTC(), id.String}] = true
+		} else {
+			touched = keys
 		}
 	}
 	if err := rows.Err(); err != nil {
