@@ -12,7 +12,9 @@ type LogSink interface {
 	// Submit queues records. With wait it returns once they are committed,
 	// with each record's outcome, or when ctx ends (domain.ErrUnavailable:
 	// they may still be written). A full queue or a closing sink is
-	// domain.ErrUnavailable at once, with nothing queued.
+	// domain.ErrUnavailable at once, with nothing queued. The sink keeps
+	// references to records until they are written: the caller does not
+	// change them after the call.
 	Submit(ctx context.Context, records []domain.LogRecord, wait bool) ([]WriteOutcome, error)
 }
 

@@ -86,42 +86,69 @@ func TestLogIngestion(t *testing.T) {
 
 	workers, perBatch := 4, 1000
 	duration := 15 * time.Second
-	var posted, failed atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range workers {
-		wg.Go(func() {
-			client := &http.Client{Timeout: 30 * time.Second}
-			for i := 0; time.Since(start) < duration; i++ {
-				body := batchJSON(fmt.Sprintf("b%d-%d", w, i), perBatch, start)
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/logs", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok.Plaintext)
-				res, err := client.Do(req)
-				if err != nil || res.StatusCode != http.StatusOK {
-					failed.Add(1)
-					if res != nil {
-						res.Body.Close()
+	var failed atomic.Int64
+	// ingest posts batches to addr from the workers for d; it returns the
+	// rows acknowledged.
+	ingest := func(addr, tag string, d time.Duration) int64 {
+		var posted atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := range workers {
+			wg.Go(func() {
+				client := &http.Client{Timeout: 30 * time.Second}
+				for i := 0; time.Since(start) < d; i++ {
+					body := batchJSON(fmt.Sprintf("%s%d-%d", tag, w, i), perBatch, start)
+					req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/logs", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+tok.Plaintext)
+					res, err := client.Do(req)
+					if err != nil || res.StatusCode != http.StatusOK {
+						failed.Add(1)
+						if res != nil {
+							res.Body.Close()
+						}
+						continue
 					}
-					continue
+					res.Body.Close()
+					posted.Add(int64(perBatch))
 				}
-				res.Body.Close()
-				posted.Add(int64(perBatch))
-			}
-		})
+			})
+		}
+		wg.Wait()
+		return posted.Load()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	// With EZ_BENCH_BEFORE_BIN (a binary built from an earlier commit) the
+	// same run measures it too, in alternating rounds with ours.
+	var beforeAddr string
+	if before := os.Getenv("EZ_BENCH_BEFORE_BIN"); before != "" {
+		_, beforeAddr = runBinary(t, before, append(testenv.Environ("EZ_LOG_LEVEL=info"), strings.Fields(os.Getenv("EZ_BENCH_SERVER_ENV"))...))
+	}
+	var ourRows, beforeRows int64
+	var ourTime, beforeTime time.Duration
+	rounds := 1
+	if beforeAddr != "" {
+		rounds = 2
+	}
+	for r := range rounds {
+		start := time.Now()
+		ourRows += ingest(addr, fmt.Sprintf("b%d-", r), duration/time.Duration(rounds))
+		ourTime += time.Since(start)
+		if beforeAddr != "" {
+			start = time.Now()
+			beforeRows += ingest(beforeAddr, fmt.Sprintf("o%d-", r), duration/time.Duration(rounds))
+			beforeTime += time.Since(start)
+		}
+	}
 	peak := rssKB(cmd.Process.Pid, "VmHWM")
 	var stored int64
 	require.NoError(t, db.Get(&stored, `SELECT count(*) FROM logs WHERE balancer_id = 'bench'`))
-	require.Equal(t, posted.Load(), stored, "every acknowledged record is stored")
-	ours := float64(stored) / elapsed.Seconds()
+	require.Equal(t, ourRows+beforeRows, stored, "every acknowledged record is stored")
+	ours := float64(ourRows) / ourTime.Seconds()
 
 	// Baselines on the same rows into the same logs table: raw COPY, and
 	// the original design's 10 single-row INSERTs per transaction.
 	rows := 200_000
-	start = time.Now()
+	start := time.Now()
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	stmt, err := tx.Prepare(`COPY logs (created_at, request_id, key_id, master_id, namespace, model, provider_id, upstream_model, status_code, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, cost_usd, stream, client_ip, error, balancer_id) FROM STDIN`)
@@ -161,5 +188,9 @@ VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`, at
 		fmt.Sprintf("%.0f rows/s", ours), fmt.Sprintf("%.0f rows/s", original), fmt.Sprintf("%.1f×", ours/original), "≥ 5×"})
 	record(sec, row{"server peak RSS during that run (VmHWM of the real binary)", fmt.Sprintf("%.0f MB", float64(peak)/1024),
 		fmt.Sprintf("%.0f MB idle before the run", float64(rssBefore)/1024), "—", "≤ 150 MB"})
+	if beforeAddr != "" {
+		b := float64(beforeRows) / beforeTime.Seconds()
+		t.Logf("before binary: %.0f rows/s = %.2f of raw COPY; after: %.0f rows/s = %.2f of raw COPY", b, b/raw, ours, ours/raw)
+	}
 	t.Logf("failed posts: %d", failed.Load())
 }

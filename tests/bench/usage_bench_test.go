@@ -160,7 +160,13 @@ func TestUsageStats(t *testing.T) {
 	require.NoError(t, db.Get(&stored, `SELECT count(*) FROM logs WHERE created_at >= $1 AND created_at < $2`, from, to))
 	require.EqualValues(t, usageRows, stored)
 
-	query := func(group string) (time.Duration, []map[string]any) {
+	// With EZ_BENCH_BEFORE_BIN (a binary built from an earlier commit) the
+	// same run also times that binary, request by request in turn with ours.
+	var beforeAddr string
+	if before := os.Getenv("EZ_BENCH_BEFORE_BIN"); before != "" {
+		_, beforeAddr = runBinary(t, before, testenv.Environ("EZ_LOG_LEVEL=info"))
+	}
+	queryAt := func(addr, group string) (time.Duration, []map[string]any) {
 		q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}, "group_by": {group}}
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/stats/usage?"+q.Encode(), nil)
 		req.Header.Set("Authorization", "Bearer "+viewer.Plaintext)
@@ -175,6 +181,7 @@ func TestUsageStats(t *testing.T) {
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 		return time.Since(t0), body.Rows
 	}
+	query := func(group string) (time.Duration, []map[string]any) { return queryAt(addr, group) }
 
 	// The answer is right before it is timed: every row counted once.
 	_, rows := query("model")
@@ -188,11 +195,20 @@ func TestUsageStats(t *testing.T) {
 	sec := "Usage statistics (issue 7)"
 	const runs = 30
 	for _, group := range []string{"model", "key", "master", "provider", "hour", "day"} {
-		var lat []time.Duration
+		var lat, beforeLat []time.Duration
 		var n int
 		for range runs {
 			d, rows := query(group)
 			lat, n = append(lat, d), len(rows)
+			if beforeAddr != "" {
+				d, rows := queryAt(beforeAddr, group)
+				require.Len(t, rows, n, "both binaries answer the same groups")
+				beforeLat = append(beforeLat, d)
+			}
+		}
+		if beforeAddr != "" {
+			t.Logf("group_by=%s: before p50 %s p99 %s; after p50 %s p99 %s", group, ms(percentile(beforeLat, 0.5)),
+				ms(percentile(beforeLat, 0.99)), ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)))
 		}
 		record(sec, row{fmt.Sprintf("GET /stats/usage?group_by=%s over %d logged rows, 7 days (%d groups, %d requests)", group, usageRows, n, runs),
 			fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99))), "—", "—", "p99 ≤ 20 ms, flat in logged rows"})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -29,6 +30,9 @@ type recorder struct {
 	mu    sync.Mutex
 	query string
 	args  []any
+	// sets are the planner settings the repository changed for the query
+	// (SET LOCAL … sent just before it); pending collects them.
+	sets, pending string
 }
 
 func (r *recorder) Connect(ctx context.Context) (driver.Conn, error) {
@@ -41,10 +45,10 @@ func (r *recorder) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (r *recorder) Driver() driver.Driver { return r.inner.Driver() }
 
-func (r *recorder) last() (string, []any) {
+func (r *recorder) last() (string, []any, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.query, r.args
+	return r.query, r.args, r.sets
 }
 
 type recordingConn struct {
@@ -58,9 +62,22 @@ func (c *recordingConn) QueryContext(ctx context.Context, q string, args []drive
 		vals[i] = a.Value
 	}
 	c.r.mu.Lock()
-	c.r.query, c.r.args = q, vals
+	c.r.query, c.r.args, c.r.sets, c.r.pending = q, vals, c.r.pending, ""
 	c.r.mu.Unlock()
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c *recordingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if strings.HasPrefix(q, "SET LOCAL") {
+		c.r.mu.Lock()
+		c.r.pending = q
+		c.r.mu.Unlock()
+	}
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c *recordingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
 func (c *recordingConn) CheckNamedValue(nv *driver.NamedValue) error {
@@ -111,8 +128,9 @@ func (n planNode) readsIndex(index string) bool {
 	return false
 }
 
-// Every list page reads its table's primary key in order and sorts (or
-// joins) nothing but the page, on tables PostgreSQL has no statistics for.
+// Every list page, filtered or not (GET /logs included), reads an index in
+// order and sorts (or joins) nothing but the page, on tables PostgreSQL has
+// no statistics for and on tables whose statistics are stale.
 func TestListPlansWithoutStatistics(t *testing.T) {
 	t.Parallel()
 	admin, err := sqlx.Open("postgres", testenv.PGAdminDSN())
@@ -135,8 +153,11 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 	plain, err := sqlx.Open("postgres", dsn)
 	require.NoError(t, err)
 	defer plain.Close()
-	tables := []string{"route_groups", "providers", "models", "bindings", "masters", "keys", "operators", "service_tokens", "audit_log"}
+	tables := []string{"route_groups", "providers", "models", "bindings", "masters", "keys", "operators", "service_tokens", "audit_log", "logs", "logs_default"}
 	for _, tbl := range tables {
+		if tbl == "logs" {
+			continue // partitioned: its partitions carry the setting
+		}
 		_, err := plain.Exec(`ALTER TABLE ` + tbl + ` SET (autovacuum_enabled = false)`)
 		require.NoError(t, err)
 	}
@@ -151,7 +172,8 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 			`INSERT INTO keys (master_id, name, prefix, token_hash, group_name, issued_by) SELECT id, 'k', 'sk-', token_hash, 'default', 'master' FROM masters WHERE id NOT IN (SELECT master_id FROM keys)`,
 			`INSERT INTO operators (username, password_hash, role) SELECT 'o' || i, 'x', 'viewer' FROM generate_series($1::int, $2::int) i`,
 			`INSERT INTO service_tokens (name, role, token_hash, prefix) SELECT 's' || i, 'viewer', md5(i::text) || md5(i::text), 'st-' FROM generate_series($1::int, $2::int) i`,
-			`INSERT INTO audit_log (actor_type, action, resource_type) SELECT 'operator', 'x.update', 'x' FROM generate_series($1::int, $2::int) i`,
+			`INSERT INTO audit_log (actor_type, actor_id, action, resource_type, resource_id) SELECT 'operator', i % 50, 'x.update', 'x', (i % 50)::text FROM generate_series($1::int, $2::int) i`,
+			`INSERT INTO logs (created_at, request_id, key_id, master_id, model, status_code) SELECT '2020-01-01'::timestamptz + i * interval '1 second', 'r' || i, i % 50, i % 10, 'm' || i % 20, 200 + i % 4 * 100 FROM generate_series($1::int, $2::int) i`,
 		} {
 			var err error
 			if strings.Contains(q, "$1") {
@@ -175,7 +197,10 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 
 	ctx := context.Background()
 	cases := []struct {
-		name  string
+		name string
+		// The index the page is read from in order; "a|b": either. A
+		// filter the statistics say most rows pass is read along the
+		// primary key, filtering, which is in order too.
 		index string
 		list  func(after int64) error
 	}{
@@ -211,6 +236,104 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 			_, err := postgres.NewAuditRepository(db).List(ctx, domain.AuditFilter{Limit: 101, Before: after})
 			return err
 		}},
+		// Filtered lists read an index that has the filter's columns
+		// first and the page order after them, so the page is a range of
+		// it whatever the statistics say.
+		{"providers_status", "providers_status_idx|providers_pkey", func(after int64) error {
+			_, err := postgres.NewProviderRepository(db).List(ctx, domain.ProviderFilter{Status: domain.ProviderActive}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"providers_type", "providers_type_idx|providers_pkey", func(after int64) error {
+			_, err := postgres.NewProviderRepository(db).List(ctx, domain.ProviderFilter{Type: "openai"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"providers_group", "providers_group_id_idx|providers_pkey", func(after int64) error {
+			_, err := postgres.NewProviderRepository(db).List(ctx, domain.ProviderFilter{Group: "g7"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"providers_name_prefix", "providers_pkey", func(after int64) error {
+			_, err := postgres.NewProviderRepository(db).List(ctx, domain.ProviderFilter{NamePrefix: "p1"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"models_namespace", "models_namespace_id_idx|models_pkey", func(after int64) error {
+			_, err := postgres.NewModelRepository(db).List(ctx, domain.ModelFilter{Namespace: "default"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"models_kind", "models_kind_idx|models_pkey", func(after int64) error {
+			_, err := postgres.NewModelRepository(db).List(ctx, domain.ModelFilter{Kind: domain.ModelChat}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"models_status", "models_status_idx|models_pkey", func(after int64) error {
+			_, err := postgres.NewModelRepository(db).List(ctx, domain.ModelFilter{Status: domain.StatusActive}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"bindings_status", "bindings_status_idx|bindings_pkey", func(after int64) error {
+			_, err := postgres.NewBindingRepository(db).List(ctx, domain.BindingFilter{Status: domain.StatusActive}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"bindings_namespace", "bindings_pkey", func(after int64) error {
+			_, err := postgres.NewBindingRepository(db).List(ctx, domain.BindingFilter{Namespace: "default"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"masters_status", "masters_status_idx|masters_pkey", func(after int64) error {
+			_, err := postgres.NewMasterRepository(db).List(ctx, domain.MasterFilter{Status: domain.MasterActive}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"keys_master", "keys_master_idx|keys_pkey", func(after int64) error {
+			_, err := postgres.NewKeyRepository(db).List(ctx, domain.KeyFilter{MasterID: 7}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"keys_status", "keys_status_idx|keys_pkey", func(after int64) error {
+			_, err := postgres.NewKeyRepository(db).List(ctx, domain.KeyFilter{Status: domain.KeyRevoked}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"keys_active", "keys_status_idx|keys_pkey", func(after int64) error {
+			_, err := postgres.NewKeyRepository(db).List(ctx, domain.KeyFilter{Status: domain.KeyActive}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"keys_expired", "keys_pkey", func(after int64) error {
+			_, err := postgres.NewKeyRepository(db).List(ctx, domain.KeyFilter{Status: domain.KeyExpired}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"keys_group", "keys_group_idx|keys_pkey", func(after int64) error {
+			_, err := postgres.NewKeyRepository(db).List(ctx, domain.KeyFilter{Group: "default"}, domain.Page{Limit: 101, After: after})
+			return err
+		}},
+		{"audit_resource", "audit_log_resource_idx|audit_log_pkey", func(after int64) error {
+			_, err := postgres.NewAuditRepository(db).List(ctx, domain.AuditFilter{ResourceType: "x", ResourceID: "7", Limit: 101, Before: after})
+			return err
+		}},
+		{"audit_actor", "audit_log_actor_idx|audit_log_pkey", func(after int64) error {
+			id := int64(7)
+			_, err := postgres.NewAuditRepository(db).List(ctx, domain.AuditFilter{ActorType: "operator", ActorID: &id, Limit: 101, Before: after})
+			return err
+		}},
+		{"audit_action", "audit_log_pkey", func(after int64) error {
+			_, err := postgres.NewAuditRepository(db).List(ctx, domain.AuditFilter{Action: "x.update", Limit: 101, Before: after})
+			return err
+		}},
+		{"logs", "logs_default_created_at_id_idx", func(after int64) error {
+			_, err := postgres.NewLogReader(db).List(ctx, logFilter(after, domain.LogFilter{}))
+			return err
+		}},
+		{"logs_key", "logs_default_key_id_created_at_id_idx|logs_default_created_at_id_idx", func(after int64) error {
+			k := int64(7)
+			_, err := postgres.NewLogReader(db).List(ctx, logFilter(after, domain.LogFilter{KeyID: &k}))
+			return err
+		}},
+		{"logs_master", "logs_default_master_id_created_at_id_idx|logs_default_created_at_id_idx", func(after int64) error {
+			m := int64(7)
+			_, err := postgres.NewLogReader(db).List(ctx, logFilter(after, domain.LogFilter{MasterID: &m}))
+			return err
+		}},
+		{"logs_model", "logs_default_created_at_id_idx", func(after int64) error {
+			_, err := postgres.NewLogReader(db).List(ctx, logFilter(after, domain.LogFilter{Model: "m7"}))
+			return err
+		}},
+		{"logs_status", "logs_default_created_at_id_idx", func(after int64) error {
+			_, err := postgres.NewLogReader(db).List(ctx, logFilter(after, domain.LogFilter{StatusClass: 5}))
+			return err
+		}},
 	}
 	check := func(t *testing.T) {
 		for _, tc := range cases {
@@ -220,9 +343,18 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 			}{{"first_page", 0}, {"middle_page", n / 2}} {
 				t.Run(tc.name+"_"+page.name, func(t *testing.T) {
 					require.NoError(t, tc.list(page.after))
-					q, args := rec.last()
+					// EXPLAIN exactly what the repository ran, under the
+					// planner settings it ran it with.
+					q, args, sets := rec.last()
+					tx, err := plain.Beginx()
+					require.NoError(t, err)
+					defer func() { _ = tx.Rollback() }()
+					if sets != "" {
+						_, err := tx.Exec(sets)
+						require.NoError(t, err)
+					}
 					var raw []byte
-					require.NoError(t, plain.Get(&raw, `EXPLAIN (FORMAT JSON) `+q, args...))
+					require.NoError(t, tx.Get(&raw, `EXPLAIN (FORMAT JSON) `+q, args...))
 					var plans []struct {
 						Plan planNode `json:"Plan"`
 					}
@@ -230,7 +362,12 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 					require.Len(t, plans, 1)
 					plan := plans[0].Plan
 					assert.Empty(t, plan.unboundedSorts(), "a sort over more than the page:\n%s\n%s", q, raw)
-					assert.True(t, plan.readsIndex(tc.index), "the page is not read from %s in order:\n%s\n%s", tc.index, q, raw)
+					read := false
+					for _, index := range strings.Split(tc.index, "|") {
+						read = read || plan.readsIndex(index)
+					}
+					assert.True(t, read,
+						"the page is not read from %s in order:\n%s\n%s", tc.index, q, raw)
 				})
 			}
 		}
@@ -245,4 +382,17 @@ func TestListPlansWithoutStatistics(t *testing.T) {
 	require.NoError(t, err)
 	load(11, n)
 	t.Run("statistics_stale", check)
+}
+
+// logFilter is a GET /logs page over the rows the plan test loads (one a
+// second from 2020-01-01): the first page, or the page after the record
+// numbered after.
+func logFilter(after int64, f domain.LogFilter) domain.LogFilter {
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.From, f.To, f.Limit = start, start.AddDate(0, 0, 1), 101
+	if after > 0 {
+		at := start.Add(time.Duration(after) * time.Second)
+		f.BeforeAt, f.BeforeID = &at, after
+	}
+	return f
 }

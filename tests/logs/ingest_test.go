@@ -125,6 +125,27 @@ func TestIngestCommitted(t *testing.T) {
 		assert.Equal(t, 200, results[0].Duplicates+results[1].Duplicates)
 	})
 
+	t.Run("a_partly_retried_batch_adds_only_its_new_records_to_the_rollups", func(t *testing.T) {
+		part := map[string]any{"model": "part-model"}
+		hr, got := post(t, env, bal, []any{
+			batch[0], // stored above
+			record("part-1", now, part),
+			record("part-1", now, part), // the same identity twice in one batch
+			record("part-2", now, part),
+		})
+		require.Equal(t, http.StatusOK, hr.StatusCode)
+		assert.Equal(t, 2, got.Accepted)
+		assert.Equal(t, 2, got.Duplicates)
+		assert.Equal(t, 2, countLogs(t, env, "part-"))
+		for _, tbl := range []string{"usage_hourly", "usage_daily", "usage_hourly_model"} {
+			var requests, tokens int64
+			require.NoError(t, env.DB.QueryRow(`SELECT coalesce(sum(requests), 0), coalesce(sum(prompt_tokens), 0) FROM `+tbl+
+				` WHERE model = 'part-model'`).Scan(&requests, &tokens))
+			assert.Equal(t, int64(2), requests, tbl)
+			assert.Equal(t, int64(2000), tokens, tbl)
+		}
+	})
+
 	t.Run("a_NUL_byte_is_quarantined_and_the_rest_written", func(t *testing.T) {
 		hr, got := post(t, env, bal, []any{
 			record("nul-1", now, map[string]any{"error": "bad\u0000byte"}),

@@ -63,8 +63,12 @@ func (w *waiter) finish(pos int, outcome ports.WriteOutcome) {
 	}
 }
 
+// entry is one queued record. It points into the slice the request
+// submitted (Submit's caller leaves it alone), so the queue's buffer is
+// three words a slot, not a whole record: an idle replica does not carry
+// a queue_capacity × record-sized buffer.
 type entry struct {
-	rec domain.LogRecord
+	rec *domain.LogRecord
 	w   *waiter // nil when nobody waits
 	pos int     // the record's position in its request
 }
@@ -130,8 +134,8 @@ func (s *Sink) Submit(ctx context.Context, records []domain.LogRecord, wait bool
 	if wait {
 		w = &waiter{remaining: len(records), outcomes: make([]ports.WriteOutcome, len(records)), done: make(chan struct{})}
 	}
-	for i, r := range records {
-		s.queue <- entry{rec: r, w: w, pos: i} // never blocks: the slots are reserved
+	for i := range records {
+		s.queue <- entry{rec: &records[i], w: w, pos: i} // never blocks: the slots are reserved
 	}
 	s.mu.RUnlock()
 	if !wait {
@@ -212,7 +216,7 @@ func (s *Sink) work() {
 func (s *Sink) write(batch []entry) {
 	recs := make([]domain.LogRecord, len(batch))
 	for i, e := range batch {
-		recs[i] = e.rec
+		recs[i] = *e.rec
 	}
 	backoff := 50 * time.Millisecond
 	failures := 0

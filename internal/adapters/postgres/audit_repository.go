@@ -98,7 +98,8 @@ func (r *AuditRepository) List(ctx context.Context, f domain.AuditFilter) ([]dom
 	q := `SELECT id, at, actor_type, actor_id, action, resource_type, resource_id, changes, request_id, client_ip
 FROM audit_log WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 	var rows []auditRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
+	filtered := len(where) > 2 || (len(where) == 2 && f.Before == 0)
+	if err := listPage(ctx, r.db, filtered, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list audit: %w", translate(err))
 	}
 	out := make([]domain.AuditEntry, len(rows))

@@ -112,7 +112,7 @@ func (r *BindingRepository) List(ctx context.Context, f domain.BindingFilter, pa
 FROM (SELECT * FROM bindings b WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY b.id LIMIT $%d) b`, len(args)) + `
 JOIN models m ON m.id = b.model_id ORDER BY b.id`
 	var rows []bindingRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := listPage(ctx, r.db, len(where) > 1, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list bindings: %w", translate(err))
 	}
 	out := make([]domain.Binding, 0, len(rows))

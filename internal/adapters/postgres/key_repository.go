@@ -128,7 +128,8 @@ AND ($3 = ''
   OR ($3 NOT IN ('active', 'expired') AND status = $3))
 AND ($4 = '' OR group_name = $4) ORDER BY id LIMIT $5`
 	var rows []keyRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, page.After, f.MasterID, string(f.Status), f.Group, page.Limit); err != nil {
+	filtered := f.MasterID != 0 || f.Status != "" || f.Group != ""
+	if err := listPage(ctx, r.db, filtered, &rows, q, page.After, f.MasterID, string(f.Status), f.Group, page.Limit); err != nil {
 		return nil, fmt.Errorf("list keys: %w", translate(err))
 	}
 	out := make([]domain.Key, len(rows))

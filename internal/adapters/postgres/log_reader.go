@@ -105,7 +105,7 @@ func (r *LogReader) List(ctx context.Context, f domain.LogFilter) ([]domain.LogR
 	q := `SELECT id, ` + strings.Join(logColumns, ", ") + ` FROM logs WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
 	var rows []logRow
-	if err := r.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := listPage(ctx, r.db, true, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list logs: %w", translate(err))
 	}
 	out := make([]domain.LogRecord, len(rows))
@@ -120,26 +120,32 @@ func (r *LogReader) List(ctx context.Context, f domain.LogFilter) ([]domain.LogR
 	return out, nil
 }
 
-var usageGroupExpr = map[domain.UsageGroup]string{
-	domain.GroupByModel:    "model",
-	domain.GroupByKey:      "key_id::text",
-	domain.GroupByMaster:   "master_id::text",
-	domain.GroupByProvider: "provider_id::text",
-	domain.GroupByHour:     `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
-	domain.GroupByDay:      `to_char(date_trunc('day', hour, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"00:00:00"Z"')`,
+// usageGroup is, per grouping, the roll-up column (or expression) rows are
+// grouped on, and how a group is written out. Rows are grouped on the
+// column's own type and only the groups are formatted: hashing a bigint or
+// a timestamp is several times cheaper than building and hashing a text
+// for each of the thousands of roll-up rows a range reads.
+var usageGroup = map[domain.UsageGroup]struct{ col, format string }{
+	domain.GroupByModel:    {"model", "g"},
+	domain.GroupByKey:      {"key_id", "g::text"},
+	domain.GroupByMaster:   {"master_id", "g::text"},
+	domain.GroupByProvider: {"provider_id", "g::text"},
+	domain.GroupByHour:     {"hour", `to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"')`},
+	domain.GroupByDay:      {"date_trunc('day', hour, 'UTC')", `to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"00:00:00"Z"')`},
 }
 
 // usageMeasures are the roll-ups' measure columns.
 const usageMeasures = `requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max`
 
-// usageTotals sums the measures of the rows of s by grp, saturating.
-const usageTotals = `SELECT grp, LEAST(sum(requests), 9223372036854775807)::bigint AS requests,
+// usageTotals sums the measures of the rows of s by g, saturating; the
+// first verb is how a group is written out.
+const usageTotals = `SELECT %s AS grp, LEAST(sum(requests), 9223372036854775807)::bigint AS requests,
   LEAST(sum(errors), 9223372036854775807)::bigint AS errors,
   LEAST(sum(prompt_tokens), 9223372036854775807)::bigint AS prompt_tokens,
   LEAST(sum(completion_tokens), 9223372036854775807)::bigint AS completion_tokens, sum(cost_usd) AS cost_usd,
   CASE WHEN sum(requests) > 0 THEN sum(latency_sum)::double precision / sum(requests) ELSE 0 END AS avg_latency,
   max(latency_max) AS max_latency
-FROM (%s) s GROUP BY grp ORDER BY grp`
+FROM (%s) s GROUP BY g ORDER BY grp`
 
 // usageSpan splits the hours that start in [from, to) into whole UTC days
 // [d0, d1) and the hours around them, [h0, d0) and [d1, h1).
@@ -167,7 +173,7 @@ func usageSpan(from, to time.Time) (h0, d0, d1, h1 time.Time) {
 // by key). The rows read grow with groups
 // × buckets, never with the number of logged rows.
 func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error) {
-	expr, ok := usageGroupExpr[group]
+	grouping, ok := usageGroup[group]
 	if !ok {
 		return nil, domain.NewValidationError("group_by", "unknown grouping")
 	}
@@ -176,7 +182,7 @@ func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.
 	args := []any{h0, d0, d1, h1, masterID}
 	switch group {
 	case domain.GroupByHour, domain.GroupByDay, domain.GroupByMaster:
-		inner = `SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_hourly_master
+		inner = `SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM usage_hourly_master
   WHERE hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR master_id = $3)`
 		args = []any{h0, h1, masterID}
 	default:
@@ -184,13 +190,13 @@ func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.
 		if group != domain.GroupByKey {
 			hourly = "usage_hourly_model"
 		}
-		inner = `SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM usage_daily
+		inner = `SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM usage_daily
   WHERE day >= $2 AND day < $3 AND ($5::bigint IS NULL OR master_id = $5)
 UNION ALL
-SELECT ` + expr + ` AS grp, ` + usageMeasures + ` FROM ` + hourly + `
+SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM ` + hourly + `
   WHERE ((hour >= $1 AND hour < $2) OR (hour >= $3 AND hour < $4)) AND ($5::bigint IS NULL OR master_id = $5)`
 	}
-	q := fmt.Sprintf(usageTotals, inner)
+	q := fmt.Sprintf(usageTotals, grouping.format, inner)
 	var rows []struct {
 		Group            string  `db:"grp"`
 		Requests         int64   `db:"requests"`

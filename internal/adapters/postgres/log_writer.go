@@ -129,8 +129,8 @@ var insertFromStaging = func() string {
   WHERE k.id = a.key_id
   RETURNING k.id
 )
-SELECT created_at, request_id, (SELECT coalesce(array_agg(id), '{}') FROM used) AS touched FROM ins
-UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used) WHERE NOT EXISTS (SELECT 1 FROM ins)`)
+SELECT created_at, request_id, NULL::bigint[] AS touched FROM ins
+UNION ALL SELECT NULL, NULL, (SELECT coalesce(array_agg(id), '{}') FROM used)`)
 	return b.String()
 }()
 
@@ -151,9 +151,6 @@ func (w *LogWriter) Write(ctx context.Context, records []domain.LogRecord) ([]po
 	var exhausted []int64
 	err := NewTxRunner(w.db).InTx(ctx, func(ctx context.Context) error {
 		tx := ctx.Value(txKey{}).(*sqlx.Tx)
-		if _, err := tx.ExecContext(ctx, createStaging); err != nil {
-			return classify(fmt.Errorf("staging table: %w", err))
-		}
 		// PostgreSQL refuses NUL in text: quarantine those up front.
 		clean := make([]int, 0, len(records))
 		for i, r := range records {
@@ -299,14 +296,68 @@ func (w *LogWriter) Quarantine(ctx context.Context, records []domain.LogRecord, 
 	}))
 }
 
-// writeSome copies records[idx] and inserts them, setting out per record.
+// writeSome writes records[idx], setting out per record. The common case,
+// a batch none of whose identities is stored yet, is copied straight into
+// logs and its roll-ups and key usage are summed here and written with one
+// statement. When PostgreSQL reports an identity already stored (a retried
+// batch, or the same records from two writers at once), that attempt is
+// rolled back and the batch goes through the staging table with ON
+// CONFLICT DO NOTHING, which tells inserted records from duplicates.
 func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain.LogRecord, idx []int, out []ports.WriteOutcome) ([]int64, error) {
 	if len(idx) == 0 {
 		return nil, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, copyStaging)
+	// Within the batch, the first record of an identity is the one stored.
+	first := make([]int, 0, len(idx))
+	seen := make(map[identity]struct{}, len(idx))
+	for _, i := range idx {
+		k := identity{records[i].CreatedAt.UTC().Truncate(time.Microsecond), records[i].RequestID}
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		first = append(first, i)
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT log_direct`); err != nil {
+		return nil, classify(err)
+	}
+	err := copyRecords(ctx, tx, copyLogs, records, first)
+	if err == nil {
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT log_direct`); err != nil {
+			return nil, classify(err)
+		}
+		for _, i := range idx {
+			out[i] = ports.Duplicate
+		}
+		for _, i := range first {
+			out[i] = ports.Inserted
+		}
+		return w.account(ctx, tx, records, first)
+	}
+	if isTransient(err) {
+		return nil, err
+	}
+	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT log_direct`); rerr != nil {
+		return nil, classify(rerr)
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT log_direct`); rerr != nil {
+		return nil, classify(rerr)
+	}
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "23505" {
+		return nil, err // PostgreSQL refused the data: the caller splits the batch
+	}
+	return w.writeStaged(ctx, tx, records, idx, out)
+}
+
+// copyLogs is lib/pq's COPY … FROM STDIN straight into logs.
+var copyLogs = `COPY logs (` + strings.Join(logColumns, ", ") + `) FROM STDIN`
+
+// copyRecords runs the COPY statement copy over records[idx].
+func copyRecords(ctx context.Context, tx *sqlx.Tx, copy string, records []domain.LogRecord, idx []int) error {
+	stmt, err := tx.PrepareContext(ctx, copy)
 	if err != nil {
-		return nil, fmt.Errorf("copy: %w", err)
+		return fmt.Errorf("copy: %w", err)
 	}
 	for _, i := range idx {
 		r := records[i]
@@ -314,15 +365,27 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 			r.UpstreamModel, r.StatusCode, r.LatencyMS, r.TTFTMS, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			*r.CostUSD, r.Stream, r.ClientIP, r.Error, r.BalancerID); err != nil {
 			_ = stmt.Close()
-			return nil, fmt.Errorf("copy: %w", err)
+			return fmt.Errorf("copy: %w", err)
 		}
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
 		_ = stmt.Close()
-		return nil, fmt.Errorf("copy: %w", err)
+		return fmt.Errorf("copy: %w", err)
 	}
 	if err := stmt.Close(); err != nil {
-		return nil, fmt.Errorf("copy: %w", err)
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+// writeStaged copies records[idx] into the staging table and inserts them
+// with ON CONFLICT DO NOTHING, setting out per record.
+func (w *LogWriter) writeStaged(ctx context.Context, tx *sqlx.Tx, records []domain.LogRecord, idx []int, out []ports.WriteOutcome) ([]int64, error) {
+	if _, err := tx.ExecContext(ctx, createStaging); err != nil {
+		return nil, fmt.Errorf("staging table: %w", err)
+	}
+	if err := copyRecords(ctx, tx, copyStaging, records, idx); err != nil {
+		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, insertFromStaging)
 	if err != nil {
@@ -330,15 +393,20 @@ func (w *LogWriter) writeSome(ctx context.Context, tx *sqlx.Tx, records []domain
 	}
 	defer rows.Close()
 	inserted := map[identity]bool{}
+	// One row per inserted record, and one more (without an identity)
+	// carrying the keys whose usage changed.
 	var touched pq.Int64Array
 	for rows.Next() {
 		var at sql.NullTime
 		var id sql.NullString
-		if err := rows.Scan(&at, &id, &touched); err != nil {
+		var keys pq.Int64Array
+		if err := rows.Scan(&at, &id, &keys); err != nil {
 			return nil, fmt.Errorf("insert logs: %w", err)
 		}
 		if at.Valid {
 			inserted[identity{at.Time.UTC(), id.String}] = true
+		} else {
+			touched = keys
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -110,7 +110,7 @@ func (r *MasterRepository) Lock(ctx context.Context, id int64) (domain.Master, e
 func (r *MasterRepository) List(ctx context.Context, f domain.MasterFilter, page domain.Page) ([]domain.Master, error) {
 	q := `SELECT ` + masterColumns + ` FROM masters WHERE id > $1 AND ($2 = '' OR status = $2) AND ($3 = 0 OR id = $3) ORDER BY id LIMIT $4`
 	var rows []masterRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, page.After, string(f.Status), f.OnlyID, page.Limit); err != nil {
+	if err := listPage(ctx, r.db, f.Status != "", &rows, q, page.After, string(f.Status), f.OnlyID, page.Limit); err != nil {
 		return nil, fmt.Errorf("list masters: %w", translate(err))
 	}
 	out := make([]domain.Master, len(rows))

@@ -125,7 +125,7 @@ func (r *ModelRepository) List(ctx context.Context, f domain.ModelFilter, page d
 	args = append(args, page.Limit)
 	q := `SELECT ` + modelColumns + ` FROM models WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args))
 	var rows []modelRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := listPage(ctx, r.db, len(where) > 1, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list models: %w", translate(err))
 	}
 	out := make([]domain.Model, len(rows))

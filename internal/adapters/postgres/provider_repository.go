@@ -139,7 +139,7 @@ func (r *ProviderRepository) List(ctx context.Context, f domain.ProviderFilter, 
 FROM (SELECT * FROM providers p WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY p.id LIMIT $%d) p`, len(args)) + `
 JOIN route_groups g ON g.id = p.group_id ORDER BY p.id`
 	var rows []providerRow
-	if err := conn(ctx, r.db).SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := listPage(ctx, r.db, len(where) > 1, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list providers: %w", translate(err))
 	}
 	out := make([]domain.Provider, len(rows))

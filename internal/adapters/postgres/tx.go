@@ -113,3 +113,48 @@ func isConnError(err error) bool {
 func isUniqueViolation(err error) bool {
 	return errors.Is(err, domain.ErrConflict) && !strings.Contains(err.Error(), "references a missing or in-use row")
 }
+
+// selectPage runs a keyset list query with the planner's sorts and bitmap
+// scans turned off for it, so the page is read from an index in order and
+// cut at the limit whatever the statistics say. Without fresh statistics
+// PostgreSQL guesses that a filter matches a handful of rows, and then a
+// bitmap scan and a sort of every matching row look cheaper than reading
+// an index in order; on a large table that sort is the whole filtered
+// table for every page. Outside a transaction it takes a short read-only
+// one; inside one it restores the settings afterwards.
+func selectPage(ctx context.Context, db *sqlx.DB, dest any, query string, args ...any) error {
+	const off = `SET LOCAL enable_sort = off; SET LOCAL enable_incremental_sort = off; SET LOCAL enable_bitmapscan = off`
+	if tx, ok := ctx.Value(txKey{}).(*sqlx.Tx); ok {
+		if _, err := tx.ExecContext(ctx, off); err != nil {
+			return err
+		}
+		err := tx.SelectContext(ctx, dest, query, args...)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `RESET enable_sort; RESET enable_incremental_sort; RESET enable_bitmapscan`)
+		return err
+	}
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, off); err != nil {
+		return err
+	}
+	if err := tx.SelectContext(ctx, dest, query, args...); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// listPage runs a list query: a filtered one with selectPage, an unfiltered
+// one (whose keyset on the primary key PostgreSQL always reads in order)
+// as it is.
+func listPage(ctx context.Context, db *sqlx.DB, filtered bool, dest any, query string, args ...any) error {
+	if filtered {
+		return selectPage(ctx, db, dest, query, args...)
+	}
+	return conn(ctx, db).SelectContext(ctx, dest, query, args...)
+}
