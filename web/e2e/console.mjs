@@ -269,7 +269,7 @@ async function main() {
     await row("masters", "ui-tenant").getByRole("button", { name: "Keys" }).click();
     await row("keys", "ui-key").getByRole("button", { name: "Rotate" }).click();
     await page.getByLabel("Old token keeps working for (seconds)").fill("120");
-    await page.getByRole("button", { name: "Rotate", exact: true }).last().click();
+    await page.getByRole("form", { name: "Rotate key ui-key" }).getByRole("button", { name: "Rotate", exact: true }).click();
     const rotated = (await page.getByTestId("secret-token").innerText()).trim();
     check(rotated.startsWith("sk-") && rotated !== keyToken, "rotation shows a new token");
     await row("keys", "ui-key").getByText("old token until").waitFor();
@@ -283,8 +283,8 @@ async function main() {
 
     // 11. Feature flags and the audit log.
     await visit("features", "Feature flags");
-    await page.getByLabel("Flag").fill("console_test_flag");
-    await page.getByLabel("Value").fill("on");
+    await page.getByLabel("Flag", { exact: true }).fill("console_test_flag");
+    await page.getByLabel("Value", { exact: true }).fill("on");
     await page.getByRole("button", { name: "Save flag" }).click();
     await row("features", "console_test_flag").waitFor();
     await shot("features");
