@@ -21,7 +21,36 @@ export function window(range: Range): { from: string; to: string } {
   return { from: from.toISOString(), to: to.toISOString() };
 }
 
-function Top(props: { title: string; rows: Schemas["UsageRow"][] | undefined; testid: string }) {
+// buckets lays the rows on every hour (24 h) or day of the range, zero
+// where there was no traffic, so the chart spans the whole range.
+function buckets(range: Range, rows: Schemas["UsageRow"][]) {
+  const step = (ranges[range].bucket === "hour" ? 3600 : 86400) * 1000;
+  const w = window(range);
+  const first = Math.floor(Date.parse(w.from) / step) * step;
+  const byTime = new Map(rows.map((r) => [Math.floor(Date.parse(r.group) / step) * step, r]));
+  const out = { times: [] as number[], requests: [] as number[], tokens: [] as number[], cost: [] as number[], errorRate: [] as number[] };
+  for (let t = first; t < Date.parse(w.to); t += step) {
+    const r = byTime.get(t);
+    out.times.push(t / 1000);
+    out.requests.push(r?.requests ?? 0);
+    out.tokens.push(r ? r.prompt_tokens + r.completion_tokens : 0);
+    out.cost.push(r?.cost_usd ?? 0);
+    out.errorRate.push(r && r.requests ? (100 * r.errors) / r.requests : 0);
+  }
+  return out;
+}
+
+// useNames maps provider and master ids (the stats' groups) to names.
+function useNames(tenant: boolean) {
+  const providers = useLoad(() => (tenant ? Promise.resolve({ data: undefined, response: new Response() }) : api.GET("/providers", { params: { query: { limit: 500 } } })), [tenant]);
+  const masters = useLoad(() => (tenant ? Promise.resolve({ data: undefined, response: new Response() }) : api.GET("/admin/masters", { params: { query: { limit: 500 } } })), [tenant]);
+  return {
+    providers: new Map((providers.data?.items ?? []).map((x) => [String(x.id), x.name])),
+    masters: new Map((masters.data?.items ?? []).map((x) => [String(x.id), x.name])),
+  };
+}
+
+function Top(props: { title: string; rows: Schemas["UsageRow"][] | undefined; testid: string; names?: Map<string, string> }) {
   const rows = [...(props.rows ?? [])].sort((a, b) => b.requests - a.requests).slice(0, 5);
   return (
     <div class="card" data-testid={props.testid}>
@@ -41,7 +70,7 @@ function Top(props: { title: string; rows: Schemas["UsageRow"][] | undefined; te
           <tbody>
             {rows.map((r) => (
               <tr>
-                <td>{r.group}</td>
+                <td>{props.names?.get(r.group) ?? r.group}</td>
                 <td>{r.requests}</td>
                 <td>{r.prompt_tokens + r.completion_tokens}</td>
                 <td>{usd(r.cost_usd)}</td>
@@ -148,17 +177,8 @@ export function OverviewPage() {
   const models = useUsage(range, "model");
   const providers = useUsage(range, isTenant(p) ? "key" : "provider");
   const masters = useUsage(range, isTenant(p) ? "key" : "master");
-  const charts = useMemo(() => {
-    const rows = [...(series.data?.rows ?? [])].sort((a, b) => a.group.localeCompare(b.group));
-    const times = rows.map((r) => Date.parse(r.group) / 1000);
-    return {
-      times,
-      requests: rows.map((r) => r.requests),
-      tokens: rows.map((r) => r.prompt_tokens + r.completion_tokens),
-      cost: rows.map((r) => r.cost_usd),
-      errorRate: rows.map((r) => (r.requests ? (100 * r.errors) / r.requests : 0)),
-    };
-  }, [series.data]);
+  const charts = useMemo(() => buckets(range, series.data?.rows ?? []), [series.data]);
+  const names = useNames(isTenant(p));
 
   return (
     <Page
@@ -174,7 +194,7 @@ export function OverviewPage() {
       }
     >
       <ProblemBanner problem={series.problem} />
-      <div class="grid">
+      <div class="grid charts">
         <TimeChart testid="chart-requests" title="Requests" times={charts.times} values={charts.requests} />
         <TimeChart testid="chart-tokens" title="Tokens" times={charts.times} values={charts.tokens} />
         <TimeChart testid="chart-cost" title="Cost (USD)" times={charts.times} values={charts.cost} format={usd} />
@@ -186,8 +206,8 @@ export function OverviewPage() {
           <Top testid="top-keys" title="Top keys" rows={providers.data?.rows} />
         ) : (
           <>
-            <Top testid="top-providers" title="Top providers" rows={providers.data?.rows} />
-            <Top testid="top-masters" title="Top masters" rows={masters.data?.rows} />
+            <Top testid="top-providers" title="Top providers" rows={providers.data?.rows} names={names.providers} />
+            <Top testid="top-masters" title="Top masters" rows={masters.data?.rows} names={names.masters} />
           </>
         )}
       </div>
