@@ -6,7 +6,8 @@
 // ingestion as a balancer) on a loopback harness.
 //
 // Node.js (≥ 20.19) and npm are required; web/'s pinned packages are
-// installed with `npm ci` from web/package-lock.json when missing or stale.
+// installed with `npm ci` from web/package-lock.json when missing or stale
+// (tests/npmproject).
 package console_test
 
 import (
@@ -32,16 +33,18 @@ import (
 
 	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/tests/apiclient"
+	"github.com/ez-api/ez-api/tests/npmproject"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
 // budget bounds everything this package runs through npm, node and tsc.
 const budget = 8 * time.Minute
 
-var deadline time.Time
+// project is web/, whose Node.js 20.19 floor is Vite 8's.
+var project *npmproject.Project
 
 func TestMain(m *testing.M) {
-	deadline = time.Now().Add(budget)
+	project = npmproject.New(filepath.Join("..", "..", "web"), "the console (web/)", [2]int{20, 19}, budget)
 	os.Exit(testenv.Main(m))
 }
 
@@ -77,9 +80,8 @@ func TestRenamedFieldBreaksConsole(t *testing.T) {
 				renamed = word.ReplaceAll(spec, []byte(tc.new))
 			}
 			scratch := scratchProject(t, dir, renamed)
-			bin := filepath.Join(dir, "node_modules", ".bin")
-			run(t, scratch, nil, filepath.Join(bin, "openapi-typescript"), "openapi.yaml", "--default-non-nullable", "false", "-o", filepath.Join("src", "schema.d.ts"))
-			out, err := command(t, scratch, nil, filepath.Join(bin, "tsc"), "--noEmit", "-p", scratch)
+			run(t, scratch, nil, project.Bin("openapi-typescript"), "openapi.yaml", "--default-non-nullable", "false", "-o", filepath.Join("src", "schema.d.ts"))
+			out, err := command(t, scratch, nil, project.Bin("tsc"), "--noEmit", "-p", scratch)
 			if tc.old == "" {
 				require.NoError(t, err, "tsc on the unchanged spec:\n%s", out)
 				return

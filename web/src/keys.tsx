@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 
 import { api, canWrite, session, type Problem, type Schemas } from "./api";
 import { submit, useLoad } from "./load";
-import { Field, Pager, ProblemBanner, SecretOnce, Status, UsageBar, list, usd, usePager, when } from "./ui";
+import { Field, Input, Pager, ProblemBanner, SecretOnce, Status, UsageBar, list, usd, usePager, when } from "./ui";
 
 type Key = Schemas["Key"];
 
@@ -34,21 +34,11 @@ function KeyForm(props: { masterId: number | null; onCreated: (k: Schemas["KeyCr
   return (
     <form class="card form" onSubmit={save} aria-label="New key">
       <h3>New key</h3>
-      <Field name="name" label="Key name" problem={problem}>
-        <input id="f-name" value={name} onInput={(x) => setName(x.currentTarget.value)} />
-      </Field>
-      <Field name="allowed_models" label="Allowed models (comma-separated, empty: all)" problem={problem}>
-        <input id="f-allowed_models" value={models} onInput={(x) => setModels(x.currentTarget.value)} />
-      </Field>
-      <Field name="rpm_limit" label="Requests per minute" problem={problem}>
-        <input id="f-rpm_limit" type="number" value={rpm} onInput={(x) => setRPM(x.currentTarget.value)} />
-      </Field>
-      <Field name="quota_tokens" label="Token quota" problem={problem}>
-        <input id="f-quota_tokens" type="number" value={quota} onInput={(x) => setQuota(x.currentTarget.value)} />
-      </Field>
-      <Field name="budget_usd" label="Budget (USD)" problem={problem}>
-        <input id="f-budget_usd" type="number" step="any" value={budget} onInput={(x) => setBudget(x.currentTarget.value)} />
-      </Field>
+      <Input name="name" label="Key name" problem={problem} value={name} onValue={setName} />
+      <Input name="allowed_models" label="Allowed models (comma-separated, empty: all)" problem={problem} value={models} onValue={setModels} />
+      <Input name="rpm_limit" label="Requests per minute" problem={problem} type="number" value={rpm} onValue={setRPM} />
+      <Input name="quota_tokens" label="Token quota" problem={problem} type="number" value={quota} onValue={setQuota} />
+      <Input name="budget_usd" label="Budget (USD)" problem={problem} type="number" step="any" value={budget} onValue={setBudget} />
       <Field name="budget_period" label="Budget period" problem={problem}>
         <select id="f-budget_period" value={period} onChange={(x) => setPeriod(x.currentTarget.value as Schemas["BudgetPeriod"])}>
           <option value="none">none</option>
@@ -75,9 +65,7 @@ function RotateForm(props: { k: Key; onRotated: (k: Schemas["KeyCreated"]) => vo
   };
   return (
     <form class="inline-form" onSubmit={rotate} aria-label={`Rotate key ${props.k.name}`}>
-      <Field name="grace_seconds" label="Old token keeps working for (seconds)" problem={problem}>
-        <input id="f-grace_seconds" type="number" value={grace} onInput={(x) => setGrace(x.currentTarget.value)} />
-      </Field>
+      <Input name="grace_seconds" label="Old token keeps working for (seconds)" problem={problem} type="number" value={grace} onValue={setGrace} />
       <ProblemBanner problem={problem} named={["grace_seconds"]} />
       <button type="submit">Rotate</button>
       <button type="button" class="secondary" onClick={props.onCancel}>Cancel</button>

@@ -175,3 +175,30 @@ export function Page(props: { title: string; children: ComponentChildren; action
     </section>
   );
 }
+
+// Input is a labelled text (or number, password) input inside a Field.
+export function Input(props: {
+  name: string;
+  label: string;
+  problem: Problem | null;
+  value: string;
+  onValue: (v: string) => void;
+  hint?: string;
+  type?: "text" | "number" | "password";
+  step?: string;
+  autocomplete?: string;
+}) {
+  return (
+    <Field name={props.name} label={props.label} problem={props.problem} {...(props.hint !== undefined ? { hint: props.hint } : {})}>
+      <input
+        id={`f-${props.name}`}
+        // Preact's types tie attributes to one input type; these three share them.
+        type={(props.type ?? "text") as "text"}
+        step={props.step}
+        autocomplete={props.autocomplete}
+        value={props.value}
+        onInput={(x) => props.onValue(x.currentTarget.value)}
+      />
+    </Field>
+  );
+}

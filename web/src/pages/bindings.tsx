@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 
 import { api, canWrite, session, type Problem, type Schemas } from "../api";
 import { submit, useLoad } from "../load";
-import { Field, Page, Pager, ProblemBanner, Status, fieldErrors, usePager } from "../ui";
+import { Input, Page, Pager, ProblemBanner, Status, fieldErrors, usePager } from "../ui";
 
 type Binding = Schemas["Binding"];
 type Candidate = Schemas["BindingCandidateInput"];
@@ -69,12 +69,8 @@ function BindingForm(props: { editing: Binding | null; onDone: () => void }) {
       <h2>{e ? `Edit ${e.key}` : "New binding"}</h2>
       {!e && (
         <>
-          <Field name="namespace" label="Namespace" problem={problem}>
-            <input id="f-namespace" value={namespace} onInput={(x) => setNamespace(x.currentTarget.value)} />
-          </Field>
-          <Field name="public_model" label="Public model" problem={problem}>
-            <input id="f-public_model" value={publicModel} onInput={(x) => setPublicModel(x.currentTarget.value)} />
-          </Field>
+          <Input name="namespace" label="Namespace" problem={problem} value={namespace} onValue={setNamespace} />
+          <Input name="public_model" label="Public model" problem={problem} value={publicModel} onValue={setPublicModel} />
         </>
       )}
       <CandidateEditor value={candidates} onChange={setCandidates} problem={problem} />

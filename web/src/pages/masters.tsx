@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { api, canWrite, session, type Problem, type Schemas } from "../api";
 import { KeysPanel } from "../keys";
 import { submit, useLoad } from "../load";
-import { Field, Page, Pager, ProblemBanner, SecretOnce, Status, usd, usePager } from "../ui";
+import { Input, Page, Pager, ProblemBanner, SecretOnce, Status, usd, usePager } from "../ui";
 
 type Master = Schemas["Master"];
 
@@ -31,21 +31,11 @@ function MasterForm(props: { onCreated: (m: Schemas["MasterCreated"]) => void; o
   return (
     <form class="card form" onSubmit={save} aria-label="New master">
       <h2>New master</h2>
-      <Field name="name" label="Name" problem={problem}>
-        <input id="f-name" value={name} onInput={(x) => setName(x.currentTarget.value)} />
-      </Field>
-      <Field name="group" label="Route group" problem={problem}>
-        <input id="f-group" value={group} onInput={(x) => setGroup(x.currentTarget.value)} />
-      </Field>
-      <Field name="max_keys" label="Most keys (0: no limit)" problem={problem}>
-        <input id="f-max_keys" type="number" value={maxKeys} onInput={(x) => setMaxKeys(x.currentTarget.value)} />
-      </Field>
-      <Field name="max_quota_tokens" label="Token quota cap per key" problem={problem}>
-        <input id="f-max_quota_tokens" type="number" value={quota} onInput={(x) => setQuota(x.currentTarget.value)} />
-      </Field>
-      <Field name="max_budget_usd" label="Monthly budget cap per key (USD)" problem={problem}>
-        <input id="f-max_budget_usd" type="number" step="any" value={budget} onInput={(x) => setBudget(x.currentTarget.value)} />
-      </Field>
+      <Input name="name" label="Name" problem={problem} value={name} onValue={setName} />
+      <Input name="group" label="Route group" problem={problem} value={group} onValue={setGroup} />
+      <Input name="max_keys" label="Most keys (0: no limit)" problem={problem} type="number" value={maxKeys} onValue={setMaxKeys} />
+      <Input name="max_quota_tokens" label="Token quota cap per key" problem={problem} type="number" value={quota} onValue={setQuota} />
+      <Input name="max_budget_usd" label="Monthly budget cap per key (USD)" problem={problem} type="number" step="any" value={budget} onValue={setBudget} />
       <ProblemBanner problem={problem} named={["name", "group", "max_keys", "max_quota_tokens", "max_budget_usd"]} />
       <div class="actions">
         <button type="submit">Create master</button>

@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 
 import { api, canWrite, session, type Problem, type Schemas } from "../api";
 import { submit, useLoad } from "../load";
-import { Field, Page, Pager, ProblemBanner, Status, usePager } from "../ui";
+import { Field, Input, Page, Pager, ProblemBanner, Status, usePager } from "../ui";
 
 type Model = Schemas["Model"];
 const kinds: Schemas["ModelKind"][] = ["chat", "embedding", "rerank", "other"];
@@ -23,23 +23,15 @@ function ModelForm(props: { onDone: () => void }) {
   return (
     <form class="card form" onSubmit={save} aria-label="New model">
       <h2>New model</h2>
-      <Field name="namespace" label="Namespace" problem={problem}>
-        <input id="f-namespace" value={namespace} onInput={(x) => setNamespace(x.currentTarget.value)} />
-      </Field>
-      <Field name="name" label="Name" problem={problem}>
-        <input id="f-name" value={name} onInput={(x) => setName(x.currentTarget.value)} />
-      </Field>
+      <Input name="namespace" label="Namespace" problem={problem} value={namespace} onValue={setNamespace} />
+      <Input name="name" label="Name" problem={problem} value={name} onValue={setName} />
       <Field name="kind" label="Kind" problem={problem}>
         <select id="f-kind" value={kind} onChange={(x) => setKind(x.currentTarget.value as Schemas["ModelKind"])}>
           {kinds.map((k) => <option value={k}>{k}</option>)}
         </select>
       </Field>
-      <Field name="input_price_per_mtok" label="Input USD / M tokens" problem={problem}>
-        <input id="f-input_price_per_mtok" type="number" step="any" value={inPrice} onInput={(x) => setInPrice(x.currentTarget.value)} />
-      </Field>
-      <Field name="output_price_per_mtok" label="Output USD / M tokens" problem={problem}>
-        <input id="f-output_price_per_mtok" type="number" step="any" value={outPrice} onInput={(x) => setOutPrice(x.currentTarget.value)} />
-      </Field>
+      <Input name="input_price_per_mtok" label="Input USD / M tokens" problem={problem} type="number" step="any" value={inPrice} onValue={setInPrice} />
+      <Input name="output_price_per_mtok" label="Output USD / M tokens" problem={problem} type="number" step="any" value={outPrice} onValue={setOutPrice} />
       <ProblemBanner problem={problem} named={["namespace", "name", "kind", "input_price_per_mtok", "output_price_per_mtok"]} />
       <div class="actions">
         <button type="submit">Create model</button>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 
 import { api, canWrite, session, type Problem, type Schemas } from "../api";
 import { submit, useLoad } from "../load";
-import { Field, Page, Pager, ProblemBanner, Status, list, usePager } from "../ui";
+import { Field, Input, Page, Pager, ProblemBanner, Status, list, usePager } from "../ui";
 import { window } from "./overview";
 
 type Provider = Schemas["Provider"];
@@ -34,9 +34,7 @@ function ProviderForm(props: { editing: Provider | null; onDone: () => void }) {
   return (
     <form class="card form" onSubmit={save} aria-label={e ? `Edit provider ${e.name}` : "New provider"}>
       <h2>{e ? `Edit ${e.name}` : "New provider"}</h2>
-      <Field name="name" label="Name" problem={problem}>
-        <input id="f-name" value={name} onInput={(x) => setName(x.currentTarget.value)} />
-      </Field>
+      <Input name="name" label="Name" problem={problem} value={name} onValue={setName} />
       <Field name="type" label="Type" problem={problem}>
         <select id="f-type" value={type} onChange={(x) => setType(x.currentTarget.value)}>
           {types.map((t) => (
@@ -44,24 +42,14 @@ function ProviderForm(props: { editing: Provider | null; onDone: () => void }) {
           ))}
         </select>
       </Field>
-      <Field name="base_url" label="Base URL" problem={problem} hint="Required for compatible.">
-        <input id="f-base_url" value={baseURL} onInput={(x) => setBaseURL(x.currentTarget.value)} />
-      </Field>
+      <Input name="base_url" label="Base URL" problem={problem} hint="Required for compatible." value={baseURL} onValue={setBaseURL} />
       <Field name="api_key" label="Upstream API key" problem={problem} hint={e ? `Stored: ${e.api_key || "none"}. Leave empty to keep it.` : "Write-only: never shown again."}>
         <input id="f-api_key" type="password" autocomplete="off" value={apiKey} onInput={(x) => setAPIKey(x.currentTarget.value)} />
       </Field>
-      <Field name="group" label="Route group" problem={problem}>
-        <input id="f-group" value={group} onInput={(x) => setGroup(x.currentTarget.value)} />
-      </Field>
-      <Field name="models" label="Upstream models (comma-separated)" problem={problem}>
-        <input id="f-models" value={models} onInput={(x) => setModels(x.currentTarget.value)} />
-      </Field>
-      <Field name="weight" label="Weight" problem={problem}>
-        <input id="f-weight" type="number" value={weight} onInput={(x) => setWeight(x.currentTarget.value)} />
-      </Field>
-      <Field name="priority" label="Priority" problem={problem}>
-        <input id="f-priority" type="number" value={priority} onInput={(x) => setPriority(x.currentTarget.value)} />
-      </Field>
+      <Input name="group" label="Route group" problem={problem} value={group} onValue={setGroup} />
+      <Input name="models" label="Upstream models (comma-separated)" problem={problem} value={models} onValue={setModels} />
+      <Input name="weight" label="Weight" problem={problem} type="number" value={weight} onValue={setWeight} />
+      <Input name="priority" label="Priority" problem={problem} type="number" value={priority} onValue={setPriority} />
       <ProblemBanner problem={problem} named={fields} />
       <div class="actions">
         <button type="submit">{e ? "Save" : "Create provider"}</button>
