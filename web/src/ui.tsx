@@ -135,7 +135,7 @@ export function usePager() {
 export function Pager(props: { pager: ReturnType<typeof usePager>; next: string | null | undefined }) {
   const { pager, next } = props;
   return (
-    <nav class="pager" aria-label="Pages">
+    <nav class="pager" aria-label="Pagination">
       <button type="button" class="secondary" disabled={!pager.prev} onClick={() => pager.prev?.()}>
         Previous
       </button>

@@ -99,6 +99,7 @@ export function ProvidersPage() {
             <th scope="col">Group</th>
             <th scope="col">Upstream key</th>
             <th scope="col">Models</th>
+            <th scope="col">Weight / priority</th>
             <th scope="col">Status</th>
             <th scope="col">Errors (24 h)</th>
             <th scope="col">Avg latency</th>
@@ -115,6 +116,7 @@ export function ProvidersPage() {
                 <td>{p.group}</td>
                 <td><code>{p.api_key || "—"}</code></td>
                 <td>{p.models.join(", ")}</td>
+                <td>{p.weight} / {p.priority}</td>
                 <td><Status value={p.status} /></td>
                 <td>{s && s.requests ? `${((100 * s.errors) / s.requests).toFixed(1)}% of ${s.requests}` : "—"}</td>
                 <td>{s && s.requests ? `${Math.round(s.avg_latency_ms)} ms` : "—"}</td>
