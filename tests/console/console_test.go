@@ -115,12 +115,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	other, err := env.Client.CreateMasterWithResponse(ctx, apiclient.CreateMasterJSONRequestBody{Name: "other-tenant"}, testenv.WithToken(admin))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, other.StatusCode(), string(other.Body))
-	const otherKey = "other-tenant-key"
+	const otherKey, otherModel = "other-tenant-key", "other-tenant-model"
 	k, err := env.Client.IssueMasterKeyWithResponse(ctx, other.JSON201.Master.Id, apiclient.IssueMasterKeyJSONRequestBody{Name: otherKey}, testenv.WithToken(admin))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, k.StatusCode(), string(k.Body))
 
 	h := &harness{t: t, env: env, balancer: balancer}
+	// The other tenant's traffic: the admin sees it, the console's tenant must not.
+	_, err = h.ingest(ctx, k.JSON201.Token, otherModel, 3, 0)
+	require.NoError(t, err)
 	url := h.start(t)
 	out := run(t, dir, []string{
 		"EZ_BASE_URL=" + env.BaseURL,
@@ -132,6 +135,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		"EZ_VIEWER_USER=" + viewerName,
 		"EZ_VIEWER_PASS=pw-" + viewerName + "-0123456789",
 		"EZ_OTHER_KEY_NAME=" + otherKey,
+		"EZ_OTHER_MODEL=" + otherModel,
 	}, "node", filepath.Join("e2e", "console.mjs"))
 	require.Contains(t, out, "console-e2e: OK:", "the run exited 0 without its summary line")
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -206,47 +210,64 @@ func (h *harness) logs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var key struct {
-		ID       int64 `db:"id"`
-		MasterID int64 `db:"master_id"`
-	}
-	if err := h.env.DB.Get(&key, `SELECT id, master_id FROM keys WHERE token_hash = $1`, sha256hex(req.Token)); err != nil {
-		http.Error(w, "key by token hash: "+err.Error(), http.StatusConflict)
-		return
-	}
-	var provider int64
-	if err := h.env.DB.Get(&provider, `SELECT id FROM providers WHERE name = 'ui-openai'`); err != nil {
-		http.Error(w, "provider: "+err.Error(), http.StatusConflict)
-		return
-	}
-	var batch []map[string]any
-	now := time.Now().UTC()
-	for i := range req.OK + req.Errors {
-		status := 200
-		if i >= req.OK {
-			status = 502
-		}
-		batch = append(batch, map[string]any{
-			"request_id": fmt.Sprintf("console-%d-%d", now.UnixNano(), i), "created_at": now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339Nano),
-			"key_id": key.ID, "master_id": key.MasterID, "model": req.Model, "provider_id": provider, "upstream_model": "gpt-4o-2024-08-06",
-			"status_code": status, "latency_ms": 100 + 10*i, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.001,
-		})
-	}
-	body, _ := json.Marshal(batch)
-	hreq, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, h.env.BaseURL+"/logs", bytes.NewReader(body))
-	hreq.Header.Set("Authorization", "Bearer "+h.balancer)
-	hreq.Header.Set("Content-Type", "application/json")
-	res, err := h.env.HTTP.Do(hreq)
+	out, err := h.ingest(r.Context(), req.Token, req.Model, req.OK, req.Errors)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode/100 != 2 {
-		http.Error(w, fmt.Sprintf("POST /logs: %d %s", res.StatusCode, out), http.StatusConflict)
+		http.Error(w, err.Error(), http.StatusConflict)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
+}
+
+// ingest posts ok + errors records for the key with token as the balancer,
+// through POST /logs; provider_id is ui-openai's once the browser made it.
+func (h *harness) ingest(ctx context.Context, token, model string, ok, errs int) ([]byte, error) {
+	var key struct {
+		ID       int64 `db:"id"`
+		MasterID int64 `db:"master_id"`
+	}
+	if err := h.env.DB.Get(&key, `SELECT id, master_id FROM keys WHERE token_hash = $1`, sha256hex(token)); err != nil {
+		return nil, fmt.Errorf("key by token hash: %w", err)
+	}
+	var provider []int64
+	if err := h.env.DB.Select(&provider, `SELECT id FROM providers WHERE name = 'ui-openai'`); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	var batch []map[string]any
+	now := time.Now().UTC()
+	for i := range ok + errs {
+		status := 200
+		if i >= ok {
+			status = 502
+		}
+		rec := map[string]any{
+			"request_id": fmt.Sprintf("console-%d-%d", now.UnixNano(), i), "created_at": now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339Nano),
+			"key_id": key.ID, "master_id": key.MasterID, "model": model, "upstream_model": "gpt-4o-2024-08-06",
+			"status_code": status, "latency_ms": 100 + 10*i, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.001,
+		}
+		if len(provider) == 1 {
+			rec["provider_id"] = provider[0]
+		}
+		batch = append(batch, rec)
+	}
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.env.BaseURL+"/logs", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.balancer)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := h.env.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("POST /logs: %d %s", res.StatusCode, out)
+	}
+	return out, nil
 }

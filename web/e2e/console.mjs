@@ -23,6 +23,8 @@ const artifacts = env("EZ_ARTIFACTS");
 const admin = { user: env("EZ_ADMIN_USER"), pass: env("EZ_ADMIN_PASS") };
 const viewer = { user: env("EZ_VIEWER_USER"), pass: env("EZ_VIEWER_PASS") };
 const otherTenantKey = env("EZ_OTHER_KEY_NAME");
+// The other tenant has 3 requests of this model before the run starts.
+const otherModel = env("EZ_OTHER_MODEL");
 mkdirSync(artifacts, { recursive: true });
 
 let page;
@@ -256,16 +258,17 @@ async function main() {
     const ingested = await call("/logs", { token: keyToken, model: "ui-gpt-4o", ok: 4, errors: 2 });
     await visit("overview", "Overview");
     let total = 0;
-    for (let i = 0; i < 20 && total < 6; i++) {
+    for (let i = 0; i < 20 && total < 9; i++) {
       total = Number(await page.getByTestId("chart-requests").getAttribute("data-total"));
-      if (total >= 6) break;
+      if (total >= 9) break;
       await page.waitForTimeout(500);
       await page.getByRole("button", { name: "7d" }).click();
       await page.getByRole("button", { name: "24h" }).click();
     }
-    check(total >= 6, `the requests chart shows ${total} requests, want the 6 ingested`);
+    check(total === 9, `the requests chart shows ${total} requests, want the 6 ingested + the other tenant's 3`);
     check((await page.getByTestId("chart-requests").locator("canvas").count()) === 1, "the requests chart has a canvas");
     await page.getByTestId("top-models").getByText("ui-gpt-4o").waitFor();
+    await page.getByTestId("top-models").getByText(otherModel).waitFor();
     await page.getByTestId("in-sync").waitFor();
     await shot("overview");
     await axe("overview");
@@ -274,6 +277,7 @@ async function main() {
     // 9. Logs explorer with a filter.
     await visit("logs", "Logs");
     await page.getByTestId("logs").locator("tbody tr").first().waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="logs"] tbody tr').length === 9, null, { timeout: 10_000 });
     const all = await page.getByTestId("logs").locator("tbody tr").count();
     await page.getByLabel("Status").selectOption("5xx");
     await page.getByRole("button", { name: "Search" }).click();
@@ -343,6 +347,9 @@ async function main() {
     const nav = await page.locator("nav.side a").allInnerTexts();
     check(!nav.includes("Providers") && !nav.includes("Masters & keys") && nav.includes("My keys"), `tenant navigation: ${nav.join(", ")}`);
     await page.getByTestId("top-models").getByText("ui-gpt-4o").waitFor();
+    check((await page.getByTestId("top-models").getByText(otherModel).count()) === 0, "the tenant sees another tenant's model usage");
+    const tenantTotal = Number(await page.getByTestId("chart-requests").getAttribute("data-total"));
+    check(tenantTotal === 6, `the tenant's requests chart shows ${tenantTotal}, want its own 6`);
     await shot("tenant-overview");
     await axe("tenant-overview");
     await visit("keys", "My keys");
@@ -357,6 +364,9 @@ async function main() {
     await axe("tenant-keys");
     await visit("logs", "Logs");
     await page.getByTestId("logs").locator("tbody tr").first().waitFor();
+    const tenantLogs = await page.getByTestId("logs").locator("tbody").innerText();
+    check(!tenantLogs.includes(otherModel), "the tenant sees another tenant's logs");
+    check((await page.getByTestId("logs").locator("tbody tr").count()) === 6, "the tenant sees its own 6 log records");
     await shot("tenant-logs");
     step("tenant: its own keys, logs and usage only");
 

@@ -144,7 +144,7 @@ export function KeysPanel(props: { masterId: number | null; title: string }) {
           ))}
         </tbody>
       </table>
-      <Pager pager={pager} next={data?.next_cursor} />
+      <Pager pager={pager} next={data?.next_cursor} label="Pages of keys" />
     </section>
   );
 }

@@ -132,10 +132,10 @@ export function usePager() {
   };
 }
 
-export function Pager(props: { pager: ReturnType<typeof usePager>; next: string | null | undefined }) {
+export function Pager(props: { pager: ReturnType<typeof usePager>; next: string | null | undefined; label?: string }) {
   const { pager, next } = props;
   return (
-    <nav class="pager" aria-label="Pagination">
+    <nav class="pager" aria-label={props.label ?? "Pagination"}>
       <button type="button" class="secondary" disabled={!pager.prev} onClick={() => pager.prev?.()}>
         Previous
       </button>
