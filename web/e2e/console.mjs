@@ -105,7 +105,7 @@ function row(testid, name) {
 }
 
 // The buttons that change something; a viewer must see none of them.
-const writeButtons = /^(New |Edit$|Disable$|Enable$|Rotate|Revoke$|Remove$|Save|Suspend$|Resume$|Create )/;
+const writeButtons = /^(New |Edit$|Disable$|Enable$|Rotate|Revoke$|Remove$|Save|Suspend$|Resume$|Create |Resync)/;
 
 async function writeControls() {
   const names = await page.locator("main button").allInnerTexts();
@@ -270,6 +270,9 @@ async function main() {
     await page.getByTestId("top-models").getByText("ui-gpt-4o").waitFor();
     await page.getByTestId("top-models").getByText(otherModel).waitFor();
     await page.getByTestId("in-sync").waitFor();
+    await page.getByRole("button", { name: "Resync snapshot" }).click();
+    await page.getByTestId("resynced").waitFor();
+    check((await page.getByTestId("in-sync").innerText()).startsWith("match"), "the snapshot is in sync after a resync");
     await shot("overview");
     await axe("overview");
     step(`overview draws ${total} requests (ingested ${JSON.stringify(ingested)})`);

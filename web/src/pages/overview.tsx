@@ -2,9 +2,9 @@
 // models, providers and masters, and the snapshot status (GET /sync/status).
 import { useMemo, useState } from "preact/hooks";
 
-import { api, canRead, isTenant, session, type Schemas } from "../api";
+import { api, canRead, canWrite, isTenant, session, type Problem, type Schemas } from "../api";
 import { TimeChart } from "../chart";
-import { useLoad } from "../load";
+import { submit, useLoad } from "../load";
 import { Page, ProblemBanner, usd, when } from "../ui";
 
 type Range = "24h" | "7d" | "30d";
@@ -88,17 +88,36 @@ function useUsage(range: Range, group_by: Schemas["UsageStats"]["group_by"] & ("
   return useLoad(() => api.GET("/stats/usage", { params: { query: { ...w, group_by } } }), [range, group_by]);
 }
 
-function SyncStatus() {
+function SyncStatus(props: { writable: boolean }) {
   const { data: s, problem, reload } = useLoad(() => api.GET("/sync/status"), []);
+  const [resyncProblem, setResyncProblem] = useState<Problem | null>(null);
+  const [resynced, setResynced] = useState<Schemas["ResyncResult"] | null>(null);
+  const resync = async () => {
+    const r = await submit(api.POST("/sync/snapshot"), setResyncProblem);
+    if (r) {
+      setResynced(r);
+      reload();
+    }
+  };
   return (
     <div class="card wide" data-testid="sync-status">
       <h2>
         Snapshot status{" "}
         <button type="button" class="secondary small" onClick={reload}>
           Refresh
-        </button>
+        </button>{" "}
+        {props.writable && (
+          <button type="button" class="secondary small" onClick={resync}>
+            Resync snapshot
+          </button>
+        )}
       </h2>
-      <ProblemBanner problem={problem} />
+      <ProblemBanner problem={problem ?? resyncProblem} />
+      {resynced && (
+        <p class="notice" role="status" data-testid="resynced">
+          Republished version {resynced.version} in {Math.round(resynced.duration_ms)} ms.
+        </p>
+      )}
       {s && (
         <>
           <dl class="facts">
@@ -211,7 +230,7 @@ export function OverviewPage() {
           </>
         )}
       </div>
-      {canRead(p, "sync") && <SyncStatus />}
+      {canRead(p, "sync") && <SyncStatus writable={canWrite(p, "sync")} />}
     </Page>
   );
 }
