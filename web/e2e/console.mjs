@@ -210,17 +210,21 @@ async function main() {
     await page.getByRole("button", { name: "Add candidate" }).click();
     await page.getByLabel("Candidate 2 route group").fill("nowhere");
     await page.getByLabel("Candidate 2 upstream model").fill("gpt-4o-2024-08-06");
+    // A regex hitting both of the provider's models is a configuration error.
+    await page.getByRole("button", { name: "Add candidate" }).click();
+    await page.getByLabel("Candidate 3 selector type").selectOption("regex");
+    await page.getByLabel("Candidate 3 upstream model").fill("gpt-4o.*");
     await page.getByRole("button", { name: "Create binding" }).click();
     const binding = row("bindings", "default.ui-gpt-4o");
     await binding.waitFor();
     await binding.locator('[data-resolution="ok"]').waitFor();
     const resolved = await binding.locator('[data-resolution="ok"]').innerText();
     check(resolved.includes("gpt-4o-2024-08-06"), `resolution of candidate 1: ${resolved}`);
-    const unresolved = await binding.locator('.bad[data-resolution]').getAttribute("data-resolution");
-    check(unresolved === "no_provider" || unresolved === "config_error", `candidate 2 should not resolve, got ${unresolved}`);
+    const unresolved = (await binding.locator(".bad[data-resolution]").evaluateAll((els) => els.map((e) => e.getAttribute("data-resolution")))).join(", ");
+    check(unresolved === "no_provider, config_error", `candidates 2 and 3 should be no_provider and config_error, got ${unresolved}`);
     await shot("bindings");
     await axe("bindings");
-    step(`binding resolves (${resolved.trim()}); candidate 2 is ${unresolved}`);
+    step(`binding resolves (${resolved.trim()}); candidates 2 and 3: ${unresolved}`);
 
     // 6. Master: its token is shown once.
     await visit("masters", "Masters & keys");
