@@ -12,7 +12,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILDTIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X $(PKG)/internal/app.Version=$(VERSION) -X $(PKG)/internal/app.Commit=$(COMMIT) -X $(PKG)/internal/app.BuildTime=$(BUILDTIME)
-GENERATED := internal/adapters/httpapi/gen tests/apiclient internal/app/wire_gen.go
+GENERATED := internal/adapters/httpapi/gen tests/apiclient internal/app/wire_gen.go web/dist
 
 .PHONY: help
 help: ## List the targets
@@ -27,8 +27,16 @@ generate: ## Regenerate the server, the test client (oapi-codegen) and wire_gen.
 docs: ## Regenerate the permission table in docs/security.md from openapi.yaml
 	$(GO) run ./tests/tools/permdoc
 
+.PHONY: console
+console: web/node_modules/.package-lock.json ## Build the admin console (web/) into web/dist, which the binary embeds
+	cd web && npm run -s build
+
+# npm ci installs exactly web/package-lock.json (and stamps node_modules/.package-lock.json).
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts >/dev/null
+
 .PHONY: check-generated
-check-generated: generate ## Fail if generated code differs from what is committed
+check-generated: generate console ## Fail if generated code or the built console differs from what is committed
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; \
 		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; fi
@@ -98,4 +106,4 @@ fmt: ## Format the Go code
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf bin tests/ts-client/node_modules tests/ts-client/src/schema.d.ts tests/artifacts
+	rm -rf bin tests/ts-client/node_modules tests/ts-client/src/schema.d.ts tests/artifacts web/node_modules web/src/schema.d.ts

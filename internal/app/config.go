@@ -170,6 +170,7 @@ type ServerConfig struct {
 	// ImportBodyLimitBytes bounds POST /admin/import (exporter files are big).
 	ImportBodyLimitBytes int64      `koanf:"import_body_limit_bytes"`
 	DocsEnabled          bool       `koanf:"docs_enabled"`
+	UIEnabled            bool       `koanf:"ui_enabled"`
 	CORS                 CORSConfig `koanf:"cors"`
 	TLS                  TLSConfig  `koanf:"tls"`
 }
@@ -307,6 +308,7 @@ func defaults() map[string]any {
 		"server.body_limit_bytes":        1 << 20,
 		"server.import_body_limit_bytes": 256 << 20,
 		"server.docs_enabled":            true,
+		"server.ui_enabled":              true,
 		"server.cors.allow_origins":      []string{}, // every origin in development
 		"server.cors.allow_credentials":  false,
 		"server.tls.cert_file":           "",

@@ -184,6 +184,7 @@ func ProvideEcho(cfg Config, api *httpapi.API, authn *auth.Manager, limiter *rat
 		CORSAllowOrigins:     cfg.Server.CORS.AllowOrigins,
 		CORSAllowCredentials: cfg.Server.CORS.AllowCredentials,
 		DocsEnabled:          cfg.Server.DocsEnabled,
+		UIEnabled:            cfg.Server.UIEnabled,
 	}
 	if cfg.Metrics.Enabled {
 		opts.Metrics = m

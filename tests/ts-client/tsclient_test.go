@@ -8,31 +8,27 @@
 package tsclient_test
 
 import (
-	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ez-api/ez-api/tests/apiclient"
+	"github.com/ez-api/ez-api/tests/npmproject"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
 // budget bounds everything this package runs through npm, node and tsc.
 const budget = 5 * time.Minute
 
-var deadline time.Time
+var project *npmproject.Project
 
 func TestMain(m *testing.M) {
-	deadline = time.Now().Add(budget)
+	project = npmproject.New(".", "tests/ts-client", [2]int{20, 0}, budget)
 	os.Exit(testenv.Main(m))
 }
 
@@ -118,56 +114,10 @@ func TestRenamedFieldBreaksTypeCheck(t *testing.T) {
 }
 
 // clientDir is this package's directory, where package.json is.
-func clientDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
-		t.Fatalf("run from tests/ts-client: %v", err)
-	}
-	return dir
-}
+func clientDir(*testing.T) string { return project.Dir }
 
-var install struct {
-	sync.Mutex
-	done bool
-}
-
-// installDeps runs `npm ci` when node_modules is missing or older than
-// package-lock.json (npm records what it installed in
-// node_modules/.package-lock.json). The project stays locked against other
-// test processes until the test ends.
-func installDeps(t *testing.T, dir string) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not on PATH: make test needs Node.js ≥ 20 with npm for tests/ts-client (see https://nodejs.org/en/download)", tool)
-		}
-	}
-	out := run(t, dir, nil, "node", "--version")
-	if major, err := strconv.Atoi(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(out), ".", 2)[0], "v")); err != nil || major < 20 {
-		t.Fatalf("Node.js %s is too old for tests/ts-client: need ≥ 20", strings.TrimSpace(out))
-	}
-	lockProject(t, dir)
-	install.Lock()
-	defer install.Unlock()
-	if install.done {
-		return
-	}
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-	if err != nil || lock.ModTime().After(installed.ModTime()) {
-		// Install scripts are not needed (esbuild's only checks its binary)
-		// and are not run.
-		run(t, dir, nil, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-	}
-	install.done = true
-}
+// installDeps installs the pinned packages when needed (npmproject).
+func installDeps(t *testing.T, _ string) { project.Install(t) }
 
 // genArgs are the arguments of the "gen" script after the spec path and
 // before -o, so the rename test generates exactly as `npm run gen` does.
@@ -189,68 +139,19 @@ func genArgs(t *testing.T, dir string) []string {
 // scratchProject lays out a project in a temporary directory with spec as
 // openapi.yaml, the same package.json, tsconfig.json and src/main.ts, and
 // node_modules linked to the installed one.
-func scratchProject(t *testing.T, dir string, spec []byte) string {
+func scratchProject(t *testing.T, _ string, spec []byte) string {
 	t.Helper()
-	scratch := t.TempDir()
-	if err := os.Mkdir(filepath.Join(scratch, "src"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"package.json", "tsconfig.json", filepath.Join("src", "main.ts")} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(scratch, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(scratch, "openapi.yaml"), spec, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "node_modules"), filepath.Join(scratch, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
-	return scratch
+	return project.Scratch(t, spec, "package.json", "tsconfig.json", filepath.Join("src", "main.ts"))
 }
 
-// run executes name in dir and fails the test, with its output, unless it exits 0.
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
-	out, err := command(t, dir, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
-	}
-	return out
+	return project.Run(t, dir, env, name, args...)
 }
 
-// command executes name in dir with env added to the environment, within
-// the package's budget, and returns its combined output.
 func command(t *testing.T, dir string, env []string, name string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"NO_COLOR=1",
-		"FORCE_COLOR=0",
-		"npm_config_update_notifier=false",
-		"npm_config_fund=false",
-		"npm_config_audit=false",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	killGroupOnCancel(cmd)
-	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (the %s budget of tests/ts-client is spent)", ctx.Err(), budget)
-	}
-	t.Logf("%s %s: %s", filepath.Base(name), strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	return buf.String(), err
+	return project.Command(t, dir, env, name, args...)
 }
 
 func lastLine(s string) string {

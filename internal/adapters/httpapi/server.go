@@ -57,6 +57,8 @@ type Options struct {
 	CORSAllowOrigins     []string
 	CORSAllowCredentials bool
 	DocsEnabled          bool
+	// UIEnabled serves the admin console at /ui/.
+	UIEnabled bool
 }
 
 // API implements the generated StrictServerInterface by calling the core
@@ -208,11 +210,14 @@ func NewEcho(opts Options, api *API, authn Authenticator, logger *slog.Logger) (
 	if opts.DocsEnabled {
 		registerDocs(e)
 	}
+	if opts.UIEnabled {
+		registerConsole(e)
+	}
 	return e, nil
 }
 
 // nonContractPaths are served by the server but are not API operations.
-var nonContractPaths = []string{"/docs", "/openapi.yaml", "/openapi.json", "/metrics"}
+var nonContractPaths = []string{"/docs", "/ui", "/openapi.yaml", "/openapi.json", "/metrics"}
 
 func isImport(c echo.Context) bool {
 	return c.Request().Method == http.MethodPost && c.Path() == "/admin/import"

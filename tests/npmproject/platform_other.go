@@ -1,6 +1,6 @@
 //go:build !unix
 
-package tsclient_test
+package npmproject
 
 import (
 	"os/exec"
@@ -10,5 +10,5 @@ import (
 // killGroupOnCancel leaves the default: only cmd's own process is killed.
 func killGroupOnCancel(*exec.Cmd) {}
 
-// lockProject does nothing: concurrent runs in one checkout are not guarded.
-func lockProject(*testing.T, string) {}
+// lock does nothing: concurrent runs in one checkout are not guarded.
+func (p *Project) lock(*testing.T) {}

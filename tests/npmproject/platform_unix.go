@@ -1,6 +1,6 @@
 //go:build unix
 
-package tsclient_test
+package npmproject
 
 import (
 	"errors"
@@ -21,12 +21,12 @@ func killGroupOnCancel(cmd *exec.Cmd) {
 	}
 }
 
-// lockProject holds an exclusive lock on dir's package.json until the test
+// lock holds an exclusive lock on the project's package.json until the test
 // ends, so that two `go test` runs in one checkout do not reinstall
-// node_modules or rewrite src/schema.d.ts under each other.
-func lockProject(t *testing.T, dir string) {
+// node_modules or rewrite generated files under each other.
+func (p *Project) lock(t *testing.T) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "package.json"))
+	f, err := os.Open(filepath.Join(p.Dir, "package.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func lockProject(t *testing.T, dir string) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			t.Fatalf("lock %s: %v", f.Name(), err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lock %s: another test run held it past the %s budget", f.Name(), budget)
+		if time.Now().After(p.deadline) {
+			t.Fatalf("lock %s: another test run held it past the %s budget", f.Name(), p.Budget)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
