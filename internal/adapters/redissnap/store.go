@@ -37,7 +37,6 @@ func (s *Store) key(k string) string { return s.prefix + k }
 
 var errVersionAhead = errors.New("redis snapshot version is ahead")
 
-
 func unavailable(op string, err error) error {
 	return fmt.Errorf("redis %s: %w: %v", op, domain.ErrUnavailable, err)
 }
