@@ -133,6 +133,10 @@ type SyncConfig struct {
 	// BalancerExpiry is how long after its last heartbeat a balancer is
 	// still exported as metrics (it stays in GET /sync/status).
 	BalancerExpiry time.Duration `koanf:"balancer_expiry"`
+	// ChunkSize is how many keys or bindings a full resync reads from the
+	// database at a time and how many fields a reconcile scans per HSCAN:
+	// the publisher's memory is bounded by it, not by the configuration.
+	ChunkSize int `koanf:"chunk_size"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -374,6 +378,7 @@ func defaults() map[string]any {
 		"sync.resync_timeout":              "30s",
 		"sync.degraded_after":              "30s",
 		"sync.balancer_expiry":             "1h",
+		"sync.chunk_size":                  2000,
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,
@@ -852,6 +857,9 @@ func (c Config) Validate() error {
 	}
 	if c.Log.StallTimeout < time.Second {
 		return configErrorf("log.stall_timeout: %s is shorter than 1s", c.Log.StallTimeout)
+	}
+	if c.Sync.ChunkSize < 1 || c.Sync.ChunkSize > 100000 {
+		return configErrorf("sync.chunk_size: %d is outside 1..100000", c.Sync.ChunkSize)
 	}
 	if c.Log.MaxWriteAttempts < 1 || c.Log.MaxWriteAttempts > 1000 {
 		return configErrorf("log.max_write_attempts: %d is outside 1..1000", c.Log.MaxWriteAttempts)
