@@ -378,7 +378,7 @@ func defaults() map[string]any {
 		"sync.resync_timeout":              "30s",
 		"sync.degraded_after":              "30s",
 		"sync.balancer_expiry":             "1h",
-		"sync.chunk_size":                  2000,
+		"sync.chunk_size":                  5000,
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,

@@ -96,44 +96,70 @@ func (st *snapshotStream) Features(ctx context.Context) (map[string]string, erro
 	return out, nil
 }
 
-func (st *snapshotStream) Keys(ctx context.Context, chunk int, fn func([]domain.Key) error) error {
-	q := `SELECT ` + keyColumns + ` FROM keys WHERE status <> 'revoked' AND id > $1 ORDER BY id LIMIT $2`
-	var rows []keyRow
-	out := make([]domain.Key, 0, chunk)
-	for last := int64(0); ; {
-		rows = rows[:0]
-		if err := st.tx.SelectContext(ctx, &rows, q, last, chunk); err != nil {
-			return fmt.Errorf("snapshot keys: %w", translate(err))
+// chunks reads q (keyset-paginated: $1 the last id read, $2 the chunk
+// size) chunk by chunk, reading the next chunk while fn handles the
+// current one (at most two chunks in memory besides fn's).
+func chunks[R any](ctx context.Context, tx *sqlx.Tx, q string, chunk int, id func(R) int64, fn func([]R) error) error {
+	type result struct {
+		rows []R
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan result, 1)
+	go func() {
+		defer close(next)
+		for last := int64(0); ; {
+			var rows []R
+			err := tx.SelectContext(ctx, &rows, q, last, chunk)
+			select {
+			case next <- result{rows, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(rows) < chunk {
+				return
+			}
+			last = id(rows[len(rows)-1])
 		}
-		if len(rows) == 0 {
+	}()
+	for r := range next {
+		if r.err != nil {
+			return translate(r.err)
+		}
+		if len(r.rows) == 0 {
 			return nil
 		}
+		if err := fn(r.rows); err != nil {
+			cancel()
+			for range next { // the reader stops; the tx is free again
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *snapshotStream) Keys(ctx context.Context, chunk int, fn func([]domain.Key) error) error {
+	q := `SELECT ` + keyColumns + ` FROM keys WHERE status <> 'revoked' AND id > $1 ORDER BY id LIMIT $2`
+	out := make([]domain.Key, 0, chunk)
+	err := chunks(ctx, st.tx, q, chunk, func(r keyRow) int64 { return r.ID }, func(rows []keyRow) error {
 		out = out[:0]
 		for _, r := range rows {
 			out = append(out, toDomainKey(r))
 		}
-		last = rows[len(rows)-1].ID
-		if err := fn(out); err != nil {
-			return err
-		}
-		if len(rows) < chunk {
-			return nil
-		}
+		return fn(out)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot keys: %w", err)
 	}
+	return nil
 }
 
 func (st *snapshotStream) Bindings(ctx context.Context, chunk int, fn func([]domain.Binding) error) error {
 	q := bindingSelect + ` WHERE b.id > $1 ORDER BY b.id LIMIT $2`
-	var rows []bindingRow
 	out := make([]domain.Binding, 0, chunk)
-	for last := int64(0); ; {
-		rows = rows[:0]
-		if err := st.tx.SelectContext(ctx, &rows, q, last, chunk); err != nil {
-			return fmt.Errorf("snapshot bindings: %w", translate(err))
-		}
-		if len(rows) == 0 {
-			return nil
-		}
+	err := chunks(ctx, st.tx, q, chunk, func(r bindingRow) int64 { return r.ID }, func(rows []bindingRow) error {
 		out = out[:0]
 		for _, r := range rows {
 			b, err := toDomainBinding(r)
@@ -142,12 +168,10 @@ func (st *snapshotStream) Bindings(ctx context.Context, chunk int, fn func([]dom
 			}
 			out = append(out, b)
 		}
-		last = rows[len(rows)-1].ID
-		if err := fn(out); err != nil {
-			return err
-		}
-		if len(rows) < chunk {
-			return nil
-		}
+		return fn(out)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot bindings: %w", err)
 	}
+	return nil
 }

@@ -78,23 +78,33 @@ func (st *staging) failed() error {
 	return st.err
 }
 
-// writer sends each batch as one pipeline of HSETs (at most hsetFields
-// fields each, consecutive entries of one key grouped).
+// writer sends each batch as one pipeline of HSETs: the batch's entries
+// grouped by hash (a key's entry and its index entry alternate), at most
+// hsetFields fields per HSET.
 func (st *staging) writer(ctx context.Context) {
 	defer close(st.done)
 	for b := range st.queue {
 		if st.failed() == nil {
 			pipe := st.s.rdb.Pipeline()
-			for i := 0; i < len(b); {
-				key := b[i].key
-				// A fresh slice per command: the pipeline keeps it until Exec.
-				args := make([]any, 0, 2*min(len(b)-i, hsetFields)+2)
-				args = append(args, "hset", st.s.stagingKey(key))
-				n := 0
-				for ; i < len(b) && b[i].key == key && n < hsetFields; i, n = i+1, n+1 {
-					args = append(args, b[i].field, b[i].value)
+			// A fresh args slice per command: the pipeline keeps it until Exec.
+			open := map[string][]any{}
+			for _, e := range b {
+				args := open[e.key]
+				if args == nil {
+					args = make([]any, 0, 2*min(len(b), hsetFields)+2)
+					args = append(args, "hset", st.s.stagingKey(e.key))
 				}
-				pipe.Do(ctx, args...)
+				args = append(args, e.field, e.value)
+				if len(args) >= 2*hsetFields+2 {
+					pipe.Do(ctx, args...)
+					args = nil
+				}
+				open[e.key] = args
+			}
+			for _, args := range open {
+				if args != nil {
+					pipe.Do(ctx, args...)
+				}
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
 				st.setErr(unavailable("stage", err))

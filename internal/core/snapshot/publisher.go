@@ -488,10 +488,13 @@ func (p *Publisher) replace(ctx context.Context) (domain.ResyncResult, error) {
 		return domain.ResyncResult{}, err
 	}
 	st.Close() // the database view is no longer needed while Redis swaps
-	meta := want.Meta(p.clock.Now())
+	built := p.clock.Now()
+	meta := want.Meta(built)
 	if err := stage.Commit(ctx, meta, false); err != nil {
 		return domain.ResyncResult{}, err
 	}
+	p.logger.Info("snapshot full resync", "version", want.Version, "counts", meta.Counts,
+		"read_and_stage", built.Sub(start), "swap", p.clock.Now().Sub(built))
 	p.touched(nil)
 	p.mirror = want
 	p.reportFaults(want)

@@ -12,7 +12,7 @@ import (
 
 // DefaultChunk is how many keys or bindings a streaming build reads from
 // the database at a time, and how many fields a reconcile scans per HSCAN.
-const DefaultChunk = 2000
+const DefaultChunk = 5000
 
 func (p *Publisher) chunk() int {
 	if p.opts.Chunk > 0 {
