@@ -74,6 +74,7 @@ func TestSnapshotResyncAtScale(t *testing.T) {
 		fastSync(c)
 		c.Sync.ResyncTimeout = 10 * time.Minute
 	})
+	env.HTTP.Timeout = 10 * time.Minute // a resync of a large configuration
 	admin := env.AdminToken(t)
 	ctx := context.Background()
 	providers, keys := benchScale("PROVIDERS", 10_000), benchScale("KEYS", 100_000)

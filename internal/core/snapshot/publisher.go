@@ -197,7 +197,9 @@ func (p *Publisher) loop() {
 		case <-p.wake:
 		case <-time.After(wait):
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		// Generous: a full resync of a million keys takes a while; every
+		// Redis and PostgreSQL call has its own timeouts besides.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		err := p.Step(ctx)
 		cancel()
 		if err != nil {
