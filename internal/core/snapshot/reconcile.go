@@ -66,9 +66,12 @@ func (p *Publisher) scan(ctx context.Context, key string) (sectionScan, error) {
 	}
 	err = p.scanHash(ctx, idx, func(id, fs string) {
 		if key != KeyAuthKeys {
-			id = "" // the model's or binding's own JSON carries no id
+			// One field (a model or binding key, which may hold any
+			// character); their JSON carries no id to compare.
+			out.indexLink = out.indexLink.Add(EntryDigest(idx, "", fs))
+			return
 		}
-		for _, f := range strings.Split(fs, ",") {
+		for _, f := range strings.Split(fs, ",") { // token hashes: hex
 			out.indexLink = out.indexLink.Add(EntryDigest(idx, id, f))
 		}
 	})
@@ -184,7 +187,9 @@ func (p *Publisher) reconcile(ctx context.Context, res *domain.ReconcileResult) 
 			}
 		}
 	}
-	res.Checksum = total.String()
+	if len(res.Unchecked) == 0 {
+		res.Checksum = total.String() // else it would be a partial sum
+	}
 	res.Matched = len(res.Drifted) == 0 && len(res.Unchecked) == 0
 	return nil
 }
