@@ -137,6 +137,10 @@ type SyncConfig struct {
 	// take (in a build, a delta, or the binding's own write); a binding
 	// that exceeds it is published fail-closed, never the whole publisher.
 	BindingResolveBudget time.Duration `koanf:"binding_resolve_budget"`
+	// ChunkSize is how many keys or bindings a full resync reads from the
+	// database at a time and how many fields a reconcile scans per HSCAN:
+	// the publisher's memory is bounded by it, not by the configuration.
+	ChunkSize int `koanf:"chunk_size"`
 }
 
 // KeysConfig bounds what a client key may ask for.
@@ -381,6 +385,7 @@ func defaults() map[string]any {
 		"sync.degraded_after":              "30s",
 		"sync.balancer_expiry":             "1h",
 		"sync.binding_resolve_budget":      "200ms",
+		"sync.chunk_size":                  5000,
 		"log.queue_capacity":               10000,
 		"log.batch_size":                   1000,
 		"log.flush_ms":                     50,
@@ -862,6 +867,9 @@ func (c Config) Validate() error {
 	}
 	if c.Log.StallTimeout < time.Second {
 		return configErrorf("log.stall_timeout: %s is shorter than 1s", c.Log.StallTimeout)
+	}
+	if c.Sync.ChunkSize < 1 || c.Sync.ChunkSize > 100000 {
+		return configErrorf("sync.chunk_size: %d is outside 1..100000", c.Sync.ChunkSize)
 	}
 	if c.Log.MaxWriteAttempts < 1 || c.Log.MaxWriteAttempts > 1000 {
 		return configErrorf("log.max_write_attempts: %d is outside 1..1000", c.Log.MaxWriteAttempts)

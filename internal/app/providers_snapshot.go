@@ -40,7 +40,8 @@ func ProvidePublisher(cfg Config, source ports.SnapshotSource, store ports.Snaps
 	log := logger.With("component", "snapshot")
 	p := snapshot.NewPublisher(source, store, lock, state, providers.KeyDecrypter(cipher), clock, log,
 		snapshot.Options{PollInterval: cfg.Sync.PollInterval, ReconcileInterval: cfg.Sync.ReconcileInterval, RetryMax: cfg.Sync.RetryMax,
-			BindingResolveBudget: cfg.Sync.BindingResolveBudget, Resolutions: resolutions}, m)
+			BindingResolveBudget: cfg.Sync.BindingResolveBudget, Resolutions: resolutions,
+			Chunk: cfg.Sync.ChunkSize}, m)
 	// A change committed on any replica wakes this one's publisher at once.
 	listener := postgres.NewChangeListener(cfg.Postgres.DSN, p.Notify, log)
 	return p, func() {

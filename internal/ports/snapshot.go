@@ -54,6 +54,28 @@ type SnapshotSource interface {
 	// ReadChanges opens one consistent (repeatable-read) view for a delta:
 	// the changes after afterVersion and the rows they name, read by id.
 	ReadChanges(ctx context.Context, afterVersion int64) (ChangeReader, error)
+	// Stream opens one consistent (repeatable-read) view of the whole
+	// configuration for a full resync or a section repair: the small sets
+	// whole, keys and bindings in chunks. Close ends the view.
+	Stream(ctx context.Context) (SnapshotStream, error)
+}
+
+// SnapshotStream reads the configuration in one database view; keys and
+// bindings are read in id order, chunk by chunk (keyset pagination), so
+// memory is bounded by the chunk size, not by the configuration.
+type SnapshotStream interface {
+	// Version is the config version the view reflects.
+	Version() int64
+	Providers(ctx context.Context) ([]domain.Provider, map[int64][]byte, error)
+	Masters(ctx context.Context) ([]domain.Master, error)
+	Models(ctx context.Context) ([]domain.Model, error)
+	GroupIDs(ctx context.Context) (map[string]int64, error)
+	Features(ctx context.Context) (map[string]string, error)
+	// Keys calls fn with the unrevoked keys, at most chunk at a time.
+	Keys(ctx context.Context, chunk int, fn func([]domain.Key) error) error
+	// Bindings calls fn with the bindings, at most chunk at a time.
+	Bindings(ctx context.Context, chunk int, fn func([]domain.Binding) error) error
+	Close()
 }
 
 // ChangeReader reads, within one database view, what a change-driven delta
@@ -110,17 +132,36 @@ type SnapshotStore interface {
 	// already ≥ meta.Version (then it reports applied=false); then it
 	// publishes the change event.
 	ApplyDelta(ctx context.Context, ops []SnapshotOp, meta SnapshotMeta, extra map[string]string) (applied bool, err error)
-	// Replace writes every section under staging names and swaps them in
-	// with one transaction together with meta, then publishes the event.
-	Replace(ctx context.Context, sections map[string]map[string]string, meta SnapshotMeta, extra map[string]string) error
 	// Meta reads meta:snapshot (zero Version when absent).
 	Meta(ctx context.Context) (SnapshotMeta, error)
-	// ReadAll reads every data section (and the publisher's field indexes) as stored.
-	ReadAll(ctx context.Context) (map[string]map[string]string, error)
 	// Fields reads the named fields of one hash (HMGET); absent fields are left out.
 	Fields(ctx context.Context, key string, fields []string) (map[string]string, error)
 	// Hash reads one whole hash.
 	Hash(ctx context.Context, key string) (map[string]string, error)
+	// Scan reads one chunk of a hash (HSCAN from cursor with COUNT count):
+	// field, value pairs and the next cursor (0: done).
+	Scan(ctx context.Context, key string, cursor uint64, count int) (pairs []string, next uint64, err error)
+	// Stage starts writing the named hashes under staging names (emptied
+	// first); the snapshot's live hashes are untouched until Commit.
+	Stage(ctx context.Context, keys []string) (SnapshotStaging, error)
+}
+
+// SnapshotStaging writes hashes under staging names, pipelined in the
+// background while the caller builds the next values, and swaps them in.
+type SnapshotStaging interface {
+	// Put stages one field; it blocks only when the writer is behind by
+	// more than a few batches. A write error surfaces at Put or Commit.
+	Put(ctx context.Context, key, field, value string) error
+	// Commit waits for the staged writes and, in one MULTI/EXEC, renames
+	// every staged hash over its live name (deleting the live one when
+	// nothing was staged) and writes meta. Full: meta replaces
+	// meta:snapshot, refused (domain.ErrConflict) when Redis holds a higher
+	// version. Partial (a section repair): meta's fields are merged into
+	// meta:snapshot, and only if Redis is still at exactly meta.Version
+	// (else domain.ErrConflict). Then it publishes the change event.
+	Commit(ctx context.Context, meta SnapshotMeta, partial bool) error
+	// Abort drops the staged hashes.
+	Abort(ctx context.Context)
 }
 
 // LeaderLock elects the one replica that publishes.
@@ -142,6 +183,11 @@ type BalancerRegistry interface {
 // PublishState records the publisher's progress where every replica can read it.
 type PublishState interface {
 	SetPublished(ctx context.Context, at time.Time, errMsg string) error
+	// RecordPublished records a successful publish and the summary of the
+	// published state (and clears the last error).
+	RecordPublished(ctx context.Context, s domain.PublishedSnapshot) error
+	// RecordReconcile records a reconcile's outcome.
+	RecordReconcile(ctx context.Context, r domain.ReconcileResult) error
 	RequestResync(ctx context.Context, at time.Time) error
 	ResyncRequested(ctx context.Context) (*time.Time, error)
 	SetResyncResult(ctx context.Context, r domain.ResyncResult) error

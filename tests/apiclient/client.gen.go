@@ -1544,6 +1544,30 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// ReconcileResult What the last reconcile found (absent before the first one).
+type ReconcileResult struct {
+	At time.Time `json:"at"`
+
+	// Checksum The total of the section checksums recomputed from Redis.
+	Checksum string `json:"checksum"`
+
+	// Drifted Hashes found different from the published state (data hashes, the publisher's index:* hashes, or meta:snapshot when Redis lost or replaced it).
+	Drifted []string `json:"drifted"`
+	Error   *string  `json:"error,omitempty"`
+
+	// Matched Every section was checked and equalled the published state, before any repair.
+	Matched bool `json:"matched"`
+
+	// Repaired Hashes rewritten from the database (a drifted section is rebuilt under a staging name and swapped in atomically; a lost meta:snapshot means a full resync).
+	Repaired []string `json:"repaired"`
+
+	// Unchecked Sections that changed during every attempt to scan them; checked again at the next reconcile.
+	Unchecked []string `json:"unchecked"`
+
+	// Version The published version Redis was compared with.
+	Version int64 `json:"version"`
+}
+
 // RejectedRecord defines model for RejectedRecord.
 type RejectedRecord struct {
 	Errors []FieldError `json:"errors"`
@@ -1636,25 +1660,37 @@ type SnapshotFault struct {
 type SyncStatus struct {
 	Balancers []BalancerStatus `json:"balancers"`
 
-	// ComputedChecksum The checksum recomputed from what Redis holds now.
+	// ComputedChecksum The checksum the last reconcile recomputed from what Redis held (each section streamed with HSCAN while no delta changed it), as of `last_reconcile.at`; empty before the first reconcile. Equal to `expected_checksum` when nothing changed since.
 	ComputedChecksum string `json:"computed_checksum"`
-	DatabaseVersion  int64  `json:"database_version"`
 
-	// ExpectedChecksum The checksum of the snapshot built from the database.
+	// DatabaseVersion The newest config version recorded in the database.
+	DatabaseVersion int64 `json:"database_version"`
+
+	// ExpectedChecksum The checksum of the state the publisher last published (at `published_version`), recorded by the publishing replica; a from-scratch build of the database at that version has this checksum.
 	ExpectedChecksum string `json:"expected_checksum"`
 
 	// Faults Snapshot entries published fail-closed because their row could not be turned into a usable value: a provider whose secret this replica cannot decrypt (`config:providers`, `secret_undecryptable`) is published with status disabled and an empty api_key; a binding whose resolution exceeded `sync.binding_resolve_budget` (`config:bindings`, field the binding key, `resolve_budget_exceeded`) is published with every candidate `config_error`. Every other change keeps flowing.
-	Faults                  *[]SnapshotFault             `json:"faults,omitempty"`
-	InSync                  bool                         `json:"in_sync"`
-	LastError               *string                      `json:"last_error,omitempty"`
-	LastPublishAt           nullable.Nullable[time.Time] `json:"last_publish_at,omitempty"`
-	OldestPendingAgeSeconds nullable.Nullable[float64]   `json:"oldest_pending_age_seconds,omitempty"`
-	OutboxBacklog           int                          `json:"outbox_backlog"`
+	Faults *[]SnapshotFault `json:"faults,omitempty"`
+
+	// InSync Redis holds the database's version with an empty backlog, meta:snapshot's checksum is the published one, and the last reconcile found Redis equal to the published state or repaired every drift it found.
+	InSync        bool                         `json:"in_sync"`
+	LastError     *string                      `json:"last_error,omitempty"`
+	LastPublishAt nullable.Nullable[time.Time] `json:"last_publish_at,omitempty"`
+
+	// LastReconcile What the last reconcile found (absent before the first one).
+	LastReconcile           *ReconcileResult           `json:"last_reconcile,omitempty"`
+	OldestPendingAgeSeconds nullable.Nullable[float64] `json:"oldest_pending_age_seconds,omitempty"`
+	OutboxBacklog           int                        `json:"outbox_backlog"`
+
+	// PublishedVersion The version of the state the publisher last published.
+	PublishedVersion *int64 `json:"published_version,omitempty"`
 
 	// RedisChecksum The checksum stored in meta:snapshot.
 	RedisChecksum string  `json:"redis_checksum"`
 	RedisError    *string `json:"redis_error,omitempty"`
-	RedisVersion  int64   `json:"redis_version"`
+
+	// RedisVersion The version in Redis's meta:snapshot.
+	RedisVersion int64 `json:"redis_version"`
 }
 
 // UpdateBindingRequest defines model for UpdateBindingRequest.
@@ -3188,6 +3224,15 @@ type ClientInterface interface {
 
 	// GetSyncStatus Database vs Redis, outbox backlog and balancers
 	//
+	// Answered from stored state, whatever the configuration's size: the
+	// database's version and outbox backlog, the summary the publishing
+	// replica recorded of the state it last published (version, checksum,
+	// fail-closed entries), Redis's `meta:snapshot` (one read), and the
+	// outcome of the last reconcile, which streams every hash of Redis and
+	// recomputes its checksums every `sync.reconcile_interval`. A change
+	// made to Redis by hand is therefore seen (and repaired) at the next
+	// reconcile, not by this call.
+	//
 	// Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
 	GetSyncStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4539,6 +4584,15 @@ func (c *Client) ResyncSnapshot(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // GetSyncStatus Database vs Redis, outbox backlog and balancers
+//
+// Answered from stored state, whatever the configuration's size: the
+// database's version and outbox backlog, the summary the publishing
+// replica recorded of the state it last published (version, checksum,
+// fail-closed entries), Redis's `meta:snapshot` (one read), and the
+// outcome of the last reconcile, which streams every hash of Redis and
+// recomputes its checksums every `sync.reconcile_interval`. A change
+// made to Redis by hand is therefore seen (and repaired) at the next
+// reconcile, not by this call.
 //
 // Corresponds with GET /sync/status (the `GetSyncStatus` operationId).
 func (c *Client) GetSyncStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8024,6 +8078,15 @@ type ClientWithResponsesInterface interface {
 	ResyncSnapshotWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ResyncSnapshotResponse, error)
 
 	// GetSyncStatusWithResponse Database vs Redis, outbox backlog and balancers
+	//
+	// Answered from stored state, whatever the configuration's size: the
+	// database's version and outbox backlog, the summary the publishing
+	// replica recorded of the state it last published (version, checksum,
+	// fail-closed entries), Redis's `meta:snapshot` (one read), and the
+	// outcome of the last reconcile, which streams every hash of Redis and
+	// recomputes its checksums every `sync.reconcile_interval`. A change
+	// made to Redis by hand is therefore seen (and repaired) at the next
+	// reconcile, not by this call.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14010,6 +14073,15 @@ func (c *ClientWithResponses) ResyncSnapshotWithResponse(ctx context.Context, re
 }
 
 // GetSyncStatusWithResponse Database vs Redis, outbox backlog and balancers
+//
+// Answered from stored state, whatever the configuration's size: the
+// database's version and outbox backlog, the summary the publishing
+// replica recorded of the state it last published (version, checksum,
+// fail-closed entries), Redis's `meta:snapshot` (one read), and the
+// outcome of the last reconcile, which streams every hash of Redis and
+// recomputes its checksums every `sync.reconcile_interval`. A change
+// made to Redis by hand is therefore seen (and repaired) at the next
+// reconcile, not by this call.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -164,7 +164,7 @@ func TestSnapshotFullResync(t *testing.T) {
 	store := redissnap.NewStore(rdb, "bench:store:")
 	meta := ports.SnapshotMeta{Version: 1, Checksum: res.JSON200.Checksum, UpdatedAt: time.Now(), Counts: counts}
 	start = time.Now()
-	require.NoError(t, store.Replace(ctx, sections, meta, nil))
+	require.NoError(t, store.Replace(ctx, sections, meta))
 	write := time.Since(start)
 	for _, k := range append([]string{snapshot.KeySnapshot}, snapshot.DataKeys...) {
 		rdb.Del(ctx, "bench:store:"+k)

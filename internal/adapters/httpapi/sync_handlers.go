@@ -52,6 +52,17 @@ func (a *API) GetSyncStatus(ctx context.Context, _ gen.GetSyncStatusRequestObjec
 	if st.RedisError != "" {
 		out.RedisError = &st.RedisError
 	}
+	if st.PublishedVersion > 0 {
+		out.PublishedVersion = &st.PublishedVersion
+	}
+	if r := st.LastReconcile; r != nil {
+		lr := gen.ReconcileResult{At: r.At.UTC(), Version: r.Version, Checksum: r.Checksum, Matched: r.Matched,
+			Drifted: orEmptyStrings(r.Drifted), Repaired: orEmptyStrings(r.Repaired), Unchecked: orEmptyStrings(r.Unchecked)}
+		if r.Error != "" {
+			lr.Error = &r.Error
+		}
+		out.LastReconcile = &lr
+	}
 	if len(st.Faults) > 0 {
 		faults := make([]gen.SnapshotFault, len(st.Faults))
 		for i, f := range st.Faults {
@@ -76,4 +87,11 @@ func (a *API) BalancerHeartbeat(ctx context.Context, req gen.BalancerHeartbeatRe
 		return nil, err
 	}
 	return gen.BalancerHeartbeat204Response{}, nil
+}
+
+func orEmptyStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

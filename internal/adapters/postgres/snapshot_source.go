@@ -235,8 +235,11 @@ func (s *SnapshotSource) State(ctx context.Context) (domain.PublishState, error)
 		LastPublishAt *time.Time `db:"last_publish_at"`
 		LastError     string     `db:"last_error"`
 		LastResync    []byte     `db:"last_resync"`
+		Published     []byte     `db:"published"`
+		LastReconcile []byte     `db:"last_reconcile"`
 	}
-	if err := s.db.GetContext(ctx, &r, `SELECT last_publish_at, last_error, last_resync FROM snapshot_state WHERE id = 1`); err != nil {
+	const q = `SELECT last_publish_at, last_error, last_resync, published, last_reconcile FROM snapshot_state WHERE id = 1`
+	if err := s.db.GetContext(ctx, &r, q); err != nil {
 		return domain.PublishState{}, fmt.Errorf("publish state: %w", translate(err))
 	}
 	st := domain.PublishState{LastPublishAt: r.LastPublishAt, LastError: r.LastError}
@@ -248,7 +251,86 @@ func (s *SnapshotSource) State(ctx context.Context) (domain.PublishState, error)
 		st.LastResync = &domain.ResyncResult{Version: j.Version, Checksum: j.Checksum, Counts: j.Counts,
 			Duration: time.Duration(j.DurationMS * float64(time.Millisecond)), At: j.At}
 	}
+	if len(r.Published) > 0 {
+		var j publishedJSON
+		if err := json.Unmarshal(r.Published, &j); err != nil {
+			return st, fmt.Errorf("publish state: %w", err)
+		}
+		p := domain.PublishedSnapshot{Version: j.Version, Checksum: j.Checksum, Checksums: j.Checksums, Counts: j.Counts,
+			ClockFrom: j.ClockFrom, At: j.At}
+		for _, f := range j.Faults {
+			p.Faults = append(p.Faults, domain.SnapshotFault{Resource: f.Key, Field: f.Field, Reason: f.Reason})
+		}
+		st.Published = &p
+	}
+	if len(r.LastReconcile) > 0 {
+		var j reconcileJSON
+		if err := json.Unmarshal(r.LastReconcile, &j); err != nil {
+			return st, fmt.Errorf("publish state: %w", err)
+		}
+		rr := domain.ReconcileResult(j)
+		st.LastReconcile = &rr
+	}
 	return st, nil
+}
+
+type faultJSON struct {
+	Key    string `json:"key"`
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+type publishedJSON struct {
+	Version   int64             `json:"version"`
+	Checksum  string            `json:"checksum"`
+	Checksums map[string]string `json:"checksums"`
+	Counts    map[string]int    `json:"counts"`
+	Faults    []faultJSON       `json:"faults"`
+	ClockFrom time.Time         `json:"clock_from"`
+	At        time.Time         `json:"at"`
+}
+
+type reconcileJSON struct {
+	At        time.Time `json:"at"`
+	Version   int64     `json:"version"`
+	Checksum  string    `json:"checksum"`
+	Matched   bool      `json:"matched"`
+	Drifted   []string  `json:"drifted"`
+	Repaired  []string  `json:"repaired"`
+	Unchecked []string  `json:"unchecked"`
+	Error     string    `json:"error"`
+}
+
+// RecordPublished implements ports.PublishState. The version guard keeps a
+// deposed leader's late write from replacing a newer summary.
+func (s *SnapshotSource) RecordPublished(ctx context.Context, p domain.PublishedSnapshot) error {
+	j := publishedJSON{Version: p.Version, Checksum: p.Checksum, Checksums: p.Checksums, Counts: p.Counts,
+		Faults: make([]faultJSON, 0, len(p.Faults)), ClockFrom: p.ClockFrom, At: p.At}
+	for _, f := range p.Faults {
+		j.Faults = append(j.Faults, faultJSON{Key: f.Resource, Field: f.Field, Reason: f.Reason})
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	const q = `UPDATE snapshot_state SET published = $1, last_publish_at = $2, last_error = ''
+WHERE id = 1 AND coalesce((published->>'version')::bigint, 0) <= $3`
+	if _, err := s.db.ExecContext(ctx, q, string(b), p.At, p.Version); err != nil {
+		return fmt.Errorf("publish state: %w", translate(err))
+	}
+	return nil
+}
+
+// RecordReconcile implements ports.PublishState.
+func (s *SnapshotSource) RecordReconcile(ctx context.Context, r domain.ReconcileResult) error {
+	b, err := json.Marshal(reconcileJSON(r))
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE snapshot_state SET last_reconcile = $1 WHERE id = 1`, string(b)); err != nil {
+		return fmt.Errorf("reconcile state: %w", translate(err))
+	}
+	return nil
 }
 
 // AdvancePast implements ports.SnapshotSource: under the version lock, the

@@ -37,9 +37,6 @@ func (s *Store) key(k string) string { return s.prefix + k }
 
 var errVersionAhead = errors.New("redis snapshot version is ahead")
 
-// stageBatch bounds one pipelined HSET while staging.
-const stageBatch = 1000
-
 func unavailable(op string, err error) error {
 	return fmt.Errorf("redis %s: %w: %v", op, domain.ErrUnavailable, err)
 }
@@ -154,72 +151,26 @@ func (s *Store) publish(ctx context.Context, ev snapshot.Event) {
 	_ = s.rdb.Publish(ctx, s.key(snapshot.Channel), b).Err()
 }
 
-// Replace implements ports.SnapshotStore.
-func (s *Store) Replace(ctx context.Context, sections map[string]map[string]string, meta ports.SnapshotMeta, _ map[string]string) error {
-	staging := func(k string) string { return s.key("staging:" + k) }
-	for k, fields := range sections {
-		if err := s.rdb.Del(ctx, staging(k)).Err(); err != nil {
-			return unavailable("stage", err)
-		}
-		batch := make(map[string]any, stageBatch)
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			err := s.rdb.HSet(ctx, staging(k), batch).Err()
-			clear(batch)
-			return err
-		}
-		for f, v := range fields {
-			batch[f] = v
-			if len(batch) == stageBatch {
-				if err := flush(); err != nil {
-					return unavailable("stage", err)
-				}
-			}
-		}
-		if err := flush(); err != nil {
-			return unavailable("stage", err)
-		}
+// Replace writes every section as a full snapshot through Stage (kept for
+// benchmarks that time the Redis phase alone).
+func (s *Store) Replace(ctx context.Context, sections map[string]map[string]string, meta ports.SnapshotMeta) error {
+	keys := make([]string, 0, len(sections))
+	for k := range sections {
+		keys = append(keys, k)
 	}
-	metaKey := s.key(snapshot.KeySnapshot)
-	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		cur, err := tx.HGet(ctx, metaKey, "version").Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		if cur > meta.Version {
-			return errVersionAhead // never move the version backwards
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for k, fields := range sections {
-				if len(fields) == 0 {
-					p.Del(ctx, s.key(k)) // an empty hash does not exist in Redis
-					continue
-				}
-				p.Rename(ctx, staging(k), s.key(k))
-			}
-			p.Del(ctx, metaKey)
-			p.HSet(ctx, metaKey, metaFields(meta))
-			return nil
-		})
-		return err
-	}, metaKey)
-	if errors.Is(err, errVersionAhead) {
-		return fmt.Errorf("redis holds a newer snapshot than version %d: %w", meta.Version, domain.ErrConflict)
-	}
+	st, err := s.Stage(ctx, keys)
 	if err != nil {
-		return unavailable("swap in snapshot", err)
+		return err
 	}
-	s.publish(ctx, snapshot.Event{Version: meta.Version, Kind: "full", Changes: []snapshot.EventChange{}})
-	resources := make([]string, 0, len(sections))
-	for _, k := range append(append([]string{}, snapshot.DataKeys...), snapshot.KeyModelsMeta) {
-		if _, ok := sections[k]; ok {
-			resources = append(resources, k)
+	for k, fields := range sections {
+		for f, v := range fields {
+			if err := st.Put(ctx, k, f, v); err != nil {
+				st.Abort(ctx)
+				return err
+			}
 		}
 	}
-	s.refresh(ctx, meta, resources)
-	return nil
+	return st.Commit(ctx, meta, false)
 }
 
 // Meta implements ports.SnapshotStore.
@@ -238,26 +189,6 @@ func (s *Store) Meta(ctx context.Context) (ports.SnapshotMeta, error) {
 		if c, ok := m["checksum:"+k]; ok {
 			out.Checksums[k] = c
 		}
-	}
-	return out, nil
-}
-
-// ReadAll implements ports.SnapshotStore.
-func (s *Store) ReadAll(ctx context.Context) (map[string]map[string]string, error) {
-	cmds := make(map[string]*redis.MapStringStringCmd, len(snapshot.DataKeys)+len(snapshot.IndexKeys))
-	// MULTI/EXEC: one consistent view across the hashes.
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range append(append([]string{}, snapshot.DataKeys...), snapshot.IndexKeys...) {
-			cmds[k] = p.HGetAll(ctx, s.key(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, unavailable("read snapshot", err)
-	}
-	out := make(map[string]map[string]string, len(cmds))
-	for k, c := range cmds {
-		out[k] = c.Val()
 	}
 	return out, nil
 }

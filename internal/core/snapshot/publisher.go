@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,10 @@ type Options struct {
 	// Resolutions, when set, receives the binding resolutions of every
 	// published state once Redis confirmed it.
 	Resolutions ports.BindingResolutionStore
+	// Chunk is how many keys or bindings a full resync reads from the
+	// database at a time and how many fields a reconcile scans per HSCAN
+	// (0: DefaultChunk).
+	Chunk int
 }
 
 // Metrics receives the publisher's measurements (the observability adapter
@@ -63,10 +68,16 @@ type Publisher struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu            sync.Mutex
-	mirror        *State
-	leader        bool
-	lastReconcile time.Time
+	// mu is the publisher's step: it serialises deltas, resyncs and the
+	// swap of a repaired section. A reconcile's scans run without it.
+	mu     sync.Mutex
+	mirror *State
+	leader bool
+	// gen counts, per data hash, the writes to it (deltas, resyncs,
+	// repairs), so a reconcile knows whether a section moved during its scan.
+	gen map[string]uint64
+	// reconciling is set while a reconcile runs.
+	reconciling sync.WaitGroup
 
 	// failMu guards the failure record the health probe reads.
 	failMu       sync.Mutex
@@ -84,7 +95,21 @@ type Publisher struct {
 func NewPublisher(source ports.SnapshotSource, store ports.SnapshotStore, lock ports.LeaderLock, state ports.PublishState,
 	decrypt Decrypter, clock ports.Clock, logger *slog.Logger, opts Options, metrics Metrics) *Publisher {
 	return &Publisher{source: source, store: store, lock: lock, state: state, decrypt: decrypt, clock: clock,
-		logger: logger, opts: opts, metrics: metrics, wake: make(chan struct{}, 1)}
+		logger: logger, opts: opts, metrics: metrics, wake: make(chan struct{}, 1), gen: map[string]uint64{}}
+}
+
+// touched notes writes to the data hashes keys (index hashes count as
+// their data hash's); all when keys is nil. Callers hold mu.
+func (p *Publisher) touched(keys []string) {
+	if keys == nil {
+		keys = DataKeys
+	}
+	for _, k := range keys {
+		if d, ok := dataKeyOf[k]; ok {
+			k = d
+		}
+		p.gen[k]++
+	}
 }
 
 // Notify wakes the publisher after a change was committed on this replica.
@@ -99,6 +124,52 @@ func (p *Publisher) Notify() {
 func (p *Publisher) Start() {
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	go p.loop()
+	if p.opts.ReconcileInterval > 0 {
+		p.reconciling.Add(1)
+		go p.reconcileLoop()
+	}
+}
+
+// reconcileLoop reconciles while this replica leads, beside the publishing
+// loop (a scan never holds the step): soon after it took the lead, then
+// every ReconcileInterval.
+func (p *Publisher) reconcileLoop() {
+	defer p.reconciling.Done()
+	const soon = 200 * time.Millisecond
+	wait := soon
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(wait):
+		}
+		if !p.Leader() {
+			wait = soon
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			select {
+			case <-p.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		_, err := p.Reconcile(ctx)
+		cancel()
+		<-stopped
+		switch {
+		case errors.Is(err, errNotLeader):
+			wait = soon // not adopted yet, or the lead was lost
+		case err != nil:
+			p.logger.Warn("snapshot reconcile failed; will retry", "error", err)
+			wait = p.opts.ReconcileInterval
+		default:
+			wait = p.opts.ReconcileInterval
+		}
+	}
 }
 
 // Close stops the loop and releases the leader lock; safe to call twice.
@@ -107,6 +178,7 @@ func (p *Publisher) Close() {
 		if p.stop != nil {
 			close(p.stop)
 			<-p.done
+			p.reconciling.Wait()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -138,7 +210,9 @@ func (p *Publisher) loop() {
 		case <-p.wake:
 		case <-time.After(wait):
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		// Generous: a full resync of a million keys takes a while; every
+		// Redis and PostgreSQL call has its own timeouts besides.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		err := p.Step(ctx)
 		cancel()
 		if err != nil {
@@ -249,15 +323,7 @@ func (p *Publisher) Step(ctx context.Context) error {
 		}
 	}
 	if len(pending) > 0 {
-		if err := p.applyDelta(ctx); err != nil {
-			return err
-		}
-	}
-	if p.opts.ReconcileInterval > 0 && now.Sub(p.lastReconcile) >= p.opts.ReconcileInterval {
-		if err := p.reconcile(ctx); err != nil {
-			return err
-		}
-		p.lastReconcile = now
+		return p.applyDelta(ctx)
 	}
 	return nil
 }
@@ -280,50 +346,84 @@ func (p *Publisher) ensureLeader(ctx context.Context) bool {
 		p.logger.Info("snapshot publisher leadership changed", "leader", ok)
 	}
 	p.leader = ok
-	if !ok {
+	if !ok && p.mirror != nil {
 		p.mirror = nil // rebuild from the database when leadership returns
+		p.touched(nil)
 	}
 	return ok
 }
 
-// adopt builds the state from the database and keeps Redis when it already
-// holds exactly that, otherwise replaces it.
+// adopt takes over the snapshot Redis holds when it is exactly the
+// published state at the database's version (meta:snapshot as published,
+// and every section streamed and checked), otherwise replaces it.
 func (p *Publisher) adopt(ctx context.Context) error {
-	want, err := p.build(ctx)
-	if err != nil {
-		return err
-	}
 	meta, err := p.store.Meta(ctx)
 	if err != nil {
 		return err
 	}
-	if meta.Version > want.Version {
-		_, err := p.overtake(ctx, meta.Version, want.Version)
+	dbVersion, err := p.source.CurrentVersion(ctx)
+	if err != nil {
 		return err
 	}
-	if meta.Version == want.Version && meta.Checksum == want.Checksum() {
-		have, err := p.store.ReadAll(ctx)
-		if err != nil {
-			return err
-		}
-		if Checksum(have) == meta.Checksum && len(diffKeys(have, want.Index, IndexKeys)) == 0 {
-			p.published(ctx, want)
-			want.compact()
-			p.mirror = want
-			return p.source.Ack(ctx, want.Version, p.clock.Now())
+	if meta.Version > dbVersion {
+		_, err := p.overtake(ctx, meta.Version, dbVersion)
+		return err
+	}
+	ps, err := p.state.State(ctx)
+	if err != nil {
+		return err
+	}
+	if pub := ps.Published; pub != nil && pub.Version == dbVersion && meta.Version == dbVersion {
+		if s, ok := stateFrom(pub); ok && metaMatches(meta, s, s.Version, s.Checksum()) {
+			if ok, err := p.adoptChecked(ctx, s); err != nil || ok {
+				return err
+			}
 		}
 	}
-	p.logger.Info("redis snapshot empty, behind or drifted; full resync", "redis_version", meta.Version, "db_version", want.Version)
-	_, err = p.replace(ctx, want)
+	p.logger.Info("redis snapshot empty, behind or drifted; full resync", "redis_version", meta.Version, "db_version", dbVersion)
+	_, err = p.fullResync(ctx)
 	return err
 }
 
-func (p *Publisher) build(ctx context.Context) (*State, error) {
-	data, err := p.source.Load(ctx)
-	if err != nil {
-		return nil, err
+// adoptChecked verifies every section of Redis against s (streamed, one
+// chunk in memory) and the models checksum, then adopts s.
+func (p *Publisher) adoptChecked(ctx context.Context, s *State) (bool, error) {
+	if ok, err := p.verify(ctx, s); err != nil || !ok {
+		return false, err
 	}
-	return BuildWithin(data, p.decrypt, p.clock.Now(), p.resolver())
+	models, err := p.store.Hash(ctx, KeyModels) // the catalogue: small
+	if err != nil {
+		return false, err
+	}
+	mm, err := p.store.Hash(ctx, KeyModelsMeta)
+	if err != nil {
+		return false, err
+	}
+	if s.modelsChecksum = ModelsChecksum(models); mm["checksum"] != s.modelsChecksum {
+		return false, nil
+	}
+	r, err := p.source.ReadChanges(ctx, s.Version)
+	if err != nil {
+		return false, err
+	}
+	next, err := r.NextKeyTimeChange(ctx, s.ClockFrom)
+	r.Close()
+	if err != nil {
+		return false, err
+	}
+	if next != nil {
+		s.NextTimeChange = *next
+	}
+	p.mirror = s
+	p.touched(nil)
+	p.reportFaults(s)
+	p.recordAdopted(ctx, s)
+	return true, p.source.Ack(ctx, s.Version, p.clock.Now())
+}
+
+// recordAdopted records the adoption as a reconcile that matched.
+func (p *Publisher) recordAdopted(ctx context.Context, s *State) {
+	_ = p.state.RecordReconcile(ctx, domain.ReconcileResult{At: p.clock.Now(), Version: s.Version, Checksum: s.Checksum(), Matched: true})
 }
 
 // resolver resolves bindings within the configured budget, on the wall
@@ -333,33 +433,15 @@ func (p *Publisher) resolver() Resolver {
 }
 
 // applyDelta publishes the pending changes: change-driven (only the entries
-// the changes affect, read by id) when it can, else by a full build diffed
-// against what Redis holds (clock-driven changes, a very long backlog).
+// the changes affect, read by id) when it can, else (a version move past a
+// restored Redis, a very long backlog) by a streaming full resync.
 func (p *Publisher) applyDelta(ctx context.Context) error {
 	done, err := p.applyChanges(ctx)
 	if err != nil || done {
 		return err
 	}
-	return p.applyFullDelta(ctx)
-}
-
-// applyFullDelta rebuilds the state at the newest committed version and
-// applies its difference from Redis in one transaction.
-func (p *Publisher) applyFullDelta(ctx context.Context) error {
-	start := p.clock.Now()
-	want, err := p.build(ctx)
-	if err != nil {
-		return err
-	}
-	if want.Version < p.mirror.Version {
-		return fmt.Errorf("database version %d is behind the published %d", want.Version, p.mirror.Version)
-	}
-	have, err := p.store.ReadAll(ctx)
-	if err != nil {
-		return err
-	}
-	ops := append(Diff(have, want.Sections), diffKeys(have, want.Index, IndexKeys)...)
-	return p.publishDelta(ctx, start, want, ops)
+	_, err = p.fullResync(ctx)
+	return err
 }
 
 // publishDelta applies ops with want's meta and, once Redis confirmed,
@@ -377,6 +459,11 @@ func (p *Publisher) publishDelta(ctx context.Context, start time.Time, want *Sta
 		return err
 	}
 	p.published(ctx, want)
+	keys := make([]string, 0, len(ops))
+	for _, op := range ops {
+		keys = append(keys, op.Key)
+	}
+	p.touched(keys)
 	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
@@ -386,26 +473,56 @@ func (p *Publisher) publishDelta(ctx context.Context, start time.Time, want *Sta
 	if p.metrics != nil {
 		p.metrics.Published(want.Version, "delta", p.clock.Now().Sub(start))
 	}
-	return p.state.SetPublished(ctx, meta.UpdatedAt, "")
+	return p.recordPublished(ctx, want, meta.UpdatedAt)
 }
 
-// replace writes want as a full snapshot.
-func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResult, error) {
+// fullResync streams the whole configuration from one database view into
+// staging keys and swaps them in (one MULTI/EXEC of RENAMEs with meta);
+// when Redis holds a higher version it moves past it first.
+func (p *Publisher) fullResync(ctx context.Context) (domain.ResyncResult, error) {
+	res, err := p.replace(ctx)
+	if !errors.Is(err, domain.ErrConflict) {
+		return res, err
+	}
+	meta, merr := p.store.Meta(ctx)
+	if merr != nil {
+		return res, merr
+	}
+	dbVersion, verr := p.source.CurrentVersion(ctx)
+	if verr != nil {
+		return res, verr
+	}
+	return p.overtake(ctx, meta.Version, dbVersion)
+}
+
+// replace writes a full snapshot built by streaming from the database.
+func (p *Publisher) replace(ctx context.Context) (domain.ResyncResult, error) {
 	start := p.clock.Now()
-	meta := want.Meta(p.clock.Now())
-	sections := make(map[string]map[string]string, len(want.Sections)+len(want.Index)+1)
-	for k, v := range want.Sections {
-		sections[k] = v
-	}
-	for k, v := range want.Index {
-		sections[k] = v
-	}
-	sections[KeyModelsMeta] = want.ModelsMeta(meta.UpdatedAt)
-	if err := p.store.Replace(ctx, sections, meta, nil); err != nil {
+	st, err := p.source.Stream(ctx)
+	if err != nil {
 		return domain.ResyncResult{}, err
 	}
+	defer st.Close()
+	stage, err := p.store.Stage(ctx, stagedKeys(DataKeys))
+	if err != nil {
+		return domain.ResyncResult{}, err
+	}
+	want, err := p.streamBuild(ctx, st, stage, DataKeys, start)
+	if err != nil {
+		stage.Abort(ctx)
+		return domain.ResyncResult{}, err
+	}
+	st.Close() // the database view is no longer needed while Redis swaps
+	built := p.clock.Now()
+	meta := want.Meta(built)
+	if err := stage.Commit(ctx, meta, false); err != nil {
+		return domain.ResyncResult{}, err
+	}
+	p.logger.Info("snapshot full resync", "version", want.Version, "counts", meta.Counts,
+		"read_and_stage", built.Sub(start), "swap", p.clock.Now().Sub(built))
+	p.touched(nil)
 	p.published(ctx, want)
-	want.compact()
+	want.Resolutions = nil
 	p.mirror = want
 	p.reportFaults(want)
 	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
@@ -419,29 +536,7 @@ func (p *Publisher) replace(ctx context.Context, want *State) (domain.ResyncResu
 	if err := p.state.SetResyncResult(ctx, res); err != nil {
 		return res, err
 	}
-	return res, p.state.SetPublished(ctx, meta.UpdatedAt, "")
-}
-
-func (p *Publisher) fullResync(ctx context.Context) (domain.ResyncResult, error) {
-	want, err := p.build(ctx)
-	if err != nil {
-		return domain.ResyncResult{}, err
-	}
-	return p.replaceOrOvertake(ctx, want)
-}
-
-// replaceOrOvertake writes want as a full snapshot; when Redis holds a
-// higher version it moves past it first.
-func (p *Publisher) replaceOrOvertake(ctx context.Context, want *State) (domain.ResyncResult, error) {
-	res, err := p.replace(ctx, want)
-	if !errors.Is(err, domain.ErrConflict) {
-		return res, err
-	}
-	meta, merr := p.store.Meta(ctx)
-	if merr != nil {
-		return res, merr
-	}
-	return p.overtake(ctx, meta.Version, want.Version)
+	return res, p.recordPublished(ctx, want, meta.UpdatedAt)
 }
 
 // overtake handles Redis ahead of the database (a restored or recreated
@@ -453,11 +548,7 @@ func (p *Publisher) overtake(ctx context.Context, redisVersion, dbVersion int64)
 	if _, err := p.source.AdvancePast(ctx, redisVersion); err != nil {
 		return domain.ResyncResult{}, err
 	}
-	want, err := p.build(ctx)
-	if err != nil {
-		return domain.ResyncResult{}, err
-	}
-	return p.replace(ctx, want)
+	return p.replace(ctx)
 }
 
 // published runs once Redis holds want: it counts the bindings that ran
@@ -505,28 +596,6 @@ func (p *Publisher) reportFaults(s *State) {
 	}
 }
 
-// reconcile compares what Redis holds with the state and repairs drift
-// (a flushed Redis, a hand-edited key).
-func (p *Publisher) reconcile(ctx context.Context) error {
-	have, err := p.store.ReadAll(ctx)
-	if err != nil {
-		return err
-	}
-	meta, err := p.store.Meta(ctx)
-	if err != nil {
-		return err
-	}
-	if Checksum(have) == p.mirror.Checksum() && meta.Version == p.mirror.Version && meta.Checksum == p.mirror.Checksum() {
-		return nil
-	}
-	p.logger.Warn("redis snapshot drifted; repairing", "redis_version", meta.Version, "version", p.mirror.Version)
-	if p.metrics != nil {
-		p.metrics.Repaired()
-	}
-	_, err = p.fullResync(ctx)
-	return err
-}
-
 // ErrResyncTimeout is returned (wrapped, with the reason) when no replica
 // completed a requested resync in time.
 var ErrResyncTimeout = fmt.Errorf("full resync timed out: %w", domain.ErrUnavailable)
@@ -566,35 +635,56 @@ func (p *Publisher) RequestFullResync(ctx context.Context, timeout time.Duration
 	}
 }
 
-// Status compares the database, Redis and the balancers.
+// Status answers from stored state, never from a build or a full read of
+// Redis: the database's version and backlog, the summary the publishing
+// replica recorded of what it published, meta:snapshot (one HGETALL), the
+// last reconcile's outcome and the balancers. In sync: Redis holds the
+// database's version with no backlog, meta:snapshot's checksum is the
+// published one, and the last reconcile found Redis equal to the published
+// state (or repaired every drift it found).
 func (p *Publisher) Status(ctx context.Context, balancers ports.BalancerRegistry) (domain.SyncStatus, error) {
 	var st domain.SyncStatus
-	want, err := p.build(ctx)
-	if err != nil {
+	var err error
+	if st.DatabaseVersion, err = p.source.CurrentVersion(ctx); err != nil {
 		return st, err
 	}
-	st.DatabaseVersion = want.Version
-	st.ExpectedChecksum = want.Checksum()
-	st.Faults = want.Faults
 	if st.Backlog, st.OldestPending, err = p.source.Backlog(ctx); err != nil {
 		return st, err
-	}
-	meta, merr := p.store.Meta(ctx)
-	have, rerr := p.store.ReadAll(ctx)
-	if err := errors.Join(merr, rerr); err != nil {
-		st.RedisError = err.Error()
-	} else {
-		st.RedisVersion, st.RedisChecksum = meta.Version, meta.Checksum
-		st.ComputedChecksum = Checksum(have)
-		st.InSync = st.ComputedChecksum == st.ExpectedChecksum && st.RedisChecksum == st.ExpectedChecksum
 	}
 	ps, err := p.state.State(ctx)
 	if err != nil {
 		return st, err
 	}
-	st.LastPublishAt, st.LastError = ps.LastPublishAt, ps.LastError
+	st.LastPublishAt, st.LastError, st.LastReconcile = ps.LastPublishAt, ps.LastError, ps.LastReconcile
+	if pub := ps.Published; pub != nil {
+		st.PublishedVersion, st.ExpectedChecksum, st.Faults = pub.Version, pub.Checksum, pub.Faults
+	}
+	if r := ps.LastReconcile; r != nil {
+		st.ComputedChecksum = r.Checksum
+	}
+	meta, merr := p.store.Meta(ctx)
+	if merr != nil {
+		st.RedisError = merr.Error()
+	} else {
+		st.RedisVersion, st.RedisChecksum = meta.Version, meta.Checksum
+		st.InSync = meta.Version == st.DatabaseVersion && st.Backlog == 0 && st.PublishedVersion == st.DatabaseVersion &&
+			st.RedisChecksum == st.ExpectedChecksum && reconciled(ps.LastReconcile)
+	}
 	if st.Balancers, err = balancers.List(ctx); err != nil {
 		return st, err
 	}
 	return st, nil
+}
+
+// reconciled: the last reconcile found no drift it did not repair.
+func reconciled(r *domain.ReconcileResult) bool {
+	if r == nil || r.Error != "" {
+		return false
+	}
+	for _, d := range r.Drifted {
+		if !slices.Contains(r.Repaired, d) {
+			return false
+		}
+	}
+	return true
 }
