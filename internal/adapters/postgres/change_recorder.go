@@ -18,15 +18,10 @@ var _ ports.ChangeRecorder = (*ChangeRecorder)(nil)
 // NewChangeRecorder builds the recorder.
 func NewChangeRecorder(db *sqlx.DB) *ChangeRecorder { return &ChangeRecorder{db: db} }
 
-// versionLock serialises configuration transactions from taking a version
-// to committing, so versions are committed in order: a reader that sees
-// version N has seen every version below it.
-const versionLock = 0x657a617069 // "ezapi"
-
 // Record implements ports.ChangeRecorder.
 func (r *ChangeRecorder) Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (int64, error) {
-	if _, err := conn(ctx, r.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-		return 0, fmt.Errorf("version lock: %w", translate(err))
+	if err := lockVersions(ctx, conn(ctx, r.db)); err != nil {
+		return 0, err
 	}
 	// The NOTIFY rides in the same statement (no extra round trip) and is
 	// delivered at commit: it wakes the publishing replica wherever it runs.

@@ -158,8 +158,8 @@ func (r *ImportRepository) RecordChanges(ctx context.Context, section domain.Sec
 		return nil
 	}
 	q := conn(ctx, r.db)
-	if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-		return fmt.Errorf("version lock: %w", translate(err))
+	if err := lockVersions(ctx, q); err != nil {
+		return err
 	}
 	const ins = `INSERT INTO config_outbox (version, section, entity_id, op)
 SELECT nextval('config_version'), $1, e, $2 FROM unnest($3::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n`

@@ -257,8 +257,8 @@ func (s *SnapshotSource) State(ctx context.Context) (domain.PublishState, error)
 func (s *SnapshotSource) AdvancePast(ctx context.Context, version int64) (int64, error) {
 	var v int64
 	err := NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
-		if _, err := conn(ctx, s.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-			return fmt.Errorf("version lock: %w", translate(err))
+		if err := lockVersions(ctx, conn(ctx, s.db)); err != nil {
+			return err
 		}
 		const q = `SELECT setval('config_version', GREATEST($1::bigint, (SELECT last_value FROM config_version)))`
 		if _, err := conn(ctx, s.db).ExecContext(ctx, q, version); err != nil {
