@@ -7,10 +7,11 @@ import (
 )
 
 // ChangeRecorder records a configuration change for the snapshot publisher:
-// it takes the next config version and writes an outbox row, in the
-// caller's transaction, so a change is never lost when Redis is down.
+// it writes an outbox row in the caller's transaction, so a change is never
+// lost when Redis is down, and returns the change's sequence number (the
+// publisher assigns the config version once the change is committed).
 type ChangeRecorder interface {
-	Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (version int64, err error)
+	Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (seq int64, err error)
 }
 
 // ProviderSecret is a provider's encrypted upstream key.

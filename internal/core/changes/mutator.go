@@ -1,6 +1,6 @@
 // Package changes is how every mutating use-case commits: one transaction
 // holding the change itself, its audit entry, and the outbox row that tells
-// the snapshot publisher (config_version bumped in the same transaction).
+// the snapshot publisher (which gives it a config version once committed).
 package changes
 
 import (
@@ -52,12 +52,12 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 		for _, c := range chs {
 			details := c.Details
 			if c.Section != "" {
-				v, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
+				seq, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
 				if err != nil {
 					return err
 				}
 				recorded = true
-				details = withVersion(details, v)
+				details = withChangeSeq(details, seq)
 			}
 			if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, details)); err != nil {
 				return err
@@ -71,11 +71,14 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 	return err
 }
 
-func withVersion(d map[string]any, v int64) map[string]any {
+// withChangeSeq adds the outbox change's sequence number to the audit
+// details: the change is in every snapshot from the config version the
+// publisher gives that outbox row.
+func withChangeSeq(d map[string]any, seq int64) map[string]any {
 	out := make(map[string]any, len(d)+1)
 	for k, val := range d {
 		out[k] = val
 	}
-	out["config_version"] = v
+	out["change_seq"] = seq
 	return out
 }
