@@ -313,13 +313,16 @@ func TestSnapshotAtScale(t *testing.T) {
 	must(t, bg.StatusCode(), bg.Body, http.StatusCreated)
 	stop := make(chan struct{})
 	var bgWG sync.WaitGroup
-	var bgDone, bgFail int
+	var bgDone, bgFail, bgSkipped int
 	bgWG.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
+		// At most 8 in flight: a machine that cannot keep up skips ticks
+		// (counted) instead of piling up requests.
+		tick := time.NewTicker(time.Second / time.Duration(benchScale("SCALE_BG_RATE", 100)))
 		defer tick.Stop()
 		var inflight sync.WaitGroup
 		defer inflight.Wait()
 		var mu sync.Mutex
+		slots := make(chan struct{}, 8)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -330,7 +333,16 @@ func TestSnapshotAtScale(t *testing.T) {
 			if i%2 == 1 {
 				c, as = bc, bas
 			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				mu.Lock()
+				bgSkipped++
+				mu.Unlock()
+				continue
+			}
 			inflight.Go(func() {
+				defer func() { <-slots }()
 				price := float64(i)
 				r, err := c.UpdateModelWithResponse(ctx, bg.JSON201.Id, apiclient.UpdateModelJSONRequestBody{OutputPricePerMtok: &price}, as)
 				mu.Lock()
@@ -376,13 +388,11 @@ func TestSnapshotAtScale(t *testing.T) {
 	for _, rep := range []string{"publishing", "second"} {
 		for _, p := range probes {
 			l := lat[key{rep, p.section}]
-			record(sec, row{fmt.Sprintf("change → visible in Redis, %s, made on the %s replica (%d changes, background %.0f mutations/s)", p.section, rep, len(l), bgRate),
-				fmt.Sprintf("p50 %s, p99 %s", ms(percentile(l, 0.5)), ms(percentile(l, 0.99))), "—", "—", "p99 ≤ 50 ms"})
+			record(sec, row{fmt.Sprintf("change → visible in Redis, %s, made on the %s replica (%d changes, background load %.0f mutations/s achieved of %d/s asked)", p.section, rep, len(l), bgRate, benchScale("SCALE_BG_RATE", 100)),
+				fmt.Sprintf("p50 %s, p90 %s, p99 %s", ms(percentile(l, 0.5)), ms(percentile(l, 0.9)), ms(percentile(l, 0.99))), "—", "—", "p99 ≤ 50 ms"})
 		}
 	}
-	if bgFail > 0 {
-		t.Logf("%d background mutations failed", bgFail)
-	}
+	t.Logf("background: %d mutations done, %d failed, %d ticks skipped (8 in flight)", bgDone, bgFail, bgSkipped)
 	record(sec, row{fmt.Sprintf("server CPU per provider create (the publishing replica's /proc/<pid>/stat over %d sequential creates, until published)", n*rounds),
 		cpuPer(bCPU), cpuPer(eCPU) + " on an empty database", fmt.Sprintf("%.2f", bCPU.Seconds()/eCPU.Seconds()), "≤ 1 ms"})
 	record(sec, row{"sequential provider creates/s", fmt.Sprintf("%.0f/s", bRate), fmt.Sprintf("%.0f/s on an empty database (interleaved rounds)", eRate),
