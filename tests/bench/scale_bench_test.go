@@ -241,7 +241,8 @@ func TestSnapshotAtScale(t *testing.T) {
 	cfg := benchConfig()
 	ctx := context.Background()
 	bin := buildBinary(t, t.TempDir()+"/ezapi")
-	env := testenv.Environ("EZ_LOG_LEVEL=info", "EZ_SYNC__RESYNC_TIMEOUT=15m")
+	// EZ_BENCH_SERVER_ENV adds settings, e.g. EZ_SYNC__RECONCILE_INTERVAL=1h.
+	env := append(testenv.Environ("EZ_LOG_LEVEL=info", "EZ_SYNC__RESYNC_TIMEOUT=15m"), strings.Fields(os.Getenv("EZ_BENCH_SERVER_ENV"))...)
 	acmd, aaddr := runBinary(t, bin, env) // the publishing replica: started first, alone
 	db, err := sqlx.Open("postgres", testenv.DSN())
 	require.NoError(t, err)
