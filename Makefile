@@ -77,9 +77,9 @@ test-helm: ## Lint and render the Helm chart with the pinned Helm module, decode
 	cd tests/helmchart && $(GO) test -count=1 -timeout 20m ./...
 
 .PHONY: test-faults
-test-faults: services ## Fault suite: Redis/PostgreSQL outages, killed writers, SIGTERM under load, failover, concurrent migrations, goroutine leaks
+test-faults: services ## Fault suite: Redis/PostgreSQL outages, killed writers, SIGTERM under load, failover, Redis ahead of the database, cross-replica wake-up, undecryptable rows, runaway regexes, concurrent migrations, goroutine leaks
 	$(GO) test -count=1 -timeout 15m -v \
-		-run 'Outage|Killed|SIGTERM|Reconcile|TakesOver|ConcurrentMigrations|NoGoroutine|FallsBack' \
+		-run 'Outage|Killed|SIGTERM|Reconcile|TakesOver|Overtake|WakesThePublisher|FailClosed|Pathological|DegradesHealth|ConcurrentMigrations|NoGoroutine|FallsBack' \
 		./tests/snapshot/ ./tests/logs/ ./tests/lifecycle/ ./tests/integration/ ./tests/edge/ ./tests/leak/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
 
 .PHONY: fuzz

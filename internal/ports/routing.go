@@ -7,10 +7,11 @@ import (
 )
 
 // ChangeRecorder records a configuration change for the snapshot publisher:
-// it takes the next config version and writes an outbox row, in the
-// caller's transaction, so a change is never lost when Redis is down.
+// it writes an outbox row in the caller's transaction, so a change is never
+// lost when Redis is down, and returns the change's sequence number (the
+// publisher assigns the config version once the change is committed).
 type ChangeRecorder interface {
-	Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (version int64, err error)
+	Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (seq int64, err error)
 }
 
 // ProviderSecret is a provider's encrypted upstream key.
@@ -62,7 +63,9 @@ type BindingResolutionStore interface {
 	// SaveResolutions stores the resolutions in one statement: each replaces
 	// the stored one unless that was computed at a higher version or is the
 	// same (then the stored row and its version stay); a binding deleted
-	// meanwhile is skipped.
+	// meanwhile is skipped. A zero Version stands for the newest config
+	// version assigned when it is saved (a binding's own write, whose change
+	// gets its version from the publisher after the commit).
 	SaveResolutions(ctx context.Context, rs []domain.BindingResolution) error
 	// Resolutions returns the stored resolutions of the bindings; a binding
 	// with none is absent.

@@ -42,10 +42,11 @@ type SnapshotSource interface {
 	Ack(ctx context.Context, version int64, at time.Time) error
 	// Backlog counts unpublished changes and the age of the oldest.
 	Backlog(ctx context.Context) (count int, oldest *time.Time, err error)
-	// CurrentVersion is the newest recorded config version.
+	// CurrentVersion is the newest config version, every committed change
+	// counted (changes get their versions when the publisher sees them).
 	CurrentVersion(ctx context.Context) (int64, error)
-	// RecordTimeChange takes a new config version for a change made by the
-	// clock (a key expired, a rotation's grace ended).
+	// RecordTimeChange records a change made by the clock (a key expired,
+	// a rotation's grace ended).
 	RecordTimeChange(ctx context.Context) error
 	// AdvancePast moves the config version sequence past version (when
 	// Redis holds a snapshot from a newer database) and records a change

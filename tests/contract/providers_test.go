@@ -204,13 +204,13 @@ func TestProviders(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, get.StatusCode())
 	})
 
-	t.Run("audit_records_the_config_version_of_each_change", func(t *testing.T) {
+	t.Run("audit_records_the_change_seq_of_each_change", func(t *testing.T) {
 		var versions []int64
-		require.NoError(t, env.DB.Select(&versions, `SELECT (changes->>'config_version')::bigint FROM audit_log
-WHERE resource_type = 'provider' AND changes ? 'config_version' ORDER BY id`))
+		require.NoError(t, env.DB.Select(&versions, `SELECT (changes->>'change_seq')::bigint FROM audit_log
+WHERE resource_type = 'provider' AND changes ? 'change_seq' ORDER BY id`))
 		require.NotEmpty(t, versions)
 		for i := 1; i < len(versions); i++ {
-			assert.Greater(t, versions[i], versions[i-1], "versions strictly increase in commit order")
+			assert.Greater(t, versions[i], versions[i-1], "change numbers strictly increase")
 		}
 	})
 }

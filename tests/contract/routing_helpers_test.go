@@ -25,14 +25,14 @@ func rawJSON(t *testing.T, env *testenv.Env, method, path, cred string, body []b
 }
 
 // counts is a fingerprint of everything a mutation writes: rows, the
-// config version (the outbox itself is drained by the publisher) and audit.
+// change sequence (the outbox itself is drained by the publisher) and audit.
 type counts struct{ Rows, Version, Audit int }
 
 func countRows(t *testing.T, env *testenv.Env, table string) counts {
 	t.Helper()
 	var c counts
 	require.NoError(t, env.DB.Get(&c.Rows, `SELECT count(*) FROM `+table))
-	require.NoError(t, env.DB.Get(&c.Version, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM config_version`))
+	require.NoError(t, env.DB.Get(&c.Version, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM config_change_seq`))
 	require.NoError(t, env.DB.Get(&c.Audit, `SELECT count(*) FROM audit_log WHERE action NOT LIKE 'auth.%'`))
 	return c
 }

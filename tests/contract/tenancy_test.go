@@ -299,10 +299,10 @@ func TestFeatures(t *testing.T) {
 	problemOf(t, put(`{"Bad Name":"x"}`), http.StatusUnprocessableEntity)
 	assert.Equal(t, before, countRows(t, env, "feature_flags"), "nothing written")
 
-	// Each flag change was recorded for the snapshot (it carries a config version).
+	// Each flag change was recorded for the snapshot (it carries a change number).
 	var recorded []string
 	require.NoError(t, env.DB.Select(&recorded, `SELECT action || ':' || resource_id FROM audit_log
-WHERE resource_type = 'feature' AND changes ? 'config_version' ORDER BY id`))
+WHERE resource_type = 'feature' AND changes ? 'change_seq' ORDER BY id`))
 	assert.Contains(t, recorded, "feature.delete:label")
 	assert.Contains(t, recorded, "feature.set:dp_state_store_backend")
 }

@@ -115,7 +115,8 @@ func (r *BindingResolutionRepository) SaveResolutions(ctx context.Context, rs []
 	// resolution (the binding's own update, at a higher version) and does
 	// not rewrite an unchanged one.
 	const q = `INSERT INTO binding_resolutions (binding_id, version, resolution, resolved_at)
-SELECT r.binding_id, r.version, r.resolution, r.resolved_at
+SELECT r.binding_id, CASE WHEN r.version = 0 THEN (SELECT last_value FROM config_version) ELSE r.version END,
+       r.resolution, r.resolved_at
 FROM jsonb_to_recordset($1::jsonb) AS r(binding_id bigint, version bigint, resolution jsonb, resolved_at timestamptz)
 JOIN bindings b ON b.id = r.binding_id
 ORDER BY r.binding_id

@@ -10,7 +10,9 @@ import (
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
-// ChangeRecorder writes outbox rows versioned by the config_version sequence.
+// ChangeRecorder writes outbox rows. It takes no lock: the rows get their
+// config versions from the publisher (assignVersions), so concurrent
+// writers do not wait for each other's commits.
 type ChangeRecorder struct{ db *sqlx.DB }
 
 var _ ports.ChangeRecorder = (*ChangeRecorder)(nil)
@@ -18,24 +20,61 @@ var _ ports.ChangeRecorder = (*ChangeRecorder)(nil)
 // NewChangeRecorder builds the recorder.
 func NewChangeRecorder(db *sqlx.DB) *ChangeRecorder { return &ChangeRecorder{db: db} }
 
-// versionLock serialises configuration transactions from taking a version
-// to committing, so versions are committed in order: a reader that sees
-// version N has seen every version below it.
-const versionLock = 0x657a617069 // "ezapi"
-
-// Record implements ports.ChangeRecorder.
+// Record implements ports.ChangeRecorder; it returns the change's sequence
+// number (config_change_seq).
 func (r *ChangeRecorder) Record(ctx context.Context, section domain.Section, entityID string, op domain.ChangeOp) (int64, error) {
-	if _, err := conn(ctx, r.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-		return 0, fmt.Errorf("version lock: %w", translate(err))
-	}
 	// The NOTIFY rides in the same statement (no extra round trip) and is
 	// delivered at commit: it wakes the publishing replica wherever it runs.
 	const q = `WITH ins AS (
-		INSERT INTO config_outbox (version, section, entity_id, op) VALUES (nextval('config_version'), $1, $2, $3) RETURNING version)
-		SELECT ins.version FROM ins CROSS JOIN LATERAL pg_notify($4, ins.version::text) n`
-	var v int64
-	if err := conn(ctx, r.db).GetContext(ctx, &v, q, string(section), entityID, string(op), ChangeChannel); err != nil {
+		INSERT INTO config_outbox (section, entity_id, op) VALUES ($1, $2, $3) RETURNING seq)
+		SELECT ins.seq FROM ins CROSS JOIN LATERAL pg_notify($4, ins.seq::text) n`
+	var seq int64
+	if err := conn(ctx, r.db).GetContext(ctx, &seq, q, string(section), entityID, string(op), ChangeChannel); err != nil {
 		return 0, fmt.Errorf("record %s change: %w", section, translate(err))
 	}
-	return v, nil
+	return seq, nil
+}
+
+// assignVersions gives every committed outbox row without a config version
+// the next versions, in change order, and returns the highest version
+// assigned (0 when none). Only the publisher calls it; versionLock keeps
+// two assigners (a leader and its successor overlapping for a moment, or
+// AdvancePast) from interleaving, so a reader that sees version N has seen
+// every version below it. The caller runs it in a transaction, the lock
+// taken first so the UPDATE's snapshot sees every earlier assignment.
+func assignVersions(ctx context.Context, q querier) (int64, error) {
+	if err := lockVersions(ctx, q); err != nil {
+		return 0, err
+	}
+	// nextval is evaluated after the sort (a volatile target of an ordered
+	// query), so versions follow seq within a batch.
+	const assign = `WITH v AS (
+		SELECT seq, nextval('config_version') AS version FROM config_outbox WHERE version IS NULL ORDER BY seq)
+		UPDATE config_outbox o SET version = v.version FROM v WHERE o.seq = v.seq AND o.version IS NULL
+		RETURNING o.version`
+	var vs []int64
+	if err := q.SelectContext(ctx, &vs, assign); err != nil {
+		return 0, fmt.Errorf("assign config versions: %w", translate(err))
+	}
+	var top int64
+	for _, v := range vs {
+		top = max(top, v)
+	}
+	return top, nil
+}
+
+// AssignVersions runs assignVersions in a transaction of its own when
+// there is anything to assign (one cheap read otherwise).
+func (s *SnapshotSource) AssignVersions(ctx context.Context) error {
+	var any bool
+	if err := s.db.GetContext(ctx, &any, `SELECT EXISTS (SELECT 1 FROM config_outbox WHERE version IS NULL)`); err != nil {
+		return fmt.Errorf("unversioned changes: %w", translate(err))
+	}
+	if !any {
+		return nil
+	}
+	return NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
+		_, err := assignVersions(ctx, conn(ctx, s.db))
+		return err
+	})
 }

@@ -151,18 +151,15 @@ FROM models m WHERE m.namespace = $1 AND lower(m.name) = lower($2)`, namespace, 
 	return rows[0].Name, true, rows[0].Bound, nil
 }
 
-// RecordChanges implements ports.ImportRepository under the same version
-// lock as ChangeRecorder.Record, so versions stay in commit order.
+// RecordChanges implements ports.ImportRepository like ChangeRecorder.Record:
+// the publisher gives the rows their versions once they are committed.
 func (r *ImportRepository) RecordChanges(ctx context.Context, section domain.Section, ids []string, op domain.ChangeOp) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	q := conn(ctx, r.db)
-	if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-		return fmt.Errorf("version lock: %w", translate(err))
-	}
-	const ins = `INSERT INTO config_outbox (version, section, entity_id, op)
-SELECT nextval('config_version'), $1, e, $2 FROM unnest($3::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n`
+	const ins = `INSERT INTO config_outbox (section, entity_id, op)
+SELECT $1, e, $2 FROM unnest($3::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n`
 	for start := 0; start < len(ids); start += insertBatch {
 		end := min(start+insertBatch, len(ids))
 		if _, err := q.ExecContext(ctx, ins, string(section), string(op), pq.StringArray(ids[start:end])); err != nil {

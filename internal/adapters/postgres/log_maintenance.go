@@ -117,12 +117,12 @@ RETURNING k.id, (due.status = 'exhausted' AND k.status = 'active') AS reactivate
 			continue
 		}
 		id := strconv.FormatInt(r.ID, 10)
-		v, err := m.recorder.Record(ctx, domain.SectionKeys, id, domain.OpUpsert)
+		seq, err := m.recorder.Record(ctx, domain.SectionKeys, id, domain.OpUpsert)
 		if err != nil {
 			return nil, err
 		}
 		if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, "key.reactivated", "key", id,
-			map[string]any{"config_version": v, "reason": "new budget period"})); err != nil {
+			map[string]any{"change_seq": seq, "reason": "new budget period"})); err != nil {
 			return nil, err
 		}
 		ids = append(ids, r.ID)

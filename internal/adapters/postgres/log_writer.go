@@ -452,12 +452,12 @@ RETURNING id`
 		return nil, translate(fmt.Errorf("exhaust keys: %w", err))
 	}
 	for _, id := range ids {
-		v, err := w.recorder.Record(ctx, domain.SectionKeys, strconv.FormatInt(id, 10), domain.OpUpsert)
+		seq, err := w.recorder.Record(ctx, domain.SectionKeys, strconv.FormatInt(id, 10), domain.OpUpsert)
 		if err != nil {
 			return nil, err
 		}
 		e := domain.NewAuditEntry(ctx, time.Now(), "key.exhausted", "key", strconv.FormatInt(id, 10),
-			map[string]any{"config_version": v, "reason": "quota or budget used up"})
+			map[string]any{"change_seq": seq, "reason": "quota or budget used up"})
 		if err := w.audit.Record(ctx, e); err != nil {
 			return nil, err
 		}

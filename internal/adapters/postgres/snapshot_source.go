@@ -126,7 +126,11 @@ type outboxRow struct {
 }
 
 // Pending implements ports.SnapshotSource.
+// It first gives the changes committed since the last call their versions.
 func (s *SnapshotSource) Pending(ctx context.Context, afterVersion int64, limit int) ([]ports.OutboxChange, error) {
+	if err := s.AssignVersions(ctx); err != nil {
+		return nil, err
+	}
 	var rows []outboxRow
 	q := `SELECT version, section, entity_id, op, created_at FROM config_outbox WHERE version > $1 ORDER BY version LIMIT $2`
 	if err := s.db.SelectContext(ctx, &rows, q, afterVersion, limit); err != nil {
@@ -169,8 +173,12 @@ func (s *SnapshotSource) Backlog(ctx context.Context) (int, *time.Time, error) {
 	return r.Count, r.Oldest, nil
 }
 
-// CurrentVersion implements ports.SnapshotSource.
+// CurrentVersion implements ports.SnapshotSource: committed changes get
+// their versions first, so the answer covers every committed change.
 func (s *SnapshotSource) CurrentVersion(ctx context.Context) (int64, error) {
+	if err := s.AssignVersions(ctx); err != nil {
+		return 0, err
+	}
 	var v int64
 	const q = `SELECT GREATEST(published_version, (SELECT coalesce(max(version), 0) FROM config_outbox)) FROM snapshot_state WHERE id = 1`
 	if err := s.db.GetContext(ctx, &v, q); err != nil {
@@ -339,22 +347,25 @@ func (s *SnapshotSource) RecordReconcile(ctx context.Context, r domain.Reconcile
 func (s *SnapshotSource) AdvancePast(ctx context.Context, version int64) (int64, error) {
 	var v int64
 	err := NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
-		if _, err := conn(ctx, s.db).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, versionLock); err != nil {
-			return fmt.Errorf("version lock: %w", translate(err))
+		if err := lockVersions(ctx, conn(ctx, s.db)); err != nil {
+			return err
 		}
 		const q = `SELECT setval('config_version', GREATEST($1::bigint, (SELECT last_value FROM config_version)))`
 		if _, err := conn(ctx, s.db).ExecContext(ctx, q, version); err != nil {
 			return fmt.Errorf("advance config version past %d: %w", version, translate(err))
 		}
+		if _, err := NewChangeRecorder(s.db).Record(ctx, domain.SectionFeatures, "resync", domain.OpUpsert); err != nil {
+			return err
+		}
 		var err error
-		v, err = NewChangeRecorder(s.db).Record(ctx, domain.SectionFeatures, "resync", domain.OpUpsert)
+		v, err = assignVersions(ctx, conn(ctx, s.db))
 		return err
 	})
 	return v, err
 }
 
-// RecordTimeChange implements ports.SnapshotSource through the same
-// version lock as every configuration change.
+// RecordTimeChange implements ports.SnapshotSource as an outbox row like
+// every configuration change.
 func (s *SnapshotSource) RecordTimeChange(ctx context.Context) error {
 	return NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
 		_, err := NewChangeRecorder(s.db).Record(ctx, domain.SectionKeys, "clock", domain.OpUpsert)

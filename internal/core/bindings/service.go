@@ -290,8 +290,12 @@ func (s *Service) resolveAndStore(ctx context.Context, b domain.Binding) (*pendi
 	return &pendingResolution{Resolved: rs[0], resolutions: s.resolutions}, nil
 }
 
-func (p *pendingResolution) store(ctx context.Context, version int64) error {
-	if err := p.resolutions.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: p.ID, Version: version,
+// store saves the resolution in the write's transaction. The change has no
+// config version yet (the publisher assigns it after the commit), so it is
+// saved at version 0: the newest version assigned so far, below the one the
+// change will get, so the publisher's resolution for it replaces this one.
+func (p *pendingResolution) store(ctx context.Context) error {
+	if err := p.resolutions.SaveResolutions(ctx, []domain.BindingResolution{{BindingID: p.ID, Version: 0,
 		Candidates: p.Candidates, ResolvedAt: p.ResolvedAt}}); err != nil {
 		return err
 	}

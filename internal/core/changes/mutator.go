@@ -1,6 +1,6 @@
 // Package changes is how every mutating use-case commits: one transaction
 // holding the change itself, its audit entry, and the outbox row that tells
-// the snapshot publisher (config_version bumped in the same transaction).
+// the snapshot publisher (which gives it a config version once committed).
 package changes
 
 import (
@@ -21,9 +21,10 @@ type Change struct {
 	// Section and Op go to the outbox; an empty Section records no snapshot change.
 	Section domain.Section
 	Op      domain.ChangeOp
-	// Recorded, when set, runs in the transaction once the change has its
-	// config version (e.g. to store what was computed at that version).
-	Recorded func(ctx context.Context, version int64) error
+	// Recorded, when set, runs in the transaction once the change is in
+	// the outbox (e.g. to store what was computed for it). The change has
+	// no config version yet: the publisher assigns it after the commit.
+	Recorded func(ctx context.Context) error
 }
 
 // Mutator runs mutations.
@@ -55,14 +56,14 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 		for _, c := range chs {
 			details := c.Details
 			if c.Section != "" {
-				v, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
+				seq, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
 				if err != nil {
 					return err
 				}
 				recorded = true
-				details = withVersion(details, v)
+				details = withChangeSeq(details, seq)
 				if c.Recorded != nil {
-					if err := c.Recorded(ctx, v); err != nil {
+					if err := c.Recorded(ctx); err != nil {
 						return err
 					}
 				}
@@ -79,11 +80,14 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 	return err
 }
 
-func withVersion(d map[string]any, v int64) map[string]any {
+// withChangeSeq adds the outbox change's sequence number to the audit
+// details: the change is in every snapshot from the config version the
+// publisher gives that outbox row.
+func withChangeSeq(d map[string]any, seq int64) map[string]any {
 	out := make(map[string]any, len(d)+1)
 	for k, val := range d {
 		out[k] = val
 	}
-	out["config_version"] = v
+	out["change_seq"] = seq
 	return out
 }

@@ -200,7 +200,7 @@ func TestCreateEncryptsTheKeyAndRecordsOneChange(t *testing.T) {
 		assert.Equal(t, "provider.create", e.Action)
 		assert.Equal(t, id, e.ResourceID)
 		assert.Equal(t, domain.Redacted, e.Changes["api_key"])
-		assert.Equal(t, int64(1), e.Changes["config_version"])
+		assert.Equal(t, int64(1), e.Changes["change_seq"])
 		f.assertNoKeyInAudit(t, key)
 	})
 

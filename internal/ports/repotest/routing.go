@@ -677,7 +677,7 @@ func utcBinding(b domain.Binding) domain.Binding {
 }
 
 // ChangeRecorder checks a change recorder against the port's contract:
-// every record gets a version greater than any before it.
+// every record gets a sequence number greater than any before it.
 func ChangeRecorder(t *testing.T, newRec func(t *testing.T) ports.ChangeRecorder) {
 	ctx := context.Background()
 

@@ -1,0 +1,5 @@
+//go:build !ezbench_nolock
+
+package postgres
+
+const versionLockEnabled = true
