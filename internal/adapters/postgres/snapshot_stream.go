@@ -12,8 +12,8 @@ import (
 )
 
 // snapshotStream reads the whole configuration in one repeatable-read
-// transaction; keys and bindings in keyset chunks (id > last ORDER BY id
-// LIMIT n), so the publisher never holds them all.
+// transaction; keys and bindings through server-side cursors, a chunk per
+// FETCH, so the publisher never holds them all.
 type snapshotStream struct {
 	tx      *sqlx.Tx
 	version int64
@@ -96,10 +96,13 @@ func (st *snapshotStream) Features(ctx context.Context) (map[string]string, erro
 	return out, nil
 }
 
-// chunks reads q (keyset-paginated: $1 the last id read, $2 the chunk
-// size) chunk by chunk, reading the next chunk while fn handles the
-// current one (at most two chunks in memory besides fn's).
-func chunks[R any](ctx context.Context, tx *sqlx.Tx, q string, chunk int, id func(R) int64, fn func([]R) error) error {
+// chunks reads q through a server-side cursor (one plan, one pass, in the
+// view's snapshot), chunk rows per FETCH, fetching the next chunk while fn
+// handles the current one (at most two chunks in memory besides fn's).
+func chunks[R any](ctx context.Context, tx *sqlx.Tx, name, q string, chunk int, fn func([]R) error) error {
+	if _, err := tx.ExecContext(ctx, `DECLARE `+name+` NO SCROLL CURSOR FOR `+q); err != nil {
+		return translate(err)
+	}
 	type result struct {
 		rows []R
 		err  error
@@ -109,9 +112,9 @@ func chunks[R any](ctx context.Context, tx *sqlx.Tx, q string, chunk int, id fun
 	next := make(chan result, 1)
 	go func() {
 		defer close(next)
-		for last := int64(0); ; {
+		for {
 			var rows []R
-			err := tx.SelectContext(ctx, &rows, q, last, chunk)
+			err := tx.SelectContext(ctx, &rows, fmt.Sprintf(`FETCH %d FROM %s`, chunk, name))
 			select {
 			case next <- result{rows, err}:
 			case <-ctx.Done():
@@ -120,30 +123,35 @@ func chunks[R any](ctx context.Context, tx *sqlx.Tx, q string, chunk int, id fun
 			if err != nil || len(rows) < chunk {
 				return
 			}
-			last = id(rows[len(rows)-1])
 		}
 	}()
+	var ferr error
 	for r := range next {
+		if ferr != nil {
+			continue // drain: the reader stops, the tx is free again
+		}
 		if r.err != nil {
-			return translate(r.err)
+			ferr = translate(r.err)
+		} else if len(r.rows) > 0 {
+			ferr = fn(r.rows)
 		}
-		if len(r.rows) == 0 {
-			return nil
-		}
-		if err := fn(r.rows); err != nil {
+		if ferr != nil {
 			cancel()
-			for range next { // the reader stops; the tx is free again
-			}
-			return err
 		}
+	}
+	if ferr != nil {
+		return ferr
+	}
+	if _, err := tx.ExecContext(ctx, `CLOSE `+name); err != nil {
+		return translate(err)
 	}
 	return nil
 }
 
 func (st *snapshotStream) Keys(ctx context.Context, chunk int, fn func([]domain.Key) error) error {
-	q := `SELECT ` + keyColumns + ` FROM keys WHERE status <> 'revoked' AND id > $1 ORDER BY id LIMIT $2`
+	q := `SELECT ` + keyColumns + ` FROM keys WHERE status <> 'revoked' ORDER BY id`
 	out := make([]domain.Key, 0, chunk)
-	err := chunks(ctx, st.tx, q, chunk, func(r keyRow) int64 { return r.ID }, func(rows []keyRow) error {
+	err := chunks(ctx, st.tx, "snapshot_keys", q, chunk, func(rows []keyRow) error {
 		out = out[:0]
 		for _, r := range rows {
 			out = append(out, toDomainKey(r))
@@ -157,9 +165,9 @@ func (st *snapshotStream) Keys(ctx context.Context, chunk int, fn func([]domain.
 }
 
 func (st *snapshotStream) Bindings(ctx context.Context, chunk int, fn func([]domain.Binding) error) error {
-	q := bindingSelect + ` WHERE b.id > $1 ORDER BY b.id LIMIT $2`
+	q := bindingSelect + ` ORDER BY b.id`
 	out := make([]domain.Binding, 0, chunk)
-	err := chunks(ctx, st.tx, q, chunk, func(r bindingRow) int64 { return r.ID }, func(rows []bindingRow) error {
+	err := chunks(ctx, st.tx, "snapshot_bindings", q, chunk, func(rows []bindingRow) error {
 		out = out[:0]
 		for _, r := range rows {
 			b, err := toDomainBinding(r)
