@@ -1,7 +1,9 @@
 package bench_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -11,13 +13,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/tests/apiclient"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
 
 // TestProfileHotPath writes CPU profiles of an in-process server under the
 // loopback load of the HTTP benchmark (GET /livez and an authenticated GET
 // /providers/{id}, 64 connections) to $EZ_BENCH_PROFILE. It is a tool for
-// finding where the time goes, not a figure of the report:
+// finding where the time goes, not a figure of the report. It also profiles
+// sequential provider creates (create.pprof), the write path a create
+// costs: request, transaction, audit, outbox, and the publisher's delta.
 //
 //	EZ_BENCH=1 EZ_BENCH_PROFILE=/tmp/prof EZ_BENCH_REPORT=/tmp/prof/report.md \
 //	  EZ_TEST_LOG_LEVEL=info go test -run TestProfileHotPath ./tests/bench/ 2>/dev/null
@@ -50,4 +55,28 @@ func TestProfileHotPath(t *testing.T) {
 		require.NoError(t, f.Close())
 		t.Logf("%s: %.0f req/s, p99 %s", c.name, rate, ms(percentile(lat, 0.99)))
 	}
+
+	ctx := context.Background()
+	as := testenv.WithToken(env.AdminToken(t))
+	group := "prof"
+	create := func(i int) {
+		key := fmt.Sprintf("sk-prof-%d-0123456789abcdef", i)
+		r, err := env.Client.CreateProviderWithResponse(ctx, apiclient.CreateProviderJSONRequestBody{Name: fmt.Sprintf("prof-%d", i),
+			Type: apiclient.ProviderTypeOpenai, ApiKey: &key, Group: &group, Models: []string{"m-1", "m-2"}}, as)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, r.StatusCode(), string(r.Body))
+	}
+	for i := range 50 {
+		create(i)
+	}
+	f, err := os.Create(filepath.Join(dir, "create.pprof"))
+	require.NoError(t, err)
+	require.NoError(t, pprof.StartCPUProfile(f))
+	start, n := time.Now(), 0
+	for ; n < 5000 && time.Since(start) < 8*time.Second; n++ {
+		create(1000 + n)
+	}
+	pprof.StopCPUProfile()
+	require.NoError(t, f.Close())
+	t.Logf("create: %d sequential creates, %.0f/s", n, float64(n)/time.Since(start).Seconds())
 }
