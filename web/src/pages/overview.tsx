@@ -50,6 +50,15 @@ function useNames(tenant: boolean) {
   };
 }
 
+// label names a usage group: by its name when known; a provider or master
+// id of 0 is traffic logged without one, any other unknown id is shown as such.
+function label(group: string, names: Map<string, string> | undefined): string {
+  if (!names) return group;
+  const name = names.get(group);
+  if (name !== undefined) return name;
+  return group === "0" ? "(none)" : `#${group}`;
+}
+
 function Top(props: { title: string; rows: Schemas["UsageRow"][] | undefined; testid: string; names?: Map<string, string> }) {
   const rows = [...(props.rows ?? [])].sort((a, b) => b.requests - a.requests).slice(0, 5);
   return (
@@ -70,7 +79,7 @@ function Top(props: { title: string; rows: Schemas["UsageRow"][] | undefined; te
           <tbody>
             {rows.map((r) => (
               <tr>
-                <td>{props.names?.get(r.group) ?? r.group}</td>
+                <td>{label(r.group, props.names)}</td>
                 <td>{r.requests}</td>
                 <td>{r.prompt_tokens + r.completion_tokens}</td>
                 <td>{usd(r.cost_usd)}</td>
