@@ -148,7 +148,9 @@ func (r *changeReader) BindingsOfModels(ctx context.Context, modelIDs []int64) (
 // BindingsRoutingTo finds the bindings with a candidate on one of groups
 // (the route group -> bindings index is the candidates column itself).
 func (r *changeReader) BindingsRoutingTo(ctx context.Context, groups []string) ([]domain.Binding, error) {
-	return r.bindings(ctx, `WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(b.candidates::jsonb) c WHERE c->>'route_group' = ANY($1))`,
+	// One containment probe of bindings_candidates_idx per group.
+	return r.bindings(ctx, `WHERE b.id IN (SELECT x.id FROM unnest($1::text[]) AS g(name) CROSS JOIN LATERAL
+		(SELECT id FROM bindings WHERE candidates @> jsonb_build_array(jsonb_build_object('route_group', g.name))) x)`,
 		pq.Array(groups))
 }
 
