@@ -45,6 +45,10 @@ type SnapshotSource interface {
 	// CurrentVersion is the newest config version, every committed change
 	// counted (changes get their versions when the publisher sees them).
 	CurrentVersion(ctx context.Context) (int64, error)
+	// NumberedVersion is the newest config version given to a change so
+	// far, read without numbering anything: a change committed a moment ago
+	// counts in Backlog until the publisher numbers it.
+	NumberedVersion(ctx context.Context) (int64, error)
 	// RecordTimeChange records a change made by the clock (a key expired,
 	// a rotation's grace ended).
 	RecordTimeChange(ctx context.Context) error

@@ -1663,7 +1663,7 @@ type SyncStatus struct {
 	// ComputedChecksum The checksum the last reconcile recomputed from what Redis held (each section streamed with HSCAN while no delta changed it), as of `last_reconcile.at`; empty before the first reconcile. Equal to `expected_checksum` when nothing changed since.
 	ComputedChecksum string `json:"computed_checksum"`
 
-	// DatabaseVersion The newest config version recorded in the database.
+	// DatabaseVersion The newest config version given to a committed change. The publisher numbers changes in commit order; one committed a moment ago counts in outbox_backlog until its next round numbers it.
 	DatabaseVersion int64 `json:"database_version"`
 
 	// ExpectedChecksum The checksum of the state the publisher last published (at `published_version`), recorded by the publishing replica; a from-scratch build of the database at that version has this checksum.

@@ -179,6 +179,11 @@ func (s *SnapshotSource) CurrentVersion(ctx context.Context) (int64, error) {
 	if err := s.AssignVersions(ctx); err != nil {
 		return 0, err
 	}
+	return s.NumberedVersion(ctx)
+}
+
+// NumberedVersion implements ports.SnapshotSource: one read, no lock.
+func (s *SnapshotSource) NumberedVersion(ctx context.Context) (int64, error) {
 	var v int64
 	const q = `SELECT GREATEST(published_version, (SELECT coalesce(max(version), 0) FROM config_outbox)) FROM snapshot_state WHERE id = 1`
 	if err := s.db.GetContext(ctx, &v, q); err != nil {

@@ -645,7 +645,9 @@ func (p *Publisher) RequestFullResync(ctx context.Context, timeout time.Duration
 func (p *Publisher) Status(ctx context.Context, balancers ports.BalancerRegistry) (domain.SyncStatus, error) {
 	var st domain.SyncStatus
 	var err error
-	if st.DatabaseVersion, err = p.source.CurrentVersion(ctx); err != nil {
+	// Read only: a status call (any replica, any rate) numbers no change
+	// and takes no lock; a change not yet numbered counts in the backlog.
+	if st.DatabaseVersion, err = p.source.NumberedVersion(ctx); err != nil {
 		return st, err
 	}
 	if st.Backlog, st.OldestPending, err = p.source.Backlog(ctx); err != nil {
