@@ -33,7 +33,9 @@ type OutboxChange struct {
 
 // SnapshotSource reads the configuration for the publisher.
 type SnapshotSource interface {
-	// Load reads everything in one repeatable-read transaction.
+	// Load reads everything in one repeatable-read transaction, into
+	// memory: the from-scratch reference for tests and tools. The publisher
+	// reads through Stream, whose memory does not grow with the keys.
 	Load(ctx context.Context) (SnapshotData, error)
 	// Pending returns up to limit outbox changes after version, in order.
 	Pending(ctx context.Context, afterVersion int64, limit int) ([]OutboxChange, error)

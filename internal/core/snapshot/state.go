@@ -123,8 +123,11 @@ func (s *State) ModelsMeta(now time.Time) map[string]string {
 // balancer needs.
 type Decrypter func(providerID int64, ciphertext []byte) (string, error)
 
-// Build computes the whole snapshot from data, resolving bindings without
-// a time budget.
+// Build computes the whole snapshot from data in memory, resolving bindings
+// without a time budget. The publisher never calls it (it streams, see
+// streamBuild); it is the from-scratch reference the property, golden and
+// streaming tests compare Redis with, so its values must stay exactly the
+// published ones.
 func Build(data ports.SnapshotData, decrypt Decrypter, now time.Time) (*State, error) {
 	return BuildWithin(data, decrypt, now, Resolver{})
 }
