@@ -20,9 +20,32 @@ type row struct {
 }
 
 var (
-	reportMu sync.Mutex
-	report   = map[string][]row{}
+	reportMu  sync.Mutex
+	report    = map[string][]row{}
+	notes     = map[string]string{}
+	startLoad = loadAverage()
 )
+
+// explain sets the paragraph printed under a section's heading: how its
+// figures were taken, so the file stays readable once rewritten.
+func explain(section, text string) {
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	notes[section] = text
+}
+
+// loadAverage is /proc/loadavg's 1-, 5- and 15-minute figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
 
 func record(section string, r row) {
 	reportMu.Lock()
@@ -66,7 +89,10 @@ func writeReport() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` on %s. Machine: %d cores, %s memory, %s/%s, %s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	b.WriteString("Every baseline is measured in the same run on the same machine; ratios are what the goals refer to.\n")
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s; when it ended: %s.\n", startLoad, loadAverage())
+	b.WriteString("Every baseline is measured in the same run on the same machine; ratios are what the goals refer to. " +
+		"Earlier figures, measured alone or before a change, with their dates and the machine's load, are kept by hand " +
+		"in [benchmarks-history.md](benchmarks-history.md); this file is rewritten by every run.\n")
 	b.WriteString("\nKnobs: `EZ_BENCH_USAGE_ROWS` sets the logged rows of the usage statistics (default 1,000,000; " +
 		"the issue also asks for 10,000,000) and `EZ_BENCH_USAGE_SEED=sql` loads them with `generate_series` and the " +
 		"roll-ups in SQL instead of through `POST /logs` (10M rows in minutes instead of hours; the default `make bench` " +
@@ -78,7 +104,11 @@ func writeReport() error {
 	}
 	sort.Strings(sections)
 	for _, s := range sections {
-		fmt.Fprintf(&b, "\n## %s\n\n| figure | ours | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n", s)
+		fmt.Fprintf(&b, "\n## %s\n\n", s)
+		if n := notes[s]; n != "" {
+			b.WriteString(n + "\n\n")
+		}
+		b.WriteString("| figure | ours | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n")
 		for _, r := range report[s] {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Figure, r.Ours, r.Baseline, r.Ratio, r.Goal)
 		}

@@ -396,6 +396,13 @@ func TestSnapshotAtScale(t *testing.T) {
 	}
 
 	sec := fmt.Sprintf("Snapshot at scale (issue 12): %s configuration", cfg.name)
+	explain(sec, "The configuration is seeded straight into PostgreSQL, then two replicas of the real binary share "+
+		"the database and Redis; the first publishes everything at start-up (streaming build, staging keys, one swap). "+
+		"Creates: sequential provider creates through the publishing replica until each is visible in Redis, against a "+
+		"third binary over an empty database (own key prefix), interleaved rounds; CPU is the serving process's "+
+		"/proc/<pid>/stat. Change → visible: one change per section made through either replica while a background "+
+		"load of model price updates runs, timed until Redis shows it (polled every 0.2 ms). `EZ_BENCH_SCALE=big` is "+
+		"issue 12's configuration (1,000,000 keys; about 40 minutes, not part of the default run).")
 	conf := fmt.Sprintf("%d keys, %d providers (10 models each), %d models, %d bindings (exact, normalize_exact, regex), %d masters",
 		cfg.keys, cfg.providers, cfg.models, cfg.bindings, cfg.masters)
 	record(sec, row{"configuration (seeded by SQL, upstream keys encrypted as the server does; published by the first replica's start-up: full build, stage, swap)",

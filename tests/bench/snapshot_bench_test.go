@@ -116,6 +116,9 @@ func TestSnapshotCrossReplicaPropagation(t *testing.T) {
 	local := propagation(t, leader, "xprop-local", n)
 	remote := propagation(t, follower, "xprop-remote", n)
 	sec := "Snapshot sync (issue 12)"
+	explain(sec, "Two in-process replicas of one database and Redis; a change made through the replica that does not "+
+		"publish reaches the publisher through PostgreSQL NOTIFY (the 250 ms poll is the fallback). Latency is from the "+
+		"API's acknowledgement to the change being visible in Redis.")
 	record(sec, row{fmt.Sprintf("propagation p50, change made on a non-publishing replica (default poll 250 ms; %d mutations)", n),
 		ms(percentile(remote, 0.5)), ms(percentile(local, 0.5)) + " on the publishing replica",
 		fmt.Sprintf("%.2f", percentile(remote, 0.5).Seconds()/percentile(local, 0.5).Seconds()), "—"})
@@ -171,6 +174,9 @@ func TestSnapshotFullResync(t *testing.T) {
 	}
 
 	sec := "Snapshot sync (issue 6)"
+	explain(sec, "In-process server with the test's database and Redis. Propagation is from the API's acknowledgement "+
+		"of a mutation to the change being visible in Redis. The full resync reads each hash back with one HGETALL, "+
+		"which suits the default size only (TestSnapshotResyncAtScale streams at any size).")
 	record(sec, row{fmt.Sprintf("full resync end to end (database read, build, checksum, stage, swap): %d providers, %d keys, %d models, %d bindings (%.1f MB), POST /sync/snapshot",
 		counts[snapshot.KeyProviders], counts[snapshot.KeyAuthKeys], counts[snapshot.KeyModels], counts[snapshot.KeyBindings], float64(bytes)/1e6),
 		ms(ours), ms(raw) + " raw pipelined HSET of the same bytes", fmt.Sprintf("%.2f", raw.Seconds()/ours.Seconds()), "≥ 0.5 of raw"})

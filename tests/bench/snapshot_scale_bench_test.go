@@ -132,6 +132,10 @@ func TestSnapshotResyncAtScale(t *testing.T) {
 	}
 
 	sec := "Snapshot at scale (issue 12)"
+	explain(sec, "A full resync (`POST /sync/snapshot`) of a configuration seeded by SQL, in the test process's "+
+		"server: keys and bindings read through server-side cursors, staged with pipelined HSETs by a background "+
+		"writer, swapped in with one MULTI/EXEC. Baseline: pipelined HSET of the same bytes into scratch keys, same run. "+
+		"Memory is the whole test process's (server, publisher and the test's own reads).")
 	cfg := fmt.Sprintf("%d providers, %d keys, %d models, %d bindings (%.1f MB)", counts[snapshot.KeyProviders],
 		counts[snapshot.KeyAuthKeys], counts[snapshot.KeyModels], counts[snapshot.KeyBindings], float64(bytes)/1e6)
 	record(sec, row{"full resync end to end, POST /sync/snapshot: " + cfg, ms(ours),

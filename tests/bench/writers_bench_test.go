@@ -290,6 +290,12 @@ func TestConcurrentWriters(t *testing.T) {
 			float64(p.sum.cpu.Microseconds())/1000/float64(p.sum.ops), 100*p.sum.machine, p.sum.waiting, p.sum.active, 100*p.sum.waitFrac)
 	}
 	sec := "Concurrent writers (issue 12)"
+	explain(sec, "Mix: provider create, key create (`POST /admin/masters/{id}/keys`) and provider PATCH in turn, through "+
+		"the real binary's HTTP API; two replicas of the same database; rounds of 1 and 16 writers interleaved; the "+
+		"third figure against a build with `-tags ezbench_nolock` (the version assigner's lock compiled out, for this "+
+		"comparison only). \"Waiting\" is sampled from `pg_stat_activity` (`wait_event = 'advisory'`) every 10 ms. "+
+		"Writers insert outbox rows and take no lock; the publisher numbers committed changes (docs/architecture.md, "+
+		"\"The mutation path\").")
 	mix := fmt.Sprintf("provider create, key create, provider PATCH in turn, real binary, %d interleaved rounds of %s", rounds, each)
 	record(sec, row{"1 writer: " + mix, describe(one), "—", "—", "—"})
 	record(sec, row{"16 concurrent writers, same mix", describe(many), fmt.Sprintf("%.0f mutations/s with 1 writer", rate(one)),
