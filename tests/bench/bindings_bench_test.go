@@ -20,6 +20,7 @@ import (
 // the same bindings with none, which are resolved for each read as every
 // read did before resolutions were stored, interleaved on one server.
 func TestBindingsListServesStoredResolutions(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := testenv.Start(t, fastSync)
 	admin := env.AdminToken(t)
 	providers, perProvider := benchScale("BINDING_PROVIDERS", 500), 20

@@ -215,6 +215,7 @@ func runBinary(t *testing.T, bin string, env []string) (*exec.Cmd, string) {
 // With EZ_BENCH_BEFORE_BIN (a binary built from an earlier commit) the same
 // run also measures that binary, for before/after figures.
 func TestHTTPOverhead(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := httpBenchEnv(t)
 	cmd, addr := startBinaryEnv(t, env)
 	time.Sleep(2 * time.Second) // settle before reading idle RSS (not an assertion)

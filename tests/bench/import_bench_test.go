@@ -68,6 +68,7 @@ func exporterFile(t *testing.T, keys int) []byte {
 // keys, until every key is in Redis in both token forms, against a raw COPY
 // of the same rows in the same run.
 func TestImport100kKeys(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := testenv.Start(t, func(c *app.Config) {
 		c.Sync.PollInterval = 20 * time.Millisecond
 		c.Sync.ReconcileInterval = time.Hour

@@ -73,6 +73,7 @@ func batchJSON(prefix string, n int, at time.Time) string {
 // TestLogIngestion: sustained ingestion through POST /logs vs raw COPY and
 // the original design's transactions of 10 single-row INSERTs.
 func TestLogIngestion(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	cmd, addr := startBinary(t, strings.Fields(os.Getenv("EZ_BENCH_SERVER_ENV"))...)
 	db, err := sqlx.Open("postgres", testenv.DSN())
 	require.NoError(t, err)

@@ -239,6 +239,7 @@ func createRun(t *testing.T, c *apiclient.ClientWithResponses, as apiclient.Requ
 // sequential create rate against an empty database (interleaved rounds);
 // 16 concurrent writers against 1.
 func TestSnapshotAtScale(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	cfg := benchConfig()
 	ctx := context.Background()
 	bin := buildBinary(t, t.TempDir()+"/ezapi")

@@ -28,6 +28,7 @@ func fastSync(c *app.Config) {
 
 // TestSnapshotPropagation: API mutation acknowledged → visible in Redis.
 func TestSnapshotPropagation(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := testenv.Start(t, fastSync)
 	lat := propagation(t, env, "prop", 1000)
 	record("Snapshot sync (issue 6)", row{"propagation p50, mutation acknowledged → visible in Redis (1,000 mutations, small configuration)",
@@ -103,6 +104,7 @@ func benchScale(name string, def int) int {
 // mutation made on the publishing replica in the same run. With the
 // default sync.poll_interval (250 ms) only LISTEN/NOTIFY makes it fast.
 func TestSnapshotCrossReplicaPropagation(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	a := testenv.Start(t)
 	b := testenv.Start(t)
 	require.Eventually(t, func() bool {
@@ -131,6 +133,7 @@ func TestSnapshotCrossReplicaPropagation(t *testing.T) {
 // models, 10k bindings (EZ_BENCH_PROVIDERS, _KEYS, _MODELS, _BINDINGS)
 // vs a raw pipelined HSET of the same bytes.
 func TestSnapshotFullResync(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := testenv.Start(t, fastSync)
 	admin := env.AdminToken(t)
 	ctx := context.Background()

@@ -70,6 +70,7 @@ func memPeak() (stop func() (heapMB, rssMB float64)) {
 // in the test process; the test itself holds nothing meanwhile), and
 // GET /sync/status latency.
 func TestSnapshotResyncAtScale(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	env := testenv.Start(t, func(c *app.Config) {
 		fastSync(c)
 		c.Sync.ResyncTimeout = 10 * time.Minute

@@ -132,6 +132,7 @@ FROM usage_hourly GROUP BY 1, 2, 3, 4`,
 // through POST /logs so the pipeline keeps the hourly roll-ups, against the
 // same aggregate computed by scanning the raw logs in the same run.
 func TestUsageStats(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	_, addr := startBinary(t)
 	db, err := sqlx.Open("postgres", testenv.DSN())
 	require.NoError(t, err)

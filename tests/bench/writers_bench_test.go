@@ -228,6 +228,7 @@ FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_p
 // pg_stat_activity sampled for backends waiting on the lock.
 // EZ_BENCH_WRITER_ROUNDS (default 3) and EZ_BENCH_WRITER_SECONDS (5) size it.
 func TestConcurrentWriters(t *testing.T) {
+	testenv.Reset(t) // its own data set: no other benchmark's rows, ids or snapshot
 	dir := t.TempDir()
 	locked := buildBinary(t, filepath.Join(dir, "ezapi"))
 	unlocked := buildBinary(t, filepath.Join(dir, "ezapi-nolock"), "-tags", "ezbench_nolock")
