@@ -92,7 +92,7 @@ test-unit: ## Unit tests only (nothing needs to run)
 
 .PHONY: bench
 bench: services ## Run the benchmarks against same-run baselines and rewrite docs/benchmarks.md
-	EZ_BENCH=1 $(GO) test -count=1 -timeout 30m -v ./tests/bench/ | grep -v '^=== RUN'
+	EZ_BENCH=1 $(GO) test -count=1 -timeout 30m -v ./tests/bench/ | grep --line-buffered -v '^=== RUN'
 
 .PHONY: lint
 lint: ## go vet, staticcheck and the OpenAPI linter (Redocly CLI, pinned in tests/spec-lint)
