@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	oapimw "github.com/oapi-codegen/echo-middleware"
-	"github.com/swaggest/swgui/v5emb"
 
 	ezapi "github.com/ez-api/ez-api"
 	"github.com/ez-api/ez-api/internal/adapters/httpapi/gen"
@@ -250,7 +249,7 @@ func registerDocs(e *echo.Echo) {
 		}
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, spec)
 	})
-	ui := echo.WrapHandler(v5emb.New("ezapi API", "/openapi.yaml", "/docs/"))
+	ui := echo.WrapHandler(&swaggerUI{})
 	e.GET("/docs", securityHeaders(func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, "/docs/")
 	}))

@@ -3,9 +3,10 @@ package observability
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -30,11 +31,11 @@ func SetupTracing(ctx context.Context, o TracingOptions) (func(context.Context) 
 	if !o.Enabled {
 		return func(context.Context) error { return nil }, nil
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(o.Endpoint)}
-	if o.Insecure {
-		opts = append(opts, otlptracehttp.WithInsecure())
+	client, err := newOTLPHTTPClient(o.Endpoint, o.Insecure, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("otlp exporter: %w", err)
 	}
-	exp, err := otlptracehttp.New(ctx, opts...)
+	exp, err := otlptrace.New(ctx, client)
 	if err != nil {
 		return nil, fmt.Errorf("otlp exporter: %w", err)
 	}
