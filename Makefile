@@ -90,9 +90,15 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 test-unit: ## Unit tests only (nothing needs to run)
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
+# BENCH_RUN picks benchmarks (go test -run), BENCH_TIMEOUT bounds the run; with
+# EZ_BENCH_USAGE_ROWS=10000000 EZ_BENCH_USAGE_SEED=sql the usage statistics
+# take about 10 more minutes (see docs/benchmarks.md for every knob).
+BENCH_RUN     ?= .
+BENCH_TIMEOUT ?= 30m
+
 .PHONY: bench
 bench: services ## Run the benchmarks against same-run baselines and rewrite docs/benchmarks.md
-	EZ_BENCH=1 $(GO) test -count=1 -timeout 30m -v ./tests/bench/ | grep --line-buffered -v '^=== RUN'
+	EZ_BENCH=1 $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '$(BENCH_RUN)' -v ./tests/bench/ | grep --line-buffered -v '^=== RUN'
 
 .PHONY: lint
 lint: ## go vet, staticcheck and the OpenAPI linter (Redocly CLI, pinned in tests/spec-lint)

@@ -96,7 +96,9 @@ func writeReport() error {
 	b.WriteString("\nKnobs: `EZ_BENCH_USAGE_ROWS` sets the logged rows of the usage statistics (default 1,000,000; " +
 		"the issue also asks for 10,000,000) and `EZ_BENCH_USAGE_SEED=sql` loads them with `generate_series` and the " +
 		"roll-ups in SQL instead of through `POST /logs` (10M rows in minutes instead of hours; the default `make bench` " +
-		"stays within its timeout). `EZ_BENCH_BEFORE_BIN=path` also measures a binary built from an earlier commit in the " +
+		"stays within its timeout). The issue's 10M figures: `make bench BENCH_RUN=TestUsageStats EZ_BENCH_USAGE_ROWS=10000000 " +
+		"EZ_BENCH_USAGE_SEED=sql EZ_BENCH_REPORT=/tmp/usage-10m.md` (about 10 minutes; `BENCH_TIMEOUT=90m` for the whole suite at 10M; " +
+		"without `EZ_BENCH_REPORT` a partial run rewrites this file with its rows only). `EZ_BENCH_BEFORE_BIN=path` also measures a binary built from an earlier commit in the " +
 		"same run (HTTP edge, log ingestion, usage statistics) and logs its figures for before/after comparisons.\n")
 	sections := make([]string, 0, len(report))
 	for s := range report {

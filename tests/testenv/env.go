@@ -75,6 +75,12 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer func() {
+		// EZ_TEST_KEEP_DB=1 keeps the database for inspection (psql, EXPLAIN);
+		// drop it by hand afterwards.
+		if os.Getenv("EZ_TEST_KEEP_DB") != "" {
+			fmt.Fprintln(os.Stderr, "testenv: kept database", pkg.dbName)
+			return
+		}
 		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pkg.dbName+" WITH (FORCE)")
 	}()
 	pkg.dsn = fmt.Sprintf("%s dbname=%s", PGAdminDSN(), pkg.dbName)

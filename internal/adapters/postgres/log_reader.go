@@ -166,12 +166,53 @@ func usageSpan(from, to time.Time) (h0, d0, d1, h1 time.Time) {
 	return h0, d0, d1, h1
 }
 
+// usageBlocks are the bucket lengths usage_key keeps, in hours, longest
+// first; each divides the one before it.
+var usageBlocks = []int{24, 6, 1}
+
+// hourSpan is the hours that start in [from, to).
+type hourSpan struct{ from, to time.Time }
+
+// usageCover covers the hour-aligned [h0, h1) with the fewest whole
+// UTC-aligned blocks of usageBlocks: the longest blocks in the middle, then
+// shorter ones towards either end. It returns, per length, the spans of
+// bucket starts to read: one for the longest, at most two for the others
+// (so a 7-day range takes at most 6 days, 6 six-hour blocks and 10 hours,
+// and at most 15 blocks when it starts and ends on the hour).
+func usageCover(h0, h1 time.Time) map[int][]hourSpan {
+	out := map[int][]hourSpan{}
+	var cover func(lo, hi time.Time, level int)
+	cover = func(lo, hi time.Time, level int) {
+		if !lo.Before(hi) {
+			return
+		}
+		w := time.Duration(usageBlocks[level]) * time.Hour
+		if level == len(usageBlocks)-1 {
+			out[usageBlocks[level]] = append(out[usageBlocks[level]], hourSpan{lo, hi})
+			return
+		}
+		a, b := lo.Truncate(w), hi.Truncate(w) // Truncate counts from a UTC midnight
+		if a.Before(lo) {
+			a = a.Add(w)
+		}
+		if !a.Before(b) {
+			cover(lo, hi, level+1)
+			return
+		}
+		out[usageBlocks[level]] = append(out[usageBlocks[level]], hourSpan{a, b})
+		cover(lo, a, level+1)
+		cover(b, hi, level+1)
+	}
+	cover(h0, h1, 0)
+	return out
+}
+
 // Usage implements ports.LogReader from the roll-ups (hours that start in
 // [from, to)): by hour, day and master from the per-master hourly totals;
-// by model, key and provider from the daily roll-ups for whole days and the
-// hourly ones for the hours at either end (without the key unless grouped
-// by key). The rows read grow with groups
-// × buckets, never with the number of logged rows.
+// by key from usage_key's whole days, 6-hour blocks and hours (usageCover);
+// by model and provider from the daily roll-ups for whole days and the
+// per-model hourly ones for the hours at either end. The rows read grow
+// with groups × buckets, never with the number of logged rows.
 func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.UsageGroup, masterID *int64) ([]domain.UsageRow, error) {
 	grouping, ok := usageGroup[group]
 	if !ok {
@@ -185,15 +226,26 @@ func (r *LogReader) Usage(ctx context.Context, from, to time.Time, group domain.
 		inner = `SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM usage_hourly_master
   WHERE hour >= $1 AND hour < $2 AND ($3::bigint IS NULL OR master_id = $3)`
 		args = []any{h0, h1, masterID}
-	default:
-		hourly := "usage_hourly" // by key: the only hourly roll-up that keeps the key
-		if group != domain.GroupByKey {
-			hourly = "usage_hourly_model"
+	case domain.GroupByKey:
+		args = []any{masterID}
+		var spans []string
+		cover := usageCover(h0, h1)
+		for _, hours := range usageBlocks {
+			for _, s := range cover[hours] {
+				args = append(args, s.from, s.to)
+				spans = append(spans, fmt.Sprintf("(hours = %d AND bucket >= $%d AND bucket < $%d)", hours, len(args)-1, len(args)))
+			}
 		}
+		if len(spans) == 0 {
+			spans = []string{"false"}
+		}
+		inner = `SELECT key_id AS g, ` + usageMeasures + ` FROM usage_key
+  WHERE (` + strings.Join(spans, " OR ") + `) AND ($1::bigint IS NULL OR master_id = $1)`
+	default:
 		inner = `SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM usage_daily
   WHERE day >= $2 AND day < $3 AND ($5::bigint IS NULL OR master_id = $5)
 UNION ALL
-SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM ` + hourly + `
+SELECT ` + grouping.col + ` AS g, ` + usageMeasures + ` FROM usage_hourly_model
   WHERE ((hour >= $1 AND hour < $2) OR (hour >= $3 AND hour < $4)) AND ($5::bigint IS NULL OR master_id = $5)`
 	}
 	q := fmt.Sprintf(usageTotals, grouping.format, inner)

@@ -59,11 +59,9 @@ func idOrZero(p *int64) int64 {
 
 // groupKey is r's group in roll-up ru.
 func (ru rollup) groupKey(r domain.LogRecord) rollKey {
-	at := r.CreatedAt.UTC()
-	k := rollKey{bucket: at.Truncate(time.Hour).Unix()}
-	if ru.bucket == "day" {
-		k.bucket = time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC).Unix()
-	}
+	// Truncate counts from the zero time, a UTC midnight: hours, 6-hour
+	// blocks and days all start on UTC boundaries, as the SQL expressions do.
+	k := rollKey{bucket: r.CreatedAt.Truncate(time.Duration(ru.hours) * time.Hour).Unix()}
 	for _, d := range ru.dims {
 		switch d {
 		case "key_id":
@@ -82,14 +80,14 @@ func (ru rollup) groupKey(r domain.LogRecord) rollKey {
 // upsertArrays is the CTE body that adds groups passed as parallel arrays,
 // from parameter $first on, to ru.
 func (ru rollup) upsertArrays(first int) string {
-	keys := append([]string{ru.bucket}, ru.dims...)
+	keys := ru.keyCols()
 	n := first
 	param := func(typ string) string {
 		p := "$" + strconv.Itoa(n) + "::" + typ + "[]"
 		n++
 		return p
 	}
-	cols := []string{"to_timestamp(g.b)"}
+	cols := []string{ru.levelExpr() + "to_timestamp(g.b)"}
 	arrays := []string{param("bigint")}
 	names := []string{"b"}
 	for i, d := range ru.dims {

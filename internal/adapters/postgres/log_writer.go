@@ -65,45 +65,71 @@ func satAdd(a, b string) string {
 	return "LEAST(" + a + "::numeric + " + b + ", " + maxBigint + ")::bigint"
 }
 
-// rollup is one roll-up table kept from the inserted rows: its bucket
-// column and expression, and the dimensions it keeps.
+// rollup is one roll-up kept from the inserted rows: its table, bucket
+// column and expression, the bucket's length in UTC-aligned hours, and the
+// dimensions it keeps. A table that keeps several bucket lengths (levels)
+// tells them apart by its "hours" column, part of its primary key.
 type rollup struct {
 	table, bucket, bucketExpr string
+	hours                     int
+	level                     bool
 	dims, dimExprs            []string
 }
 
+// keyDims are usage_key's dimensions.
+var keyDims, keyDimExprs = []string{"key_id", "master_id"}, []string{"coalesce(key_id, 0)", "coalesce(master_id, 0)"}
+
 var rollups = []rollup{
-	{"usage_hourly", "hour", "date_trunc('hour', created_at, 'UTC')",
+	{"usage_hourly", "hour", "date_trunc('hour', created_at, 'UTC')", 1, false,
 		[]string{"key_id", "master_id", "model", "provider_id"},
 		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
-	{"usage_daily", "day", "date_trunc('day', created_at, 'UTC')",
+	{"usage_daily", "day", "date_trunc('day', created_at, 'UTC')", 24, false,
 		[]string{"key_id", "master_id", "model", "provider_id"},
 		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
-	{"usage_hourly_master", "hour", "date_trunc('hour', created_at, 'UTC')",
+	{"usage_hourly_master", "hour", "date_trunc('hour', created_at, 'UTC')", 1, false,
 		[]string{"master_id"}, []string{"coalesce(master_id, 0)"}},
-	{"usage_hourly_model", "hour", "date_trunc('hour', created_at, 'UTC')",
+	{"usage_hourly_model", "hour", "date_trunc('hour', created_at, 'UTC')", 1, false,
 		[]string{"master_id", "model", "provider_id"}, []string{"coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
+	{"usage_key", "bucket", "date_trunc('hour', created_at, 'UTC')", 1, true, keyDims, keyDimExprs},
+	{"usage_key", "bucket", "to_timestamp(floor(extract(epoch FROM created_at) / 21600) * 21600)", 6, true, keyDims, keyDimExprs},
+	{"usage_key", "bucket", "date_trunc('day', created_at, 'UTC')", 24, true, keyDims, keyDimExprs},
+}
+
+// keyCols are the columns that identify a row of r, in its primary key's order.
+func (r rollup) keyCols() []string {
+	cols := append([]string{r.bucket}, r.dims...)
+	if r.level {
+		cols = append([]string{"hours"}, cols...)
+	}
+	return cols
+}
+
+// levelExpr is what r stores in its "hours" column, as the first of the
+// selected values (empty for a table with one bucket length).
+func (r rollup) levelExpr() string {
+	if !r.level {
+		return ""
+	}
+	return strconv.Itoa(r.hours) + "::smallint, "
 }
 
 // upsert is the CTE body that adds the inserted rows (ins) to r.
 func (r rollup) upsert() string {
-	keys := append([]string{r.bucket}, r.dims...)
-	groups := make([]string, len(keys))
+	keys := r.keyCols()
+	groups := make([]string, 1+len(r.dims))
 	for i := range groups {
 		groups[i] = strconv.Itoa(i + 1)
+		if r.level {
+			groups[i] = strconv.Itoa(i + 2) // the level is a constant
+		}
 	}
 	return `INSERT INTO ` + r.table + ` AS u (` + strings.Join(keys, ", ") + `, requests, errors, prompt_tokens,
     completion_tokens, cost_usd, latency_sum, latency_max)
-  SELECT ` + r.bucketExpr + `, ` + strings.Join(r.dimExprs, ", ") + `,
+  SELECT ` + r.levelExpr() + r.bucketExpr + `, ` + strings.Join(r.dimExprs, ", ") + `,
          count(*), count(*) FILTER (WHERE status_code >= 400), ` + satSum("prompt_tokens") + `, ` + satSum("completion_tokens") + `,
          sum(cost_usd), ` + satSum("latency_ms") + `, max(latency_ms)
   FROM ins GROUP BY ` + strings.Join(groups, ", ") + `
-  ON CONFLICT (` + strings.Join(keys, ", ") + `) DO UPDATE SET
-    requests = ` + satAdd("u.requests", "EXCLUDED.requests") + `, errors = ` + satAdd("u.errors", "EXCLUDED.errors") + `,
-    prompt_tokens = ` + satAdd("u.prompt_tokens", "EXCLUDED.prompt_tokens") + `,
-    completion_tokens = ` + satAdd("u.completion_tokens", "EXCLUDED.completion_tokens") + `,
-    cost_usd = u.cost_usd + EXCLUDED.cost_usd, latency_sum = ` + satAdd("u.latency_sum", "EXCLUDED.latency_sum") + `,
-    latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max)`
+  ON CONFLICT (` + strings.Join(keys, ", ") + `) DO UPDATE SET` + rollupSet
 }
 
 // insertFromStaging moves new rows into logs and, from exactly those rows,
