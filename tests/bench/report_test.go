@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -116,5 +117,10 @@ func writeReport() error {
 		}
 	}
 	fmt.Print(b.String())
+	if f := flag.Lookup("test.run"); os.Getenv("EZ_BENCH_REPORT") == "" && f != nil && f.Value.String() != "" && f.Value.String() != "." {
+		// A partial run (BENCH_RUN) would replace every other section.
+		fmt.Fprintln(os.Stderr, "bench report: a partial run (-run "+f.Value.String()+") leaves docs/benchmarks.md as it is; set EZ_BENCH_REPORT to write it to a file")
+		return nil
+	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
