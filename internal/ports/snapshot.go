@@ -37,11 +37,17 @@ type SnapshotSource interface {
 	// memory: the from-scratch reference for tests and tools. The publisher
 	// reads through Stream, whose memory does not grow with the keys.
 	Load(ctx context.Context) (SnapshotData, error)
-	// Pending returns up to limit outbox changes after version, in order.
-	Pending(ctx context.Context, afterVersion int64, limit int) ([]OutboxChange, error)
+	// Poll gives the changes committed since the last call their config
+	// versions and reports whether a full resync was requested (when) and
+	// whether changes after afterVersion wait: the publisher's check at
+	// every step, one round trip when nothing new was committed.
+	Poll(ctx context.Context, afterVersion int64) (resyncRequested *time.Time, pending bool, err error)
 	// Ack removes outbox changes up to and including version and records it
 	// as published.
 	Ack(ctx context.Context, version int64, at time.Time) error
+	// AckPublished is Ack and PublishState.RecordPublished of s (published
+	// at at) in one statement: what a delta records once Redis confirmed.
+	AckPublished(ctx context.Context, version int64, at time.Time, s domain.PublishedSnapshot) error
 	// Backlog counts unpublished changes and the age of the oldest.
 	Backlog(ctx context.Context) (count int, oldest *time.Time, err error)
 	// CurrentVersion is the newest config version, every committed change
@@ -143,6 +149,9 @@ type SnapshotStore interface {
 	Meta(ctx context.Context) (SnapshotMeta, error)
 	// Fields reads the named fields of one hash (HMGET); absent fields are left out.
 	Fields(ctx context.Context, key string, fields []string) (map[string]string, error)
+	// FieldsOf reads the named fields of several hashes in one round trip
+	// (pipelined HMGETs), per hash; absent fields are left out.
+	FieldsOf(ctx context.Context, fields map[string][]string) (map[string]map[string]string, error)
 	// Hash reads one whole hash.
 	Hash(ctx context.Context, key string) (map[string]string, error)
 	// Scan reads one chunk of a hash (HSCAN from cursor with COUNT count):

@@ -93,8 +93,8 @@ func assignVersions(ctx context.Context, q querier) (int64, error) {
 	return top, nil
 }
 
-// AssignVersions runs assignVersions in a transaction of its own when
-// there is anything to assign (one cheap read otherwise).
+// AssignVersions gives committed changes their versions when there is
+// anything to assign (one cheap read otherwise).
 func (s *SnapshotSource) AssignVersions(ctx context.Context) error {
 	var any bool
 	if err := s.db.GetContext(ctx, &any, `SELECT EXISTS (SELECT 1 FROM config_outbox WHERE version IS NULL)`); err != nil {
@@ -103,8 +103,29 @@ func (s *SnapshotSource) AssignVersions(ctx context.Context) error {
 	if !any {
 		return nil
 	}
-	return NewTxRunner(s.db).InTx(ctx, func(ctx context.Context) error {
-		_, err := assignVersions(ctx, conn(ctx, s.db))
-		return err
-	})
+	return s.assign(ctx)
+}
+
+// assignBatch is assignVersions as one multi-statement simple query: the
+// statements run as one implicit transaction (all or nothing, the lock
+// held to its end) and, in read committed, the UPDATE takes its snapshot
+// after the lock is granted, as assignVersions requires, in one round
+// trip instead of BEGIN, lock, UPDATE, COMMIT.
+var assignBatch = func() string {
+	const assign = `WITH v AS (
+		SELECT seq, nextval('config_version') AS version FROM config_outbox WHERE version IS NULL ORDER BY seq)
+		UPDATE config_outbox o SET version = v.version FROM v WHERE o.seq = v.seq AND o.version IS NULL`
+	if !versionLockEnabled {
+		return assign
+	}
+	return fmt.Sprintf("SELECT pg_advisory_xact_lock(%d); %s", versionLock, assign)
+}()
+
+// assign runs assignBatch; it has no parameters, so lib/pq sends it as
+// one simple query.
+func (s *SnapshotSource) assign(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, assignBatch); err != nil {
+		return fmt.Errorf("assign config versions: %w", translate(err))
+	}
+	return nil
 }

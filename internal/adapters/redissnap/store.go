@@ -111,7 +111,6 @@ func (s *Store) ApplyDelta(ctx context.Context, ops []ports.SnapshotOp, meta por
 			}
 			ev.Changes = append(ev.Changes, c)
 		}
-		s.publish(ctx, ev)
 		var resources []string
 		seen := map[string]bool{}
 		for _, op := range ops {
@@ -123,32 +122,30 @@ func (s *Store) ApplyDelta(ctx context.Context, ops []ports.SnapshotOp, meta por
 		if seen[snapshot.KeyModels] && modelsMeta != nil {
 			resources = append(resources, snapshot.KeyModelsMeta)
 		}
-		s.refresh(ctx, meta, resources)
+		s.announce(ctx, ev, meta, resources)
 	}
 	return applied, nil
 }
 
-// refresh sends the original balancer's reload signal, one
-// dp:config:refresh event per changed hash; like publish, best effort.
-func (s *Store) refresh(ctx context.Context, meta ports.SnapshotMeta, resources []string) {
+// announce publishes the change event, then the original balancer's reload
+// signal (one dp:config:refresh event per changed hash), pipelined in one
+// round trip. A lost event only delays balancers until their next poll of
+// meta:snapshot, so failures are not errors.
+func (s *Store) announce(ctx context.Context, ev snapshot.Event, meta ports.SnapshotMeta, resources []string) {
 	version := strconv.FormatInt(meta.Version, 10)
-	for _, r := range resources {
-		b, err := json.Marshal(snapshot.RefreshEvent{Resource: r, Version: version, Timestamp: meta.UpdatedAt.Unix()})
-		if err != nil {
-			continue
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if b, err := json.Marshal(ev); err == nil {
+			p.Publish(ctx, s.key(snapshot.Channel), b)
 		}
-		_ = s.rdb.Publish(ctx, s.key(snapshot.RefreshChannel), b).Err()
-	}
-}
-
-// publish announces a change; a lost event only delays balancers until
-// their next poll of meta:snapshot, so failures are not errors.
-func (s *Store) publish(ctx context.Context, ev snapshot.Event) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
-	_ = s.rdb.Publish(ctx, s.key(snapshot.Channel), b).Err()
+		for _, r := range resources {
+			b, err := json.Marshal(snapshot.RefreshEvent{Resource: r, Version: version, Timestamp: meta.UpdatedAt.Unix()})
+			if err != nil {
+				continue
+			}
+			p.Publish(ctx, s.key(snapshot.RefreshChannel), b)
+		}
+		return nil
+	})
 }
 
 // Replace writes every section as a full snapshot through Stage (kept for
@@ -206,6 +203,32 @@ func (s *Store) Fields(ctx context.Context, key string, fields []string) (map[st
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
 			out[fields[i]] = str
+		}
+	}
+	return out, nil
+}
+
+// FieldsOf implements ports.SnapshotStore.
+func (s *Store) FieldsOf(ctx context.Context, fields map[string][]string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(fields))
+	cmds := make(map[string]*redis.SliceCmd, len(fields))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for key, fs := range fields {
+			out[key] = make(map[string]string, len(fs))
+			if len(fs) > 0 {
+				cmds[key] = p.HMGet(ctx, s.key(key), fs...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("read fields", err)
+	}
+	for key, cmd := range cmds {
+		for i, v := range cmd.Val() {
+			if str, ok := v.(string); ok {
+				out[key][fields[key][i]] = str
+			}
 		}
 	}
 	return out, nil

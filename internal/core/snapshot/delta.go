@@ -471,6 +471,8 @@ func (p *Publisher) opsFor(ctx context.Context, want *State, e *entries) ([]port
 	counts := p.mirror.Counts()
 	var ops []ports.SnapshotOp
 	modelsChanged := false
+	// Every touched field's current value, all hashes in one round trip.
+	read := map[string][]string{}
 	for _, key := range DataKeys {
 		set, old := e.set[key], e.old[key]
 		fields := make([]string, 0, len(set)+len(old))
@@ -482,14 +484,18 @@ func (p *Publisher) opsFor(ctx context.Context, want *State, e *entries) ([]port
 				fields = append(fields, f)
 			}
 		}
-		if len(fields) == 0 {
-			continue
+		if len(fields) > 0 {
+			sort.Strings(fields)
+			read[key] = fields
 		}
-		sort.Strings(fields)
-		have, err := p.store.Fields(ctx, key, fields)
-		if err != nil {
-			return nil, err
-		}
+	}
+	values, err := p.store.FieldsOf(ctx, read)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range DataKeys {
+		fields, have := read[key], values[key]
+		set := e.set[key]
 		for _, f := range fields {
 			prev, had := have[f]
 			v, setting := set[f]
