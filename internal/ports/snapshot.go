@@ -22,6 +22,13 @@ type SnapshotData struct {
 	Features    map[string]string
 }
 
+// GroupRouting is what binding resolution reads of some route groups.
+type GroupRouting struct {
+	GroupIDs    map[string]int64
+	Active      map[string][]domain.ProviderRef
+	Ciphertexts map[int64][]byte
+}
+
 // OutboxChange is one recorded configuration change.
 type OutboxChange struct {
 	Version   int64
@@ -97,8 +104,10 @@ type ChangeReader interface {
 	// Pending returns up to limit outbox changes after the view's version.
 	Pending(ctx context.Context, limit int) ([]OutboxChange, error)
 	Providers(ctx context.Context, ids []int64) ([]domain.Provider, map[int64][]byte, error)
-	// ProvidersInGroups are every provider of the named route groups.
-	ProvidersInGroups(ctx context.Context, groups []string) ([]domain.Provider, map[int64][]byte, error)
+	// RoutingIn reads what resolving bindings needs of the named route
+	// groups, in one query: each existing group's id, its active providers
+	// (id and models, in id order) and their key ciphertexts.
+	RoutingIn(ctx context.Context, groups []string) (GroupRouting, error)
 	Masters(ctx context.Context, ids []int64) ([]domain.Master, error)
 	// Keys returns the keys by id whatever their status.
 	Keys(ctx context.Context, ids []int64) ([]domain.Key, error)
@@ -110,7 +119,6 @@ type ChangeReader interface {
 	BindingsOfModels(ctx context.Context, modelIDs []int64) ([]domain.Binding, error)
 	// BindingsRoutingTo are the bindings with a candidate on one of the route groups.
 	BindingsRoutingTo(ctx context.Context, groups []string) ([]domain.Binding, error)
-	GroupIDs(ctx context.Context, names []string) (map[string]int64, error)
 	// KeysChangedByClock are the unrevoked keys whose published value
 	// changes by the clock alone in (from, to]: expires_at or the end of a
 	// rotation's grace period falls in it.

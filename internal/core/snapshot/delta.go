@@ -442,18 +442,18 @@ func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e
 	refs := map[string][]domain.ProviderRef{}
 	groupIDs := map[string]int64{}
 	if len(names) > 0 {
-		provs, cts, err := r.ProvidersInGroups(ctx, keysOf(names))
+		gr, err := r.RoutingIn(ctx, keysOf(names))
 		if err != nil {
 			return nil, err
 		}
-		for _, pv := range provs {
-			if _, fault := p.providerSecret(pv.ID, cts[pv.ID]); pv.Status == domain.ProviderActive && fault == "" {
-				refs[pv.Group] = append(refs[pv.Group], domain.ProviderRef{ID: pv.ID, Models: pv.Models})
+		for group, active := range gr.Active {
+			for _, pv := range active {
+				if _, fault := p.providerSecret(pv.ID, gr.Ciphertexts[pv.ID]); fault == "" {
+					refs[group] = append(refs[group], pv)
+				}
 			}
 		}
-		if groupIDs, err = r.GroupIDs(ctx, keysOf(names)); err != nil {
-			return nil, err
-		}
+		groupIDs = gr.GroupIDs
 	}
 	index, rs, res := indexes(refs), &resolved{}, p.resolver()
 	for _, b := range bs {
