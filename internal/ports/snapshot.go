@@ -22,6 +22,13 @@ type SnapshotData struct {
 	Features    map[string]string
 }
 
+// GroupRouting is what binding resolution reads of some route groups.
+type GroupRouting struct {
+	GroupIDs    map[string]int64
+	Active      map[string][]domain.ProviderRef
+	Ciphertexts map[int64][]byte
+}
+
 // OutboxChange is one recorded configuration change.
 type OutboxChange struct {
 	Version   int64
@@ -37,11 +44,17 @@ type SnapshotSource interface {
 	// memory: the from-scratch reference for tests and tools. The publisher
 	// reads through Stream, whose memory does not grow with the keys.
 	Load(ctx context.Context) (SnapshotData, error)
-	// Pending returns up to limit outbox changes after version, in order.
-	Pending(ctx context.Context, afterVersion int64, limit int) ([]OutboxChange, error)
+	// Poll gives the changes committed since the last call their config
+	// versions and reports whether a full resync was requested (when) and
+	// whether changes after afterVersion wait: the publisher's check at
+	// every step, one round trip when nothing new was committed.
+	Poll(ctx context.Context, afterVersion int64) (resyncRequested *time.Time, pending bool, err error)
 	// Ack removes outbox changes up to and including version and records it
 	// as published.
 	Ack(ctx context.Context, version int64, at time.Time) error
+	// AckPublished is Ack and PublishState.RecordPublished of s (published
+	// at at) in one statement: what a delta records once Redis confirmed.
+	AckPublished(ctx context.Context, version int64, at time.Time, s domain.PublishedSnapshot) error
 	// Backlog counts unpublished changes and the age of the oldest.
 	Backlog(ctx context.Context) (count int, oldest *time.Time, err error)
 	// CurrentVersion is the newest config version, every committed change
@@ -91,8 +104,10 @@ type ChangeReader interface {
 	// Pending returns up to limit outbox changes after the view's version.
 	Pending(ctx context.Context, limit int) ([]OutboxChange, error)
 	Providers(ctx context.Context, ids []int64) ([]domain.Provider, map[int64][]byte, error)
-	// ProvidersInGroups are every provider of the named route groups.
-	ProvidersInGroups(ctx context.Context, groups []string) ([]domain.Provider, map[int64][]byte, error)
+	// RoutingIn reads what resolving bindings needs of the named route
+	// groups, in one query: each existing group's id, its active providers
+	// (id and models, in id order) and their key ciphertexts.
+	RoutingIn(ctx context.Context, groups []string) (GroupRouting, error)
 	Masters(ctx context.Context, ids []int64) ([]domain.Master, error)
 	// Keys returns the keys by id whatever their status.
 	Keys(ctx context.Context, ids []int64) ([]domain.Key, error)
@@ -104,7 +119,6 @@ type ChangeReader interface {
 	BindingsOfModels(ctx context.Context, modelIDs []int64) ([]domain.Binding, error)
 	// BindingsRoutingTo are the bindings with a candidate on one of the route groups.
 	BindingsRoutingTo(ctx context.Context, groups []string) ([]domain.Binding, error)
-	GroupIDs(ctx context.Context, names []string) (map[string]int64, error)
 	// KeysChangedByClock are the unrevoked keys whose published value
 	// changes by the clock alone in (from, to]: expires_at or the end of a
 	// rotation's grace period falls in it.
@@ -143,6 +157,9 @@ type SnapshotStore interface {
 	Meta(ctx context.Context) (SnapshotMeta, error)
 	// Fields reads the named fields of one hash (HMGET); absent fields are left out.
 	Fields(ctx context.Context, key string, fields []string) (map[string]string, error)
+	// FieldsOf reads the named fields of several hashes in one round trip
+	// (pipelined HMGETs), per hash; absent fields are left out.
+	FieldsOf(ctx context.Context, fields map[string][]string) (map[string]map[string]string, error)
 	// Hash reads one whole hash.
 	Hash(ctx context.Context, key string) (map[string]string, error)
 	// Scan reads one chunk of a hash (HSCAN from cursor with COUNT count):

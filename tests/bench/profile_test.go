@@ -22,7 +22,9 @@ import (
 // /providers/{id}, 64 connections) to $EZ_BENCH_PROFILE. It is a tool for
 // finding where the time goes, not a figure of the report. It also profiles
 // sequential provider creates (create.pprof), the write path a create
-// costs: request, transaction, audit, outbox, and the publisher's delta.
+// costs: request, transaction, audit, outbox, and the publisher's delta,
+// then the same into a route group with issue 12's shape at scale
+// (create-scale.pprof).
 //
 //	EZ_BENCH=1 EZ_BENCH_PROFILE=/tmp/prof EZ_BENCH_REPORT=/tmp/prof/report.md \
 //	  EZ_TEST_LOG_LEVEL=info go test -run TestProfileHotPath ./tests/bench/ 2>/dev/null
@@ -59,24 +61,38 @@ func TestProfileHotPath(t *testing.T) {
 	ctx := context.Background()
 	as := testenv.WithToken(env.AdminToken(t))
 	group := "prof"
+	models := []string{"m-1", "m-2"}
 	create := func(i int) {
 		key := fmt.Sprintf("sk-prof-%d-0123456789abcdef", i)
 		r, err := env.Client.CreateProviderWithResponse(ctx, apiclient.CreateProviderJSONRequestBody{Name: fmt.Sprintf("prof-%d", i),
-			Type: apiclient.ProviderTypeOpenai, ApiKey: &key, Group: &group, Models: []string{"m-1", "m-2"}}, as)
+			Type: apiclient.ProviderTypeOpenai, ApiKey: &key, Group: &group, Models: models}, as)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, r.StatusCode(), string(r.Body))
 	}
-	for i := range 50 {
-		create(i)
+	profileCreates := func(name string, from int) {
+		for i := range 50 {
+			create(from + i)
+		}
+		f, err := os.Create(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		start, n := time.Now(), 0
+		for ; n < 5000 && time.Since(start) < 8*time.Second; n++ {
+			create(from + 1000 + n)
+		}
+		pprof.StopCPUProfile()
+		require.NoError(t, f.Close())
+		t.Logf("%s: %d sequential creates, %.0f/s", name, n, float64(n)/time.Since(start).Seconds())
 	}
-	f, err := os.Create(filepath.Join(dir, "create.pprof"))
+	profileCreates("create.pprof", 0)
+
+	// The same creates into a route group shaped as issue 12's at scale:
+	// 100 providers of 10 models and 100 bindings routing to it, a third
+	// of them regex selectors (create-scale.pprof).
+	seedScale(t, env.DB, scaleConfig{"profile", 10_000, 2_000, 2_000, 2_000, 100})
+	res, err := env.Client.ResyncSnapshotWithResponse(ctx, as)
 	require.NoError(t, err)
-	require.NoError(t, pprof.StartCPUProfile(f))
-	start, n := time.Now(), 0
-	for ; n < 5000 && time.Since(start) < 8*time.Second; n++ {
-		create(1000 + n)
-	}
-	pprof.StopCPUProfile()
-	require.NoError(t, f.Close())
-	t.Logf("create: %d sequential creates, %.0f/s", n, float64(n)/time.Since(start).Seconds())
+	require.Equal(t, http.StatusOK, res.StatusCode(), string(res.Body))
+	group, models = "bg-1", []string{"um-1", "um-2"}
+	profileCreates("create-scale.pprof", 100_000)
 }

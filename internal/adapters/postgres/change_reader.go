@@ -73,8 +73,34 @@ func (r *changeReader) Providers(ctx context.Context, ids []int64) ([]domain.Pro
 	return r.providers(ctx, `WHERE p.id = ANY($1)`, pq.Array(ids))
 }
 
-func (r *changeReader) ProvidersInGroups(ctx context.Context, groups []string) ([]domain.Provider, map[int64][]byte, error) {
-	return r.providers(ctx, `WHERE g.name = ANY($1)`, pq.Array(groups))
+// RoutingIn reads only the columns resolution uses: the groups with their
+// active providers (providers_group_status_idx), none for a group without.
+func (r *changeReader) RoutingIn(ctx context.Context, groups []string) (ports.GroupRouting, error) {
+	const q = `SELECT g.id AS group_id, g.name AS group_name, p.id, p.models, p.api_key_ciphertext
+FROM route_groups g LEFT JOIN providers p ON p.group_id = g.id AND p.status = 'active'
+WHERE g.name = ANY($1) ORDER BY p.id`
+	var rows []struct {
+		GroupID    int64          `db:"group_id"`
+		Group      string         `db:"group_name"`
+		ID         *int64         `db:"id"`
+		Models     pq.StringArray `db:"models"`
+		Ciphertext []byte         `db:"api_key_ciphertext"`
+	}
+	if err := r.tx.SelectContext(ctx, &rows, q, pq.Array(groups)); err != nil {
+		return ports.GroupRouting{}, fmt.Errorf("snapshot route groups: %w", translate(err))
+	}
+	out := ports.GroupRouting{GroupIDs: map[string]int64{}, Active: map[string][]domain.ProviderRef{}, Ciphertexts: map[int64][]byte{}}
+	for _, row := range rows {
+		out.GroupIDs[row.Group] = row.GroupID
+		if row.ID == nil {
+			continue
+		}
+		out.Active[row.Group] = append(out.Active[row.Group], domain.ProviderRef{ID: *row.ID, Models: []string(row.Models)})
+		if len(row.Ciphertext) > 0 {
+			out.Ciphertexts[*row.ID] = row.Ciphertext
+		}
+	}
+	return out, nil
 }
 
 func (r *changeReader) Masters(ctx context.Context, ids []int64) ([]domain.Master, error) {
@@ -152,18 +178,6 @@ func (r *changeReader) BindingsRoutingTo(ctx context.Context, groups []string) (
 	return r.bindings(ctx, `WHERE b.id IN (SELECT x.id FROM unnest($1::text[]) AS g(name) CROSS JOIN LATERAL
 		(SELECT id FROM bindings WHERE candidates @> jsonb_build_array(jsonb_build_object('route_group', g.name))) x)`,
 		pq.Array(groups))
-}
-
-func (r *changeReader) GroupIDs(ctx context.Context, names []string) (map[string]int64, error) {
-	var rows []groupRow
-	if err := r.tx.SelectContext(ctx, &rows, `SELECT id, name FROM route_groups WHERE name = ANY($1)`, pq.Array(names)); err != nil {
-		return nil, fmt.Errorf("snapshot route groups: %w", translate(err))
-	}
-	out := make(map[string]int64, len(rows))
-	for _, g := range rows {
-		out[g.Name] = g.ID
-	}
-	return out, nil
 }
 
 func (r *changeReader) Features(ctx context.Context, names []string) (map[string]string, error) {

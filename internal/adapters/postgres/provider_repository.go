@@ -90,16 +90,19 @@ func (r *ProviderRepository) NextID(ctx context.Context) (int64, error) {
 
 // Create implements ports.ProviderRepository.
 func (r *ProviderRepository) Create(ctx context.Context, p domain.Provider, ciphertext []byte) (domain.Provider, error) {
-	const q = `INSERT INTO providers (id, name, type, base_url, api_key_ciphertext, api_key_mask, google_project, google_location,
+	// The row as Get reads it, from the same statement.
+	const q = `WITH p AS (INSERT INTO providers (id, name, type, base_url, api_key_ciphertext, api_key_mask, google_project, google_location,
   group_id, models, weight, priority, status, auto_ban, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`
-	_, err := conn(ctx, r.db).ExecContext(ctx, q, p.ID, p.Name, p.Type, p.BaseURL, ciphertext, p.APIKeyMask,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING *)
+SELECT ` + providerColumns + ` FROM p JOIN route_groups g ON g.id = p.group_id`
+	var row providerRow
+	err := conn(ctx, r.db).GetContext(ctx, &row, q, p.ID, p.Name, p.Type, p.BaseURL, ciphertext, p.APIKeyMask,
 		nullIfEmpty(p.GoogleProject), nullIfEmpty(p.GoogleLocation), p.GroupID, pq.StringArray(nonNil(p.Models)),
 		p.Weight, p.Priority, string(p.Status), p.AutoBan, p.CreatedAt)
 	if err != nil {
 		return domain.Provider{}, fmt.Errorf("create provider: %w", providerConflict(err, p.Name))
 	}
-	return r.Get(ctx, p.ID)
+	return toDomainProvider(row), nil
 }
 
 // Get implements ports.ProviderRepository.

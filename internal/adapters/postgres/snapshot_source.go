@@ -125,23 +125,30 @@ type outboxRow struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-// Pending implements ports.SnapshotSource.
-// It first gives the changes committed since the last call their versions.
-func (s *SnapshotSource) Pending(ctx context.Context, afterVersion int64, limit int) ([]ports.OutboxChange, error) {
-	if err := s.AssignVersions(ctx); err != nil {
-		return nil, err
+// Poll implements ports.SnapshotSource: one statement reads the resync
+// request and whether changes wait, numbered or not; unnumbered ones get
+// their versions (one more round trip).
+func (s *SnapshotSource) Poll(ctx context.Context, afterVersion int64) (*time.Time, bool, error) {
+	var r struct {
+		Resync      *time.Time `db:"resync_requested_at"`
+		Unversioned bool       `db:"unversioned"`
+		Pending     bool       `db:"pending"`
 	}
-	var rows []outboxRow
-	q := `SELECT version, section, entity_id, op, created_at FROM config_outbox WHERE version > $1 ORDER BY version LIMIT $2`
-	if err := s.db.SelectContext(ctx, &rows, q, afterVersion, limit); err != nil {
-		return nil, fmt.Errorf("pending changes: %w", translate(err))
+	const q = `SELECT resync_requested_at,
+  EXISTS (SELECT 1 FROM config_outbox WHERE version IS NULL) AS unversioned,
+  EXISTS (SELECT 1 FROM config_outbox WHERE version > $1) AS pending
+FROM snapshot_state WHERE id = 1`
+	if err := s.db.GetContext(ctx, &r, q, afterVersion); err != nil {
+		return nil, false, fmt.Errorf("pending changes: %w", translate(err))
 	}
-	out := make([]ports.OutboxChange, len(rows))
-	for i, r := range rows {
-		out[i] = ports.OutboxChange{Version: r.Version, Section: domain.Section(r.Section), EntityID: r.EntityID,
-			Op: domain.ChangeOp(r.Op), CreatedAt: r.CreatedAt}
+	if r.Unversioned {
+		if err := s.assign(ctx); err != nil {
+			return nil, false, err
+		}
+		// The versions just given are above every earlier one.
+		r.Pending = true
 	}
-	return out, nil
+	return r.Resync, r.Pending, nil
 }
 
 // Ack implements ports.SnapshotSource.
@@ -159,6 +166,25 @@ func (s *SnapshotSource) Ack(ctx context.Context, version int64, at time.Time) e
 		return fmt.Errorf("ack outbox: %w", translate(err))
 	}
 	return translate(tx.Commit())
+}
+
+// AckPublished implements ports.SnapshotSource: Ack and RecordPublished
+// (with its version guard) in one statement, so one round trip and one
+// implicit transaction.
+func (s *SnapshotSource) AckPublished(ctx context.Context, version int64, at time.Time, p domain.PublishedSnapshot) error {
+	b, err := publishedBytes(p)
+	if err != nil {
+		return err
+	}
+	const q = `WITH acked AS (DELETE FROM config_outbox WHERE version <= $1)
+UPDATE snapshot_state SET published_version = GREATEST(published_version, $1), last_publish_at = $2,
+  published = CASE WHEN coalesce((published->>'version')::bigint, 0) <= $4 THEN $3::jsonb ELSE published END,
+  last_error = CASE WHEN coalesce((published->>'version')::bigint, 0) <= $4 THEN '' ELSE last_error END
+WHERE id = 1`
+	if _, err := s.db.ExecContext(ctx, q, version, at, string(b), p.Version); err != nil {
+		return fmt.Errorf("ack outbox and record published: %w", translate(err))
+	}
+	return nil
 }
 
 // Backlog implements ports.SnapshotSource.
@@ -317,12 +343,7 @@ type reconcileJSON struct {
 // RecordPublished implements ports.PublishState. The version guard keeps a
 // deposed leader's late write from replacing a newer summary.
 func (s *SnapshotSource) RecordPublished(ctx context.Context, p domain.PublishedSnapshot) error {
-	j := publishedJSON{Version: p.Version, Checksum: p.Checksum, Checksums: p.Checksums, Counts: p.Counts,
-		Faults: make([]faultJSON, 0, len(p.Faults)), ClockFrom: p.ClockFrom, At: p.At}
-	for _, f := range p.Faults {
-		j.Faults = append(j.Faults, faultJSON{Key: f.Resource, Field: f.Field, Reason: f.Reason})
-	}
-	b, err := json.Marshal(j)
+	b, err := publishedBytes(p)
 	if err != nil {
 		return err
 	}
@@ -332,6 +353,15 @@ WHERE id = 1 AND coalesce((published->>'version')::bigint, 0) <= $3`
 		return fmt.Errorf("publish state: %w", translate(err))
 	}
 	return nil
+}
+
+func publishedBytes(p domain.PublishedSnapshot) ([]byte, error) {
+	j := publishedJSON{Version: p.Version, Checksum: p.Checksum, Checksums: p.Checksums, Counts: p.Counts,
+		Faults: make([]faultJSON, 0, len(p.Faults)), ClockFrom: p.ClockFrom, At: p.At}
+	for _, f := range p.Faults {
+		j.Faults = append(j.Faults, faultJSON{Key: f.Resource, Field: f.Field, Reason: f.Reason})
+	}
+	return json.Marshal(j)
 }
 
 // RecordReconcile implements ports.PublishState.

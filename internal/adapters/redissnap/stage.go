@@ -216,7 +216,6 @@ func (st *staging) Commit(ctx context.Context, meta ports.SnapshotMeta, partial 
 	case err != nil:
 		return unavailable("swap in snapshot", err)
 	}
-	s.publish(ctx, snapshot.Event{Version: meta.Version, Kind: "full", Changes: []snapshot.EventChange{}})
 	resources := make([]string, 0, len(st.keys))
 	for _, k := range append(append([]string{}, snapshot.DataKeys...), snapshot.KeyModelsMeta) {
 		for _, sk := range st.keys {
@@ -225,7 +224,7 @@ func (st *staging) Commit(ctx context.Context, meta ports.SnapshotMeta, partial 
 			}
 		}
 	}
-	s.refresh(ctx, meta, resources)
+	s.announce(ctx, snapshot.Event{Version: meta.Version, Kind: "full", Changes: []snapshot.EventChange{}}, meta, resources)
 	return nil
 }
 

@@ -21,8 +21,8 @@ type Change struct {
 	// Section and Op go to the outbox; an empty Section records no snapshot change.
 	Section domain.Section
 	Op      domain.ChangeOp
-	// Recorded, when set, runs in the transaction once the change is in
-	// the outbox (e.g. to store what was computed for it). The change has
+	// Recorded, when set, runs in the transaction once the change and its
+	// audit entry are written (e.g. to store what was computed for it). The change has
 	// no config version yet: the publisher assigns it after the commit.
 	Recorded func(ctx context.Context) error
 }
@@ -53,23 +53,34 @@ func (m *Mutator) Do(ctx context.Context, fn func(ctx context.Context, now time.
 		if err != nil {
 			return err
 		}
+		audited, both := m.recorder.(ports.AuditedChangeRecorder)
 		for _, c := range chs {
-			details := c.Details
-			if c.Section != "" {
+			if c.Section == "" {
+				if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, c.Details)); err != nil {
+					return err
+				}
+				continue
+			}
+			recorded = true
+			if both {
+				entry := domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, c.Details)
+				if _, err := audited.RecordAudited(ctx, c.Section, c.ResourceID, c.Op, entry); err != nil {
+					return err
+				}
+			} else {
 				seq, err := m.recorder.Record(ctx, c.Section, c.ResourceID, c.Op)
 				if err != nil {
 					return err
 				}
-				recorded = true
-				details = withChangeSeq(details, seq)
-				if c.Recorded != nil {
-					if err := c.Recorded(ctx); err != nil {
-						return err
-					}
+				entry := domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, withChangeSeq(c.Details, seq))
+				if err := m.audit.Record(ctx, entry); err != nil {
+					return err
 				}
 			}
-			if err := m.audit.Record(ctx, domain.NewAuditEntry(ctx, now, c.Action, c.ResourceType, c.ResourceID, details)); err != nil {
-				return err
+			if c.Recorded != nil {
+				if err := c.Recorded(ctx); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

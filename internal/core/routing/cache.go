@@ -11,8 +11,9 @@ const maxCompiled = 4096
 
 // compileCache keeps each regex selector compiled once (and checked against
 // the complexity bound once) across builds and deltas: a provider change
-// re-resolves every binding routing to its group, and recompiling each of
-// their patterns every time would cost more than matching them. A
+// checks every binding routing to its group against its models (and
+// re-resolves those it hits), and recompiling each of their patterns every
+// time would cost more than matching them. A
 // *regexp.Regexp is safe for concurrent use.
 type compileCache struct {
 	mu sync.Mutex

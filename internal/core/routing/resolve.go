@@ -266,3 +266,16 @@ func programSize(value string) int {
 	}
 	return len(prog.Inst)
 }
+
+// Hits reports whether candidate c (passed through WithPublicModel) hits
+// any of models, as Resolve would count a provider serving them. A
+// selector that cannot resolve (a config error) hits nothing: its
+// resolution does not depend on any provider.
+func Hits(c domain.BindingCandidate, models []string) bool {
+	sel, err := newSelector(c.SelectorType, c.SelectorValue)
+	if err != nil {
+		return false
+	}
+	h, _ := sel.hits(models, nil)
+	return len(h) > 0
+}

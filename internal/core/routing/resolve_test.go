@@ -351,3 +351,35 @@ func TestValidateSelector(t *testing.T) {
 		})
 	}
 }
+
+// A provider the candidate does not hit leaves its resolution as it was:
+// what lets a provider change skip the bindings it cannot affect.
+func TestHits_a_provider_not_hit_does_not_change_the_resolution(t *testing.T) {
+	t.Parallel()
+	cands := []domain.BindingCandidate{
+		cand(domain.SelectorExact, "gpt-4o"), cand("", " gpt-4o "), cand(domain.SelectorNormalizeExact, "openai/GPT-4o"),
+		cand(domain.SelectorRegex, "^gpt-4"), cand(domain.SelectorRegex, "mini$"), cand(domain.SelectorRegex, "(unclosed"),
+		cand(domain.SelectorExact, ""), cand("bogus", "gpt-4o"),
+	}
+	groups := [][]domain.ProviderRef{
+		nil,
+		{prov(1, "gpt-4o")},
+		{prov(1, "gpt-4o", "gpt-4o-mini"), prov(2, "claude-3")},
+		{prov(3, "GPT-4o"), prov(4, "x/gpt-4o")},
+	}
+	others := [][]string{{}, {"gpt-4o"}, {" gpt-4o"}, {"gpt-4o-mini"}, {"claude-3", "o1-mini"}, {"azure/gpt-4o"}, {"gemini"}}
+	for _, c := range cands {
+		for _, g := range groups {
+			for _, models := range others {
+				x := prov(99, models...)
+				if routing.Hits(c, models) {
+					continue
+				}
+				assert.Equal(t, routing.Resolve(c, g), routing.Resolve(c, append(append([]domain.ProviderRef{}, g...), x)),
+					"candidate %+v, providers %v, unhit provider %v", c, g, models)
+			}
+		}
+	}
+	assert.True(t, routing.Hits(cand(domain.SelectorRegex, "^gpt-4"), []string{"claude", "gpt-4o"}))
+	assert.False(t, routing.Hits(cand(domain.SelectorRegex, "(unclosed"), []string{"(unclosed"}))
+}

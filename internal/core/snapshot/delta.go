@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ez-api/ez-api/internal/core/domain"
+	"github.com/ez-api/ez-api/internal/core/routing"
 	"github.com/ez-api/ez-api/internal/ports"
 )
 
@@ -181,7 +182,9 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 	for _, f := range p.mirror.Faults {
 		faults[faultKey(f.Resource, f.Field)] = f
 	}
-	groups := map[string]bool{}
+	// served: per route group, the model lists the changed providers served
+	// there before (as published) and serve now.
+	served := map[string][][]string{}
 
 	// Providers: the entry, and the route groups (old and new) whose
 	// bindings resolve through it.
@@ -194,10 +197,11 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 		for f, v := range old {
 			e.had(KeyProviders, f)
 			var pj struct {
-				Group string `json:"group"`
+				Group  string   `json:"group"`
+				Models []string `json:"models"`
 			}
 			if json.Unmarshal([]byte(v), &pj) == nil && pj.Group != "" {
-				groups[pj.Group] = true
+				served[pj.Group] = append(served[pj.Group], pj.Models)
 			}
 		}
 		provs, cts, err := r.Providers(ctx, pids)
@@ -214,7 +218,7 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 				faults[faultKey(KeyProviders, field)] = domain.SnapshotFault{Resource: KeyProviders, Field: field, Reason: fault}
 			}
 			e.put(KeyProviders, field, providerJSON(pv, key, fault))
-			groups[pv.Group] = true
+			served[pv.Group] = append(served[pv.Group], pv.Models)
 		}
 	}
 
@@ -311,14 +315,17 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 	}
 
 	// Bindings: the named ones, those of changed models, and those routing
-	// to a changed provider's old or new route group.
-	if len(groups) > 0 {
-		bs, err := r.BindingsRoutingTo(ctx, keysOf(groups))
+	// to a changed provider's old or new route group whose resolution the
+	// provider can change.
+	if len(served) > 0 {
+		bs, err := r.BindingsRoutingTo(ctx, keysOf(served))
 		if err != nil {
 			return false, err
 		}
 		for _, b := range bs {
-			cs.bindings[b.ID] = true
+			if !cs.bindings[b.ID] && affectedBy(b, served) {
+				cs.bindings[b.ID] = true
+			}
 		}
 	}
 	if len(cs.bindings) > 0 {
@@ -369,7 +376,32 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 
 func faultKey(resource, field string) string { return resource + "\x00" + field }
 
-func keysOf(m map[string]bool) []string {
+// affectedBy reports whether a provider change can change b's published
+// value: some candidate of b on a route group in served hits a model the
+// changed providers served there before or serve now. A candidate's
+// resolution is the providers its selector hits in its group (an active
+// provider with a usable secret), so a provider whose models the selector
+// hits neither before nor after the change leaves it as it was, whatever
+// else changed about the provider (status, secret, weight). The group ids
+// do not move either: a binding's route groups exist from the binding's
+// write on (the bindings use-case ensures them) and are never removed.
+func affectedBy(b domain.Binding, served map[string][][]string) bool {
+	for _, c := range b.Candidates {
+		lists := served[c.RouteGroup]
+		if len(lists) == 0 {
+			continue
+		}
+		c = routing.WithPublicModel(c, b.PublicModel)
+		for _, models := range lists {
+			if routing.Hits(c, models) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func keysOf[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -410,18 +442,18 @@ func (p *Publisher) publishBindings(ctx context.Context, r ports.ChangeReader, e
 	refs := map[string][]domain.ProviderRef{}
 	groupIDs := map[string]int64{}
 	if len(names) > 0 {
-		provs, cts, err := r.ProvidersInGroups(ctx, keysOf(names))
+		gr, err := r.RoutingIn(ctx, keysOf(names))
 		if err != nil {
 			return nil, err
 		}
-		for _, pv := range provs {
-			if _, fault := p.providerSecret(pv.ID, cts[pv.ID]); pv.Status == domain.ProviderActive && fault == "" {
-				refs[pv.Group] = append(refs[pv.Group], domain.ProviderRef{ID: pv.ID, Models: pv.Models})
+		for group, active := range gr.Active {
+			for _, pv := range active {
+				if _, fault := p.providerSecret(pv.ID, gr.Ciphertexts[pv.ID]); fault == "" {
+					refs[group] = append(refs[group], pv)
+				}
 			}
 		}
-		if groupIDs, err = r.GroupIDs(ctx, keysOf(names)); err != nil {
-			return nil, err
-		}
+		groupIDs = gr.GroupIDs
 	}
 	index, rs, res := indexes(refs), &resolved{}, p.resolver()
 	for _, b := range bs {
@@ -439,6 +471,8 @@ func (p *Publisher) opsFor(ctx context.Context, want *State, e *entries) ([]port
 	counts := p.mirror.Counts()
 	var ops []ports.SnapshotOp
 	modelsChanged := false
+	// Every touched field's current value, all hashes in one round trip.
+	read := map[string][]string{}
 	for _, key := range DataKeys {
 		set, old := e.set[key], e.old[key]
 		fields := make([]string, 0, len(set)+len(old))
@@ -450,14 +484,18 @@ func (p *Publisher) opsFor(ctx context.Context, want *State, e *entries) ([]port
 				fields = append(fields, f)
 			}
 		}
-		if len(fields) == 0 {
-			continue
+		if len(fields) > 0 {
+			sort.Strings(fields)
+			read[key] = fields
 		}
-		sort.Strings(fields)
-		have, err := p.store.Fields(ctx, key, fields)
-		if err != nil {
-			return nil, err
-		}
+	}
+	values, err := p.store.FieldsOf(ctx, read)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range DataKeys {
+		fields, have := read[key], values[key]
+		set := e.set[key]
 		for _, f := range fields {
 			prev, had := have[f]
 			v, setting := set[f]

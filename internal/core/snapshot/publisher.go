@@ -300,29 +300,30 @@ func (p *Publisher) Step(ctx context.Context) error {
 	if len(p.unsaved) > 0 {
 		p.published(ctx, &State{}) // retry resolutions whose store failed
 	}
-	if req, err := p.state.ResyncRequested(ctx); err != nil {
-		return err
-	} else if req != nil {
-		if _, err := p.fullResync(ctx); err != nil {
-			return err
-		}
-	}
-	pending, err := p.source.Pending(ctx, p.mirror.Version, 1)
+	req, pending, err := p.source.Poll(ctx, p.mirror.Version)
 	if err != nil {
 		return err
 	}
+	if req != nil {
+		if _, err := p.fullResync(ctx); err != nil {
+			return err
+		}
+		if _, pending, err = p.source.Poll(ctx, p.mirror.Version); err != nil {
+			return err
+		}
+	}
 	now := p.clock.Now()
-	if len(pending) == 0 && !p.mirror.NextTimeChange.IsZero() && !now.Before(p.mirror.NextTimeChange) {
+	if !pending && !p.mirror.NextTimeChange.IsZero() && !now.Before(p.mirror.NextTimeChange) {
 		// A grace period ended or a key expired: the snapshot changes by the
 		// clock, so it gets a version of its own like any other change.
 		if err := p.source.RecordTimeChange(ctx); err != nil {
 			return err
 		}
-		if pending, err = p.source.Pending(ctx, p.mirror.Version, 1); err != nil {
+		if _, pending, err = p.source.Poll(ctx, p.mirror.Version); err != nil {
 			return err
 		}
 	}
-	if len(pending) > 0 {
+	if pending {
 		return p.applyDelta(ctx)
 	}
 	return nil
@@ -467,13 +468,13 @@ func (p *Publisher) publishDelta(ctx context.Context, start time.Time, want *Sta
 	want.compact()
 	p.mirror = want
 	p.reportFaults(want)
-	if err := p.source.Ack(ctx, want.Version, meta.UpdatedAt); err != nil {
+	if err := p.source.AckPublished(ctx, want.Version, meta.UpdatedAt, summary(want, meta.UpdatedAt)); err != nil {
 		return err
 	}
 	if p.metrics != nil {
 		p.metrics.Published(want.Version, "delta", p.clock.Now().Sub(start))
 	}
-	return p.recordPublished(ctx, want, meta.UpdatedAt)
+	return nil
 }
 
 // fullResync streams the whole configuration from one database view into
