@@ -268,14 +268,16 @@ func programSize(value string) int {
 }
 
 // Hits reports whether candidate c (passed through WithPublicModel) hits
-// any of models, as Resolve would count a provider serving them. A
-// selector that cannot resolve (a config error) hits nothing: its
-// resolution does not depend on any provider.
-func Hits(c domain.BindingCandidate, models []string) bool {
+// any of models, as Resolve would count a provider serving them, spending
+// budget per match. A selector that cannot resolve (a config error) hits
+// nothing: its resolution does not depend on any provider. A budget that
+// runs out counts as a hit, so the caller resolves the binding in full,
+// where the same budget publishes it fail-closed.
+func Hits(c domain.BindingCandidate, models []string, budget *Budget) bool {
 	sel, err := newSelector(c.SelectorType, c.SelectorValue)
 	if err != nil {
 		return false
 	}
-	h, _ := sel.hits(models, nil)
-	return len(h) > 0
+	h, ok := sel.hits(models, budget)
+	return !ok || len(h) > 0
 }

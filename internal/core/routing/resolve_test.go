@@ -1,8 +1,10 @@
 package routing_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -372,7 +374,7 @@ func TestHits_a_provider_not_hit_does_not_change_the_resolution(t *testing.T) {
 		for _, g := range groups {
 			for _, models := range others {
 				x := prov(99, models...)
-				if routing.Hits(c, models) {
+				if routing.Hits(c, models, nil) {
 					continue
 				}
 				assert.Equal(t, routing.Resolve(c, g), routing.Resolve(c, append(append([]domain.ProviderRef{}, g...), x)),
@@ -380,6 +382,17 @@ func TestHits_a_provider_not_hit_does_not_change_the_resolution(t *testing.T) {
 			}
 		}
 	}
-	assert.True(t, routing.Hits(cand(domain.SelectorRegex, "^gpt-4"), []string{"claude", "gpt-4o"}))
-	assert.False(t, routing.Hits(cand(domain.SelectorRegex, "(unclosed"), []string{"(unclosed"}))
+	assert.True(t, routing.Hits(cand(domain.SelectorRegex, "^gpt-4"), []string{"claude", "gpt-4o"}, nil))
+	assert.False(t, routing.Hits(cand(domain.SelectorRegex, "(unclosed"), []string{"(unclosed"}, nil))
+
+	// A regex that runs out of its binding's budget counts as a hit: the
+	// binding is then resolved in full, where the budget fails it closed.
+	start, calls := time.Unix(0, 0), 0
+	clock := func() time.Time { calls++; return start.Add(time.Duration(calls) * time.Hour) }
+	many := make([]string, 64)
+	for i := range many {
+		many[i] = fmt.Sprintf("claude-%d", i)
+	}
+	assert.False(t, routing.Hits(cand(domain.SelectorRegex, "^gpt-4"), many, nil))
+	assert.True(t, routing.Hits(cand(domain.SelectorRegex, "^gpt-4"), many, routing.NewBudget(time.Minute, clock)))
 }

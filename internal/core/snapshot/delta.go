@@ -323,7 +323,7 @@ func (p *Publisher) applyChanges(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		for _, b := range bs {
-			if !cs.bindings[b.ID] && affectedBy(b, served) {
+			if !cs.bindings[b.ID] && affectedBy(b, served, p.resolver()) {
 				cs.bindings[b.ID] = true
 			}
 		}
@@ -385,7 +385,11 @@ func faultKey(resource, field string) string { return resource + "\x00" + field 
 // else changed about the provider (status, secret, weight). The group ids
 // do not move either: a binding's route groups exist from the binding's
 // write on (the bindings use-case ensures them) and are never removed.
-func affectedBy(b domain.Binding, served map[string][][]string) bool {
+//
+// The matching spends the binding's resolution budget, so a runaway regex
+// costs at most that here too.
+func affectedBy(b domain.Binding, served map[string][][]string, r Resolver) bool {
+	budget := routing.NewBudget(r.Budget, r.Now)
 	for _, c := range b.Candidates {
 		lists := served[c.RouteGroup]
 		if len(lists) == 0 {
@@ -393,7 +397,7 @@ func affectedBy(b domain.Binding, served map[string][][]string) bool {
 		}
 		c = routing.WithPublicModel(c, b.PublicModel)
 		for _, models := range lists {
-			if routing.Hits(c, models) {
+			if routing.Hits(c, models, budget) {
 				return true
 			}
 		}
