@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ez-api/ez-api/internal/adapters/observability"
 	"github.com/ez-api/ez-api/internal/app"
 	"github.com/ez-api/ez-api/internal/core/domain"
 	"github.com/ez-api/ez-api/internal/core/imports"
@@ -74,7 +75,14 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "serve":
 		return withConfig(environ, stderr, func(cfg app.Config) error {
-			srv, cleanup, err := app.InitializeServer(cfg, stderr)
+			out := stderr
+			if cfg.Logging.FlushInterval > 0 {
+				// One write per batch of lines, not per request's access line.
+				logs := observability.NewLogBuffer(stderr, cfg.Logging.FlushInterval)
+				defer logs.Close() // after cleanup: the shutdown's own lines too
+				out = logs
+			}
+			srv, cleanup, err := app.InitializeServer(cfg, out)
 			if err != nil {
 				return err
 			}

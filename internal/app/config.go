@@ -231,6 +231,9 @@ func (r RedisConfig) Addrs() []string {
 type LoggingConfig struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
+	// FlushInterval batches `ezapi serve`'s log lines: written when 64 KiB
+	// gathered and at least this often; 0 writes every line at once.
+	FlushInterval time.Duration `koanf:"flush_interval"`
 }
 
 // AuthConfig holds authentication settings.
@@ -354,6 +357,7 @@ func defaults() map[string]any {
 		"redis.write_timeout":              "2s",
 		"logging.level":                    "info",
 		"logging.format":                   "", // text in development, json in production
+		"logging.flush_interval":           "100ms",
 		"auth.jwt_secret":                  "", // development: random per start
 		"auth.jwt_issuer":                  "ezapi",
 		"auth.jwt_audience":                "ezapi-api",
@@ -827,6 +831,9 @@ func (c Config) Validate() error {
 	}
 	if err := new(slog.Level).UnmarshalText([]byte(c.Logging.Level)); err != nil {
 		v.addf("logging.level (EZ_LOG_LEVEL): %q is not one of debug, info, warn, error", c.Logging.Level)
+	}
+	if f := c.Logging.FlushInterval; f < 0 || f > 10*time.Second {
+		v.addf("logging.flush_interval: %s is outside 0..10s (0 writes every line at once)", f)
 	}
 	if c.Logging.Format != "text" && c.Logging.Format != "json" {
 		v.addf("logging.format: %q is not one of text, json", c.Logging.Format)
