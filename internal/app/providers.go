@@ -93,14 +93,16 @@ func readableDurations(_ []string, a slog.Attr) slog.Attr {
 // StderrLogOutput is the production log destination.
 func StderrLogOutput() LogOutput { return os.Stderr }
 
-// ProvideDB opens the PostgreSQL pool.
-func ProvideDB(cfg Config) (*sqlx.DB, func(), error) {
+// ProvideDB opens the PostgreSQL pool, traced when tracing is on (after
+// ProvideTracing installed the provider, or a test installed its own).
+func ProvideDB(cfg Config, tr Tracing) (*sqlx.DB, func(), error) {
 	db, err := postgres.Open(postgres.Options{
 		DSN:             cfg.Postgres.DSN,
 		MaxOpenConns:    cfg.Postgres.MaxOpenConns,
 		MaxIdleConns:    cfg.Postgres.MaxIdleConns,
 		ConnMaxLifetime: cfg.Postgres.ConnMaxLifetime,
 		ConnMaxIdleTime: cfg.Postgres.ConnMaxIdleTime,
+		Traced:          tr.On,
 	})
 	if err != nil {
 		return nil, nil, err

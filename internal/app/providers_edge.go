@@ -22,6 +22,11 @@ type Tracing struct {
 	On bool
 }
 
+// ProvideUntraced is the tracing state of the commands that set up no
+// tracing of their own (migrate, admin): on only if a provider is already
+// installed.
+func ProvideUntraced() Tracing { return Tracing{On: observability.TracingInstalled()} }
+
 // ProvideTracing installs the OpenTelemetry tracer provider when
 // tracing.enabled; the cleanup flushes pending spans.
 func ProvideTracing(cfg Config, build domain.BuildInfo) (Tracing, func(), error) {

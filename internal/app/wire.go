@@ -17,13 +17,13 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 
 // InitializeMigrator builds just what `ezapi migrate` needs.
 func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), error) {
-	wire.Build(ProvideLogger, ProvideDB, ProvideMigrator)
+	wire.Build(ProvideLogger, ProvideUntraced, ProvideDB, ProvideMigrator)
 	return nil, nil, nil
 }
 
 // InitializeAdmin builds what `ezapi admin …` commands need.
 func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
-	wire.Build(InfraSet, RepositorySet, AuthSet, RoutingSet, ProvideNoNotifier, AdminTenancySet, ImportSet,
+	wire.Build(InfraSet, ProvideUntraced, RepositorySet, AuthSet, RoutingSet, ProvideNoNotifier, AdminTenancySet, ImportSet,
 		wire.Struct(new(Admin), "*"))
 	return nil, nil, nil
 }

@@ -24,17 +24,24 @@ import (
 // InitializeServer builds the whole service for `ezapi serve` and the
 // in-process test harness.
 func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
-	db, cleanup, err := ProvideDB(cfg)
+	buildInfo := ProvideBuildInfo()
+	tracing, cleanup, err := ProvideTracing(cfg, buildInfo)
 	if err != nil {
 		return nil, nil, err
 	}
+	db, cleanup2, err := ProvideDB(cfg, tracing)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	logger := ProvideLogger(cfg, out)
-	universalClient, cleanup2 := ProvideRedis(cfg, logger)
+	universalClient, cleanup3 := ProvideRedis(cfg, logger)
 	snapshotSource := postgres.NewSnapshotSource(db)
 	snapshotStore := ProvideSnapshotStore(cfg, universalClient)
 	leaderLock := postgres.NewLeaderLock(db)
 	secretCipher, err := ProvideSecretCipher(cfg, logger)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
@@ -42,11 +49,10 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	clock := ProvideClock()
 	metrics := ProvideMetrics(db)
 	bindingResolutionRepository := postgres.NewBindingResolutionRepository(db)
-	publisher, cleanup3 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger, bindingResolutionRepository)
+	publisher, cleanup4 := ProvidePublisher(cfg, snapshotSource, snapshotStore, leaderLock, snapshotSource, secretCipher, clock, metrics, logger, bindingResolutionRepository)
 	logWriter := ProvideLogWriter(db, publisher)
-	sink, cleanup4 := ProvideLogSink(cfg, logWriter, metrics, logger)
+	sink, cleanup5 := ProvideLogSink(cfg, logWriter, metrics, logger)
 	v := ProvideProbes(cfg, db, universalClient, sink, publisher, metrics)
-	buildInfo := ProvideBuildInfo()
 	service := health.NewService(v, clock, buildInfo)
 	operatorRepository := postgres.NewOperatorRepository(db)
 	passwordHasher := ProvidePasswordHasher(cfg)
@@ -55,6 +61,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	txRunner := postgres.NewTxRunner(db)
 	loginService, err := ProvideLoginService(cfg, operatorRepository, passwordHasher, accessTokenCodec, auditRepository, txRunner, clock)
 	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -62,7 +69,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		return nil, nil, err
 	}
 	serviceTokenRepository := postgres.NewServiceTokenRepository(db)
-	usageRecorder, cleanup5 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
+	usageRecorder, cleanup6 := ProvideUsageBatcher(cfg, serviceTokenRepository, logger)
 	masterCredentialRepository := postgres.NewMasterCredentialRepository(db)
 	manager := ProvideAuthManager(cfg, clock, accessTokenCodec, operatorRepository, serviceTokenRepository, usageRecorder, masterCredentialRepository)
 	operatorsService := operators.NewService(operatorRepository, passwordHasher, auditRepository, txRunner, clock, manager)
@@ -112,6 +119,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	limiter := ProvideLimiter(cfg, universalClient, metrics)
 	echo, err := ProvideEcho(cfg, api, manager, limiter, metrics, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -121,16 +129,6 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 	}
 	migrator, err := ProvideMigrator(db, logger)
 	if err != nil {
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	maintainer, cleanup6 := ProvideLogMaintainer(cfg, db, publisher, logger)
-	tracing, cleanup7, err := ProvideTracing(cfg, buildInfo)
-	if err != nil {
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -139,6 +137,7 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
+	maintainer, cleanup7 := ProvideLogMaintainer(cfg, db, publisher, logger)
 	server := NewServer(cfg, echo, service, migrator, publisher, maintainer, sink, tracing, logger)
 	return server, func() {
 		cleanup7()
@@ -153,7 +152,8 @@ func InitializeServer(cfg Config, out LogOutput) (*Server, func(), error) {
 
 // InitializeMigrator builds just what `ezapi migrate` needs.
 func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), error) {
-	db, cleanup, err := ProvideDB(cfg)
+	tracing := ProvideUntraced()
+	db, cleanup, err := ProvideDB(cfg, tracing)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,7 +170,8 @@ func InitializeMigrator(cfg Config, out LogOutput) (*postgres.Migrator, func(), 
 
 // InitializeAdmin builds what `ezapi admin …` commands need.
 func InitializeAdmin(cfg Config, out LogOutput) (*Admin, func(), error) {
-	db, cleanup, err := ProvideDB(cfg)
+	tracing := ProvideUntraced()
+	db, cleanup, err := ProvideDB(cfg, tracing)
 	if err != nil {
 		return nil, nil, err
 	}

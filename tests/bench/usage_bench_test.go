@@ -107,28 +107,30 @@ SELECT $1::timestamptz + make_interval(secs => g * $2::double precision / 1e6), 
 FROM generate_series(0, $3::bigint - 1) g`, from, step, usageRows)
 	require.NoError(t, err)
 	for _, q := range []string{
-		`INSERT INTO usage_hourly (hour, key_id, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
+		`CREATE UNLOGGED TABLE bench_usage_hourly (hour timestamptz, key_id bigint, master_id bigint, model text, provider_id bigint,
+  requests bigint, errors bigint, prompt_tokens bigint, completion_tokens bigint, cost_usd double precision, latency_sum bigint, latency_max bigint)`,
+		`INSERT INTO bench_usage_hourly (hour, key_id, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT date_trunc('hour', created_at, 'UTC'), key_id, master_id, model, provider_id, count(*), count(*) FILTER (WHERE status_code >= 400),
   sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_ms), max(latency_ms)
 FROM logs WHERE balancer_id = 'usage' GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO usage_daily (day, key_id, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT date_trunc('day', hour, 'UTC'), key_id, master_id, model, provider_id, sum(requests), sum(errors), sum(prompt_tokens),
   sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
-FROM usage_hourly GROUP BY 1, 2, 3, 4, 5`,
+FROM bench_usage_hourly GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO usage_hourly_master (hour, master_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT hour, master_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
-FROM usage_hourly GROUP BY 1, 2`,
+FROM bench_usage_hourly GROUP BY 1, 2`,
 		`INSERT INTO usage_hourly_model (hour, master_id, model, provider_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT hour, master_id, model, provider_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
-FROM usage_hourly GROUP BY 1, 2, 3, 4`,
+FROM bench_usage_hourly GROUP BY 1, 2, 3, 4`,
 		// In block order, as the writer leaves them: the rows of one block
 		// are written at about the same time.
 		`INSERT INTO usage_key (hours, bucket, key_id, master_id, requests, errors, prompt_tokens, completion_tokens, cost_usd, latency_sum, latency_max)
 SELECT b.hours, b.bucket, u.key_id, u.master_id, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), sum(latency_sum), max(latency_max)
-FROM usage_hourly u CROSS JOIN LATERAL (VALUES (1::smallint, u.hour), (6::smallint, to_timestamp(floor(extract(epoch FROM u.hour) / 21600) * 21600)),
+FROM bench_usage_hourly u CROSS JOIN LATERAL (VALUES (1::smallint, u.hour), (6::smallint, to_timestamp(floor(extract(epoch FROM u.hour) / 21600) * 21600)),
   (24::smallint, date_trunc('day', u.hour, 'UTC'))) AS b(hours, bucket)
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
-		`ANALYZE logs`, `VACUUM ANALYZE usage_hourly`, `VACUUM ANALYZE usage_hourly_model`, `VACUUM ANALYZE usage_daily`,
+		`DROP TABLE bench_usage_hourly`, `ANALYZE logs`, `VACUUM ANALYZE usage_hourly_model`, `VACUUM ANALYZE usage_daily`,
 		`VACUUM ANALYZE usage_hourly_master`, `VACUUM ANALYZE usage_key`,
 	} {
 		_, err := db.Exec(q)

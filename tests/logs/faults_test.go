@@ -123,7 +123,7 @@ func TestWriterConnectionKilledMidBatch(t *testing.T) {
 		var n int
 		err := env.DB.Get(&n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
-  AND (query ILIKE 'COPY logs %' OR query ILIKE '%logs_staging%' OR query ILIKE '%INSERT INTO usage_hourly AS u%')`)
+  AND (query ILIKE 'COPY logs %' OR query ILIKE '%logs_staging%' OR query ILIKE '%INSERT INTO usage_daily AS u%')`)
 		require.NoError(t, err)
 		killed += n
 		time.Sleep(100 * time.Millisecond)

@@ -70,7 +70,7 @@ func TestPoisonRecordsNeverStopIngestion(t *testing.T) {
 	var used, rolled int64
 	require.NoError(t, env.DB.Get(&used, `SELECT used_tokens FROM keys WHERE id = $1`, keyID))
 	assert.Equal(t, int64(math.MaxInt64), used, "key usage saturates")
-	require.NoError(t, env.DB.Get(&rolled, `SELECT max(prompt_tokens) FROM usage_hourly WHERE key_id = $1`, keyID))
+	require.NoError(t, env.DB.Get(&rolled, `SELECT max(prompt_tokens) FROM usage_key WHERE hours = 1 AND key_id = $1`, keyID))
 	assert.Equal(t, int64(math.MaxInt64), rolled, "the hourly roll-up saturates")
 
 	// The usage endpoint still answers with the saturated sums.

@@ -137,7 +137,7 @@ func TestIngestCommitted(t *testing.T) {
 		assert.Equal(t, 2, got.Accepted)
 		assert.Equal(t, 2, got.Duplicates)
 		assert.Equal(t, 2, countLogs(t, env, "part-"))
-		for _, tbl := range []string{"usage_hourly", "usage_daily", "usage_hourly_model"} {
+		for _, tbl := range []string{"usage_daily", "usage_hourly_model"} {
 			var requests, tokens int64
 			require.NoError(t, env.DB.QueryRow(`SELECT coalesce(sum(requests), 0), coalesce(sum(prompt_tokens), 0) FROM `+tbl+
 				` WHERE model = 'part-model'`).Scan(&requests, &tokens))

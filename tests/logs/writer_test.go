@@ -52,6 +52,6 @@ func TestWriterRetriedBatchBillsOnlyNewRecords(t *testing.T) {
 	assert.Equal(t, int64(3000), used, "each stored record billed once")
 	assert.Equal(t, "exhausted", status, "set by the writer in the batch's transaction")
 	var requests int64
-	require.NoError(t, env.DB.Get(&requests, `SELECT sum(requests) FROM usage_hourly WHERE model = 'writer-retry'`))
+	require.NoError(t, env.DB.Get(&requests, `SELECT sum(requests) FROM usage_daily WHERE model = 'writer-retry'`))
 	assert.Equal(t, int64(2), requests)
 }

@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -23,6 +24,11 @@ type Options struct {
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
 	ConnMaxIdleTime time.Duration
+	// Traced wraps the driver in otelsql, a span per statement. Off (no
+	// tracer provider installed), statements reach lib/pq directly: the wrapper's per-call
+	// work (metric attributes, argument checks) costs even with no-op
+	// providers, and a log batch's COPY makes one call per row.
+	Traced bool
 }
 
 // Open connects to PostgreSQL and sets up the pool. It does not wait for the
@@ -48,9 +54,13 @@ func Open(opts Options) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres dsn: %w", err)
 	}
-	// otelsql traces every statement (a no-op unless tracing is on).
-	sqlDB := otelsql.OpenDB(graceConnector{inner: pqConnector, grace: CancelGrace},
-		otelsql.WithAttributes(semconv.DBSystemPostgreSQL), otelsql.WithSpanOptions(otelsql.SpanOptions{Ping: true}))
+	var sqlDB *sql.DB
+	if opts.Traced {
+		sqlDB = otelsql.OpenDB(graceConnector{inner: pqConnector, grace: CancelGrace},
+			otelsql.WithAttributes(semconv.DBSystemPostgreSQL), otelsql.WithSpanOptions(otelsql.SpanOptions{Ping: true}))
+	} else {
+		sqlDB = sql.OpenDB(graceConnector{inner: pqConnector, grace: CancelGrace})
+	}
 	db := sqlx.NewDb(sqlDB, "postgres")
 	idle := opts.MaxIdleConns
 	if idle < 0 {

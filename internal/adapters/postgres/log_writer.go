@@ -79,10 +79,8 @@ type rollup struct {
 // keyDims are usage_key's dimensions.
 var keyDims, keyDimExprs = []string{"key_id", "master_id"}, []string{"coalesce(key_id, 0)", "coalesce(master_id, 0)"}
 
+// rollups are every roll-up GET /stats/usage reads (see LogReader.Usage).
 var rollups = []rollup{
-	{"usage_hourly", "hour", "date_trunc('hour', created_at, 'UTC')", 1, false,
-		[]string{"key_id", "master_id", "model", "provider_id"},
-		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
 	{"usage_daily", "day", "date_trunc('day', created_at, 'UTC')", 24, false,
 		[]string{"key_id", "master_id", "model", "provider_id"},
 		[]string{"coalesce(key_id, 0)", "coalesce(master_id, 0)", "model", "coalesce(provider_id, 0)"}},
