@@ -218,6 +218,11 @@ func TestCreateCost(t *testing.T) {
 	}
 	ours := costs[0]
 	sec := "Provider create cost (issue 14)"
+	explain(sec, "Sequential provider creates through the real binary's API on a configuration seeded by SQL in the "+
+		"shape of issue 12's at scale (per route group: 100 providers of 10 models, 100 bindings, a third of them "+
+		"regex selectors), each until its delta is in Redis. CPU is the server process's (/proc/<pid>/stat); round "+
+		"trips are counted by loopback TCP proxies in front of PostgreSQL and Redis. EZ_BENCH_BEFORE_BIN measures an "+
+		"earlier binary in the same rounds.")
 	record(sec, row{fmt.Sprintf("one provider create on the publishing replica (real binary), request to delta in Redis, %d sequential creates on %s: server CPU (/proc/<pid>/stat), round trips counted by a loopback proxy",
 		ours.n, shape), ours.String(), "—", "—", "CPU ≤ 1 ms"})
 	record(sec, row{"round trips of one provider create with a publisher step of its own (each create waits until it is in Redis)",
