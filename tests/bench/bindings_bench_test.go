@@ -3,7 +3,6 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,16 +53,7 @@ FROM models m WHERE m.namespace IN ('bb-stored', 'bb-read')`,
 
 	stored := env.BaseURL + "/bindings?namespace=bb-stored&limit=100"
 	read := env.BaseURL + "/bindings?namespace=bb-read&limit=100"
-	body := func(url string) string {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+admin)
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		require.Equal(t, http.StatusOK, res.StatusCode, string(b))
-		return string(b)
-	}
+	body := func(url string) string { return string(getBody(t, url, admin)) }
 	require.Equal(t, 100, strings.Count(body(stored), `"source":"stored"`))
 	require.Equal(t, 100, strings.Count(body(read), `"source":"computed"`))
 

@@ -246,19 +246,7 @@ func TestHTTPOverhead(t *testing.T) {
 	readPath := fmt.Sprintf("/providers/%d", pid)
 
 	// The floor answers exactly what the server does.
-	get := func(url, token string) string {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		require.Equal(t, http.StatusOK, res.StatusCode, string(b))
-		return strings.TrimSpace(string(b))
-	}
-	require.JSONEq(t, get("http://"+addr+readPath, tok.Plaintext), get(floor+readPath, ""))
+	require.JSONEq(t, string(getBody(t, "http://"+addr+readPath, tok.Plaintext)), string(getBody(t, floor+readPath, "")))
 
 	targets := []target{{base + "/livez", ""}, {"http://" + addr + "/livez", ""}, {floor + readPath, ""},
 		{"http://" + addr + readPath, tok.Plaintext}}
