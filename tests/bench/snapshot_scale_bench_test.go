@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,22 +16,6 @@ import (
 	"github.com/ez-api/ez-api/internal/core/snapshot"
 	"github.com/ez-api/ez-api/tests/testenv"
 )
-
-// procStatusKB reads a field (VmRSS, VmHWM) of /proc/self/status in kB.
-func procStatusKB(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, field+":") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, field+":")), "%d", &kb)
-			return kb
-		}
-	}
-	return 0
-}
 
 // memPeak samples the Go heap in use until stop, and reports its peak and
 // the process's peak RSS (VmHWM, reset at the start through clear_refs).
@@ -59,7 +42,7 @@ func memPeak() (stop func() (heapMB, rssMB float64)) {
 	return func() (float64, float64) {
 		close(done)
 		wg.Wait()
-		return float64(peak) / (1 << 20), float64(procStatusKB("VmHWM")) / 1024
+		return float64(peak) / (1 << 20), float64(rssKB(os.Getpid(), "VmHWM")) / 1024
 	}
 }
 
